@@ -1,0 +1,43 @@
+# livingmeta: the two commands a user needs are `make report` and `make test`.
+# Both create .venv (Python >= 3.11) with livingmeta installed editable, after checking the one
+# system library WeasyPrint needs (Pango).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+CORES  ?= 2
+
+.PHONY: report test lint dryrun clean-results reference help
+
+help:
+	@echo "make report   build the default review's report (results/exercise-depression/report.pdf)"
+	@echo "make test     run the test suite"
+	@echo "make lint     snakemake --lint"
+	@echo "make reference  regenerate tests/reference/ with R (needs r-cran-metafor, r-cran-clubsandwich)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) scripts/check_system.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+report: $(STAMP)
+	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES)
+	@echo "Report: results/exercise-depression/report.pdf"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/snakemake --lint
+
+dryrun: $(STAMP)
+	$(BIN)/snakemake --profile workflow/profiles/default --dry-run
+
+reference:
+	Rscript tests/reference/make_reference.R
+
+clean-results:
+	rm -rf results/*/ .snakemake

@@ -1,0 +1,106 @@
+"""Moderator analyses: subgroup analysis and mixed-effects meta-regression.
+
+Subgroups are pooled separately (Cochrane/RevMan: a tau^2 per subgroup) and compared with the
+test for subgroup differences (Borenstein et al. 2009, ch. 19; Deeks et al., Cochrane Handbook
+10.11.3), or with a common tau^2 as a meta-regression on the subgroup dummies (metafor
+``rma(yi, vi, mods = ~ factor(g))``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .pooling import MetaAnalysis, ModelError, rma
+
+
+@dataclass
+class SubgroupAnalysis:
+    moderator: str
+    tau2_model: str            # "separate" or "common"
+    levels: pd.DataFrame       # one row per level: k, estimate, ci, tau2, I2, ...
+    Q_between: float
+    df_between: int
+    p_between: float
+    not_pooled: list           # levels with a single study (shown, not pooled)
+
+    def to_dict(self) -> dict:
+        return {"moderator": self.moderator, "tau2_model": self.tau2_model,
+                "levels": self.levels.to_dict(orient="records"), "Q_between": self.Q_between,
+                "df_between": self.df_between, "p_between": self.p_between, "not_pooled": self.not_pooled}
+
+
+def subgroup_analysis(yi, vi, groups, *, moderator: str = "group", method: str = "REML", test: str = "z",
+                      level: float = 0.95, tau2_model: str = "separate") -> SubgroupAnalysis:
+    """Pool each level of ``groups`` and test for subgroup differences.
+
+    ``separate``: each subgroup has its own tau^2; Q_between = sum of w_g (b_g - b_FE)^2 over the
+    subgroup estimates with w_g = 1/se_g^2, chi^2 on G - 1 df (RevMan 5).
+    ``common``: one tau^2 for all, the omnibus test of the subgroup dummies in a meta-regression
+    (QM; an F test under knha). Levels with one study are listed, not pooled.
+    """
+    yi, vi = np.asarray(yi, float), np.asarray(vi, float)
+    groups = pd.Series(np.asarray(groups, dtype=object)).astype(str).to_numpy()
+    rows, not_pooled = [], []
+    for g in sorted(set(groups)):
+        sel = groups == g
+        if sel.sum() < 2:
+            not_pooled.append(g)
+            y, v = yi[sel][0], vi[sel][0]
+            rows.append({"level": g, "k": 1, "estimate": y, "se": np.sqrt(v), "ci_lower": np.nan,
+                         "ci_upper": np.nan, "tau2": np.nan, "I2": np.nan, "Q": np.nan, "pooled": False})
+            continue
+        r = rma(yi[sel], vi[sel], method=method, test=test, level=level)
+        rows.append({"level": g, "k": int(sel.sum()), "estimate": r.estimate, "se": float(r.se[0]),
+                     "ci_lower": float(r.ci_lower[0]), "ci_upper": float(r.ci_upper[0]), "pval": float(r.pval[0]),
+                     "tau2": r.tau2, "I2": r.I2, "Q": r.QE, "pooled": True})
+    table = pd.DataFrame(rows)
+    pooled = table[table["pooled"]]
+    if len(pooled) < 2:
+        raise ModelError(f"moderator {moderator!r} has fewer than two levels with 2 or more studies")
+    if tau2_model == "separate":
+        w = 1 / pooled["se"].to_numpy() ** 2
+        b = pooled["estimate"].to_numpy()
+        q = float(np.sum(w * (b - np.sum(w * b) / np.sum(w)) ** 2))
+        df = len(pooled) - 1
+        p = float(stats.chi2.sf(q, df))
+    elif tau2_model == "common":
+        keep = np.isin(groups, pooled["level"].to_numpy())
+        fit = rma(yi[keep], vi[keep], mods=pd.DataFrame({moderator: groups[keep]}), method=method, test=test, level=level)
+        q, df, p = fit.QM, int(fit.QM_df[0]), fit.QMp
+    else:
+        raise ValueError("tau2_model must be 'separate' or 'common'")
+    return SubgroupAnalysis(moderator, tau2_model, table, q, df, p, not_pooled)
+
+
+def meta_regression(yi, vi, mods: pd.DataFrame, *, method: str = "REML", test: str = "z",
+                    level: float = 0.95) -> MetaAnalysis:
+    """Mixed-effects meta-regression on one or more moderators (metafor ``rma(yi, vi, mods)``).
+
+    Numeric columns enter as slopes, text columns as treatment-coded dummies. The returned model
+    carries the omnibus test (QM), coefficients and R^2 (proportion of tau^2 explained)."""
+    return rma(yi, vi, mods=mods, method=method, test=test, level=level)
+
+
+def permutation_test(fit: MetaAnalysis, *, iterations: int = 1000, seed: int = 20181) -> dict:
+    """Permutation test of a meta-regression (Higgins & Thompson 2004; metafor ``permutest``).
+
+    The rows of the moderators are shuffled against (yi, vi) and the model refitted; the p-value
+    of the omnibus test is the share of permutations with QM at least as large as observed, the
+    observed arrangement counted as one of them. Seeded, so reruns agree.
+    """
+    if fit.int_only:
+        raise ModelError("a permutation test needs moderators")
+    rng = np.random.default_rng(seed)
+    k = fit.k
+    qm = np.empty(iterations)
+    qm[0] = fit.QM
+    for i in range(1, iterations):
+        perm = rng.permutation(k)
+        r = rma(fit.yi, fit.vi, mods=fit.X[perm], intercept=False, method=fit.method, test=fit.test,
+                compute_r2=False)
+        qm[i] = r.QM
+    return {"QM": fit.QM, "pval": float(np.mean(qm >= fit.QM - 1e-12)), "iterations": iterations, "seed": seed}

@@ -1,0 +1,485 @@
+"""Random- and fixed-effects meta-analysis and meta-regression: livingmeta's ``rma``.
+
+The model is y_i = x_i' beta + u_i + e_i with e_i ~ N(0, v_i) known and u_i ~ N(0, tau^2)
+(Viechtbauer 2010; metafor's ``rma.uni``). Every formula works on k-vectors and p x p matrices
+only (thin QR of the weighted design), so memory is linear in k and there are no loops over
+studies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+TAU2_METHODS = ("FE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB")
+TESTS = ("z", "knha")
+TAU2_MAX = 100.0  # metafor's default upper bound for root-finding estimators
+FISHER_THRESHOLD = 1e-12
+FISHER_MAXITER = 10_000
+
+
+class ModelError(ValueError):
+    """The data cannot be fitted as asked (too few studies, rank-deficient moderators, ...)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Weighted least squares through a thin QR decomposition.
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _WLS:
+    """Weighted least squares of y on X with weights w, plus the traces the estimators need.
+
+    With B = diag(sqrt(w)) and BX = QR, the matrix P = W - WX(X'WX)^-1 X'W of Viechtbauer (2005)
+    is B (I - QQ') B, so every trace of P reduces to row norms of Q and p x p products.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+
+    def __post_init__(self):
+        sw = np.sqrt(self.w)
+        self.Q, self.R = np.linalg.qr(self.X * sw[:, None])
+        if np.any(np.abs(np.diag(self.R)) < 1e-10 * max(1.0, np.abs(self.R).max())):
+            raise ModelError("the moderators are collinear (model matrix not of full rank)")
+        self.beta = np.linalg.solve(self.R, self.Q.T @ (sw * self.y))
+        self.resid = self.y - self.X @ self.beta
+        self.h = np.einsum("ij,ij->i", self.Q, self.Q)  # hat values (diagonal of QQ')
+        Rinv = np.linalg.inv(self.R)
+        self.M = Rinv @ Rinv.T  # (X'WX)^-1
+
+    @property
+    def rss(self) -> float:
+        """y'Py, the weighted residual sum of squares (generalised Q)."""
+        return float(np.sum(self.w * self.resid**2))
+
+    def tr_P_diag(self, d) -> float:
+        """tr(P D) for diagonal D = diag(d)."""
+        e = self.w * d
+        return float(np.sum(e) - np.sum(e * self.h))
+
+    def tr_PDPF(self, d, f) -> float:
+        """tr(P D P F) for diagonal D, F (with P = B(I-H)B; uses tr((I-H)E(I-H)G))."""
+        e, g = self.w * d, self.w * f
+        QeQ = self.Q.T @ (self.Q * e[:, None])
+        QgQ = self.Q.T @ (self.Q * g[:, None])
+        return float(np.sum(e * g) - 2 * np.sum(e * g * self.h) + np.sum(QeQ * QgQ.T))
+
+    def py_norm2(self) -> float:
+        """y'PPy = ||Py||^2 with Py = W e."""
+        return float(np.sum((self.w * self.resid) ** 2))
+
+
+def _ones(k):
+    return np.ones(k)
+
+
+# --------------------------------------------------------------------------------------------
+# tau^2 estimators. Each takes y, v, X and returns (tau2, se_tau2 or nan, iterations).
+# --------------------------------------------------------------------------------------------
+def tau2_dl(yi, vi, X):
+    """DerSimonian & Laird (1986) method-of-moments estimator, generalised to meta-regression
+    (Raudenbush 2009): (Q - (k - p)) / tr(P), truncated at zero."""
+    k, p = X.shape
+    fit = _WLS(X, yi, 1 / vi)
+    trP = fit.tr_P_diag(_ones(k))
+    tau2 = max(0.0, (fit.rss - (k - p)) / trP)
+    se = np.sqrt((2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * fit.tr_PDPF(_ones(k), _ones(k))) / trP**2)
+    return tau2, se, 0
+
+
+def tau2_he(yi, vi, X):
+    """Hedges (1983) / Hedges-Olkin unweighted method-of-moments estimator:
+    (RSS_OLS - tr(P0 V)) / (k - p), P0 the OLS residual projector."""
+    k, p = X.shape
+    raw, ols = _he_raw(yi, vi, X)
+    tau2 = max(0.0, raw)
+    # metafor: se = sqrt(1/(k-p)^2 (2 tr(P0 V P0 V) + 4 tau2 tr(P0 V) + 2 tau2^2 (k - p)))
+    trPV = ols.tr_P_diag(vi)
+    se = np.sqrt((2 * ols.tr_PDPF(vi, vi) + 4 * tau2 * trPV + 2 * tau2**2 * (k - p)) / (k - p) ** 2)
+    return tau2, se, 0
+
+
+def _he_raw(yi, vi, X):
+    k, p = X.shape
+    ols = _WLS(X, yi, _ones(k))
+    return (ols.rss - ols.tr_P_diag(vi)) / (k - p), ols
+
+
+def tau2_hs(yi, vi, X):
+    """Hunter & Schmidt (2004) estimator as in metafor: (y'Py - k) / sum(w), w = 1/v."""
+    k, p = X.shape
+    w = 1 / vi
+    fit = _WLS(X, yi, w)
+    tau2 = max(0.0, (fit.rss - k) / np.sum(w))
+    se = np.sqrt((2 * (k - p) + 4 * tau2 * fit.tr_P_diag(_ones(k)) + 2 * tau2**2 * fit.tr_PDPF(_ones(k), _ones(k))) / np.sum(w) ** 2)
+    return tau2, se, 0
+
+
+def tau2_sj(yi, vi, X):
+    """Sidik & Jonkman (2005) two-step estimator: tau0 = var(y)(k-1)/k, then tau0 y'P(tau0)y/(k-p)."""
+    k, p = X.shape
+    tau0 = float(np.var(yi))  # population variance = var(y) (k-1)/k
+    fit = _WLS(X, yi, 1 / (vi + tau0))
+    tau2 = max(0.0, tau0 * fit.rss / (k - p))
+    se = np.sqrt(tau0**2 / (k - p) ** 2 * (2 * fit.tr_PDPF(vi, vi) + 4 * tau2 * fit.tr_PDPF(vi, _ones(k))
+                                          + 2 * tau2**2 * fit.tr_PDPF(_ones(k), _ones(k))))
+    return tau2, se, 0
+
+
+def generalised_q(tau2, yi, vi, X) -> float:
+    """Generalised Q statistic sum w_i (y_i - x_i'b)^2 with w_i = 1/(v_i + tau2)."""
+    return _WLS(X, yi, 1 / (vi + tau2)).rss
+
+
+def _q_root(target, yi, vi, X, lo=0.0, hi=TAU2_MAX):
+    """tau2 at which the generalised Q equals ``target`` (Q decreases in tau2)."""
+    f = lambda t: generalised_q(t, yi, vi, X) - target  # noqa: E731
+    if f(lo) < 0:
+        return lo
+    while f(hi) > 0:
+        hi *= 10
+        if hi > 1e12:
+            raise ModelError("no tau^2 makes Q equal its target; the data may be degenerate")
+    return optimize.brentq(f, lo, hi, xtol=1e-15, rtol=1e-14, maxiter=1000)
+
+
+def tau2_pm(yi, vi, X):
+    """Paule & Mandel (1982) estimator: the tau2 at which the generalised Q equals k - p."""
+    k, p = X.shape
+    tau2 = _q_root(k - p, yi, vi, X)
+    w = 1 / (vi + tau2)
+    se = np.sqrt(2 * k**2 / (k - p) / np.sum(w) ** 2)
+    return tau2, se, 0
+
+
+def tau2_eb(yi, vi, X):
+    """Empirical Bayes estimator (Morris 1983; Berkey et al. 1995). Its estimating equation,
+    k/(k-p) y'Py = k, is the Paule-Mandel one, so it is solved the same way (metafor iterates)."""
+    return tau2_pm(yi, vi, X)
+
+
+def _fisher_scoring(yi, vi, X, reml: bool):
+    k, p = X.shape
+    tau2 = max(0.0, _he_raw(yi, vi, X)[0])  # metafor starts ML/REML from the HE estimate
+    for it in range(1, FISHER_MAXITER + 1):
+        fit = _WLS(X, yi, 1 / (vi + tau2))
+        if reml:
+            adj = (fit.py_norm2() - fit.tr_P_diag(_ones(k))) / fit.tr_PDPF(_ones(k), _ones(k))
+        else:
+            adj = (fit.py_norm2() - np.sum(fit.w)) / np.sum(fit.w**2)
+        while tau2 + adj < 0:
+            adj /= 2
+        new = tau2 + adj
+        if abs(new - tau2) < FISHER_THRESHOLD * max(1.0, tau2):
+            tau2 = new
+            break
+        tau2 = new
+    else:
+        raise ModelError("Fisher scoring for tau^2 did not converge")
+    # metafor's ll0check: keep tau2 = 0 if the likelihood is higher there.
+    if tau2 > 0 and log_likelihood(0.0, yi, vi, X, reml) > log_likelihood(tau2, yi, vi, X, reml) + 1e-10:
+        tau2 = 0.0
+    fit = _WLS(X, yi, 1 / (vi + tau2))
+    se = np.sqrt(2 / fit.tr_PDPF(_ones(k), _ones(k))) if reml else np.sqrt(2 / np.sum(fit.w**2))
+    return tau2, se, it
+
+
+def tau2_reml(yi, vi, X):
+    """Restricted maximum likelihood (Viechtbauer 2005), Fisher scoring from the HE estimate."""
+    return _fisher_scoring(yi, vi, X, reml=True)
+
+
+def tau2_ml(yi, vi, X):
+    """Maximum likelihood (Hardy & Thompson 1996), Fisher scoring from the HE estimate."""
+    return _fisher_scoring(yi, vi, X, reml=False)
+
+
+def log_likelihood(tau2, yi, vi, X, reml: bool = True) -> float:
+    """(Restricted) log-likelihood of the random-effects model at tau2 (Viechtbauer 2005, eq. 7-8)."""
+    k, p = X.shape
+    fit = _WLS(X, yi, 1 / (vi + tau2))
+    if reml:
+        logdet = 2 * np.sum(np.log(np.abs(np.diag(fit.R))))
+        return float(-0.5 * (k - p) * np.log(2 * np.pi) - 0.5 * np.sum(np.log(vi + tau2)) - 0.5 * logdet - 0.5 * fit.rss)
+    return float(-0.5 * k * np.log(2 * np.pi) - 0.5 * np.sum(np.log(vi + tau2)) - 0.5 * fit.rss)
+
+
+_ESTIMATORS = {"DL": tau2_dl, "HE": tau2_he, "HS": tau2_hs, "SJ": tau2_sj, "PM": tau2_pm,
+               "EB": tau2_eb, "REML": tau2_reml, "ML": tau2_ml}
+
+
+# --------------------------------------------------------------------------------------------
+# Design matrices.
+# --------------------------------------------------------------------------------------------
+def design_matrix(mods, k: int, intercept: bool = True):
+    """Model matrix and coefficient names from moderators, named as metafor names them.
+
+    ``mods``: None, an array (k or k x m), or a DataFrame. Text/categorical columns become
+    treatment-coded dummies against their first level in sorted order, named column+level
+    (R's default factor coding, e.g. ``typeresistance``).
+    """
+    cols, names = [], []
+    if intercept:
+        cols.append(np.ones(k))
+        names.append("intrcpt")
+    if mods is None:
+        pass
+    elif isinstance(mods, pd.DataFrame):
+        for name in mods.columns:
+            col = mods[name]
+            if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+                cols.append(col.to_numpy(dtype=float))
+                names.append(str(name))
+            else:
+                levels = sorted(pd.unique(col.astype(str)))
+                for level in levels[1:]:
+                    cols.append((col.astype(str) == level).to_numpy(dtype=float))
+                    names.append(f"{name}{level}")
+    else:
+        m = np.asarray(mods, dtype=float)
+        m = m.reshape(k, -1)
+        for j in range(m.shape[1]):
+            cols.append(m[:, j])
+            names.append(f"mods{j + 1}" if m.shape[1] > 1 else "mods")
+    if not cols:
+        raise ModelError("a model needs an intercept or at least one moderator")
+    X = np.column_stack(cols)
+    if X.shape[0] != k:
+        raise ModelError(f"moderators have {X.shape[0]} rows but there are {k} studies")
+    return X, names
+
+
+# --------------------------------------------------------------------------------------------
+# The fitted model.
+# --------------------------------------------------------------------------------------------
+@dataclass
+class MetaAnalysis:
+    """A fitted (mixed-effects) meta-analysis: everything a summary, a forest plot or a report
+    needs. Attribute names follow metafor's ``rma.uni`` object."""
+
+    yi: np.ndarray
+    vi: np.ndarray
+    X: np.ndarray
+    coef_names: list
+    method: str
+    test: str
+    level: float
+    tau2: float
+    se_tau2: float
+    beta: np.ndarray
+    vb: np.ndarray
+    se: np.ndarray
+    zval: np.ndarray
+    pval: np.ndarray
+    ci_lower: np.ndarray
+    ci_upper: np.ndarray
+    ddf: float
+    QE: float
+    QEp: float
+    I2: float
+    H2: float
+    vt: float
+    QM: float
+    QM_df: tuple
+    QMp: float
+    R2: float | None
+    weights: np.ndarray
+    s2w: float
+    iterations: int = 0
+    study: list = field(default_factory=list)
+
+    @property
+    def k(self) -> int:
+        return len(self.yi)
+
+    @property
+    def p(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def int_only(self) -> bool:
+        return self.p == 1 and self.coef_names == ["intrcpt"]
+
+    @property
+    def estimate(self) -> float:
+        return float(self.beta[0])
+
+    @property
+    def crit(self) -> float:
+        a = (1 - self.level) / 2
+        return float(stats.t.isf(a, self.ddf) if self.test == "knha" else stats.norm.isf(a))
+
+    def predict(self, newmods=None) -> dict:
+        """Predicted effect with confidence and prediction interval (metafor ``predict.rma``).
+
+        The prediction interval is pred +/- crit sqrt(se^2 + tau^2), crit from the normal or,
+        under Knapp-Hartung, the t(k - p) distribution (as metafor; Riley et al. 2011 discuss
+        t(k - 2) instead).
+        """
+        x = np.ones(1) if newmods is None else np.concatenate([[1.0], np.atleast_1d(np.asarray(newmods, float))])
+        if len(x) != self.p:
+            raise ModelError(f"newmods needs {self.p - 1} values")
+        pred = float(x @ self.beta)
+        se = float(np.sqrt(x @ self.vb @ x))
+        half_pi = self.crit * np.sqrt(se**2 + self.tau2)
+        return {"pred": pred, "se": se, "ci_lower": pred - self.crit * se, "ci_upper": pred + self.crit * se,
+                "pi_lower": pred - half_pi, "pi_upper": pred + half_pi}
+
+    def confint_tau2(self) -> dict:
+        """Q-profile confidence intervals for tau^2, tau, I^2 and H^2 (Viechtbauer 2007)."""
+        k, p = self.X.shape
+        a = (1 - self.level) / 2
+        crit_u, crit_l = stats.chi2.isf(a, k - p), stats.chi2.ppf(a, k - p)
+        lb = _q_root(crit_u, self.yi, self.vi, self.X)
+        ub = _q_root(crit_l, self.yi, self.vi, self.X)
+        vt = self.vt
+        return {
+            "tau2": (lb, ub),
+            "tau": (np.sqrt(lb), np.sqrt(ub)),
+            "I2": (100 * lb / (vt + lb), 100 * ub / (vt + ub)),
+            "H2": (lb / vt + 1, ub / vt + 1),
+        }
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able summary (the keys of the CLI's ``analyze --json``)."""
+        out = {"k": self.k, "method": self.method, "test": self.test, "level": self.level,
+               "tau2": self.tau2, "se_tau2": self.se_tau2, "I2": self.I2, "H2": self.H2,
+               "Q": self.QE, "Q_df": self.k - self.p, "Q_p": self.QEp}
+        if self.int_only:
+            pr = self.predict()
+            out.update(estimate=self.estimate, se=float(self.se[0]), zval=float(self.zval[0]),
+                       pval=float(self.pval[0]), ci_lower=float(self.ci_lower[0]), ci_upper=float(self.ci_upper[0]),
+                       pi_lower=pr["pi_lower"], pi_upper=pr["pi_upper"])
+        else:
+            out.update(
+                coefficients=dict(zip(self.coef_names, map(float, self.beta))),
+                coef_se=dict(zip(self.coef_names, map(float, self.se))),
+                coef_pval=dict(zip(self.coef_names, map(float, self.pval))),
+                coef_ci_lower=dict(zip(self.coef_names, map(float, self.ci_lower))),
+                coef_ci_upper=dict(zip(self.coef_names, map(float, self.ci_upper))),
+                QM=self.QM, QM_df=list(self.QM_df), QM_p=self.QMp, R2=self.R2)
+        if self.test == "knha":
+            out["df"] = self.ddf
+        return out
+
+    def summary(self) -> str:
+        """A printable summary in the spirit of metafor's print.rma.uni."""
+        kind = "Random-effects" if self.method != "FE" else "Fixed-effect"
+        if not self.int_only:
+            kind = "Mixed-effects" if self.method != "FE" else "Fixed-effects with moderators"
+        lines = [f"{kind} model (k = {self.k}; tau^2 estimator: {self.method}; test: {self.test})", ""]
+        if self.method != "FE":
+            lines.append(f"tau^2 = {self.tau2:.4f} (SE = {self.se_tau2:.4f}); I^2 = {self.I2:.2f}%; H^2 = {self.H2:.2f}")
+        lines.append(f"Q(df = {self.k - self.p}) = {self.QE:.4f}, p = {self.QEp:.4g}")
+        if not self.int_only:
+            lines.append(f"Test of moderators: QM(df = {self.QM_df}) = {self.QM:.4f}, p = {self.QMp:.4g}")
+        lines += ["", f"{'':12s}{'estimate':>10s}{'se':>10s}{'stat':>10s}{'pval':>10s}{'ci.lb':>10s}{'ci.ub':>10s}"]
+        for i, name in enumerate(self.coef_names):
+            lines.append(f"{name:12s}{self.beta[i]:10.4f}{self.se[i]:10.4f}{self.zval[i]:10.4f}"
+                         f"{self.pval[i]:10.4g}{self.ci_lower[i]:10.4f}{self.ci_upper[i]:10.4f}")
+        return "\n".join(lines)
+
+
+def _check_inputs(yi, vi):
+    yi = np.asarray(yi, dtype=float).ravel()
+    vi = np.asarray(vi, dtype=float).ravel()
+    if yi.shape != vi.shape:
+        raise ModelError(f"yi has {yi.size} values but vi has {vi.size}")
+    if not (np.all(np.isfinite(yi)) and np.all(np.isfinite(vi))):
+        raise ModelError("yi and vi must be finite numbers (no missing values)")
+    if np.any(vi <= 0):
+        raise ModelError("every sampling variance vi must be positive")
+    if yi.size < 2:
+        raise ModelError("a meta-analysis needs at least 2 studies")
+    return yi, vi
+
+
+def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: float = 0.95,
+        tau2: float | None = None, intercept: bool = True, study=None, compute_r2: bool = True) -> MetaAnalysis:
+    """Fit a fixed-, random- or mixed-effects meta-analysis (metafor ``rma.uni``).
+
+    method: one of ``TAU2_METHODS`` (FE = fixed/common effect). test: ``z`` (Wald, normal) or
+    ``knha`` (Hartung-Knapp-Sidik-Jonkman: variance scaled by y'Py/(k-p), t(k-p) reference;
+    Knapp & Hartung 2003). ``tau2`` fixes tau^2 instead of estimating it.
+    """
+    yi, vi = _check_inputs(yi, vi)
+    method = method.upper()
+    if method not in TAU2_METHODS:
+        raise ModelError(f"method must be one of {', '.join(TAU2_METHODS)}, not {method!r}")
+    if test not in TESTS:
+        raise ModelError(f"test must be one of {', '.join(TESTS)}, not {test!r}")
+    k = yi.size
+    X, names = design_matrix(mods, k, intercept)
+    if not intercept and np.all(X[:, 0] == 1):
+        # A refit on an existing model matrix (leave-one-out, permutations): its first column
+        # is the intercept, and tests and names treat it as such (metafor's .is.intercept).
+        intercept = True
+        names = ["intrcpt"] + [n for n in names[1:]] if names[0] != "intrcpt" else names
+    p = X.shape[1]
+    if k <= p:
+        raise ModelError(f"{k} studies cannot estimate {p} coefficients")
+    iterations = 0
+    if tau2 is not None:
+        t2, se_t2 = float(tau2), np.nan
+    elif method == "FE":
+        t2, se_t2 = 0.0, np.nan
+    else:
+        t2, se_t2, iterations = _ESTIMATORS[method](yi, vi, X)
+    fit = _WLS(X, yi, 1 / (vi + t2))
+    vb = fit.M.copy()
+    s2w = 1.0
+    if test == "knha":
+        s2w = fit.rss / (k - p) if fit.rss > np.finfo(float).eps else 0.0
+        vb = s2w * vb
+    se = np.sqrt(np.diag(vb))
+    zval = fit.beta / se
+    a = (1 - level) / 2
+    btt = slice(1, p) if (intercept and p > 1) else slice(0, p)
+    m = len(range(p)[btt])
+    if m > 0 and not (intercept and p == 1):
+        b = fit.beta[btt]
+        QM = float(b @ np.linalg.solve(vb[btt, btt], b))
+    else:
+        QM = float(fit.beta[0] ** 2 / vb[0, 0])
+        m = 1
+    if test == "knha":
+        ddf = k - p
+        QM = QM / m
+        QM_df = (m, ddf)
+        QMp = float(stats.f.sf(QM, m, ddf))
+        pval = 2 * stats.t.sf(np.abs(zval), ddf)
+        crit = stats.t.isf(a, ddf)
+    else:
+        ddf = np.inf
+        QM_df = (m,)
+        QMp = float(stats.chi2.sf(QM, m))
+        pval = 2 * stats.norm.sf(np.abs(zval))
+        crit = stats.norm.isf(a)
+    # Heterogeneity: Cochran's Q with fixed-effect weights, I^2/H^2 via the "typical" within-study
+    # variance vt = (k - p)/tr(P) (Higgins & Thompson 2002, eq. 9; metafor i2def = "1").
+    fe = _WLS(X, yi, 1 / vi)
+    QE = max(0.0, fe.rss)
+    QEp = float(stats.chi2.sf(QE, k - p))
+    vt = (k - p) / fe.tr_P_diag(_ones(k))
+    if method == "FE":
+        I2 = max(0.0, 100 * (QE - (k - p)) / QE) if QE > 0 else 0.0
+        H2 = QE / (k - p)
+    else:
+        I2 = 100 * t2 / (vt + t2)
+        H2 = t2 / vt + 1
+    R2 = None
+    if p > 1 and intercept and method != "FE" and compute_r2:
+        t2_re = _ESTIMATORS[method](yi, vi, np.ones((k, 1)))[0]
+        R2 = 0.0 if t2_re <= 0 else max(0.0, 100 * (t2_re - t2) / t2_re)
+    w = 1 / (vi + t2)
+    return MetaAnalysis(
+        yi=yi, vi=vi, X=X, coef_names=names, method=method, test=test, level=level, tau2=float(t2),
+        se_tau2=float(se_t2), beta=fit.beta, vb=vb, se=se, zval=zval, pval=pval,
+        ci_lower=fit.beta - crit * se, ci_upper=fit.beta + crit * se, ddf=float(ddf), QE=QE, QEp=QEp,
+        I2=float(I2), H2=float(H2), vt=float(vt), QM=QM, QM_df=QM_df, QMp=QMp, R2=R2,
+        weights=100 * w / w.sum(), s2w=float(s2w), iterations=iterations,
+        study=list(study) if study is not None else [f"Study {i + 1}" for i in range(k)])
