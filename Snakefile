@@ -1,0 +1,31 @@
+# livingmeta: trial records -> effect sizes -> pooling -> moderators -> small-study effects
+# -> figures -> report.pdf, one DAG per review listed in config/config.yaml.
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+DATA = config.get("data_dir", "data/reviews")
+RESULTS = config.get("results_dir", "results")
+ENV = "../../environment.yml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/extract.smk"
+include: "workflow/rules/effects.smk"
+include: "workflow/rules/pool.smk"
+include: "workflow/rules/moderators.smk"
+include: "workflow/rules/bias.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        expand(RESULTS + "/{review}/report.pdf", review=config["reviews"]),
+    default_target: True

@@ -1,0 +1,67 @@
+"""File helpers shared by the rule scripts: atomic writes and one progress line per stage."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return None if math.isnan(f) else (("Infinity" if f > 0 else "-Infinity") if math.isinf(f) else f)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, then rename: readers never see half a file,
+    and a crash leaves the previous version in place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path, obj) -> None:
+    text = json.dumps(_jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def write_csv(path, frame) -> None:
+    atomic_write_bytes(path, frame.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+
+
+def stage_line(stage: str, message: str, log=None) -> None:
+    """Print the one line a stage reports about what it produced (and append it to its log)."""
+    line = f"[livingmeta:{stage}] {message}"
+    print(line, file=sys.stderr, flush=True)
+    if log:
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")

@@ -1,0 +1,155 @@
+"""Rules that turn fitted numbers into sentences. Every sentence in the report that states a
+result is built here, so the rules can be tested; the template only places the text.
+"""
+
+from __future__ import annotations
+
+import math
+
+from scipy import stats
+
+
+def fmt(x, nd: int = 2) -> str:
+    """The one rounding rule for numbers shown to readers: fixed decimals, true minus sign."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "not available"
+    s = f"{x:.{nd}f}"
+    if s.startswith("-") and float(s) == 0:
+        s = s[1:]
+    return s.replace("-", "\u2212")
+
+
+def fmt_ci(lo, hi, nd: int = 2) -> str:
+    return f"{fmt(lo, nd)} to {fmt(hi, nd)}"
+
+
+def fmt_p(p) -> str:
+    if p is None:
+        return "not available"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+SIZE_BANDS = ((0.2, "very small"), (0.5, "small"), (0.8, "moderate"), (math.inf, "large"))
+SIZE_CONVENTION = "Cohen's (1988) rule of thumb for standardised mean differences: 0.2 small, 0.5 moderate, 0.8 large"
+
+
+def smd_size_words(smd: float) -> str:
+    """Size of an SMD in words by Cohen's (1988) conventions (absolute value)."""
+    a = abs(smd)
+    for upper, word in SIZE_BANDS:
+        if a < upper:
+            return word
+    return "large"
+
+
+HETEROGENEITY_CONVENTION = ("Cochrane Handbook 10.10.2 bands for I\u00b2 (used here without overlap): below 30% low, "
+                            "30-49% moderate, 50-74% substantial, 75% or more considerable")
+
+
+def heterogeneity_words(i2: float) -> str:
+    if i2 < 30:
+        return "low"
+    if i2 < 50:
+        return "moderate"
+    if i2 < 75:
+        return "substantial"
+    return "considerable"
+
+
+def benefit(estimate: float, direction: str) -> float:
+    """The effect turned so that positive means the intervention is better."""
+    return -estimate if direction == "lower_is_better" else estimate
+
+
+def ci_excludes_null(lo: float, hi: float, null: float = 0.0) -> bool:
+    return lo > null or hi < null
+
+
+def nnt_from_smd(smd_benefit: float, control_rate: float) -> float | None:
+    """Number needed to treat from an SMD (Furukawa 1999): EER = Phi(d + Phi^-1(CER)),
+    NNT = 1 / (EER - CER). ``smd_benefit`` positive = intervention better. None if no benefit."""
+    eer = stats.norm.cdf(smd_benefit + stats.norm.ppf(control_rate))
+    diff = eer - control_rate
+    return None if diff <= 0 else 1 / diff
+
+
+def result_sentence(estimate, lo, hi, *, direction: str, intervention: str, control: str,
+                    outcome: str, measure: str = "SMD", ratio: bool = False) -> str:
+    """One sentence stating the pooled result with its uncertainty, including the 'no clear
+    evidence of a difference' wording when the confidence interval includes no effect."""
+    null = 0.0
+    shown = (fmt(math.exp(estimate)), fmt_ci(math.exp(lo), math.exp(hi))) if ratio else (fmt(estimate), fmt_ci(lo, hi))
+    if not ci_excludes_null(lo, hi, null):
+        return (f"There was no clear evidence of a difference in {outcome} between {intervention} and {control} "
+                f"({measure} {shown[0]}, 95% CI {shown[1]}); the interval includes no effect.")
+    better = benefit(estimate, direction) > 0
+    who = intervention if better else control
+    if measure == "SMD":
+        size = smd_size_words(estimate)
+        return (f"{outcome[0].upper() + outcome[1:]} favoured {who}: the difference was {size} "
+                f"({measure} {shown[0]}, 95% CI {shown[1]}).")
+    return f"{outcome[0].upper() + outcome[1:]} favoured {who} ({measure} {shown[0]}, 95% CI {shown[1]})."
+
+
+def prediction_sentence(pi_lo, pi_hi, *, direction: str, intervention: str) -> str:
+    """What the prediction interval says about a new setting."""
+    if ci_excludes_null(pi_lo, pi_hi):
+        return (f"The 95% prediction interval ({fmt_ci(pi_lo, pi_hi)}) lies entirely on one side of no effect: "
+                f"in a new setting like those studied, {intervention} would be expected to help.")
+    return (f"The 95% prediction interval ({fmt_ci(pi_lo, pi_hi)}) includes no effect and effects in the other "
+            f"direction: in a new setting like those studied, the effect of {intervention} could be large, "
+            f"small, or absent.")
+
+
+def subgroup_sentence(analysis: dict, level_labels: dict) -> str:
+    """One sentence per categorical moderator, built on the test for subgroup differences."""
+    pooled = [lv for lv in analysis["levels"] if lv["pooled"]]
+    parts = ", ".join(f"{level_labels.get(lv['level'], lv['level'])} {fmt(lv['estimate'])} "
+                      f"({fmt_ci(lv['ci_lower'], lv['ci_upper'])}; k = {lv['k']})" for lv in pooled)
+    if analysis["p_between"] < 0.05:
+        verdict = "The effect differed between subgroups"
+    else:
+        verdict = "There was no clear evidence that the effect differed between subgroups"
+    return (f"{verdict} (test for subgroup differences: \u03c7\u00b2 = {fmt(analysis['Q_between'])}, "
+            f"df = {analysis['df_between']}, {fmt_p(analysis['p_between'])}). Pooled effects: {parts}.")
+
+
+def regression_sentence(analysis: dict) -> str:
+    slope, (lo, hi) = analysis["slope"], analysis["slope_ci"]
+    label = analysis["label"].lower()
+    if ci_excludes_null(lo, hi):
+        trend = "larger benefits" if slope < 0 else "smaller benefits"
+        return (f"Each one-unit increase in {label} was associated with a change in the SMD of {fmt(slope, 3)} "
+                f"(95% CI {fmt_ci(lo, hi, 3)}, {fmt_p(analysis['pval'])}), that is, {trend} "
+                f"(k = {analysis['k_used']}).")
+    return (f"There was no clear association between {label} and the effect (slope {fmt(slope, 3)} per unit, "
+            f"95% CI {fmt_ci(lo, hi, 3)}, {fmt_p(analysis['pval'])}; k = {analysis['k_used']}).")
+
+
+def certainty_assessment(model: dict, k: int, participants: int, small_study: dict | None) -> dict:
+    """A certainty statement in the spirit of GRADE (Guyatt et al. 2011): start at high for
+    randomised trials and move down one level per serious concern that the data can show.
+    Risk of bias is not coded in the records and is listed as not assessed."""
+    reasons = []
+    if model["I2"] >= 50 or (ci_excludes_null(model["ci_lower"], model["ci_upper"])
+                             and not ci_excludes_null(model.get("pi_lower", 0), model.get("pi_upper", 0))):
+        reasons.append(f"inconsistency: I\u00b2 = {fmt(model['I2'], 0)}% and the prediction interval includes no effect")
+    if not ci_excludes_null(model["ci_lower"], model["ci_upper"]) or participants < 400:
+        reasons.append("imprecision: the confidence interval includes no effect" if not ci_excludes_null(
+            model["ci_lower"], model["ci_upper"]) else f"imprecision: only {participants} participants")
+    if small_study and "egger" in small_study and small_study["egger"]["pval"] < 0.10 and k >= 10:
+        reasons.append(f"possible publication bias: Egger's test {fmt_p(small_study['egger']['pval'])}")
+    levels = ["high", "moderate", "low", "very low"]
+    level = levels[min(len(reasons), 3)]
+    return {"level": level, "reasons": reasons,
+            "not_assessed": ["risk of bias of the individual trials (not coded in the trial records)"]}
+
+
+def headline(model: dict, *, direction: str, intervention: str, outcome: str, certainty: str, measure: str) -> str:
+    if not ci_excludes_null(model["ci_lower"], model["ci_upper"]):
+        return f"No clear evidence that {intervention} changes {outcome}"
+    if benefit(model["estimate"], direction) > 0:
+        size = smd_size_words(model["estimate"]) if measure == "SMD" else "a"
+        verb = "reduces" if direction == "lower_is_better" else "improves"
+        return f"{intervention[0].upper() + intervention[1:]} {verb} {outcome}: a {size} benefit ({certainty}-certainty evidence)"
+    return f"{intervention[0].upper() + intervention[1:]} may make {outcome} worse ({certainty}-certainty evidence)"

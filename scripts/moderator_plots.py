@@ -1,0 +1,20 @@
+"""Rule moderator_plots: a subgroup forest or bubble plot per analysed moderator."""
+from pathlib import Path
+
+from livingmeta.figures import bubble_plot, save_figure, subgroup_forest
+from livingmeta.files import read_json, stage_line
+
+sm = snakemake  # noqa: F821
+mods = read_json(sm.input.moderators)
+pooled = read_json(sm.input.pooled)
+overall = next(a for a in pooled["analyses"] if a["outcome"] == mods["outcome"] and a["timepoint"] == mods["timepoint"])
+out = Path(sm.output[0])
+out.mkdir(parents=True, exist_ok=True)
+made = []
+for a in mods["analyses"]:
+    if "not_analysed_reason" in a:
+        continue
+    fig = subgroup_forest(a, overall["model"]) if a["type"] == "categorical" else bubble_plot(a)
+    save_figure(fig, out / a["name"])
+    made.append(a["name"])
+stage_line("moderator_plots", f"{len(made)} figures ({', '.join(made)}) -> {out}", sm.log[0])

@@ -1,0 +1,16 @@
+"""Rule pool: meta-analysis of every outcome and timepoint."""
+import pandas as pd
+
+from livingmeta.analysis import pool_review
+from livingmeta.files import stage_line, write_json
+from livingmeta.records import load_yaml
+
+sm = snakemake  # noqa: F821
+review_def, _ = load_yaml(sm.input.review)
+pooled = pool_review(pd.read_csv(sm.input.effects), review_def, dict(sm.params.pooling))
+write_json(sm.output[0], pooled)
+first = next(a for a in pooled["analyses"] if "model" in a)
+m = first["model"]
+stage_line("pool", f"{len(pooled['analyses'])} analyses; {first['outcome']}/{first['timepoint']}: "
+           f"{first['measure']} {m['estimate']:.2f} [{m['ci_lower']:.2f}, {m['ci_upper']:.2f}], k = {first['k']} "
+           f"({m['method']}, {m['test']}) -> {sm.output[0]}", sm.log[0])

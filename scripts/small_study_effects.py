@@ -1,0 +1,15 @@
+"""Rule small_study_effects: Egger, Begg, trim-and-fill, funnel data."""
+import pandas as pd
+
+from livingmeta.analysis import small_study_analysis
+from livingmeta.files import stage_line, write_json
+from livingmeta.records import load_yaml
+
+sm = snakemake  # noqa: F821
+review_def, _ = load_yaml(sm.input.review)
+result = small_study_analysis(pd.read_csv(sm.input.effects), review_def, dict(sm.params.pooling),
+                              dict(sm.params.small_study_effects))
+write_json(sm.output[0], result)
+msg = (f"Egger p = {result['egger']['pval']:.3f}, Begg p = {result['begg']['pval']:.3f}, "
+       f"trim-and-fill k0 = {result['trim_and_fill']['k0']}") if "egger" in result else result.get("not_analysed_reason")
+stage_line("small_study_effects", f"{msg} -> {sm.output[0]}", sm.log[0])

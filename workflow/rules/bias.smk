@@ -1,0 +1,16 @@
+rule small_study_effects:
+    """Egger's and Begg's tests, trim-and-fill, contour-enhanced funnel data."""
+    input:
+        effects=RESULTS + "/{review}/effects.csv",
+        review=review_definition,
+    output:
+        RESULTS + "/{review}/small_study_effects.json",
+    params:
+        pooling=config.get("pooling", {}),
+        small_study_effects=config.get("small_study_effects", {}),
+    log:
+        RESULTS + "/{review}/logs/small_study_effects.log",
+    conda:
+        ENV
+    script:
+        "../../scripts/small_study_effects.py"

@@ -1,0 +1,45 @@
+rule forest_plot:
+    """Forest plot of the primary outcome in the RevMan layout."""
+    input:
+        effects=RESULTS + "/{review}/effects.csv",
+        pooled=RESULTS + "/{review}/pooled.json",
+        review=review_definition,
+    output:
+        svg=RESULTS + "/{review}/figures/forest_plot.svg",
+        png=RESULTS + "/{review}/figures/forest_plot.png",
+    log:
+        RESULTS + "/{review}/logs/forest_plot.log",
+    conda:
+        ENV
+    script:
+        "../../scripts/forest_plot.py"
+
+
+rule funnel_plot:
+    """Contour-enhanced funnel plot of the primary outcome."""
+    input:
+        small_study_effects=RESULTS + "/{review}/small_study_effects.json",
+    output:
+        svg=RESULTS + "/{review}/figures/funnel_plot.svg",
+        png=RESULTS + "/{review}/figures/funnel_plot.png",
+    log:
+        RESULTS + "/{review}/logs/funnel_plot.log",
+    conda:
+        ENV
+    script:
+        "../../scripts/funnel_plot.py"
+
+
+rule moderator_plots:
+    """Subgroup forest plot per categorical moderator, bubble plot per continuous one."""
+    input:
+        moderators=RESULTS + "/{review}/moderators.json",
+        pooled=RESULTS + "/{review}/pooled.json",
+    output:
+        directory(RESULTS + "/{review}/figures/moderators"),
+    log:
+        RESULTS + "/{review}/logs/moderator_plots.log",
+    conda:
+        ENV
+    script:
+        "../../scripts/moderator_plots.py"
