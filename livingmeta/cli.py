@@ -1,0 +1,121 @@
+"""The ``livingmeta`` command line.
+
+    livingmeta analyze EFFECTS.csv [--method REML] [--test z|knha] [--moderators a,b] [--json]
+    livingmeta check REVIEW_DIR          validate all trial records, list every problem
+    livingmeta build [snakemake args]    run the pipeline (same as `make report`)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from . import pooling
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class InputError(ValueError):
+    pass
+
+
+def _read_effects(path: str, moderators: list[str]):
+    import pandas as pd
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{path}: file not found")
+    try:
+        df = pd.read_csv(p)
+    except Exception as e:  # pandas raises many kinds for unreadable CSV
+        raise InputError(f"{path}: not a readable CSV file ({e.__class__.__name__}: {e})") from None
+    missing = [c for c in ["yi", "vi", *moderators] if c not in df.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
+    for col in ("yi", "vi"):
+        num = pd.to_numeric(df[col], errors="coerce")
+        bad = df.index[num.isna()].tolist()
+        if bad:
+            raise InputError(f"{path}: column {col} has non-numeric or empty cells in data row(s) "
+                             f"{', '.join(str(i + 1) for i in bad[:5])}")
+        df[col] = num
+    bad = df.index[df["vi"] <= 0].tolist()
+    if bad:
+        raise InputError(f"{path}: column vi must be positive; rows {', '.join(str(i + 1) for i in bad[:5])} are not")
+    if len(df) < 2:
+        raise InputError(f"{path}: need at least 2 rows (studies), found {len(df)}")
+    mods = None
+    if moderators:
+        mods = df[moderators].copy()
+        for m in moderators:
+            if mods[m].isna().any():
+                raise InputError(f"{path}: moderator column {m} has empty cells; drop those rows or fill them")
+            converted = pd.to_numeric(mods[m], errors="coerce")
+            if converted.notna().all():
+                mods[m] = converted
+            else:
+                mods[m] = mods[m].astype(str)
+    return df, mods
+
+
+def cmd_analyze(args) -> int:
+    mods_list = [m.strip() for m in args.moderators.split(",") if m.strip()] if args.moderators else []
+    if args.cluster:
+        raise InputError("--cluster needs the dependent-effects models, which are not available yet")
+    df, mods = _read_effects(args.effects, mods_list)
+    study = df["study"].astype(str).tolist() if "study" in df.columns else None
+    fit = pooling.rma(df["yi"], df["vi"], mods=mods, method=args.method, test=args.test, study=study)
+    out = fit.to_dict()
+    if args.json:
+        print(json.dumps(out, allow_nan=False, default=float))
+    else:
+        print(fit.summary())
+    return 0
+
+
+def cmd_check(args) -> int:
+    from .records import RecordError, load_review
+    try:
+        review = load_review(args.review)
+    except RecordError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"{review.id}: {len(review.trials)} trial records, all valid")
+    return 0
+
+
+def cmd_build(args) -> int:
+    cmd = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/default", *args.snakemake_args]
+    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="livingmeta", description="Living meta-analysis engine and pipeline")
+    sub = parser.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("analyze", help="meta-analysis of a table with columns yi and vi")
+    a.add_argument("effects", help="CSV with columns yi, vi (optional: study, moderators)")
+    a.add_argument("--method", default="REML", choices=pooling.TAU2_METHODS)
+    a.add_argument("--test", default="z", choices=pooling.TESTS)
+    a.add_argument("--moderators", default="", help="comma-separated moderator columns")
+    a.add_argument("--cluster", default=None, help="cluster column for dependent effects (not yet available)")
+    a.add_argument("--model", default=None, choices=["threelevel", "robust"])
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(func=cmd_analyze)
+    c = sub.add_parser("check", help="validate a review's trial records without building")
+    c.add_argument("review", help="review folder, e.g. data/reviews/exercise-depression")
+    c.set_defaults(func=cmd_check)
+    b = sub.add_parser("build", help="build the reports (runs Snakemake)")
+    b.add_argument("snakemake_args", nargs=argparse.REMAINDER)
+    b.set_defaults(func=cmd_build)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (InputError, pooling.ModelError) as e:
+        print(f"livingmeta: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

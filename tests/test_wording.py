@@ -1,0 +1,60 @@
+"""The rules that turn numbers into sentences."""
+
+import pytest
+
+from livingmeta import wording as w
+
+
+@pytest.mark.parametrize("smd,words", [(0.1, "very small"), (-0.3, "small"), (0.62, "moderate"), (-0.9, "large")])
+def test_size_words_follow_cohen(smd, words):
+    assert w.smd_size_words(smd) == words
+
+
+def test_a_ci_crossing_zero_says_no_clear_evidence():
+    s = w.result_sentence(-0.2, -0.5, 0.1, direction="lower_is_better", intervention="exercise",
+                          control="control", outcome="depressive symptoms")
+    assert s.startswith("There was no clear evidence of a difference")
+    assert "\u22120.20" in s and "\u22120.50 to 0.10" in s
+
+
+def test_a_benefit_names_the_winner_and_its_size():
+    s = w.result_sentence(-0.62, -0.84, -0.41, direction="lower_is_better", intervention="exercise",
+                          control="control", outcome="depressive symptoms")
+    assert "favoured exercise" in s and "moderate" in s
+
+
+def test_direction_matters_for_higher_is_better_outcomes():
+    s = w.result_sentence(-0.5, -0.8, -0.2, direction="higher_is_better", intervention="exercise",
+                          control="control", outcome="quality of life")
+    assert "favoured control" in s
+
+
+def test_ratio_measures_are_shown_exponentiated():
+    s = w.result_sentence(0.0, -0.1, 0.1, direction="higher_is_better", intervention="exercise", control="control",
+                          outcome="completion", measure="RR", ratio=True)
+    assert "RR 1.00" in s and "0.90 to 1.11" in s
+
+
+def test_nnt_from_smd_by_furukawa():
+    # Furukawa 1999: CER 0.3, SMD 0.5: EER = Phi(0.5 - 0.524401) = Phi(-0.024401) = 0.490266
+    nnt = w.nnt_from_smd(0.5, 0.30)
+    assert nnt == pytest.approx(1 / (0.490266 - 0.30), rel=1e-4)
+    assert w.nnt_from_smd(-0.2, 0.3) is None
+
+
+def test_heterogeneity_words():
+    assert [w.heterogeneity_words(x) for x in (10, 35, 64, 80)] == ["low", "moderate", "substantial", "considerable"]
+
+
+def test_certainty_moves_down_per_concern():
+    model = {"estimate": -0.6, "ci_lower": -0.8, "ci_upper": -0.4, "I2": 64, "pi_lower": -1.5, "pi_upper": 0.3}
+    sse = {"egger": {"pval": 0.003}}
+    c = w.certainty_assessment(model, 35, 1353, sse)
+    assert c["level"] == "low" and len(c["reasons"]) == 2
+    c2 = w.certainty_assessment({**model, "I2": 10, "pi_lower": -0.9, "pi_upper": -0.3}, 35, 1353, {"egger": {"pval": 0.5}})
+    assert c2["level"] == "high"
+
+
+def test_fmt_uses_a_true_minus_and_never_minus_zero():
+    assert w.fmt(-0.004) == "0.00"
+    assert w.fmt(-0.62) == "\u22120.62"
