@@ -27,5 +27,5 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        expand(RESULTS + "/{review}/report.pdf", review=config["reviews"]),
+        expand(f"{RESULTS}/{{review}}/report.pdf", review=config["reviews"]),
     default_target: True

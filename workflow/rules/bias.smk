@@ -1,15 +1,15 @@
 rule small_study_effects:
     """Egger's and Begg's tests, trim-and-fill, contour-enhanced funnel data."""
     input:
-        effects=RESULTS + "/{review}/effects.csv",
+        effects=f"{RESULTS}/{{review}}/effects.csv",
         review=review_definition,
     output:
-        RESULTS + "/{review}/small_study_effects.json",
+        f"{RESULTS}/{{review}}/small_study_effects.json",
     params:
         pooling=config.get("pooling", {}),
         small_study_effects=config.get("small_study_effects", {}),
     log:
-        RESULTS + "/{review}/logs/small_study_effects.log",
+        f"{RESULTS}/{{review}}/logs/small_study_effects.log",
     conda:
         ENV
     script:

@@ -1,14 +1,14 @@
 rule effect_sizes:
     """Hedges' g (continuous) or the configured ratio/difference (binary) per trial and outcome."""
     input:
-        arms=RESULTS + "/{review}/extracted/arms.csv",
+        arms=f"{RESULTS}/{{review}}/extracted/arms.csv",
         review=review_definition,
     output:
-        RESULTS + "/{review}/effects.csv",
+        f"{RESULTS}/{{review}}/effects.csv",
     params:
         effect_size=config.get("effect_size", {}),
     log:
-        RESULTS + "/{review}/logs/effect_sizes.log",
+        f"{RESULTS}/{{review}}/logs/effect_sizes.log",
     conda:
         ENV
     script:

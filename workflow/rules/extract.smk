@@ -5,13 +5,13 @@ rule extract:
         trials=trial_records,
         schema="workflow/schemas/trial.schema.yaml",
     output:
-        arms=RESULTS + "/{review}/extracted/arms.csv",
-        trials=RESULTS + "/{review}/extracted/trials.csv",
-        published=RESULTS + "/{review}/extracted/published.csv",
+        arms=f"{RESULTS}/{{review}}/extracted/arms.csv",
+        trials=f"{RESULTS}/{{review}}/extracted/trials.csv",
+        published=f"{RESULTS}/{{review}}/extracted/published.csv",
     params:
         review_dir=lambda wc: f"{DATA}/{wc.review}",
     log:
-        RESULTS + "/{review}/logs/extract.log",
+        f"{RESULTS}/{{review}}/logs/extract.log",
     conda:
         ENV
     script:

@@ -1,14 +1,14 @@
 rule forest_plot:
     """Forest plot of the primary outcome in the RevMan layout."""
     input:
-        effects=RESULTS + "/{review}/effects.csv",
-        pooled=RESULTS + "/{review}/pooled.json",
+        effects=f"{RESULTS}/{{review}}/effects.csv",
+        pooled=f"{RESULTS}/{{review}}/pooled.json",
         review=review_definition,
     output:
-        svg=RESULTS + "/{review}/figures/forest_plot.svg",
-        png=RESULTS + "/{review}/figures/forest_plot.png",
+        svg=f"{RESULTS}/{{review}}/figures/forest_plot.svg",
+        png=f"{RESULTS}/{{review}}/figures/forest_plot.png",
     log:
-        RESULTS + "/{review}/logs/forest_plot.log",
+        f"{RESULTS}/{{review}}/logs/forest_plot.log",
     conda:
         ENV
     script:
@@ -18,12 +18,12 @@ rule forest_plot:
 rule funnel_plot:
     """Contour-enhanced funnel plot of the primary outcome."""
     input:
-        small_study_effects=RESULTS + "/{review}/small_study_effects.json",
+        small_study_effects=f"{RESULTS}/{{review}}/small_study_effects.json",
     output:
-        svg=RESULTS + "/{review}/figures/funnel_plot.svg",
-        png=RESULTS + "/{review}/figures/funnel_plot.png",
+        svg=f"{RESULTS}/{{review}}/figures/funnel_plot.svg",
+        png=f"{RESULTS}/{{review}}/figures/funnel_plot.png",
     log:
-        RESULTS + "/{review}/logs/funnel_plot.log",
+        f"{RESULTS}/{{review}}/logs/funnel_plot.log",
     conda:
         ENV
     script:
@@ -33,12 +33,12 @@ rule funnel_plot:
 rule moderator_plots:
     """Subgroup forest plot per categorical moderator, bubble plot per continuous one."""
     input:
-        moderators=RESULTS + "/{review}/moderators.json",
-        pooled=RESULTS + "/{review}/pooled.json",
+        moderators=f"{RESULTS}/{{review}}/moderators.json",
+        pooled=f"{RESULTS}/{{review}}/pooled.json",
     output:
-        directory(RESULTS + "/{review}/figures/moderators"),
+        directory(f"{RESULTS}/{{review}}/figures/moderators"),
     log:
-        RESULTS + "/{review}/logs/moderator_plots.log",
+        f"{RESULTS}/{{review}}/logs/moderator_plots.log",
     conda:
         ENV
     script:
