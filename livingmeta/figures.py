@@ -115,7 +115,7 @@ def forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=("Exercis
     tab.text(0, y_pi - 1, het, ha="left", va="center", fontsize=7.5)
     tab.text(0, y_pi - 1.9, overall, ha="left", va="center", fontsize=7.5)
     # Plot axes: zero line, limits, favours labels.
-    plot.axvline(0, color=INK, lw=0.8)
+    plot.plot([0, 0], [y_pi - 0.6, top - 0.8], color=INK, lw=0.8)  # line of no effect, within the table rows
     xs = np.concatenate([rows.ci_lower, rows.ci_upper, [model.get("pi_lower", lo), model.get("pi_upper", hi)]])
     lim = float(np.ceil(np.nanmax(np.abs(xs)) * 2) / 2)
     plot.set_xlim(-lim, lim)

@@ -113,3 +113,8 @@ def test_a_bad_record_stops_the_run_and_keeps_the_last_good_report(project):
         assert sha(pdf) == before
     finally:
         path.write_text(good)
+
+
+def test_the_workflow_is_snakemake_lint_clean():
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], capture_output=True, text=True, cwd=ROOT)
+    assert "Congratulations, your workflow is in a good condition" in res.stdout + res.stderr, res.stdout[-2000:]
