@@ -483,3 +483,58 @@ def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: floa
         I2=float(I2), H2=float(H2), vt=float(vt), QM=QM, QM_df=QM_df, QMp=QMp, R2=R2,
         weights=100 * w / w.sum(), s2w=float(s2w), iterations=iterations,
         study=list(study) if study is not None else [f"Study {i + 1}" for i in range(k)])
+
+
+@dataclass(frozen=True)
+class MantelHaenszel:
+    """Mantel-Haenszel common-effect result (log scale for RR and OR)."""
+
+    measure: str
+    k: int
+    estimate: float
+    se: float
+    zval: float
+    pval: float
+    ci_lower: float
+    ci_upper: float
+    QE: float
+    QEp: float
+    I2: float
+
+
+def mantel_haenszel(ai, n1i, ci, n2i, *, measure: str = "RR", level: float = 0.95) -> MantelHaenszel:
+    """Mantel-Haenszel pooling of 2x2 tables (metafor ``rma.mh``), no continuity correction.
+
+    RR: Greenland & Robins (1985) variance; OR: Robins, Breslow & Greenland (1986) variance;
+    RD: Sato, Greenland & Robins (1989) variance. Heterogeneity Q uses the study estimates and
+    inverse variances from :func:`effects.binary_effect` (1/2 added to tables with a zero cell).
+    """
+    from .effects import binary_effect
+    a, n1, c, n2 = (np.asarray(x, dtype=float) for x in (ai, n1i, ci, n2i))
+    b, d = n1 - a, n2 - c
+    N = n1 + n2
+    if measure == "RR":
+        R, S = np.sum(a * n2 / N), np.sum(c * n1 / N)
+        beta = np.log(R / S)
+        se = np.sqrt(np.sum((n1 / N) * (n2 / N) * (a + c) - (a / N) * c) / (R * S))
+    elif measure == "OR":
+        Ri, Si, Pi, Qi = a * d / N, b * c / N, (a + d) / N, (b + c) / N
+        R, S = Ri.sum(), Si.sum()
+        beta = np.log(R / S)
+        se = np.sqrt(0.5 * (np.sum(Pi * Ri) / R**2 + np.sum(Pi * Si + Qi * Ri) / (R * S) + np.sum(Qi * Si) / S**2))
+    elif measure == "RD":
+        W = np.sum(n1 * n2 / N)
+        beta = np.sum(a * n2 / N - c * n1 / N) / W
+        P = np.sum(c * (n1 / N) ** 2 - a * (n2 / N) ** 2 + (n1 / N) * (n2 / N) * (n2 - n1) / 2)
+        Q = np.sum(a * (n2 - c) / N + c * (n1 - a) / N) / 2
+        se = np.sqrt((beta * P + Q) / W**2)
+    else:
+        raise ModelError("measure must be RR, OR or RD")
+    crit = stats.norm.isf((1 - level) / 2)
+    es = binary_effect(a, n1, c, n2, measure=measure)
+    k = a.size
+    QE = max(0.0, float(np.sum((es.yi - beta) ** 2 / es.vi)))
+    I2 = max(0.0, 100 * (QE - (k - 1)) / QE) if QE > 0 else 0.0
+    z = beta / se
+    return MantelHaenszel(measure, k, float(beta), float(se), float(z), float(2 * stats.norm.sf(abs(z))),
+                          float(beta - crit * se), float(beta + crit * se), QE, float(stats.chi2.sf(QE, k - 1)), float(I2))

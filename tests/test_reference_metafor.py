@@ -180,3 +180,11 @@ def test_influence_with_a_moderator_matches_metafor():
     for col in ("rstudent", "cook_d", "cov_r", "dffits", "hat"):
         close(inf[col], ref[col], ITER)
     close(inf["dfbs_ablat"], ref["dfbs_ablat"], ITER)
+
+
+@pytest.mark.parametrize("measure", ["RR", "OR", "RD"])
+def test_mantel_haenszel_matches_rma_mh(measure):
+    d = data("bcg")
+    mh = pooling.mantel_haenszel(d.tpos, d.tpos + d.tneg, d.cpos, d.cpos + d.cneg, measure=measure)
+    ref = REF["mh"][measure]
+    close([mh.estimate, mh.se, mh.QE, mh.I2], [ref["beta"], ref["se"], ref["QE"], ref["I2"]], CLOSED)
