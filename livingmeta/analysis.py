@@ -140,14 +140,13 @@ def moderator_analyses(effect_table: pd.DataFrame, trial_tab: pd.DataFrame, revi
                  "not_reported_trials": data.label[~known].tolist()}
         try:
             if mod["type"] == "categorical":
-                counts = col[known].astype(str).value_counts()
-                keep = known & col.astype(str).isin(counts[counts >= mod_cfg.get("min_trials_per_level", 2)].index).to_numpy()
                 sg = moderators.subgroup_analysis(data.yi[known], data.vi[known], col[known].astype(str),
                                                   moderator=name, method=method, test=test, level=level,
-                                                  tau2_model=mod_cfg.get("subgroup_tau2", "separate"))
+                                                  tau2_model=mod_cfg.get("subgroup_tau2", "separate"),
+                                                  min_k=mod_cfg.get("min_trials_per_level", 2))
                 entry.update(sg.to_dict())
-                entry["level_labels"] = {k: v for k, v in mod["levels"].items()}
-                entry["k_in_test"] = int(keep.sum())
+                entry["level_labels"] = dict(mod["levels"])
+                entry["k_in_test"] = int(sg.levels.loc[sg.levels.pooled, "k"].sum())
             else:
                 x = pd.to_numeric(col, errors="coerce")
                 ok = x.notna().to_numpy()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .pooling import MetaAnalysis, ModelError, rma
 
@@ -71,7 +72,6 @@ def influence(fit: MetaAnalysis) -> pd.DataFrame:
     for j, name in enumerate(fit.coef_names):
         df[f"dfbs_{name}"] = dfbs[:, j]
     m = p - 1 if (fit.coef_names[0] == "intrcpt" and p > 1) else p
-    from scipy import stats
     df["influential"] = ((np.abs(df["dffits"]) > 3 * np.sqrt(p / (k - p)))
                          | (stats.chi2.cdf(df["cook_d"], m) > 0.5)
                          | (df["hat"] > 3 * p / k)

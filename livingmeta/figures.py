@@ -73,7 +73,7 @@ def forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=("Exercis
     head_y = top - 0.2
     for name, x, ha in cols:
         tab.text(x, head_y, name, ha=ha, va="center", fontweight="bold", color=INK)
-    right.text(0.02, head_y, f"{measure}\n[95% CI]" if not ratio else f"{measure}\n[95% CI]", ha="left", va="center",
+    right.text(0.02, head_y, f"{measure}\n[95% CI]", ha="left", va="center",
                fontweight="bold")
     tr = (lambda v: np.exp(v)) if ratio else (lambda v: v)
     for i, r in rows.iterrows():
@@ -94,8 +94,7 @@ def forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=("Exercis
     y_tot = top - 1.5 - k - 0.6
     n_int = int(rows.n_int.sum()) if continuous else int(rows.total_int.sum())
     n_ctl = int(rows.n_ctl.sum()) if continuous else int(rows.total_ctl.sum())
-    total_label = f"Total ({int(round(100 * 0.95))}% CI)"
-    tab.text(0, y_tot, total_label, ha="left", va="center", fontweight="bold")
+    tab.text(0, y_tot, "Total (95% CI)", ha="left", va="center", fontweight="bold")
     tab.text(cols[3][1] if continuous else cols[2][1], y_tot, f"{n_int}", ha="right", va="center", fontweight="bold")
     tab.text(cols[6][1] if continuous else cols[4][1], y_tot, f"{n_ctl}", ha="right", va="center", fontweight="bold")
     tab.text(0.82, y_tot, "100.0%", ha="right", va="center", fontweight="bold")
@@ -137,14 +136,12 @@ def funnel_plot(funnel: dict, *, measure: str = "SMD", filled: dict | None = Non
     significant at p < 0.10, 0.05, 0.01 around zero; pseudo-95% funnel around the pooled estimate."""
     se = np.asarray(funnel["se"])
     fig, ax = plt.subplots(figsize=(5.2, 4.0))
-    shades = {"0.99": "#dcdcdc", "0.95": "#ebebeb", "0.90": "#f5f5f5"}
     xmax = max(np.max(np.abs(funnel["yi"])) * 1.1, np.max(funnel["contours"]["0.99"]))
     ax.fill_betweenx(se, -xmax * 2, xmax * 2, color="#d0d0d0", label="p < 0.01")
     for lv, col in [("0.99", "#e6e6e6"), ("0.95", "#f2f2f2"), ("0.90", "white")]:
         c = np.asarray(funnel["contours"][lv])
         ax.fill_betweenx(se, -c, c, color=col, label={"0.99": "0.01 \u2264 p < 0.05", "0.95": "0.05 \u2264 p < 0.10",
                                                       "0.90": "p \u2265 0.10"}[lv])
-    del shades
     ax.plot(funnel["funnel_lower"], se, color=MUTED, lw=0.8, ls="--")
     ax.plot(funnel["funnel_upper"], se, color=MUTED, lw=0.8, ls="--")
     ax.axvline(funnel["estimate"], color=ACCENT, lw=1)
@@ -176,10 +173,13 @@ def subgroup_forest(analysis: dict, overall: dict | None = None, *, measure: str
             ax.plot(lv["estimate"], y, marker="D", ms=6, color=ACCENT)
             ax.text(1.02, y, f"{lv['estimate']:.2f} [{lv['ci_lower']:.2f}, {lv['ci_upper']:.2f}]",
                     transform=ax.get_yaxis_transform(), ha="left", va="center")
-        else:
+        elif lv["k"] == 1:
             ax.plot(lv["estimate"], y, marker="o", ms=4, mfc="white", color=INK)
             ax.text(1.02, y, f"{lv['estimate']:.2f} (single trial, not pooled)", transform=ax.get_yaxis_transform(),
                     ha="left", va="center", color=MUTED)
+        else:
+            ax.text(1.02, y, "too few trials to pool", transform=ax.get_yaxis_transform(), ha="left", va="center",
+                    color=MUTED)
     if overall:
         ax.axvline(overall["estimate"], color=MUTED, lw=0.8, ls=":")
     ax.axvline(0, color=INK, lw=0.8)

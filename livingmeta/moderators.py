@@ -34,23 +34,27 @@ class SubgroupAnalysis:
 
 
 def subgroup_analysis(yi, vi, groups, *, moderator: str = "group", method: str = "REML", test: str = "z",
-                      level: float = 0.95, tau2_model: str = "separate") -> SubgroupAnalysis:
+                      level: float = 0.95, tau2_model: str = "separate", min_k: int = 2) -> SubgroupAnalysis:
     """Pool each level of ``groups`` and test for subgroup differences.
 
     ``separate``: each subgroup has its own tau^2; Q_between = sum of w_g (b_g - b_FE)^2 over the
     subgroup estimates with w_g = 1/se_g^2, chi^2 on G - 1 df (RevMan 5).
     ``common``: one tau^2 for all, the omnibus test of the subgroup dummies in a meta-regression
-    (QM; an F test under knha). Levels with one study are listed, not pooled.
+    (QM; an F test under knha). Levels with fewer than ``min_k`` (at least 2) studies are listed,
+    not pooled, and left out of the test.
     """
     yi, vi = np.asarray(yi, float), np.asarray(vi, float)
     groups = pd.Series(np.asarray(groups, dtype=object)).astype(str).to_numpy()
     rows, not_pooled = [], []
     for g in sorted(set(groups)):
         sel = groups == g
-        if sel.sum() < 2:
+        if sel.sum() < max(2, min_k):
             not_pooled.append(g)
-            y, v = yi[sel][0], vi[sel][0]
-            rows.append({"level": g, "k": 1, "estimate": y, "se": np.sqrt(v), "ci_lower": np.nan,
+            if sel.sum() == 1:  # a single trial is shown with its own estimate
+                y, v = yi[sel][0], vi[sel][0]
+            else:
+                y, v = np.nan, np.nan
+            rows.append({"level": g, "k": int(sel.sum()), "estimate": y, "se": np.sqrt(v), "ci_lower": np.nan,
                          "ci_upper": np.nan, "tau2": np.nan, "I2": np.nan, "Q": np.nan, "pooled": False})
             continue
         r = rma(yi[sel], vi[sel], method=method, test=test, level=level)

@@ -418,7 +418,7 @@ def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: floa
         # A refit on an existing model matrix (leave-one-out, permutations): its first column
         # is the intercept, and tests and names treat it as such (metafor's .is.intercept).
         intercept = True
-        names = ["intrcpt"] + [n for n in names[1:]] if names[0] != "intrcpt" else names
+        names = ["intrcpt", *names[1:]]
     p = X.shape[1]
     if k <= p:
         raise ModelError(f"{k} studies cannot estimate {p} coefficients")

@@ -119,7 +119,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
         elif a["type"] == "categorical":
             item["text"] = w.subgroup_sentence(a, a.get("level_labels", {}))
             if a.get("not_pooled"):
-                item["text"] += " Single-trial subgroups shown but not pooled: " + ", ".join(
+                item["text"] += " Subgroups with too few trials to pool (shown, not pooled): " + ", ".join(
                     a["level_labels"].get(x, x) for x in a["not_pooled"]) + "."
         else:
             item["text"] = w.regression_sentence(a)
@@ -207,9 +207,6 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
                         f"contour-enhanced funnel plot (Peters et al. 2008)."),
         "settings": _settings_rows(config),
     }
-    published = None
-    if main.get("published_result") and external is not None:
-        published = main["published_result"]
     return {
         "review": {"title": review_def["title"], "subtitle": review_def.get("subtitle", ""),
                    "question": review_def["question"], "authors": review_def.get("authors", []),
@@ -240,7 +237,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
                        "Q": w.fmt(m["Q"]), "Q_df": m["Q_df"], "Q_p": w.fmt_p(m["Q_p"])},
         "take_home": _take_home(m, direction, intervention, outcome_words, certainty["level"], main["measure"]),
         "trial_rows": rows, "references": refs, "methods": methods, "figures": figures,
-        "software": software_versions(), "published_result": published,
+        "software": software_versions(),
         "missing_data": _missing_data(trials, review_def),
     }
 
