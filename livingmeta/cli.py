@@ -62,16 +62,34 @@ def _read_effects(path: str, moderators: list[str]):
 
 def cmd_analyze(args) -> int:
     mods_list = [m.strip() for m in args.moderators.split(",") if m.strip()] if args.moderators else []
+    if args.model and not args.cluster:
+        raise InputError(f"--model {args.model} needs --cluster COLUMN (the column naming each effect's trial)")
+    df, mods = _read_effects(args.effects, mods_list + ([args.cluster] if args.cluster else []))
     if args.cluster:
-        raise InputError("--cluster needs the dependent-effects models, which are not available yet")
-    df, mods = _read_effects(args.effects, mods_list)
+        mods = mods.drop(columns=[args.cluster]) if mods_list else None
     study = df["study"].astype(str).tolist() if "study" in df.columns else None
-    fit = pooling.rma(df["yi"], df["vi"], mods=mods, method=args.method, test=args.test, study=study)
-    out = fit.to_dict()
-    if args.json:
-        print(json.dumps(out, allow_nan=False, default=float))
+    if args.cluster and args.model == "threelevel":
+        from .multilevel import three_level
+        out = three_level(df["yi"], df["vi"], df[args.cluster].astype(str), mods=mods).to_dict()
+        text = json.dumps(out, indent=2)
+    elif args.cluster:
+        from scipy import stats
+
+        from .multilevel import robust_univariate
+        fit = pooling.rma(df["yi"], df["vi"], mods=mods, method=args.method, test=args.test, study=study)
+        rob = robust_univariate(fit, df[args.cluster].astype(str))
+        out = {**fit.to_dict(), "robust": rob.to_dict()}
+        if fit.int_only:
+            out.update(estimate=float(rob.beta[0]), se=float(rob.se[0]), df=float(rob.df[0]),
+                       pval=float(rob.pval[0]))
+            half = stats.t.isf(0.025, rob.df[0]) * rob.se[0]
+            out.update(ci_lower=float(rob.beta[0] - half), ci_upper=float(rob.beta[0] + half))
+        text = json.dumps(out, indent=2)
     else:
-        print(fit.summary())
+        fit = pooling.rma(df["yi"], df["vi"], mods=mods, method=args.method, test=args.test, study=study)
+        out = fit.to_dict()
+        text = fit.summary()
+    print(json.dumps(out, allow_nan=False, default=float) if args.json else text)
     return 0
 
 
@@ -99,8 +117,9 @@ def main(argv=None) -> int:
     a.add_argument("--method", default="REML", choices=pooling.TAU2_METHODS)
     a.add_argument("--test", default="z", choices=pooling.TESTS)
     a.add_argument("--moderators", default="", help="comma-separated moderator columns")
-    a.add_argument("--cluster", default=None, help="cluster column for dependent effects (not yet available)")
-    a.add_argument("--model", default=None, choices=["threelevel", "robust"])
+    a.add_argument("--cluster", default=None, help="column naming the trial of each effect (dependent effects)")
+    a.add_argument("--model", default=None, choices=["threelevel", "robust"],
+                   help="with --cluster: three-level REML model, or CR2 cluster-robust inference (default robust)")
     a.add_argument("--json", action="store_true", help="print one JSON object")
     a.set_defaults(func=cmd_analyze)
     c = sub.add_parser("check", help="validate a review's trial records without building")

@@ -59,3 +59,32 @@ def test_bad_input_exits_non_zero_with_one_line(tmp_path, content, words):
     assert words in res.stderr
     assert "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def konstantopoulos_csv(tmp_path):
+    from test_reference_metafor import data
+    path = tmp_path / "ko.csv"
+    data("konstantopoulos2011").to_csv(path, index=False)
+    return path
+
+
+def test_analyze_three_level_reports_both_variance_components(konstantopoulos_csv):
+    res = run("analyze", str(konstantopoulos_csv), "--cluster", "district", "--model", "threelevel", "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    ref = REF["threelevel"]["intercept"]
+    assert [out["sigma2_between"], out["sigma2_within"]] == pytest.approx(ref["sigma2"], rel=1e-5)
+    assert out["estimate"] == pytest.approx(ref["beta"], rel=1e-5)
+
+
+def test_analyze_robust_uses_cr2_with_satterthwaite_df(konstantopoulos_csv):
+    res = run("analyze", str(konstantopoulos_csv), "--cluster", "district", "--model", "robust", "--json")
+    out = json.loads(res.stdout)
+    ref = REF["threelevel"]["cr2_univariate"]
+    assert [out["se"], out["df"], out["pval"]] == pytest.approx([ref["se"], ref["df"], ref["pval"]], rel=1e-5)
+
+
+def test_model_without_cluster_is_refused(konstantopoulos_csv):
+    res = run("analyze", str(konstantopoulos_csv), "--model", "threelevel")
+    assert res.returncode != 0 and "--cluster" in res.stderr

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from livingmeta import bias, diagnostics, effects, moderators, pooling
+from livingmeta import bias, diagnostics, effects, moderators, multilevel, pooling
 
 REF_DIR = Path(__file__).parent / "reference"
 REF = json.loads((REF_DIR / "metafor_reference.json").read_text())
@@ -188,3 +188,48 @@ def test_mantel_haenszel_matches_rma_mh(measure):
     mh = pooling.mantel_haenszel(d.tpos, d.tpos + d.tneg, d.cpos, d.cpos + d.cneg, measure=measure)
     ref = REF["mh"][measure]
     close([mh.estimate, mh.se, mh.QE, mh.I2], [ref["beta"], ref["se"], ref["QE"], ref["I2"]], CLOSED)
+
+
+def konstantopoulos():
+    return data("konstantopoulos2011")
+
+
+def test_three_level_model_matches_rma_mv():
+    d = konstantopoulos()
+    ref = REF["threelevel"]["intercept"]
+    fit = multilevel.three_level(d.yi, d.vi, d.district)
+    close(fit.beta, ref["beta"], ITER)
+    close(fit.se, ref["se"], ITER)
+    close([fit.sigma2_between, fit.sigma2_within], ref["sigma2"], ITER)
+    close([fit.QE, fit.pval[0], fit.ci_lower[0], fit.ci_upper[0]], [ref["QE"], ref["pval"], ref["ci_lb"], ref["ci_ub"]], ITER)
+
+
+def test_three_level_meta_regression_matches_rma_mv():
+    d = konstantopoulos()
+    ref = REF["threelevel"]["year"]
+    fit = multilevel.three_level(d.yi, d.vi, d.district, mods=pd.DataFrame({"year": d.year - d.year.mean()}))
+    close(fit.beta, ref["beta"], ITER)
+    close(fit.se, ref["se"], ITER)
+    close([fit.sigma2_between, fit.sigma2_within], ref["sigma2"], ITER)
+    close(fit.QM, ref["QM"], ITER)
+
+
+@pytest.mark.parametrize("case", ["cr2_intercept", "cr2_year"])
+def test_cr2_satterthwaite_on_the_three_level_model_matches_clubsandwich(case):
+    d = konstantopoulos()
+    mods = pd.DataFrame({"year": d.year - d.year.mean()}) if case == "cr2_year" else None
+    rob = multilevel.robust_three_level(multilevel.three_level(d.yi, d.vi, d.district, mods=mods))
+    ref = REF["threelevel"][case]
+    close(rob.beta, ref["beta"], ITER)
+    close(rob.se, ref["se"], ITER)
+    close(rob.df, ref["df"], ITER)
+    close(rob.pval, ref["pval"], ITER)
+
+
+def test_cr2_on_a_clustered_random_effects_model_matches_clubsandwich():
+    d = konstantopoulos()
+    fit = pooling.rma(d.yi, d.vi)
+    rob = multilevel.robust_univariate(fit, d.district)
+    ref = REF["threelevel"]["cr2_univariate"]
+    close([fit.tau2, rob.beta[0], rob.se[0], rob.df[0], rob.pval[0]],
+          [ref["tau2"], ref["beta"], ref["se"], ref["df"], ref["pval"]], ITER)
