@@ -8,6 +8,8 @@ test for subgroup differences (Borenstein et al. 2009, ch. 19; Deeks et al., Coc
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,22 +91,31 @@ def meta_regression(yi, vi, mods: pd.DataFrame, *, method: str = "REML", test: s
     return rma(yi, vi, mods=mods, method=method, test=test, level=level)
 
 
-def permutation_test(fit: MetaAnalysis, *, iterations: int = 1000, seed: int = 20181) -> dict:
-    """Permutation test of a meta-regression (Higgins & Thompson 2004; metafor ``permutest``).
+def permutation_test(fit: MetaAnalysis, *, iterations: int = 1000, seed: int = 20181, exact: bool | None = None) -> dict:
+    """Permutation test of a meta-regression's omnibus test (Higgins & Thompson 2004; metafor
+    ``permutest``).
 
     The rows of the moderators are shuffled against (yi, vi) and the model refitted; the p-value
-    of the omnibus test is the share of permutations with QM at least as large as observed, the
-    observed arrangement counted as one of them. Seeded, so reruns agree.
+    is the share of arrangements with QM at least as large as observed. ``exact`` (default: when
+    k! <= iterations) enumerates every ordering; otherwise ``iterations`` random orderings from a
+    seeded generator are used, the observed one counted among them, so reruns agree.
     """
     if fit.int_only:
         raise ModelError("a permutation test needs moderators")
-    rng = np.random.default_rng(seed)
     k = fit.k
-    qm = np.empty(iterations)
-    qm[0] = fit.QM
-    for i in range(1, iterations):
-        perm = rng.permutation(k)
-        r = rma(fit.yi, fit.vi, mods=fit.X[perm], intercept=False, method=fit.method, test=fit.test,
+    if exact is None:
+        exact = math.factorial(k) <= iterations
+    if exact:
+        perms = itertools.permutations(range(k))
+        n = math.factorial(k)
+    else:
+        rng = np.random.default_rng(seed)
+        perms = itertools.chain([np.arange(k)], (rng.permutation(k) for _ in range(iterations - 1)))
+        n = iterations
+    qm = np.empty(n)
+    for i, perm in enumerate(perms):
+        r = rma(fit.yi, fit.vi, mods=fit.X[list(perm)], intercept=False, method=fit.method, test=fit.test,
                 compute_r2=False)
         qm[i] = r.QM
-    return {"QM": fit.QM, "pval": float(np.mean(qm >= fit.QM - 1e-12)), "iterations": iterations, "seed": seed}
+    return {"QM": fit.QM, "pval": float(np.mean(qm >= fit.QM - 1e-8 * max(1.0, abs(fit.QM)))),
+            "iterations": n, "exact": exact, "seed": None if exact else seed}

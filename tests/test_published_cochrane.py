@@ -71,3 +71,11 @@ def test_metafor_default_variance_would_not_reproduce_revman_weights_exactly(eff
     ls = analysis.effect_size_table(arms, review.definition, {"variance": "LS"})
     a, b = rows(ls, "post_treatment"), rows(effect_rows, "post_treatment")
     assert not np.allclose(a.vi, b.vi)
+
+
+def test_revman_variance_reproduces_every_printed_trial_ci_within_0_03(review, effect_rows):
+    printed = tables.published_table(review)
+    printed = printed[printed.timepoint == "post_treatment"].set_index("trial_id")
+    sub = rows(effect_rows, "post_treatment").set_index("trial_id")
+    assert (sub.ci_lower - printed.ci_lower.reindex(sub.index)).abs().max() <= 0.03
+    assert (sub.ci_upper - printed.ci_upper.reindex(sub.index)).abs().max() <= 0.03

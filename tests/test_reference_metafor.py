@@ -118,7 +118,8 @@ def test_meta_regression_matches_metafor(case):
         d, yi, vi = bcg_rr()
         parts = case.split("_")
         method, test = parts[-2], parts[-1]
-        mods = d[["ablat", "year"]] if "ablat_year" in case else d[["alloc"]]
+        mods = {"ablat_year": d[["ablat", "year"]], "ablat_alloc": d[["ablat", "alloc"]]}.get(
+            "_".join(parts[1:3]), d[["alloc"]])
     fit = moderators.meta_regression(yi, vi, mods, method=method, test=test)
     close(fit.tau2, ref["tau2"], ITER)
     close(fit.beta, ref["beta"], ITER)
@@ -233,3 +234,40 @@ def test_cr2_on_a_clustered_random_effects_model_matches_clubsandwich():
     ref = REF["threelevel"]["cr2_univariate"]
     close([fit.tau2, rob.beta[0], rob.se[0], rob.df[0], rob.pval[0]],
           [ref["tau2"], ref["beta"], ref["se"], ref["df"], ref["pval"]], ITER)
+
+
+def test_exact_permutation_test_matches_permutest():
+    d, yi, vi = bcg_rr()
+    fit = pooling.rma(yi[:6], vi[:6], mods=d[["ablat"]].iloc[:6])
+    perm = moderators.permutation_test(fit, exact=True)
+    ref = REF["permutation"]
+    assert perm["iterations"] == 720
+    close([perm["QM"], perm["pval"]], [ref["QM"], ref["QMp"]], ITER)
+
+
+def test_approximate_permutation_test_is_seeded_and_close_to_exact():
+    d, yi, vi = bcg_rr()
+    fit = pooling.rma(yi[:6], vi[:6], mods=d[["ablat"]].iloc[:6])
+    a = moderators.permutation_test(fit, iterations=400, exact=False, seed=1)
+    b = moderators.permutation_test(fit, iterations=400, exact=False, seed=1)
+    assert a == b
+    assert abs(a["pval"] - REF["permutation"]["QMp"]) < 0.04  # ~4 binomial SEs at 400 draws
+
+
+def test_smd_from_t_matches_escalc_ti():
+    d = data("normand1999")
+    ref = REF["escalc_t"]
+    es = effects.smd_from_t(ref["ti"], d.n1i, d.n2i)
+    close(es.yi, ref["yi"], CLOSED)
+    close(es.vi, ref["vi"], CLOSED)
+
+
+def test_subgroup_analysis_with_separate_tau2_matches_metafor():
+    d, yi, vi = bcg_rr()
+    ref = REF["subgroups_alloc"]
+    sg = moderators.subgroup_analysis(yi, vi, d.alloc, moderator="alloc")
+    lv = sg.levels.set_index("level").loc[ref["levels"]]
+    close(lv.estimate, ref["estimate"], ITER)
+    close(lv.se, ref["se"], ITER)
+    close(lv.tau2, ref["tau2"], ITER)
+    close([sg.Q_between, sg.p_between], [ref["Q_between"], ref["p_between"]], ITER)

@@ -130,6 +130,25 @@ for (m in c("RR", "OR", "RD")) {
   out$mh[[m]] <- list(beta = num(r$beta), se = num(r$se), QE = r$QE, I2 = r$I2)
 }
 
+out$metareg$bcg_ablat_alloc_REML_knha <- fit_summary(rma(yi, vi, mods = ~ ablat + alloc, data = datasets$bcg, method = "REML", test = "knha", control = ctrl))
+# Subgroups with separate tau^2: pool each level, then the test for subgroup differences is the
+# fixed-effect Q across the subgroup estimates (Borenstein et al. 2009, ch. 19).
+sg <- lapply(split(datasets$bcg, datasets$bcg$alloc), function(d) rma(yi, vi, data = d, control = ctrl))
+sgfe <- rma(sapply(sg, function(r) c(r$beta)), sei = sapply(sg, function(r) r$se), method = "FE")
+out$subgroups_alloc <- list(levels = names(sg), estimate = num(sapply(sg, function(r) c(r$beta))),
+                            se = num(sapply(sg, function(r) r$se)), tau2 = num(sapply(sg, function(r) r$tau2)),
+                            Q_between = sgfe$QE, p_between = sgfe$QEp)
+
+# ---- permutation test (exact: all 6! orders of a six-trial subset) ---------------------------
+sub6 <- datasets$bcg[1:6, ]
+pt <- permutest(rma(yi, vi, mods = ~ ablat, data = sub6, control = ctrl), exact = TRUE, progbar = FALSE, control = ctrl)
+out$permutation <- list(QM = pt$QM, QMp = pt$QMp, k = 6)
+
+# ---- SMD from a t statistic (metafor's ti argument; t values are SYNTHETIC inputs) -------------
+ti <- c(-2.5, 0.8, 1.9, -0.4, 3.1, -1.2, 0.0, 2.2, -3.0)
+e <- escalc(measure = "SMD", ti = ti, n1i = norm$n1i, n2i = norm$n2i)
+out$escalc_t <- list(ti = ti, yi = num(e$yi), vi = num(e$vi))
+
 # ---- dependent effects -----------------------------------------------------------------------
 ko <- dat.konstantopoulos2011
 save_csv(ko[, c("district", "school", "study", "year", "yi", "vi")], "konstantopoulos2011")
