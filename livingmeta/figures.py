@@ -5,19 +5,25 @@ meta-regression bubble plot. Each function takes tidy data and returns a matplot
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
+import matplotlib.font_manager
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+FONT_DIR = Path(__file__).resolve().parents[1] / "templates" / "fonts"
+for _font in sorted(FONT_DIR.glob("NotoSans-*.ttf")):
+    matplotlib.font_manager.fontManager.addfont(str(_font))
 plt.rcParams.update({
-    "font.family": "DejaVu Sans", "font.size": 8, "svg.hashsalt": "livingmeta", "axes.spines.top": False,
+    "font.family": ["Noto Sans", "DejaVu Sans"], "font.size": 8, "svg.hashsalt": "livingmeta", "axes.spines.top": False,
     "axes.spines.right": False, "path.simplify": False,
 })
-ROW_INCH = 0.19
+ROW_INCH = 0.165
+FOREST_FONT_PT = 7  # printed at about 90% on A4, so about 6.3 pt: the size of RevMan's tables
 INK, MUTED, ACCENT, DIAMOND = "#1a1a1a", "#6b6b6b", "#1f5f8b", "#111111"
 
 
@@ -39,45 +45,67 @@ def _p(p):
     return "P < 0.001" if p < 0.001 else f"P = {p:.3f}" if p < 0.01 else f"P = {p:.2f}"
 
 
-def forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=("Exercise", "Control"),
-                favours=("Favours exercise", "Favours control"), title: str | None = None, ratio: bool = False):
-    """Forest plot in the layout of RevMan / Cochrane reviews.
+FOREST_ROWS_PER_PAGE = 50  # about 60% of an A4 page at the report's scale; more splits
+
+
+def _forest_xlim(rows, model) -> float:
+    xs = np.concatenate([rows.ci_lower, rows.ci_upper, [model.get("pi_lower") or model["ci_lower"],
+                                                        model.get("pi_upper") or model["ci_upper"]]])
+    return float(np.ceil(np.nanmax(np.abs(xs)) * 2) / 2)
+
+
+def forest_plot(rows, model: dict, **kwargs):
+    """Forest plot in the layout of RevMan / Cochrane reviews: study, per-arm mean (SD) and n (or
+    events/total), weight, effect [95% CI], squares sized by weight, the pooled diamond, the
+    prediction interval, and the heterogeneity and overall-effect lines.
 
     rows: DataFrame with label, yi, ci_lower, ci_upper, weight_pct and per-arm mean_int, sd_int,
     n_int, mean_ctl, sd_ctl, n_ctl (continuous) or events_int, total_int, events_ctl, total_ctl.
-    model: the pooled result dict (pooled.json 'model'), with the prediction interval.
+    model: the pooled result dict (pooled.json 'model'). ``show_total=False`` and ``continued``
+    draw one page of a split plot (see :func:`forest_plot_pages`).
     """
+    with plt.rc_context({"font.size": FOREST_FONT_PT}):
+        return _forest_plot(rows, model, **kwargs)
+
+
+def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=("Exercise", "Control"),
+                 favours=("Favours exercise", "Favours control"), ratio: bool = False,
+                 xlim: float | None = None, show_total: bool = True, continued: str | None = None):
     rows = rows.reset_index(drop=True)
     k = len(rows)
-    n_lines = k + 6
-    fig = plt.figure(figsize=(10.5, 0.9 + ROW_INCH * n_lines))
-    tab = fig.add_axes([0.0, 0.0, 0.62, 1.0])
-    plot = fig.add_axes([0.64, 0.0, 0.21, 1.0])
-    right = fig.add_axes([0.86, 0.0, 0.14, 1.0])
+    n_lines = k + (6 if show_total else 2)
+    fig = plt.figure(figsize=(7.6, 0.7 + ROW_INCH * n_lines))
+    tab = fig.add_axes([0.0, 0.0, 0.55, 1.0])
+    plot = fig.add_axes([0.565, 0.0, 0.245, 1.0])
+    right = fig.add_axes([0.815, 0.0, 0.185, 1.0])
     for ax in (tab, right):
         ax.set_axis_off()
+    plot.patch.set_visible(False)  # never paint over the table's last column
     top = n_lines
     for ax in (tab, plot, right):
         ax.set_ylim(0, top + 0.6)
     tab.set_xlim(0, 1)
     right.set_xlim(0, 1)
     continuous = "mean_int" in rows and rows["mean_int"].notna().any()
-    # Column positions (fraction of the table axes).
     if continuous:
-        cols = [("Study", 0.0, "left"), (f"{arm_labels[0]}\nMean", 0.30, "right"), ("SD", 0.37, "right"),
-                ("Total", 0.44, "right"), (f"{arm_labels[1]}\nMean", 0.55, "right"), ("SD", 0.62, "right"),
-                ("Total", 0.69, "right"), ("Weight", 0.82, "right")]
+        cols = [("Study", 0.0, "left"), (f"{arm_labels[0]}\nMean", 0.42, "right"), ("SD", 0.50, "right"),
+                ("Total", 0.58, "right"), (f"{arm_labels[1]}\nMean", 0.71, "right"), ("SD", 0.79, "right"),
+                ("Total", 0.87, "right"), ("Weight", 0.99, "right")]
+        tot_int, tot_ctl = 3, 6
     else:
-        cols = [("Study", 0.0, "left"), (f"{arm_labels[0]}\nEvents", 0.34, "right"), ("Total", 0.43, "right"),
-                (f"{arm_labels[1]}\nEvents", 0.56, "right"), ("Total", 0.65, "right"), ("Weight", 0.82, "right")]
+        cols = [("Study", 0.0, "left"), (f"{arm_labels[0]}\nEvents", 0.48, "right"), ("Total", 0.59, "right"),
+                (f"{arm_labels[1]}\nEvents", 0.76, "right"), ("Total", 0.87, "right"), ("Weight", 1.0, "right")]
+        tot_int, tot_ctl = 2, 4
     head_y = top - 0.2
     for name, x, ha in cols:
         tab.text(x, head_y, name, ha=ha, va="center", fontweight="bold", color=INK)
-    right.text(0.02, head_y, f"{measure}\n[95% CI]", ha="left", va="center",
-               fontweight="bold")
-    tr = (lambda v: np.exp(v)) if ratio else (lambda v: v)
+    right.text(0.04, head_y, f"{measure}\n[95% CI]", ha="left", va="center", fontweight="bold")
+    if continued:
+        tab.text(0, top - 0.95, continued, ha="left", va="center", color=MUTED, fontsize=FOREST_FONT_PT - 0.5)
+    tr = np.exp if ratio else (lambda v: v)
+    w_max = max(float(model.get("max_weight", rows.weight_pct.max())), 1e-9)
     for i, r in rows.iterrows():
-        y = top - 1.5 - i
+        y = top - 1.5 - i - (0.4 if continued else 0)
         if continuous:
             vals = [r.label, _fmt(r.mean_int, 1), _fmt(r.sd_int, 1), f"{int(r.n_int)}", _fmt(r.mean_ctl, 1),
                     _fmt(r.sd_ctl, 1), f"{int(r.n_ctl)}", f"{r.weight_pct:.1f}%"]
@@ -86,49 +114,70 @@ def forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=("Exercis
                     f"{int(r.total_ctl)}", f"{r.weight_pct:.1f}%"]
         for (name, x, ha), v in zip(cols, vals):
             tab.text(x, y, v, ha=ha, va="center", color=INK)
-        right.text(0.02, y, f"{tr(r.yi):.2f} [{tr(r.ci_lower):.2f}, {tr(r.ci_upper):.2f}]", ha="left", va="center")
-        size = 3 + 9 * np.sqrt(r.weight_pct / max(rows.weight_pct.max(), 1e-9))
+        right.text(0.04, y, f"{tr(r.yi):.2f} [{tr(r.ci_lower):.2f}, {tr(r.ci_upper):.2f}]", ha="left", va="center")
         plot.plot([r.ci_lower, r.ci_upper], [y, y], color=INK, lw=0.8)
-        plot.plot(r.yi, y, marker="s", ms=size, color=ACCENT, mec=ACCENT)
-    # Totals, diamond, prediction interval.
-    y_tot = top - 1.5 - k - 0.6
-    n_int = int(rows.n_int.sum()) if continuous else int(rows.total_int.sum())
-    n_ctl = int(rows.n_ctl.sum()) if continuous else int(rows.total_ctl.sum())
-    tab.text(0, y_tot, "Total (95% CI)", ha="left", va="center", fontweight="bold")
-    tab.text(cols[3][1] if continuous else cols[2][1], y_tot, f"{n_int}", ha="right", va="center", fontweight="bold")
-    tab.text(cols[6][1] if continuous else cols[4][1], y_tot, f"{n_ctl}", ha="right", va="center", fontweight="bold")
-    tab.text(0.82, y_tot, "100.0%", ha="right", va="center", fontweight="bold")
-    est, lo, hi = model["estimate"], model["ci_lower"], model["ci_upper"]
-    plot.fill([lo, est, hi, est], [y_tot, y_tot + 0.35, y_tot, y_tot - 0.35], color=DIAMOND)
-    right.text(0.02, y_tot, f"{tr(est):.2f} [{tr(lo):.2f}, {tr(hi):.2f}]", ha="left", va="center", fontweight="bold")
-    y_pi = y_tot - 1
-    if model.get("pi_lower") is not None:
-        plot.plot([model["pi_lower"], model["pi_upper"]], [y_pi, y_pi], color=MUTED, lw=2.2, solid_capstyle="butt")
-        tab.text(0, y_pi, "Prediction interval", ha="left", va="center", color=MUTED)
-        right.text(0.02, y_pi, f"[{tr(model['pi_lower']):.2f}, {tr(model['pi_upper']):.2f}]", ha="left", va="center",
-                   color=MUTED)
-    het = (f"Heterogeneity: Tau\u00b2 = {model['tau2']:.2f}; Chi\u00b2 = {model['Q']:.2f}, df = {model['Q_df']} "
-           f"({_p(model['Q_p'])}); I\u00b2 = {model['I2']:.0f}%")
-    stat = "t" if model.get("test") == "knha" else "Z"
-    overall = f"Test for overall effect: {stat} = {abs(model['z_or_t']):.2f} ({_p(model['pval'])})"
-    tab.text(0, y_pi - 1, het, ha="left", va="center", fontsize=7.5)
-    tab.text(0, y_pi - 1.9, overall, ha="left", va="center", fontsize=7.5)
-    # Plot axes: zero line, limits, favours labels.
-    plot.plot([0, 0], [y_pi - 0.6, top - 0.8], color=INK, lw=0.8)  # line of no effect, within the table rows
-    xs = np.concatenate([rows.ci_lower, rows.ci_upper, [model.get("pi_lower", lo), model.get("pi_upper", hi)]])
-    lim = float(np.ceil(np.nanmax(np.abs(xs)) * 2) / 2)
+        plot.plot(r.yi, y, marker="s", ms=2.5 + 5.5 * np.sqrt(r.weight_pct / w_max), color=ACCENT, mec=ACCENT)
+    lim = xlim or _forest_xlim(rows, model)
+    y_bottom = top - 1.5 - k - (0.4 if continued else 0)
+    if show_total:
+        y_tot = y_bottom - 0.1
+        n_int = int(model.get("n_intervention", rows.n_int.sum() if continuous else rows.total_int.sum()))
+        n_ctl = int(model.get("n_control", rows.n_ctl.sum() if continuous else rows.total_ctl.sum()))
+        tab.text(0, y_tot, "Total (95% CI)", ha="left", va="center", fontweight="bold")
+        tab.text(cols[tot_int][1], y_tot, f"{n_int}", ha="right", va="center", fontweight="bold")
+        tab.text(cols[tot_ctl][1], y_tot, f"{n_ctl}", ha="right", va="center", fontweight="bold")
+        tab.text(cols[-1][1], y_tot, "100.0%", ha="right", va="center", fontweight="bold")
+        est, lo, hi = model["estimate"], model["ci_lower"], model["ci_upper"]
+        plot.fill([lo, est, hi, est], [y_tot, y_tot + 0.35, y_tot, y_tot - 0.35], color=DIAMOND)
+        right.text(0.04, y_tot, f"{tr(est):.2f} [{tr(lo):.2f}, {tr(hi):.2f}]", ha="left", va="center",
+                   fontweight="bold")
+        y_pi = y_tot - 1
+        if model.get("pi_lower") is not None:
+            plot.plot([model["pi_lower"], model["pi_upper"]], [y_pi, y_pi], color=MUTED, lw=2.2, solid_capstyle="butt")
+            tab.text(0, y_pi, "Prediction interval", ha="left", va="center", color=MUTED)
+            right.text(0.04, y_pi, f"[{tr(model['pi_lower']):.2f}, {tr(model['pi_upper']):.2f}]", ha="left",
+                       va="center", color=MUTED)
+        het = (f"Heterogeneity: Tau\u00b2 = {model['tau2']:.2f}; Chi\u00b2 = {model['Q']:.2f}, df = {model['Q_df']} "
+               f"({_p(model['Q_p'])}); I\u00b2 = {model['I2']:.0f}%")
+        stat = "t" if model.get("test") == "knha" else "Z"
+        overall = f"Test for overall effect: {stat} = {abs(model['z_or_t']):.2f} ({_p(model['pval'])})"
+        tab.text(0, y_pi - 1, het, ha="left", va="center", fontsize=FOREST_FONT_PT - 0.5)
+        tab.text(0, y_pi - 1.9, overall, ha="left", va="center", fontsize=FOREST_FONT_PT - 0.5)
+        axis_y = y_pi - 0.6
+    else:
+        tab.text(0, y_bottom - 0.2, "continued on the next page", ha="left", va="center", color=MUTED, fontsize=FOREST_FONT_PT - 0.5)
+        axis_y = y_bottom - 0.4
+    plot.plot([0, 0], [axis_y, top - 0.8], color=INK, lw=0.8)  # line of no effect, within the table rows
     plot.set_xlim(-lim, lim)
     plot.spines["left"].set_visible(False)
     plot.set_yticks([])
-    plot.spines["bottom"].set_position(("data", y_pi - 0.6))
+    plot.spines["bottom"].set_position(("data", axis_y))
     ticks = np.linspace(-lim, lim, 5)
     plot.set_xticks(ticks)
-    plot.set_xticklabels([f"{tr(t):.2g}" for t in ticks], fontsize=7)
-    plot.text(-lim, y_pi - 2.1, favours[0], ha="left", va="center", fontsize=7)
-    plot.text(lim, y_pi - 2.1, favours[1], ha="right", va="center", fontsize=7)
-    if title:
-        fig.suptitle(title, x=0.0, ha="left", fontweight="bold", y=1.0 + 0.25 / (0.9 + ROW_INCH * n_lines))
+    plot.set_xticklabels([f"{tr(t):.2g}" for t in ticks], fontsize=FOREST_FONT_PT - 0.5)
+    plot.text(-lim, axis_y - 1.5, favours[0], ha="left", va="center", fontsize=FOREST_FONT_PT - 0.5)
+    plot.text(lim, axis_y - 1.5, favours[1], ha="right", va="center", fontsize=FOREST_FONT_PT - 0.5)
+    plot.set_ylim(min(0, axis_y - 2.2), top + 0.6)
+    for ax in (tab, right):
+        ax.set_ylim(min(0, axis_y - 2.2), top + 0.6)
     return fig
+
+
+def forest_plot_pages(rows, model: dict, *, rows_per_page: int = FOREST_ROWS_PER_PAGE, **kwargs) -> list:
+    """The forest plot split into pages of at most ``rows_per_page`` trials, with the same
+    x-axis on every page, column headings repeated, and the totals on the last page."""
+    rows = rows.reset_index(drop=True)
+    pages = max(1, int(np.ceil(len(rows) / rows_per_page)))
+    lim = _forest_xlim(rows, model)
+    full = {**model, "max_weight": float(rows.weight_pct.max()),
+            "n_intervention": rows.n_int.sum() if "n_int" in rows and rows.n_int.notna().any() else rows.total_int.sum(),
+            "n_control": rows.n_ctl.sum() if "n_ctl" in rows and rows.n_ctl.notna().any() else rows.total_ctl.sum()}
+    figs = []
+    for p in range(pages):
+        chunk = rows.iloc[p * rows_per_page:(p + 1) * rows_per_page]
+        figs.append(forest_plot(chunk, full, xlim=lim, show_total=(p == pages - 1),
+                                continued=f"(page {p + 1} of {pages})" if pages > 1 else None, **kwargs))
+    return figs
 
 
 def funnel_plot(funnel: dict, *, measure: str = "SMD", filled: dict | None = None):
@@ -153,7 +202,7 @@ def funnel_plot(funnel: dict, *, measure: str = "SMD", filled: dict | None = Non
     ax.set_xlim(-xmax, xmax)
     ax.set_xlabel(f"{measure} (exercise minus control)")
     ax.set_ylabel("Standard error")
-    ax.legend(fontsize=6.5, loc="lower left", frameon=False)
+    ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
 
 
@@ -163,10 +212,10 @@ def subgroup_forest(analysis: dict, overall: dict | None = None, *, measure: str
     levels = analysis["levels"]
     labels = analysis.get("level_labels", {})
     n = len(levels)
-    fig, ax = plt.subplots(figsize=(7.2, 1.2 + 0.36 * (n + 1)))
+    fig, ax = plt.subplots(figsize=(4.2, 1.1 + 0.42 * (n + 1)))
     ys = np.arange(n, 0, -1)
     for y, lv in zip(ys, levels):
-        name = f"{labels.get(lv['level'], lv['level'])} (k = {lv['k']})"
+        name = textwrap.fill(str(labels.get(lv["level"], lv["level"])), 34) + f" (k = {lv['k']})"
         ax.text(-0.02, y, name, transform=ax.get_yaxis_transform(), ha="right", va="center")
         if lv["pooled"]:
             ax.plot([lv["ci_lower"], lv["ci_upper"]], [y, y], color=INK, lw=0.9)
@@ -197,7 +246,7 @@ def bubble_plot(analysis: dict, *, measure: str = "SMD"):
     inverse-variance weight, with the fitted line."""
     x, y, v = np.asarray(analysis["x"]), np.asarray(analysis["yi"]), np.asarray(analysis["vi"])
     w = 1 / (v + analysis.get("tau2", 0))
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    fig, ax = plt.subplots(figsize=(5.2, 3.0))
     ax.scatter(x, y, s=250 * w / w.max(), color=ACCENT, alpha=0.45, edgecolors=INK, linewidths=0.5)
     xs = np.linspace(x.min(), x.max(), 50)
     ax.plot(xs, analysis["intercept"] + analysis["slope"] * xs, color=INK, lw=1)

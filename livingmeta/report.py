@@ -58,7 +58,7 @@ def _range_text(values, unit: str) -> str:
 
 def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFrame, pooled: dict,
                   moderators: dict, small_study: dict, config: dict, external: dict | None,
-                  data_hash: str, figures: dict) -> dict:
+                  data_hash: str, figures: dict, fonts_dir: str = "fonts") -> dict:
     """Everything the template prints, as strings and simple lists."""
     primary = review_def["primary_outcome"]
     outcome = next(o for o in review_def["outcomes"] if o["id"] == primary)
@@ -106,12 +106,12 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
                       "text": w.result_sentence(am["estimate"], am["ci_lower"], am["ci_upper"], direction=o["direction"],
                                                 intervention=intervention, control=control,
                                                 outcome=o["label"].lower(), measure=a["measure"], ratio=a.get("ratio", False))
-                      + f" {a['k']} trials, {a['participants']} participants; I\u00b2 = {w.fmt(am['I2'], 0)}%."})
+                      + f" {a['k']} trials, {a['participants']:,} participants; I\u00b2 = {w.fmt(am['I2'], 0)}%."})
 
     # Moderators.
     mod_items = []
     for a in moderators["analyses"]:
-        item = {"label": a["label"], "figure": figures.get(f"moderator:{a['name']}"), "name": a["name"],
+        item = {"label": a["label"], "figure": figures.get(f"moderator:{a['name']}"), "name": a["name"], "type": a["type"],
                 "missing": (f"{a['k_not_reported']} of {a['k_total']} trials did not report this and are left out."
                             if a["k_not_reported"] else "")}
         if "not_analysed_reason" in a:
@@ -177,15 +177,16 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     # Trials table and references.
     eff = effects[(effects.outcome == primary) & (effects.timepoint == tp["id"])].set_index("trial_id")
     weights = {t["trial_id"]: t["weight_pct"] for t in main["trials"]}
-    rows, refs = [], []
+    rows, refs, sources = [], [], {}
     for _, t in trials.sort_values("label").iterrows():
         e = eff.loc[t.trial_id] if t.trial_id in eff.index else None
+        source_key = sources.setdefault(e.source, f"S{len(sources) + 1}") if e is not None else ""
         rows.append({"label": t.label, "type": _level(review_def, "exercise_type", t.get("exercise_type")),
                      "weeks": w.fmt(t.weeks, 0) if pd.notna(t.get("weeks")) else "not reported",
                      "n": f"{int(e.n_int)} / {int(e.n_ctl)}" if e is not None else "",
                      "g": w.fmt(e.yi) if e is not None else "", "ci": w.fmt_ci(e.ci_lower, e.ci_upper) if e is not None else "",
                      "weight": f"{weights.get(t.trial_id, float('nan')):.1f}%" if t.trial_id in weights else "",
-                     "source": e.source if e is not None else ""})
+                     "source": source_key})
         refs.append(_reference(t))
     measures = sorted({str(x) for x in trials.get("outcome_measure", pd.Series(dtype=str)).dropna()})
     year_lo, year_hi = int(trials.year.min()), int(trials.year.max())
@@ -233,10 +234,14 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
         "certainty": certainty, "small_study_text": sse_text, "sensitivity": sens, "loo_text": loo_text,
         "model_line": {"method": m["method"], "test": m["test"], "estimate": w.fmt(m["estimate"]),
                        "ci": w.fmt_ci(m["ci_lower"], m["ci_upper"]), "tau2": w.fmt(m["tau2"]),
-                       "tau2_ci": w.fmt_ci(*m["tau2_ci"]) if m.get("tau2_ci") else "", "I2": w.fmt(m["I2"], 1),
+                       "tau2_ci": w.fmt_ci(*m["tau2_ci"]) if m.get("tau2_ci") else "", "I2": w.fmt(m["I2"], 0),
                        "Q": w.fmt(m["Q"]), "Q_df": m["Q_df"], "Q_p": w.fmt_p(m["Q_p"])},
         "take_home": _take_home(m, direction, intervention, outcome_words, certainty["level"], main["measure"]),
-        "trial_rows": rows, "references": refs, "methods": methods, "figures": figures,
+        "primary_label": f"{outcome_words}, {tp['label']}",
+        "favours_note": (f"Values below zero favour {intervention}." if direction == "lower_is_better"
+                         else f"Values above zero favour {intervention}."),
+        "trial_rows": rows, "references": refs,
+        "sources": [{"key": key, "text": text} for text, key in sources.items()], "methods": methods, "figures": figures, "fonts_dir": fonts_dir,
         "software": software_versions(),
         "missing_data": _missing_data(trials, review_def),
     }
@@ -310,10 +315,19 @@ def _take_home(m, direction, intervention, outcome, certainty, measure):
     return f"On average {outcome} was worse with {intervention}; the certainty of the evidence is {certainty}."
 
 
+def css_string(text) -> "markupsafe.Markup":
+    """A quoted CSS string with every character but letters, digits and spaces escaped as a
+    CSS hex escape, so review text cannot end the string or the style sheet."""
+    import markupsafe
+    out = "".join(c if (c.isascii() and (c.isalnum() or c == " ")) else f"\\{ord(c):06x}" for c in str(text))
+    return markupsafe.Markup(f'"{out}"')
+
+
 def render_html(context: dict, template_dir: Path = TEMPLATE_DIR) -> str:
     import jinja2
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["css_string"] = css_string
     return env.get_template("report.html.j2").render(**context)
 
 

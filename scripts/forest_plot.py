@@ -1,8 +1,11 @@
-"""Rule forest_plot: RevMan-style forest plot of the primary outcome."""
+"""Rule forest_plot: RevMan-style forest plot of the primary outcome, whole (previews) and split
+into pages (the PDF)."""
+from pathlib import Path
+
 import pandas as pd
 
 from livingmeta.analysis import primary_analysis_rows
-from livingmeta.figures import forest_plot, save_figure
+from livingmeta.figures import forest_plot, forest_plot_pages, save_figure
 from livingmeta.files import read_json, stage_line
 from livingmeta.records import load_yaml
 
@@ -11,8 +14,16 @@ review_def, _ = load_yaml(sm.input.review)
 outcome, tp, rows = primary_analysis_rows(pd.read_csv(sm.input.effects), review_def)
 pooled = read_json(sm.input.pooled)
 entry = next(a for a in pooled["analyses"] if a["outcome"] == outcome["id"] and a["timepoint"] == tp["id"])
-weights = {t["trial_id"]: t["weight_pct"] for t in entry["trials"]}
-rows["weight_pct"] = rows.trial_id.map(weights)
-fig = forest_plot(rows, entry["model"], measure=entry["measure"])
-save_figure(fig, sm.output.svg[: -len(".svg")])
-stage_line("forest_plot", f"{len(rows)} trials -> {sm.output.svg}", sm.log[0])
+rows["weight_pct"] = rows.trial_id.map({t["trial_id"]: t["weight_pct"] for t in entry["trials"]})
+arms = review_def["arms"]
+first, second = (arms["intervention"], arms["control"]) if outcome["direction"] == "lower_is_better" else (arms["control"], arms["intervention"])
+style = dict(measure=entry["measure"], ratio=entry.get("ratio", False),
+             arm_labels=(arms["intervention"].capitalize(), arms["control"].capitalize()),
+             favours=(f"Favours {first}", f"Favours {second}"))
+save_figure(forest_plot(rows, entry["model"], **style), sm.output.svg[: -len(".svg")])
+pages = Path(sm.output.pages)
+pages.mkdir(parents=True, exist_ok=True)
+figs = forest_plot_pages(rows, entry["model"], **style)
+for i, fig in enumerate(figs, start=1):
+    save_figure(fig, pages / f"page_{i}")
+stage_line("forest_plot", f"{len(rows)} trials on {len(figs)} page(s) -> {sm.output.svg}", sm.log[0])

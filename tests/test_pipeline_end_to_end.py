@@ -69,7 +69,7 @@ def test_the_report_prints_the_pooled_result_exactly_as_the_results_file_rounds_
                     "Technical appendix"):
         assert heading in text
     html = (results(work) / "report.html").read_text()
-    assert html.count("<img ") >= 3 and "figures/forest_plot.svg" in html
+    assert html.count("<img ") >= 3 and "figures/forest_plot_pages/page_1.svg" in html
 
 
 def test_a_rerun_with_nothing_changed_does_nothing(project):
@@ -118,3 +118,27 @@ def test_a_bad_record_stops_the_run_and_keeps_the_last_good_report(project):
 def test_the_workflow_is_snakemake_lint_clean():
     res = subprocess.run([sys.executable, "-m", "snakemake", "--lint"], capture_output=True, text=True, cwd=ROOT)
     assert "Congratulations, your workflow is in a good condition" in res.stdout + res.stderr, res.stdout[-2000:]
+
+
+def test_the_pdf_has_sane_length_embedded_shipped_fonts_and_every_figure(project):
+    pypdf = pytest.importorskip("pypdf")
+    work, res = project
+    out = results(work)
+    reader = pypdf.PdfReader(out / "report.pdf")
+    assert 8 <= len(reader.pages) <= 20
+    fonts = {}
+    for page in reader.pages:
+        for font in (page["/Resources"].get("/Font") or {}).values():
+            font = font.get_object()
+            desc = font.get("/DescendantFonts")
+            d = (desc[0].get_object() if desc else font).get("/FontDescriptor")
+            fonts[str(font["/BaseFont"])] = d is not None and any(k in d.get_object() for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+    assert fonts and all(fonts.values()), fonts                      # every font embedded
+    assert all(("LM-" in name) for name in fonts), fonts             # and only the shipped ones
+    import re
+    html = (out / "report.html").read_text()
+    srcs = re.findall(r'<img src="([^"]+)" alt="([^"]+)"', html)
+    assert len(srcs) == html.count("<img ") >= 8                     # every image has alt text
+    for src, _ in srcs:
+        assert (out / src).is_file(), src
+    assert "refused to fetch" not in res.stderr

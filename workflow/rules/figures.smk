@@ -7,6 +7,7 @@ rule forest_plot:
     output:
         svg=f"{RESULTS}/{{review}}/figures/forest_plot.svg",
         png=f"{RESULTS}/{{review}}/figures/forest_plot.png",
+        pages=directory(f"{RESULTS}/{{review}}/figures/forest_plot_pages"),
     log:
         f"{RESULTS}/{{review}}/logs/forest_plot.log",
     conda:

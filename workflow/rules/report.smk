@@ -8,7 +8,7 @@ rule report_html:
         pooled=f"{RESULTS}/{{review}}/pooled.json",
         moderators=f"{RESULTS}/{{review}}/moderators.json",
         small_study_effects=f"{RESULTS}/{{review}}/small_study_effects.json",
-        forest=f"{RESULTS}/{{review}}/figures/forest_plot.svg",
+        forest=f"{RESULTS}/{{review}}/figures/forest_plot_pages",
         funnel=f"{RESULTS}/{{review}}/figures/funnel_plot.svg",
         moderator_plots=f"{RESULTS}/{{review}}/figures/moderators",
         template="templates/report.html.j2",
