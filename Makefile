@@ -8,11 +8,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CORES  ?= 2
 
-.PHONY: report test lint dryrun clean-results reference help
+.PHONY: report test lint dryrun update bench clean-results reference help
 
 help:
 	@echo "make report   build the default review's report (results/exercise-depression/report.pdf)"
 	@echo "make test     run the test suite"
+	@echo "make update   publish a new edition if any input changed (REVIEW=exercise-depression)"
 	@echo "make lint     snakemake --lint"
 	@echo "make reference  regenerate tests/reference/ with R (needs r-cran-metafor, r-cran-clubsandwich)"
 
@@ -29,6 +30,10 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+REVIEW ?= exercise-depression
+update: $(STAMP)
+	$(BIN)/livingmeta update $(REVIEW)
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

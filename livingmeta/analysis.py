@@ -24,6 +24,7 @@ def _wide(arms: pd.DataFrame, review_def: dict) -> pd.DataFrame:
     vals = ["n", "mean", "sd", "events", "total"]
     wide = a[vals].add_suffix("_int").join(c[vals].add_suffix("_ctl"), how="inner")
     wide["source"] = a["source"]
+    wide["reversed"] = a["reversed"].astype(bool) if "reversed" in a else False
     return wide.reset_index()
 
 
@@ -42,6 +43,8 @@ def effect_size_table(arms: pd.DataFrame, review_def: dict, cfg: dict) -> pd.Dat
                                   sub.n_ctl.astype(float), variance=cfg.get("variance", "LS"),
                                   correction=cfg.get("correction", "exact"))
             sub["measure"] = "SMD"
+            # a scale running against the outcome's direction: flip the sign (Cochrane Handbook 6.5.1.2)
+            es = effects.EffectSizes(np.where(sub.reversed.to_numpy(dtype=bool), -es.yi, es.yi), es.vi, es.measure)
         else:
             measure = cfg.get("binary_measure", "RR")
             es = effects.binary_effect(sub.events_int.astype(float), sub.total_int.astype(float),
@@ -187,4 +190,20 @@ def small_study_analysis(effect_table: pd.DataFrame, review_def: dict, pooling_c
                        "filled_yi": tf.filled_yi.tolist(), "filled_vi": tf.filled_vi.tolist()},
         funnel={"yi": sub.yi.tolist(), "sei": sub.sei.tolist(), "labels": sub.label.tolist(),
                 "estimate": fit.estimate, **bias.funnel_contours(float(sub.sei.max()) * 1.05, fit.estimate)})
+    return out
+
+
+def cumulative_by_year(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> dict:
+    """Cumulative meta-analysis of the primary outcome with trials added in order of publication
+    year (then label): how the estimate and its CI evolved as evidence accrued."""
+    outcome, tp, sub = primary_analysis_rows(effect_table, review_def)
+    sub = sub.sort_values(["year", "label"], kind="stable").reset_index(drop=True)
+    out = {"outcome": outcome["id"], "timepoint": tp["id"], "rows": []}
+    if len(sub) < 2:
+        return out
+    fit = pooling.rma(sub.yi, sub.vi, method=cfg.get("method", "REML"), test=cfg.get("test", "knha"),
+                      level=cfg.get("level", 0.95), study=sub.label)
+    table = diagnostics.cumulative(fit, np.arange(len(sub)))
+    table["year"] = sub.year.to_numpy()
+    out["rows"] = table.to_dict(orient="records")
     return out

@@ -1,7 +1,10 @@
 """The ``livingmeta`` command line.
 
     livingmeta analyze EFFECTS.csv [--method REML] [--test z|knha] [--moderators a,b] [--json]
-    livingmeta check REVIEW_DIR          validate all trial records, list every problem
+    livingmeta check REVIEW                validate all trial records, list every problem
+    livingmeta new-trial REVIEW TRIAL-ID   write a commented template for a new record
+    livingmeta import REVIEW SHEET.csv     data-extraction sheet (.csv/.xlsx) -> trial records
+    livingmeta update REVIEW               new edition if any input changed (safe from cron)
     livingmeta build [snakemake args]    run the pipeline (same as `make report`)
 """
 
@@ -96,12 +99,55 @@ def cmd_analyze(args) -> int:
 def cmd_check(args) -> int:
     from .records import RecordError, load_review
     try:
-        review = load_review(args.review)
+        review = load_review(_review_dir(args.review))
     except RecordError as e:
         print(e, file=sys.stderr)
         return 1
+    for warning in review.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{review.id}: {len(review.trials)} trial records, all valid")
     return 0
+
+
+def _review_dir(review: str) -> Path:
+    p = Path(review)
+    if (p / "review.yaml").is_file():
+        return p
+    for base in (Path.cwd() / "data" / "reviews", PROJECT_ROOT / "data" / "reviews"):
+        if (base / review / "review.yaml").is_file():
+            return base / review
+    raise InputError(f"no review {review!r}: give a review id under data/reviews/ or a folder with review.yaml")
+
+
+def cmd_new_trial(args) -> int:
+    from .intake import new_trial_template
+    from .records import RecordError
+    try:
+        path = new_trial_template(_review_dir(args.review), args.trial_id, label=args.label, year=args.year)
+    except RecordError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"wrote {path}; fill it in, then run: livingmeta check {args.review}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from .intake import import_sheet
+    from .records import RecordError
+    try:
+        written = import_sheet(_review_dir(args.review), Path(args.sheet), overwrite=args.overwrite)
+    except RecordError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"imported {len(written)} trial record(s): " + ", ".join(p.name for p in written))
+    return 0
+
+
+def cmd_update(args) -> int:
+    from .editions import run_update
+    root = Path(args.root).resolve() if args.root else (Path.cwd() if (Path.cwd() / "Snakefile").is_file() else PROJECT_ROOT)
+    return run_update(args.review, project_root=root, config_path=args.configfile,
+                      log=lambda m: print(m, file=sys.stderr, flush=True))
 
 
 def cmd_build(args) -> int:
@@ -125,6 +171,22 @@ def main(argv=None) -> int:
     c = sub.add_parser("check", help="validate a review's trial records without building")
     c.add_argument("review", help="review folder, e.g. data/reviews/exercise-depression")
     c.set_defaults(func=cmd_check)
+    n = sub.add_parser("new-trial", help="write a commented template for a new trial record")
+    n.add_argument("review", help="review id (under data/reviews) or folder")
+    n.add_argument("trial_id", help="e.g. smith-2024")
+    n.add_argument("--label", default=None)
+    n.add_argument("--year", type=int, default=None)
+    n.set_defaults(func=cmd_new_trial)
+    i = sub.add_parser("import", help="turn a data-extraction sheet (.csv/.xlsx) into trial records")
+    i.add_argument("review")
+    i.add_argument("sheet")
+    i.add_argument("--overwrite", action="store_true", help="replace records that already exist")
+    i.set_defaults(func=cmd_import)
+    u = sub.add_parser("update", help="if any input changed, rebuild and publish a new edition (safe from cron)")
+    u.add_argument("review")
+    u.add_argument("--root", default=None, help="project folder (default: here if it has a Snakefile)")
+    u.add_argument("--configfile", default=None)
+    u.set_defaults(func=cmd_update)
     b = sub.add_parser("build", help="build the reports (runs Snakemake)")
     b.add_argument("snakemake_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_build)

@@ -17,6 +17,10 @@ SMD_CORRECTIONS = ("exact", "approx", "none")
 BINARY_MEASURES = ("RR", "OR", "RD")
 
 
+class EffectSizeError(ValueError):
+    """Inputs from which no effect size can be computed (non-finite, n < 2, SD <= 0, ...)."""
+
+
 @dataclass(frozen=True)
 class EffectSizes:
     """Effect estimates ``yi`` with sampling variances ``vi`` (one entry per study)."""
@@ -25,13 +29,42 @@ class EffectSizes:
     vi: np.ndarray
     measure: str
 
+    def __post_init__(self):
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(self.yi) & np.isfinite(self.vi) & (np.asarray(self.vi) > 0)
+        if not np.all(ok):
+            raise EffectSizeError(f"{self.measure}: the inputs give no finite effect size with a positive variance "
+                                  "(extreme values, or zero cells without a correction)")
+
     @property
     def sei(self) -> np.ndarray:
         return np.sqrt(self.vi)
 
 
 def _arr(*xs):
-    return [np.asarray(x, dtype=float) for x in xs]
+    try:
+        out = [np.asarray(x, dtype=float) for x in xs]
+    except (TypeError, ValueError) as e:
+        raise EffectSizeError(f"inputs must be numbers ({e})") from None
+    for a in out:
+        if not np.all(np.isfinite(a)):
+            raise EffectSizeError("inputs must be finite numbers (no missing values, no infinities)")
+    try:
+        np.broadcast_shapes(*(a.shape for a in out))
+    except ValueError:
+        raise EffectSizeError("input arrays have different lengths") from None
+    return out
+
+
+def _require(condition, message: str) -> None:
+    if not np.all(condition):
+        raise EffectSizeError(message)
+
+
+def _check_groups(n1, n2, sd1=None, sd2=None) -> None:
+    _require((n1 >= 2) & (n2 >= 2), "each group needs at least 2 participants")
+    if sd1 is not None:
+        _require((sd1 > 0) & (sd2 > 0), "standard deviations must be greater than 0")
 
 
 def hedges_correction(df, method: str = "exact"):
@@ -88,6 +121,7 @@ def hedges_g(m1, sd1, n1, m2, sd2, n2, *, variance: str = "LS", correction: str 
     g = J(N-2) (m1 - m2) / s_pooled; variance by ``variance`` (see :func:`smd_variance`).
     """
     m1, sd1, n1, m2, sd2, n2 = _arr(m1, sd1, n1, m2, sd2, n2)
+    _check_groups(n1, n2, sd1, sd2)
     d = (m1 - m2) / pooled_sd(sd1, n1, sd2, n2)
     j = hedges_correction(n1 + n2 - 2, correction)
     g = j * d
@@ -96,6 +130,7 @@ def hedges_g(m1, sd1, n1, m2, sd2, n2, *, variance: str = "LS", correction: str 
 
 def _smd_from_d(d, n1, n2, variance, correction) -> EffectSizes:
     d, n1, n2 = _arr(d, n1, n2)
+    _check_groups(n1, n2)
     j = hedges_correction(n1 + n2 - 2, correction)
     g = j * d
     return EffectSizes(g, smd_variance(g, d, n1, n2, j, variance), "SMD")
@@ -104,18 +139,22 @@ def _smd_from_d(d, n1, n2, variance, correction) -> EffectSizes:
 def smd_from_t(t, n1, n2, *, variance: str = "LS", correction: str = "exact") -> EffectSizes:
     """SMD from an independent-samples t statistic: d = t sqrt(1/n1 + 1/n2) (metafor ``ti``)."""
     t, n1, n2 = _arr(t, n1, n2)
+    _check_groups(n1, n2)
     return _smd_from_d(t * np.sqrt(1 / n1 + 1 / n2), n1, n2, variance, correction)
 
 
 def smd_from_f(f, n1, n2, sign, *, variance: str = "LS", correction: str = "exact") -> EffectSizes:
     """SMD from a one-df F statistic: t = sign * sqrt(F); F carries no direction, so ``sign`` does."""
     f, sign = _arr(f, sign)
+    _require(f >= 0, "an F statistic cannot be negative")
     return smd_from_t(np.sign(sign) * np.sqrt(f), n1, n2, variance=variance, correction=correction)
 
 
 def smd_from_p(p, n1, n2, sign, *, variance: str = "LS", correction: str = "exact") -> EffectSizes:
     """SMD from an exact two-sided p-value of a t test: t = qt(1 - p/2, N - 2) with the given sign."""
     p, n1, n2, sign = _arr(p, n1, n2, sign)
+    _require((p > 0) & (p <= 1), "p-values must be in (0, 1]")
+    _check_groups(n1, n2)
     t = stats.t.isf(p / 2, n1 + n2 - 2) * np.sign(sign)
     return smd_from_t(t, n1, n2, variance=variance, correction=correction)
 
@@ -240,6 +279,10 @@ def binary_effect(ai, n1i, ci, n2i, *, measure: str = "RR", add: float = 0.5, to
     Variances: Greenland & Robins 1985 (RR), Woolf 1955 (OR), large-sample binomial (RD).
     """
     ai, n1i, ci, n2i = _arr(ai, n1i, ci, n2i)
+    _require((ai >= 0) & (ci >= 0), "event counts cannot be negative")
+    _require((ai <= n1i) & (ci <= n2i), "events cannot exceed the group size")
+    _require((n1i >= 1) & (n2i >= 1), "each group needs at least 1 participant")
+    _require(add >= 0, "the zero-cell correction cannot be negative")
     bi, di = n1i - ai, n2i - ci
     if to == "only0":
         has0 = (ai == 0) | (bi == 0) | (ci == 0) | (di == 0)
@@ -264,5 +307,5 @@ def binary_effect(ai, n1i, ci, n2i, *, measure: str = "RR", add: float = 0.5, to
             yi = p1 - p2
             vi = p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
         else:
-            raise ValueError(f"measure must be one of {BINARY_MEASURES}, not {measure!r}")
+            raise EffectSizeError(f"measure must be one of {BINARY_MEASURES}, not {measure!r}")
     return EffectSizes(yi, vi, measure)

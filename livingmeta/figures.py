@@ -256,3 +256,27 @@ def bubble_plot(analysis: dict, *, measure: str = "SMD"):
     ax.set_title(f"slope {analysis['slope']:.3f} [{analysis['slope_ci'][0]:.3f}, {analysis['slope_ci'][1]:.3f}], "
                  f"{_p(analysis['pval'])}; k = {len(x)}", fontsize=8, loc="left")
     return fig
+
+
+def cumulative_plot(rows: list, *, measure: str = "SMD", favours=("Favours exercise", "Favours control")):
+    """Cumulative meta-analysis: the pooled estimate and 95% CI after each trial, in the order
+    the trials were published (one line per step, labelled with the trial added)."""
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.17 * n))
+    ys = np.arange(n, 0, -1)
+    for y, r in zip(ys, rows):
+        lo, hi = r["ci_lower"], r["ci_upper"]
+        ax.plot([lo, hi], [y, y], color=INK, lw=0.8)
+        ax.plot(r["estimate"], y, marker="o", ms=3.5, color=ACCENT)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([f"+ {r['study']}" + ("" if str(r["year"]) in r["study"] else f" ({r['year']})") for r in rows],
+                       fontsize=6.5)
+    ax.axvline(0, color=INK, lw=0.8)
+    finite = [v for r in rows for v in (r["ci_lower"], r["ci_upper"]) if v is not None and np.isfinite(v)]
+    lim = min(3.0, float(np.ceil(max(abs(v) for v in finite) * 2) / 2)) if finite else 2.0
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(0.3, n + 0.7)
+    ax.spines["left"].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlabel(f"Cumulative {measure} (95% CI)   \u2190 {favours[0]} | {favours[1]} \u2192")
+    return fig

@@ -10,6 +10,7 @@ naming the file, the field, the value and what was expected.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import re
 from pathlib import Path
 
 import jsonschema
@@ -101,6 +102,7 @@ class Review:
     definition: dict
     trials: list[dict] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -149,6 +151,9 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
             if tp in seen:
                 out.append(Problem(f, f"{base}.timepoint", "the same timepoint appears twice for this outcome", tp))
             seen.add(tp)
+            scale = (spec.get("scales") or {}).get(blk.get("measure") or "")
+            if scale and spec["type"] == "continuous":
+                out += _scale_problems(f, base, blk, scale, spec)
             for arm, vals in blk.get("arms", {}).items():
                 where = f"{base}.arms.{arm}"
                 if arm not in arm_names:
@@ -190,6 +195,49 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
     return out
 
 
+def _scale_problems(f, base, blk, scale, spec) -> list[Problem]:
+    """Means outside the scale's range (wrong units?) and a scale whose direction is opposite to
+    the review's outcome without ``reversed: true``."""
+    out = []
+    name = blk["measure"]
+    for arm, vals in blk.get("arms", {}).items():
+        m = vals.get("mean")
+        if isinstance(m, (int, float)) and not (scale["min"] <= m <= scale["max"]):
+            out.append(Problem(f, f"{base}.arms.{arm}.mean", f"outside the {name} range {scale['min']}-{scale['max']} "
+                                                            "declared in review.yaml: wrong units or wrong scale?", m))
+    review_reads_higher_worse = spec["direction"] == "lower_is_better"
+    if scale["higher_is_worse"] != review_reads_higher_worse and not blk.get("reversed", False):
+        out.append(Problem(f, f"{base}.measure", f"on {name} higher scores are {'worse' if scale['higher_is_worse'] else 'better'}, "
+                                                 f"the opposite of this outcome's direction ({spec['direction']}); add "
+                                                 "'reversed: true' to this block so the effect's sign is flipped", name))
+    if blk.get("reversed") and scale["higher_is_worse"] == review_reads_higher_worse:
+        out.append(Problem(f, f"{base}.reversed", f"{name} already runs in the outcome's direction; remove 'reversed: true'", True))
+    return out
+
+
+MARKUP = re.compile(r"<\s*[a-zA-Z!/?]|javascript:|\{\{|\{%", re.IGNORECASE)
+
+
+def markup_warnings(rec: dict, path: Path) -> list[str]:
+    """Text fields that look like HTML or template code. They are shown as plain text (the report
+    escapes everything), but a reviewer should know the record carries them."""
+    found = []
+
+    def walk(obj, where):
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if k != "source_urls":
+                    walk(v, f"{where}.{k}" if where else str(k))
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                walk(v, f"{where}[{i}]")
+        elif isinstance(obj, str) and MARKUP.search(obj):
+            found.append(f"{path}: {where}: contains markup-like text ({obj[:60]!r}); it will be printed as plain "
+                         "text, never interpreted")
+    walk(rec, "")
+    return found
+
+
 def load_review(review_dir: Path | str) -> Review:
     """Load and check review.yaml and every trials/*.yaml; raise RecordError listing all problems."""
     root = Path(review_dir)
@@ -227,6 +275,7 @@ def load_review(review_dir: Path | str) -> Review:
         ids[rec["id"]] = path
         review.trials.append(rec)
         review.files.append(path)
+        review.warnings += markup_warnings(rec, path)
     if problems:
         raise RecordError(problems)
     return review

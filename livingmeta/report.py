@@ -8,9 +8,7 @@ other file.
 
 from __future__ import annotations
 
-import hashlib
 import platform
-from datetime import date
 from importlib import metadata
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -35,16 +33,6 @@ def software_versions() -> dict:
     return out
 
 
-def input_hash(paths) -> str:
-    """SHA-256 over the trial records and the review definition (names and bytes, sorted)."""
-    h = hashlib.sha256()
-    for p in sorted(Path(x) for x in paths):
-        h.update(p.name.encode())
-        h.update(b"\0")
-        h.update(p.read_bytes())
-    return h.hexdigest()
-
-
 def _analysis(pooled: dict, outcome: str, timepoint: str) -> dict:
     return next(a for a in pooled["analyses"] if a["outcome"] == outcome and a["timepoint"] == timepoint)
 
@@ -58,7 +46,7 @@ def _range_text(values, unit: str) -> str:
 
 def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFrame, pooled: dict,
                   moderators: dict, small_study: dict, config: dict, external: dict | None,
-                  data_hash: str, figures: dict, fonts_dir: str = "fonts") -> dict:
+                  edition: dict, changes: dict, figures: dict, fonts_dir: str = "fonts") -> dict:
     """Everything the template prints, as strings and simple lists."""
     primary = review_def["primary_outcome"]
     outcome = next(o for o in review_def["outcomes"] if o["id"] == primary)
@@ -216,9 +204,11 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
                    "inclusion_criteria": review_def.get("inclusion_criteria", []),
                    "data_source": review_def.get("data_source", ""),
                    "short_title": review_def.get("report", {}).get("short_title", review_def["title"]),
+                   "keywords": review_def.get("report", {}).get("keywords", []),
                    "context": review_def.get("report", {}).get("context", [])},
-        "edition": {"date": config.get("_build_date") or date.today().isoformat(), "data_hash": data_hash,
-                    "data_hash_short": data_hash[:12]},
+        "edition": {"id": edition["id"], "date": edition["date"], "data_hash": edition["fingerprint"]["data"],
+                    "config_hash": edition["fingerprint"]["config"], "code_hash": edition["fingerprint"]["code"]},
+        "changes": w.changes_sentences(changes, main["measure"]),
         "headline": w.headline(m, direction=direction, intervention=intervention, outcome=outcome_words,
                                certainty=certainty["level"], measure=main["measure"]),
         "lead": (f"{review_def['question']} Across {main['k']} randomised trials with {main['participants']:,} participants, "
@@ -355,13 +345,23 @@ def safe_url_fetcher(allowed_roots):
     return _ProjectFilesOnly()
 
 
-def render_pdf(html_path: Path, pdf_path: Path, *, allowed_roots=None) -> list[str]:
-    """Render the HTML file to PDF; return the URLs that were refused."""
-    from weasyprint import HTML
+def render_pdf(html_path: Path, pdf_path: Path, *, allowed_roots=None, attachments=(), edition_date=None,
+               pdf_variant: str = "pdf/a-3b") -> list[str]:
+    """Render the HTML file to an archival PDF (PDF/A-3b by default) with the given files
+    attached; return the URLs that were refused. Attachment dates are the edition date, so the
+    same inputs give the same bytes."""
+    from datetime import datetime, timezone
+
+    from weasyprint import HTML, Attachment
 
     from .files import atomic_write_bytes
     html_path = Path(html_path).resolve()
     fetcher = safe_url_fetcher(allowed_roots or [html_path.parent, TEMPLATE_DIR])
-    pdf = HTML(filename=str(html_path), url_fetcher=fetcher).write_pdf()
+    stamp = (datetime.fromisoformat(edition_date).replace(tzinfo=timezone.utc) if edition_date
+             else datetime(2000, 1, 1, tzinfo=timezone.utc))
+    files = [Attachment(string=Path(path).read_bytes(), name=name, description=desc, created=stamp, modified=stamp,
+                        relationship="Data") for path, name, desc in attachments]
+    pdf = HTML(filename=str(html_path), url_fetcher=fetcher).write_pdf(
+        attachments=files, pdf_variant=pdf_variant, pdf_identifier=None, uncompressed_pdf=False)
     atomic_write_bytes(pdf_path, pdf)
     return list(fetcher.refused)

@@ -12,7 +12,7 @@ import pandas as pd
 from .records import Review
 
 ARM_COLUMNS = ["trial_id", "label", "year", "outcome", "outcome_type", "timepoint", "arm", "role",
-               "n", "mean", "sd", "events", "total", "source"]
+               "n", "mean", "sd", "events", "total", "reversed", "source"]
 
 
 def arm_table(review: Review) -> pd.DataFrame:
@@ -27,6 +27,7 @@ def arm_table(review: Review) -> pd.DataFrame:
                         "outcome_type": types[oid], "timepoint": blk["timepoint"], "arm": arm,
                         "role": rec["arms"][arm]["role"], "n": vals.get("n"), "mean": vals.get("mean"),
                         "sd": vals.get("sd"), "events": vals.get("events"), "total": vals.get("total"),
+                        "reversed": bool(blk.get("reversed", False)),
                         "source": blk["source"],
                     })
     df = pd.DataFrame(rows, columns=ARM_COLUMNS)

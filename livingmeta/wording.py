@@ -153,3 +153,24 @@ def headline(model: dict, *, direction: str, intervention: str, outcome: str, ce
         verb = "reduces" if direction == "lower_is_better" else "improves"
         return f"{intervention[0].upper() + intervention[1:]} {verb} {outcome}: a {size} benefit ({certainty}-certainty evidence)"
     return f"{intervention[0].upper() + intervention[1:]} may make {outcome} worse ({certainty}-certainty evidence)"
+
+
+def changes_sentences(changes: dict, measure: str = "SMD") -> list[str]:
+    """The 'what changed in this edition' paragraph, as sentences."""
+    if changes.get("first_edition"):
+        return ["This is the first edition of this living review; later editions will say here which trials "
+                "were added, removed or corrected and how the result moved."]
+    out = []
+    parts = [(changes["added"], "added"), (changes["removed"], "removed"), (changes["corrected"], "corrected")]
+    listed = [f"{len(names)} trial{'s' if len(names) != 1 else ''} {verb} ({', '.join(names)})"
+              for names, verb in parts if names]
+    out.append(f"Since edition {changes['previous_edition']}: " + ("; ".join(listed) if listed
+                                                                   else "no trial records changed") + ".")
+    prev, cur = changes.get("previous"), changes.get("current")
+    if prev and cur:
+        out.append(f"The pooled {measure} moved from {fmt(prev['estimate'])} (95% CI {fmt_ci(prev['ci_lower'], prev['ci_upper'])}; "
+                   f"k = {prev['k']}) to {fmt(cur['estimate'])} (95% CI {fmt_ci(cur['ci_lower'], cur['ci_upper'])}; "
+                   f"k = {cur['k']}).")
+        out.append(f"The conclusion changed, from {prev['conclusion']} to {cur['conclusion']}." if changes.get("conclusion_changed")
+                   else f"The conclusion did not change ({cur['conclusion']}).")
+    return out

@@ -11,6 +11,8 @@ try:
 except RecordError as err:
     stage_line("extract", str(err), sm.log[0])
     sys.exit(1)
+for warning in review.warnings:
+    stage_line("extract", f"WARNING: {warning}", sm.log[0])
 arms = arm_table(review)
 write_csv(sm.output.arms, arms)
 write_csv(sm.output.trials, trial_table(review))

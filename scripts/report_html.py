@@ -1,5 +1,4 @@
 """Rule report_html: build the report context from the analysis files and render the HTML."""
-import glob
 import os
 from pathlib import Path
 
@@ -9,7 +8,8 @@ import yaml
 from livingmeta.files import atomic_write_bytes, read_json, stage_line, write_json
 from livingmeta.records import load_yaml
 from livingmeta.figures import FONT_DIR
-from livingmeta.report import build_context, input_hash, render_html
+from livingmeta.editions import edition_date, edition_id, fingerprint
+from livingmeta.report import build_context, render_html
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)
@@ -20,16 +20,19 @@ if ext:
     external = yaml.safe_load((review_dir / ext["file"]).read_text())[ext["key"]]
 out_dir = Path(sm.output.html).parent
 pages = sorted(Path(sm.input.forest).glob("page_*.svg"), key=lambda p: int(p.stem.split("_")[1]))
-figures = {"forest_pages": [p.relative_to(out_dir).as_posix() for p in pages],
+figures = {"cumulative": Path(sm.input.cumulative_plot).relative_to(out_dir).as_posix(),
+           "forest_pages": [p.relative_to(out_dir).as_posix() for p in pages],
            "funnel": Path(sm.input.funnel).relative_to(out_dir).as_posix()}
 for svg in sorted(Path(sm.input.moderator_plots).glob("*.svg")):
     figures[f"moderator:{svg.stem}"] = svg.relative_to(out_dir).as_posix()
-data_files = sorted(glob.glob(f"{sm.params.trial_dir}/*.yaml")) + [sm.input.review]
+fp = fingerprint(sm.params.review_dir, sm.params.config_file)
+date = edition_date()
 context = build_context(
     review_def=review_def, trials=pd.read_csv(sm.input.trials), effects=pd.read_csv(sm.input.effects),
     pooled=read_json(sm.input.pooled), moderators=read_json(sm.input.moderators),
     small_study=read_json(sm.input.small_study_effects), config=dict(sm.params.config), external=external,
-    data_hash=input_hash(data_files), figures=figures,
+    edition={"id": edition_id(date, fp["all"]), "date": date, "fingerprint": fp},
+    changes=read_json(sm.input.changes), figures=figures,
     fonts_dir=os.path.relpath(FONT_DIR, out_dir.resolve()).replace(os.sep, "/"))
 write_json(sm.output.context, context)
 atomic_write_bytes(sm.output.html, render_html(context).encode("utf-8"))

@@ -4,16 +4,15 @@ previous report untouched. Runs the real DAG on a private copy of the project (a
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import copy_project
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ["Snakefile", "workflow", "scripts", "templates", "config", "data", "environment.yml"]
 
 
 def snakemake(workdir, *extra):
@@ -28,10 +27,7 @@ def sha(path):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    work = tmp_path_factory.mktemp("project")
-    for part in PARTS:
-        src = ROOT / part
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / part)
+    work = copy_project(tmp_path_factory.mktemp("project"))
     res = snakemake(work)
     assert res.returncode == 0, res.stderr[-4000:]
     return work, res
@@ -142,3 +138,47 @@ def test_the_pdf_has_sane_length_embedded_shipped_fonts_and_every_figure(project
     for src, _ in srcs:
         assert (out / src).is_file(), src
     assert "refused to fetch" not in res.stderr
+
+
+def test_same_inputs_give_a_byte_identical_archival_pdf_with_data_attached(project):
+    pypdf = pytest.importorskip("pypdf")
+    work, _ = project
+    env = {"SOURCE_DATE_EPOCH": "1764028800"}
+    first = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--forceall", "-q"], cwd=work,
+                           capture_output=True, text=True, env={**__import__("os").environ, **env})
+    assert first.returncode == 0, first.stderr[-2000:]
+    a = sha(results(work) / "report.pdf")
+    second = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--forceall", "-q"], cwd=work,
+                            capture_output=True, text=True, env={**__import__("os").environ, **env})
+    assert second.returncode == 0
+    assert sha(results(work) / "report.pdf") == a
+    reader = pypdf.PdfReader(results(work) / "report.pdf")
+    assert set(reader.attachments) == {"trial_data.csv", "pooled_results.json"}
+    pooled = json.loads(reader.attachments["pooled_results.json"][0])
+    assert pooled == json.loads((results(work) / "pooled.json").read_text())
+    meta = reader.metadata
+    assert "Exercise for depression" in meta.title and "Edition 2025-11-25-" in meta.subject
+    assert "meta-analysis" in meta["/Keywords"] and meta.author
+    xmp = reader.xmp_metadata
+    assert xmp is not None and b"pdfaid" in reader.trailer["/Root"]["/Metadata"].get_object().get_data()
+
+
+def test_markup_in_a_trial_record_is_printed_as_text_with_a_warning(project):
+    pypdf = pytest.importorskip("pypdf")
+    work, _ = project
+    path = work / "data" / "reviews" / "exercise-depression" / "trials" / "veale-1992.yaml"
+    good = path.read_text()
+    rec = yaml.safe_load(good)
+    rec["citation"]["title"] = 'Evil <img src="file:///etc/passwd"> <img src="http://example.com/t.png"> title'
+    path.write_text(yaml.safe_dump(rec, sort_keys=False))
+    try:
+        res = snakemake(work)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert "WARNING" in res.stderr and "veale-1992.yaml: citation.title: contains markup-like text" in res.stderr
+        html = (results(work) / "report.html").read_text()
+        assert '<img src="file:///etc/passwd">' not in html and "&lt;img src=" in html
+        text = " ".join(p.extract_text() for p in pypdf.PdfReader(results(work) / "report.pdf").pages)
+        assert "root:x:0:0" not in text
+        assert "refused to fetch" not in res.stderr  # nothing was even attempted
+    finally:
+        path.write_text(good)

@@ -82,7 +82,61 @@ def test_yaml_alias_bombs_are_refused(review_copy):
     assert "aliases" in text
 
 
-def test_oversized_files_are_refused_without_parsing(review_copy):
-    (review_copy / "trials" / "huge.yaml").write_text("# " + "x" * 2_000_000)
+def test_a_50_mb_file_is_refused_without_parsing(review_copy):
+    with open(review_copy / "trials" / "huge.yaml", "w") as fh:
+        fh.write("# " + "x" * (50 * 1024 * 1024))
     _, text = problems(review_copy)
     assert "huge.yaml" in text and "must be under" in text
+
+
+def test_the_same_id_in_two_files_is_a_duplicate(review_copy):
+    src = review_copy / "trials" / "blumenthal-1999.yaml"
+    (review_copy / "trials" / "blumenthal-1999.yml").write_text(src.read_text())
+    _, text = problems(review_copy)
+    assert "duplicate trial id" in text
+
+
+def with_scales(review_copy):
+    path = review_copy / "review.yaml"
+    review = yaml.safe_load(path.read_text())
+    review["outcomes"][0]["scales"] = {"HAM-D": {"min": 0, "max": 52, "higher_is_worse": True},
+                                       "WHO-5": {"min": 0, "max": 25, "higher_is_worse": False}}
+    path.write_text(yaml.safe_dump(review, sort_keys=False))
+
+
+def test_means_outside_the_declared_scale_range_are_flagged_as_wrong_units(review_copy):
+    with_scales(review_copy)
+    edit(review_copy, "blumenthal-1999", lambda r: r["outcomes"]["depression"][0].update(measure="HAM-D")
+         or post(r)["exercise"].update(mean=87.0))
+    _, text = problems(review_copy)
+    assert "outside the HAM-D range 0-52" in text and "wrong units" in text
+
+
+def test_a_scale_running_the_other_way_needs_reversed(review_copy):
+    with_scales(review_copy)
+    edit(review_copy, "blumenthal-1999", lambda r: r["outcomes"]["depression"][0].update(measure="WHO-5"))
+    _, text = problems(review_copy)
+    assert "higher scores are better" in text and "reversed: true" in text
+    edit(review_copy, "blumenthal-1999", lambda r: r["outcomes"]["depression"][0].update(reversed=True))
+    load_review(review_copy)
+
+
+def test_reversed_scales_flip_the_sign_of_the_effect(review_copy):
+    from livingmeta import analysis, tables
+    with_scales(review_copy)
+    before = analysis.effect_size_table(tables.arm_table(load_review(review_copy)), yaml.safe_load(
+        (review_copy / "review.yaml").read_text()), {})
+    edit(review_copy, "blumenthal-1999", lambda r: r["outcomes"]["depression"][0].update(measure="WHO-5", reversed=True))
+    review = load_review(review_copy)
+    after = analysis.effect_size_table(tables.arm_table(review), review.definition, {})
+    key = (before.trial_id == "blumenthal-1999") & (before.timepoint == "post_treatment")
+    assert float(after[key].yi.iloc[0]) == -float(before[key].yi.iloc[0])
+
+
+def test_check_command_lists_problems_without_a_traceback(review_copy):
+    import subprocess
+    import sys
+    edit(review_copy, "blumenthal-1999", lambda r: post(r)["exercise"].update(sd=-1))
+    res = subprocess.run([sys.executable, "-m", "livingmeta.cli", "check", str(review_copy)], capture_output=True, text=True)
+    assert res.returncode == 1
+    assert "blumenthal-1999.yaml" in res.stderr and "Traceback" not in res.stderr

@@ -9,3 +9,22 @@ def trial_records(wildcards):
 
 def review_definition(wildcards):
     return f"{DATA}/{wildcards.review}/review.yaml"
+
+
+def previous_edition_dir(wildcards):
+    """The latest published edition (resolved, so a later edition does not change this path)."""
+    from livingmeta.editions import latest_edition
+
+    ed = latest_edition(f"{RESULTS}/{wildcards.review}")
+    return str(ed) if ed else ""
+
+
+def previous_edition_files(wildcards):
+    ed = previous_edition_dir(wildcards)
+    return [f"{ed}/manifest.json", f"{ed}/pooled.json"] if ed else []
+
+
+def config_file():
+    """The configuration file in use (the last one given), which the edition fingerprint covers."""
+    files = list(workflow.overwrite_configfiles or []) or ["config/config.yaml"]
+    return str(files[-1])

@@ -44,3 +44,18 @@ rule moderator_plots:
         ENV
     script:
         "../../scripts/moderator_plots.py"
+
+
+rule cumulative_plot:
+    """The pooled estimate as trials accrued, year by year."""
+    input:
+        cumulative=f"{RESULTS}/{{review}}/cumulative.json",
+    output:
+        svg=f"{RESULTS}/{{review}}/figures/cumulative_plot.svg",
+        png=f"{RESULTS}/{{review}}/figures/cumulative_plot.png",
+    log:
+        f"{RESULTS}/{{review}}/logs/cumulative_plot.log",
+    conda:
+        ENV
+    script:
+        "../../scripts/cumulative_plot.py"

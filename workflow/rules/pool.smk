@@ -13,3 +13,20 @@ rule pool:
         ENV
     script:
         "../../scripts/pool.py"
+
+
+rule cumulative:
+    """Cumulative meta-analysis of the primary outcome by publication year."""
+    input:
+        effects=f"{RESULTS}/{{review}}/effects.csv",
+        review=review_definition,
+    output:
+        f"{RESULTS}/{{review}}/cumulative.json",
+    params:
+        pooling=config.get("pooling", {}),
+    log:
+        f"{RESULTS}/{{review}}/logs/cumulative.log",
+    conda:
+        ENV
+    script:
+        "../../scripts/cumulative.py"

@@ -11,6 +11,8 @@ rule report_html:
         forest=f"{RESULTS}/{{review}}/figures/forest_plot_pages",
         funnel=f"{RESULTS}/{{review}}/figures/funnel_plot.svg",
         moderator_plots=f"{RESULTS}/{{review}}/figures/moderators",
+        changes=f"{RESULTS}/{{review}}/changes.json",
+        cumulative_plot=f"{RESULTS}/{{review}}/figures/cumulative_plot.svg",
         template="templates/report.html.j2",
         css="templates/report.css",
     output:
@@ -18,7 +20,8 @@ rule report_html:
         context=f"{RESULTS}/{{review}}/report_context.json",
     params:
         config=config,
-        trial_dir=lambda wc: f"{DATA}/{wc.review}/trials",
+        config_file=config_file(),
+        review_dir=lambda wc: f"{DATA}/{wc.review}",
     log:
         f"{RESULTS}/{{review}}/logs/report_html.log",
     conda:
@@ -31,6 +34,9 @@ rule report_pdf:
     """HTML -> PDF with WeasyPrint; only project files are fetched, never the network."""
     input:
         html=f"{RESULTS}/{{review}}/report.html",
+        context=f"{RESULTS}/{{review}}/report_context.json",
+        trial_data=f"{RESULTS}/{{review}}/extracted/arms.csv",
+        results=f"{RESULTS}/{{review}}/pooled.json",
     output:
         f"{RESULTS}/{{review}}/report.pdf",
     log:

@@ -1,0 +1,220 @@
+"""Living-review operations on a private copy of the project: `livingmeta update` publishes an
+edition only when an input changed, says what changed, survives a lock, a crash (kill -9), a bad
+record and a full disk without losing the last good edition; publishing writes a checksum, an
+index page, an Atom feed and an e-mail."""
+
+import json
+import os
+import signal
+import socketserver
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import copy_project
+
+from livingmeta import editions, publish
+
+REVIEW = "exercise-depression"
+EPOCH = "1764028800"  # 2025-11-25, fixed so editions are reproducible
+
+
+def update(work, *extra, env_extra=None):
+    env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "livingmeta.cli", "update", REVIEW, "--root", str(work), *extra],
+                          capture_output=True, text=True, env=env, cwd=work)
+
+
+def results(work):
+    return work / "results" / REVIEW
+
+
+def trial_dir(work):
+    return work / "data" / "reviews" / REVIEW / "trials"
+
+
+def add_synthetic_trial(work, tid="synthetic-2026"):
+    rec = yaml.safe_load((trial_dir(work) / "singh-2005.yaml").read_text())
+    rec.update(id=tid, label=tid.replace("-", " ").title(), year=2026)
+    rec["citation"] = {"first_author": "SYNTHETIC test record, not a real trial"}
+    block = {k: v for k, v in rec["outcomes"]["depression"][0].items() if k != "published"}
+    rec["outcomes"] = {"depression": [{**block, "source": "SYNTHETIC test record made by the test suite"}]}
+    (trial_dir(work) / f"{tid}.yaml").write_text(yaml.safe_dump(rec, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    work = copy_project(tmp_path_factory.mktemp("living"))
+    res = update(work)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return work
+
+
+def test_first_update_publishes_an_edition_with_pdf_results_and_input_snapshot(project):
+    latest = results(project) / "latest"
+    assert latest.is_symlink()
+    ed = latest.resolve()
+    assert ed.parent.name == "editions" and ed.name.startswith("2025-11-25-")
+    for name in ("report.pdf", "pooled.json", "manifest.json", "changes.json", "inputs/review.yaml", "inputs/config.yaml"):
+        assert (ed / name).is_file(), name
+    assert len(list((ed / "inputs" / "trials").glob("*.yaml"))) == 35
+    manifest = json.loads((ed / "manifest.json").read_text())
+    assert manifest["files"]["report.pdf"] == editions.sha256_file(ed / "report.pdf")
+    assert json.loads((ed / "changes.json").read_text())["first_edition"] is True
+
+
+def test_an_update_with_nothing_changed_touches_nothing(project):
+    before = {p: p.stat().st_mtime_ns for p in results(project).rglob("*") if p.is_file()}
+    res = update(project)
+    assert res.returncode == 0
+    assert "up to date" in res.stderr
+    after = {p: p.stat().st_mtime_ns for p in results(project).rglob("*") if p.is_file()}
+    assert before == after
+
+
+def test_a_held_lock_makes_a_second_run_exit_quietly(project):
+    with editions.update_lock(results(project)) as got:
+        assert got
+        res = update(project)
+    assert res.returncode == 0 and "another update" in res.stderr
+
+
+def test_a_bad_record_fails_the_update_and_keeps_the_edition(project):
+    latest_before = (results(project) / "latest").resolve()
+    path = trial_dir(project) / "sims-2009.yaml"
+    good = path.read_text()
+    rec = yaml.safe_load(good)
+    rec["outcomes"]["depression"][0]["arms"]["control"]["n"] = 1
+    path.write_text(yaml.safe_dump(rec, sort_keys=False))
+    try:
+        res = update(project)
+        assert res.returncode != 0
+        assert "sims-2009.yaml" in res.stderr and "at least 2" in res.stderr
+        assert "previous edition is unchanged" in res.stderr
+        assert (results(project) / "latest").resolve() == latest_before
+        assert (latest_before / "report.pdf").is_file()
+    finally:
+        path.write_text(good)
+
+
+def test_kill_9_mid_run_leaves_the_last_edition_and_the_next_run_recovers(project):
+    latest_before = (results(project) / "latest").resolve()
+    add_synthetic_trial(project, "synthetic-crash-2026")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
+    proc = subprocess.Popen([sys.executable, "-m", "livingmeta.cli", "update", REVIEW, "--root", str(project)],
+                            cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    time.sleep(4)  # the build is under way
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # plant what a crash during publishing would leave, too
+    (results(project) / "editions" / f"{editions.TMP_PREFIX}half-written").mkdir()
+    assert (results(project) / "latest").resolve() == latest_before
+    assert editions.read_manifest(latest_before)["trials"] == 35
+    res = update(project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "interrupted run" in res.stderr
+    assert not list((results(project) / "editions").glob(editions.TMP_PREFIX + "*"))
+    ed = (results(project) / "latest").resolve()
+    assert ed != latest_before
+    changes = json.loads((ed / "changes.json").read_text())
+    assert changes["previous_edition"] == latest_before.name
+    assert changes["added"] == ["Synthetic Crash 2026"]
+    assert "estimate_change" in changes and "conclusion_changed" in changes
+
+
+def test_the_new_edition_report_says_what_changed(project):
+    pypdf = pytest.importorskip("pypdf")
+    ed = (results(project) / "latest").resolve()
+    text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(ed / "report.pdf").pages).split())
+    assert "What changed in this edition" in text
+    assert "1 trial added (Synthetic Crash 2026)" in text
+    assert "The pooled SMD moved from" in text
+
+
+def test_a_full_disk_while_publishing_keeps_the_previous_edition(project, monkeypatch):
+    latest_before = (results(project) / "latest").resolve()
+    calls = {"n": 0}
+    real_copy = editions.shutil.copy2
+
+    def failing_copy(src, dst, *a, **k):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise OSError(28, "No space left on device")
+        return real_copy(src, dst, *a, **k)
+
+    monkeypatch.setattr(editions.shutil, "copy2", failing_copy)
+    review_dir = project / "data" / "reviews" / REVIEW
+    fp = editions.fingerprint(review_dir, project / "config" / "config.yaml", project)
+    with pytest.raises(OSError):
+        editions.publish_edition(results(project), review_dir, project / "config" / "config.yaml",
+                                 {**fp, "all": "f" * 64}, int(EPOCH))
+    assert (results(project) / "latest").resolve() == latest_before
+    assert not list((results(project) / "editions").glob(editions.TMP_PREFIX + "*"))
+    assert not (results(project) / "editions" / f"2025-11-25-{'f' * 8}").exists()
+
+
+class _SMTPHandler(socketserver.StreamRequestHandler):
+    def handle(self):
+        def send(line):
+            self.wfile.write((line + "\r\n").encode())
+        send("220 localhost test SMTP")
+        data_mode, lines = False, []
+        while True:
+            raw = self.rfile.readline()
+            if not raw:
+                return
+            line = raw.decode().rstrip("\r\n")
+            if data_mode:
+                if line == ".":
+                    data_mode = False
+                    self.server.messages.append("\n".join(lines))
+                    lines = []
+                    send("250 OK")
+                else:
+                    lines.append(line)
+                continue
+            cmd = line.split(" ")[0].upper()
+            if cmd in ("EHLO", "HELO"):
+                send("250 localhost")
+            elif cmd == "DATA":
+                data_mode = True
+                send("354 go ahead")
+            elif cmd == "QUIT":
+                send("221 bye")
+                return
+            else:
+                send("250 OK")
+
+
+def test_publishing_writes_checksum_index_feed_and_emails_subscribers(project, tmp_path):
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPHandler)
+    server.messages = []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        out = tmp_path / "public"
+        ed = (results(project) / "latest").resolve()
+        cfg = {"dir": str(out), "base_url": "https://example.org/reviews",
+               "email": {"smtp_host": "127.0.0.1", "smtp_port": server.server_address[1], "sender": "review@example.org",
+                         "recipients": ["reader@example.org"]}}
+        info = publish.publish_to_directory(ed, REVIEW, cfg, review_title="Exercise for depression")
+    finally:
+        server.shutdown()
+        server.server_close()
+    pdf = Path(info["pdf"])
+    assert pdf.name == f"{REVIEW}-{ed.name}.pdf"
+    import hashlib
+    digest = hashlib.sha256(pdf.read_bytes()).hexdigest()
+    assert (out / f"{pdf.name}.sha256").read_text() == f"{digest}  {pdf.name}\n"
+    assert pdf.name in (out / f"{REVIEW}.html").read_text()
+    feed = ET.parse(out / f"{REVIEW}.atom").getroot()
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    entries = feed.findall("a:entry", ns)
+    assert len(entries) == 1
+    assert entries[0].find("a:link", ns).get("href") == f"https://example.org/reviews/{pdf.name}"
+    assert len(server.messages) == 1 and digest in server.messages[0] and "reader@example.org" in server.messages[0]
