@@ -14,6 +14,7 @@ help:
 	@echo "make report   build the default review's report (results/exercise-depression/report.pdf)"
 	@echo "make test     run the test suite"
 	@echo "make update   publish a new edition if any input changed (REVIEW=exercise-depression)"
+	@echo "make bench    benchmarks (BENCH_ARGS='--sections engine,peers' for the quick part)"
 	@echo "make lint     snakemake --lint"
 	@echo "make reference  regenerate tests/reference/ with R (needs r-cran-metafor, r-cran-clubsandwich)"
 
@@ -34,6 +35,11 @@ test: $(STAMP)
 REVIEW ?= exercise-depression
 update: $(STAMP)
 	$(BIN)/livingmeta update $(REVIEW)
+
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

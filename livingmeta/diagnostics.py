@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import leaveout
 from .pooling import MetaAnalysis, ModelError, rma
 
 
@@ -20,25 +21,57 @@ def _refit(fit: MetaAnalysis, keep: np.ndarray) -> MetaAnalysis:
 
 
 def leave_one_out(fit: MetaAnalysis) -> pd.DataFrame:
-    """Refit leaving out each study in turn (metafor ``leave1out``), intercept-only models."""
+    """Refit leaving out each study in turn (metafor ``leave1out``), intercept-only models.
+    Vectorised over studies (see :mod:`livingmeta.leaveout`)."""
     if not fit.int_only:
         raise ModelError("leave-one-out is defined here for models without moderators")
-    rows = []
-    for i in range(fit.k):
-        keep = np.arange(fit.k) != i
-        r = _refit(fit, keep)
-        pr = r.predict()
-        rows.append({"study": fit.study[i], "estimate": r.estimate, "se": float(r.se[0]), "zval": float(r.zval[0]),
-                     "pval": float(r.pval[0]), "ci_lower": float(r.ci_lower[0]), "ci_upper": float(r.ci_upper[0]),
-                     "Q": r.QE, "Qp": r.QEp, "tau2": r.tau2, "I2": r.I2, "H2": r.H2,
-                     "pi_lower": pr["pi_lower"], "pi_upper": pr["pi_upper"]})
-    return pd.DataFrame(rows)
+    loo = leaveout.leave_one_out_fits(fit.yi, fit.vi, method=fit.method, test=fit.test, level=fit.level,
+                                       start=fit.tau2)
+    loo.pop("s2w")
+    return pd.DataFrame({"study": fit.study, **loo})
+
+
+def _influential(df, dfbs, k, p, m):
+    return ((np.abs(df["dffits"]) > 3 * np.sqrt(p / (k - p)))
+            | (stats.chi2.cdf(df["cook_d"], m) > 0.5)
+            | (df["hat"] > 3 * p / k)
+            | (np.abs(dfbs) > 1).any(axis=1))
+
+
+def _influence_intercept_only(fit: MetaAnalysis) -> pd.DataFrame:
+    """The same diagnostics for a model without moderators from the vectorised leave-one-out fits."""
+    k = fit.k
+    loo = leaveout.leave_one_out_fits(fit.yi, fit.vi, method=fit.method, test=fit.test, level=fit.level,
+                                       start=fit.tau2)
+    mu, vb = fit.estimate, float(fit.vb[0, 0])
+    w = 1 / (fit.vi + fit.tau2)
+    hat = w / w.sum()
+    s2w, t_del, mu_del = loo["s2w"], loo["tau2"], loo["estimate"]
+    vb_del_model = loo["se"] ** 2                                   # includes the Knapp-Hartung factor
+    vb_del_all = 1 / leaveout.weights_sum_at(t_del, fit.vi)         # all k studies at the deleted tau^2
+    dfb = mu - mu_del
+    df = pd.DataFrame({
+        "study": fit.study,
+        "rstudent": (fit.yi - mu_del) / np.sqrt(fit.vi * s2w + vb_del_model + t_del * s2w),
+        "dffits": dfb / np.sqrt(s2w * hat * (t_del + fit.vi)),
+        "cook_d": dfb**2 / vb,
+        "cov_r": vb_del_model / vb,
+        "tau2_del": t_del, "QE_del": loo["Q"], "hat": hat, "weight": fit.weights,
+        "dfbs_intrcpt": dfb / np.sqrt(s2w * vb_del_all)})
+    df["influential"] = _influential(df, df[["dfbs_intrcpt"]].to_numpy(), k, 1, 1)
+    return df
 
 
 def influence(fit: MetaAnalysis) -> pd.DataFrame:
     """Case-deletion diagnostics (metafor ``influence.rma.uni``): externally studentized
     residuals, DFFITS, Cook's distance, covariance ratio, leave-one-out tau^2 and Q, hat values,
-    weights, DFBETAS (one column per coefficient), and metafor's 'influential' flag."""
+    weights, DFBETAS (one column per coefficient), and metafor's 'influential' flag.
+    Without moderators the k refits are vectorised; with moderators each is refitted."""
+    return _influence_intercept_only(fit) if fit.int_only else _influence_refit(fit)
+
+
+def _influence_refit(fit: MetaAnalysis) -> pd.DataFrame:
+    """Influence diagnostics by refitting the model k times (any model)."""
     k, p = fit.X.shape
     X = fit.X
     pred_full = X @ fit.beta
@@ -72,10 +105,7 @@ def influence(fit: MetaAnalysis) -> pd.DataFrame:
     for j, name in enumerate(fit.coef_names):
         df[f"dfbs_{name}"] = dfbs[:, j]
     m = p - 1 if (fit.coef_names[0] == "intrcpt" and p > 1) else p
-    df["influential"] = ((np.abs(df["dffits"]) > 3 * np.sqrt(p / (k - p)))
-                         | (stats.chi2.cdf(df["cook_d"], m) > 0.5)
-                         | (df["hat"] > 3 * p / k)
-                         | (np.abs(dfbs) > 1).any(axis=1))
+    df["influential"] = _influential(df, dfbs, k, p, m)
     return df
 
 
@@ -86,6 +116,11 @@ def baujat(fit: MetaAnalysis) -> pd.DataFrame:
     k = fit.k
     pred_full = fit.X @ fit.beta
     x = (fit.yi - pred_full) ** 2 / (fit.tau2 + fit.vi)
+    if fit.int_only:
+        loo = leaveout.leave_one_out_fits(fit.yi, fit.vi, method=fit.method, test=fit.test, level=fit.level,
+                                       start=fit.tau2)
+        return pd.DataFrame({"study": fit.study, "x_heterogeneity": x,
+                             "y_influence": (loo["estimate"] - fit.estimate) ** 2 / loo["se"] ** 2})
     y = np.full(k, np.nan)
     for i in range(k):
         keep = np.arange(k) != i

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import batched
 from .pooling import MetaAnalysis, ModelError, rma
 
 
@@ -112,10 +113,27 @@ def permutation_test(fit: MetaAnalysis, *, iterations: int = 1000, seed: int = 2
         rng = np.random.default_rng(seed)
         perms = itertools.chain([np.arange(k)], (rng.permutation(k) for _ in range(iterations - 1)))
         n = iterations
-    qm = np.empty(n)
-    for i, perm in enumerate(perms):
-        r = rma(fit.yi, fit.vi, mods=fit.X[list(perm)], intercept=False, method=fit.method, test=fit.test,
-                compute_r2=False)
-        qm[i] = r.QM
+    qm = _permuted_qm(fit, iter(perms), n)
     return {"QM": fit.QM, "pval": float(np.mean(qm >= fit.QM - 1e-8 * max(1.0, abs(fit.QM)))),
             "iterations": n, "exact": exact, "seed": None if exact else seed}
+
+
+def _permuted_qm(fit: MetaAnalysis, perms, n: int, chunk: int | None = None) -> np.ndarray:
+    """QM of the model refitted with its moderator rows in each order of ``perms``; batched
+    (no loop over permutations) for the estimators livingmeta.batched supports."""
+    k, p = fit.X.shape
+    out = np.empty(n)
+    if fit.method not in batched.SUPPORTED:
+        for i, perm in enumerate(perms):
+            out[i] = rma(fit.yi, fit.vi, mods=fit.X[list(perm)], intercept=False, method=fit.method,
+                         test=fit.test, compute_r2=False).QM
+        return out
+    chunk = chunk or max(1, 2_000_000 // (k * p))     # bound the (chunk, k, p) arrays to ~16 MB
+    btt = np.arange(1, p) if fit.coef_names[0] == "intrcpt" else np.arange(p)
+    pos = 0
+    for block in iter(lambda: list(itertools.islice(perms, chunk)), []):
+        idx = np.asarray(block)
+        out[pos:pos + len(idx)] = batched.qm_batched(fit.X[idx], fit.yi, fit.vi, method=fit.method,
+                                                     test=fit.test, btt=btt)
+        pos += len(idx)
+    return out

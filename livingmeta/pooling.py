@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
+
+from . import dist
+from . import intercept as intercept_only
 
 TAU2_METHODS = ("FE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB")
 TESTS = ("z", "knha")
@@ -42,14 +45,27 @@ class _WLS:
 
     def __post_init__(self):
         sw = np.sqrt(self.w)
-        self.Q, self.R = np.linalg.qr(self.X * sw[:, None])
-        if np.any(np.abs(np.diag(self.R)) < 1e-10 * max(1.0, np.abs(self.R).max())):
-            raise ModelError("the moderators are collinear (model matrix not of full rank)")
-        self.beta = np.linalg.solve(self.R, self.Q.T @ (sw * self.y))
+        if self.X.shape[1] == 1:
+            # One column (an intercept-only model): QR, coefficients and (X'WX)^-1 in closed form;
+            # numpy's LAPACK wrappers would cost more than the arithmetic at small k.
+            a = self.X[:, 0] * sw
+            r2 = a @ a
+            if not r2 > 0:
+                raise ModelError("the model matrix is all zeros")
+            r = np.sqrt(r2)
+            self.Q, self.R = (a / r)[:, None], np.array([[r]])
+            self.beta = np.array([(a @ (sw * self.y)) / r2])
+            self.M = np.array([[1 / r2]])
+            self.h = self.Q[:, 0] ** 2
+        else:
+            self.Q, self.R = np.linalg.qr(self.X * sw[:, None])
+            if np.any(np.abs(np.diag(self.R)) < 1e-10 * max(1.0, np.abs(self.R).max())):
+                raise ModelError("the moderators are collinear (model matrix not of full rank)")
+            self.beta = np.linalg.solve(self.R, self.Q.T @ (sw * self.y))
+            self.h = np.einsum("ij,ij->i", self.Q, self.Q)  # hat values (diagonal of QQ')
+            Rinv = np.linalg.inv(self.R)
+            self.M = Rinv @ Rinv.T  # (X'WX)^-1
         self.resid = self.y - self.X @ self.beta
-        self.h = np.einsum("ij,ij->i", self.Q, self.Q)  # hat values (diagonal of QQ')
-        Rinv = np.linalg.inv(self.R)
-        self.M = Rinv @ Rinv.T  # (X'WX)^-1
 
     @property
     def rss(self) -> float:
@@ -80,11 +96,12 @@ def _ones(k):
 # --------------------------------------------------------------------------------------------
 # tau^2 estimators. Each takes y, v, X and returns (tau2, se_tau2 or nan, iterations).
 # --------------------------------------------------------------------------------------------
-def tau2_dl(yi, vi, X):
+def tau2_dl(yi, vi, X, fe: _WLS | None = None):
     """DerSimonian & Laird (1986) method-of-moments estimator, generalised to meta-regression
-    (Raudenbush 2009): (Q - (k - p)) / tr(P), truncated at zero."""
+    (Raudenbush 2009): (Q - (k - p)) / tr(P), truncated at zero. ``fe``: the fixed-effect fit
+    with weights 1/v, if already at hand."""
     k, p = X.shape
-    fit = _WLS(X, yi, 1 / vi)
+    fit = fe if fe is not None else _WLS(X, yi, 1 / vi)
     trP = fit.tr_P_diag(_ones(k))
     tau2 = max(0.0, (fit.rss - (k - p)) / trP)
     se = np.sqrt((2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * fit.tr_PDPF(_ones(k), _ones(k))) / trP**2)
@@ -222,6 +239,8 @@ def design_matrix(mods, k: int, intercept: bool = True):
     treatment-coded dummies against their first level in sorted order, named column+level
     (R's default factor coding, e.g. ``typeresistance``).
     """
+    if mods is None and intercept:
+        return np.ones((k, 1)), ["intrcpt"]
     cols, names = [], []
     if intercept:
         cols.append(np.ones(k))
@@ -290,7 +309,12 @@ class MetaAnalysis:
     weights: np.ndarray
     s2w: float
     iterations: int = 0
-    study: list = field(default_factory=list)
+    study_labels: list | None = None
+
+    @property
+    def study(self) -> list:
+        """Study labels (``Study 1`` ... when none were given)."""
+        return self.study_labels if self.study_labels is not None else [f"Study {i + 1}" for i in range(self.k)]
 
     @property
     def k(self) -> int:
@@ -311,7 +335,7 @@ class MetaAnalysis:
     @property
     def crit(self) -> float:
         a = (1 - self.level) / 2
-        return float(stats.t.isf(a, self.ddf) if self.test == "knha" else stats.norm.isf(a))
+        return float(dist.t_isf(a, self.ddf) if self.test == "knha" else dist.norm_isf(a))
 
     def predict(self, newmods=None) -> dict:
         """Predicted effect with confidence and prediction interval (metafor ``predict.rma``).
@@ -333,7 +357,7 @@ class MetaAnalysis:
         """Q-profile confidence intervals for tau^2, tau, I^2 and H^2 (Viechtbauer 2007)."""
         k, p = self.X.shape
         a = (1 - self.level) / 2
-        crit_u, crit_l = stats.chi2.isf(a, k - p), stats.chi2.ppf(a, k - p)
+        crit_u, crit_l = dist.chi2_isf(a, k - p), dist.chi2_ppf(a, k - p)
         lb = _q_root(crit_u, self.yi, self.vi, self.X)
         ub = _q_root(crit_l, self.yi, self.vi, self.X)
         vt = self.vt
@@ -423,48 +447,62 @@ def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: floa
     if k <= p:
         raise ModelError(f"{k} studies cannot estimate {p} coefficients")
     iterations = 0
-    if tau2 is not None:
-        t2, se_t2 = float(tau2), np.nan
-    elif method == "FE":
-        t2, se_t2 = 0.0, np.nan
+    if p == 1 and intercept:
+        # No moderators: every quantity is a sum over studies (livingmeta.intercept).
+        fe_s = intercept_only.Sums(yi, vi, 0.0)
+        if tau2 is not None:
+            t2, se_t2 = float(tau2), np.nan
+        elif method == "FE":
+            t2, se_t2 = 0.0, np.nan
+        else:
+            t2, se_t2, iterations = intercept_only.tau2(yi, vi, method, fe_s)
+        fit_s = intercept_only.Sums(yi, vi, t2)
+        beta, vb, rss, w = np.array([fit_s.mu]), np.array([[1 / fit_s.W]]), fit_s.q, fit_s.w
+        QE, vt = max(0.0, fe_s.q), (k - 1) / fe_s.trP
     else:
-        t2, se_t2, iterations = _ESTIMATORS[method](yi, vi, X)
-    fit = _WLS(X, yi, 1 / (vi + t2))
-    vb = fit.M.copy()
+        fe = _WLS(X, yi, 1 / vi)  # Cochran's Q below; DL starts from the same fit
+        if tau2 is not None:
+            t2, se_t2 = float(tau2), np.nan
+        elif method == "FE":
+            t2, se_t2 = 0.0, np.nan
+        elif method == "DL":
+            t2, se_t2, iterations = tau2_dl(yi, vi, X, fe)
+        else:
+            t2, se_t2, iterations = _ESTIMATORS[method](yi, vi, X)
+        fit = _WLS(X, yi, 1 / (vi + t2))
+        beta, vb, rss, w = fit.beta, fit.M.copy(), fit.rss, 1 / (vi + t2)
+        # Heterogeneity: Cochran's Q with fixed-effect weights, I^2/H^2 via the "typical"
+        # within-study variance vt = (k - p)/tr(P) (Higgins & Thompson 2002, eq. 9; metafor i2def "1").
+        QE, vt = max(0.0, fe.rss), (k - p) / fe.tr_P_diag(_ones(k))
     s2w = 1.0
     if test == "knha":
-        s2w = fit.rss / (k - p) if fit.rss > np.finfo(float).eps else 0.0
+        s2w = rss / (k - p) if rss > np.finfo(float).eps else 0.0
         vb = s2w * vb
     se = np.sqrt(np.diag(vb))
-    zval = fit.beta / se
+    zval = beta / se
     a = (1 - level) / 2
     btt = slice(1, p) if (intercept and p > 1) else slice(0, p)
     m = len(range(p)[btt])
     if m > 0 and not (intercept and p == 1):
-        b = fit.beta[btt]
+        b = beta[btt]
         QM = float(b @ np.linalg.solve(vb[btt, btt], b))
     else:
-        QM = float(fit.beta[0] ** 2 / vb[0, 0])
+        QM = float(beta[0] ** 2 / vb[0, 0])
         m = 1
     if test == "knha":
         ddf = k - p
         QM = QM / m
         QM_df = (m, ddf)
-        QMp = float(stats.f.sf(QM, m, ddf))
-        pval = 2 * stats.t.sf(np.abs(zval), ddf)
-        crit = stats.t.isf(a, ddf)
+        QMp = float(dist.f_sf(QM, m, ddf))
+        pval = 2 * dist.t_sf(np.abs(zval), ddf)
+        crit = dist.t_isf(a, ddf)
     else:
         ddf = np.inf
         QM_df = (m,)
-        QMp = float(stats.chi2.sf(QM, m))
-        pval = 2 * stats.norm.sf(np.abs(zval))
-        crit = stats.norm.isf(a)
-    # Heterogeneity: Cochran's Q with fixed-effect weights, I^2/H^2 via the "typical" within-study
-    # variance vt = (k - p)/tr(P) (Higgins & Thompson 2002, eq. 9; metafor i2def = "1").
-    fe = _WLS(X, yi, 1 / vi)
-    QE = max(0.0, fe.rss)
-    QEp = float(stats.chi2.sf(QE, k - p))
-    vt = (k - p) / fe.tr_P_diag(_ones(k))
+        QMp = float(dist.chi2_sf(QM, m))
+        pval = 2 * dist.norm_sf(np.abs(zval))
+        crit = dist.norm_isf(a)
+    QEp = float(dist.chi2_sf(QE, k - p))
     if method == "FE":
         I2 = max(0.0, 100 * (QE - (k - p)) / QE) if QE > 0 else 0.0
         H2 = QE / (k - p)
@@ -473,16 +511,15 @@ def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: floa
         H2 = t2 / vt + 1
     R2 = None
     if p > 1 and intercept and method != "FE" and compute_r2:
-        t2_re = _ESTIMATORS[method](yi, vi, np.ones((k, 1)))[0]
+        t2_re = intercept_only.tau2(yi, vi, method)[0]
         R2 = 0.0 if t2_re <= 0 else max(0.0, 100 * (t2_re - t2) / t2_re)
-    w = 1 / (vi + t2)
     return MetaAnalysis(
         yi=yi, vi=vi, X=X, coef_names=names, method=method, test=test, level=level, tau2=float(t2),
-        se_tau2=float(se_t2), beta=fit.beta, vb=vb, se=se, zval=zval, pval=pval,
-        ci_lower=fit.beta - crit * se, ci_upper=fit.beta + crit * se, ddf=float(ddf), QE=QE, QEp=QEp,
+        se_tau2=float(se_t2), beta=beta, vb=vb, se=se, zval=zval, pval=pval,
+        ci_lower=beta - crit * se, ci_upper=beta + crit * se, ddf=float(ddf), QE=QE, QEp=QEp,
         I2=float(I2), H2=float(H2), vt=float(vt), QM=QM, QM_df=QM_df, QMp=QMp, R2=R2,
         weights=100 * w / w.sum(), s2w=float(s2w), iterations=iterations,
-        study=list(study) if study is not None else [f"Study {i + 1}" for i in range(k)])
+        study_labels=list(study) if study is not None else None)
 
 
 @dataclass(frozen=True)
@@ -530,11 +567,11 @@ def mantel_haenszel(ai, n1i, ci, n2i, *, measure: str = "RR", level: float = 0.9
         se = np.sqrt((beta * P + Q) / W**2)
     else:
         raise ModelError("measure must be RR, OR or RD")
-    crit = stats.norm.isf((1 - level) / 2)
+    crit = dist.norm_isf((1 - level) / 2)
     es = binary_effect(a, n1, c, n2, measure=measure)
     k = a.size
     QE = max(0.0, float(np.sum((es.yi - beta) ** 2 / es.vi)))
     I2 = max(0.0, 100 * (QE - (k - 1)) / QE) if QE > 0 else 0.0
     z = beta / se
-    return MantelHaenszel(measure, k, float(beta), float(se), float(z), float(2 * stats.norm.sf(abs(z))),
-                          float(beta - crit * se), float(beta + crit * se), QE, float(stats.chi2.sf(QE, k - 1)), float(I2))
+    return MantelHaenszel(measure, k, float(beta), float(se), float(z), float(2 * dist.norm_sf(abs(z))),
+                          float(beta - crit * se), float(beta + crit * se), QE, float(dist.chi2_sf(QE, k - 1)), float(I2))
