@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
-from . import bias, diagnostics, effects, moderators, pooling
+from . import bias, diagnostics, dist, effects, moderators, pooling
 
 RATIO_MEASURES = ("RR", "OR")
 
@@ -53,7 +51,7 @@ def effect_size_table(arms: pd.DataFrame, review_def: dict, cfg: dict) -> pd.Dat
             sub["measure"] = measure
         sub["yi"], sub["vi"] = es.yi, es.vi
         sub["sei"] = np.sqrt(es.vi)
-        z = stats.norm.isf(0.025)
+        z = dist.norm_isf(0.025)
         sub["ci_lower"], sub["ci_upper"] = sub.yi - z * sub.sei, sub.yi + z * sub.sei
         parts.append(sub)
     out = pd.concat(parts, ignore_index=True)

@@ -8,8 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
-
+from . import dist
 from .pooling import MetaAnalysis, rma
 
 
@@ -49,8 +48,8 @@ def egger_test(yi, vi, *, model: str = "rma", method: str = "REML", test: str = 
         sigma2 = np.sum(w * resid**2) / df
         se = np.sqrt(np.diag(np.linalg.inv(XtWX)) * sigma2)
         t = beta[1] / se[1]
-        crit = stats.t.isf(crit_level, df)
-        return EggerTest("lm", float(t), float(2 * stats.t.sf(abs(t), df)), float(df), float(beta[0]),
+        crit = dist.t_isf(crit_level, df)
+        return EggerTest("lm", float(t), float(2 * dist.t_sf(abs(t), df)), float(df), float(beta[0]),
                          (float(beta[0] - crit * se[0]), float(beta[0] + crit * se[0])))
     if model == "rma":
         fit = rma(yi, vi, mods=sei, method=method, test=test, level=level, compute_r2=False)
@@ -78,7 +77,8 @@ def begg_test(yi, vi) -> RankTest:
     theta = np.sum(w * yi) / np.sum(w)
     ystar = (yi - theta) / np.sqrt(vi - 1 / np.sum(w))
     ties = len(np.unique(ystar)) < len(ystar) or len(np.unique(vi)) < len(vi)
-    res = stats.kendalltau(ystar, vi, method="asymptotic" if ties else "exact")
+    from scipy.stats import kendalltau  # scipy.stats costs ~0.5 s to import; only this test needs it
+    res = kendalltau(ystar, vi, method="asymptotic" if ties else "exact")
     return RankTest(float(res.statistic), float(res.pvalue), not ties)
 
 
@@ -119,7 +119,7 @@ def trim_and_fill(yi, vi, *, method: str = "REML", estimator: str = "L0", side: 
             raise ValueError("trim-and-fill did not converge")
         beta = rma(y[: k - k0], v[: k - k0], method=method).estimate
         yc = y - beta
-        ranks = stats.rankdata(np.abs(yc), method="ordinal")
+        ranks = dist.ordinal_ranks(np.abs(yc))
         signed = np.sign(yc) * ranks
         if estimator == "R0":
             neg = signed[signed < 0]
@@ -155,8 +155,8 @@ def failsafe_n(yi, vi, *, kind: str = "Rosenthal", alpha: float = 0.05, target: 
     k = yi.size
     if kind == "Rosenthal":
         z_avg = abs(np.sum(yi / np.sqrt(vi)) / np.sqrt(k))
-        pval = float(stats.norm.sf(z_avg))
-        n = max(0.0, k * (z_avg / stats.norm.isf(alpha)) ** 2 - k)
+        pval = float(dist.norm_sf(z_avg))
+        n = max(0.0, k * (z_avg / dist.norm_isf(alpha)) ** 2 - k)
         out = {"kind": kind, "pval": pval, "target": None}
     elif kind == "Orwin":
         mean = np.sum(yi / vi) / np.sum(1 / vi) if weighted else float(np.mean(yi))
@@ -181,6 +181,6 @@ def funnel_contours(se_max: float, estimate: float = 0.0, levels=(0.90, 0.95, 0.
     out = {"se": se.tolist(), "funnel_lower": (estimate - 1.96 * se).tolist(),
            "funnel_upper": (estimate + 1.96 * se).tolist(), "contours": {}}
     for lv in levels:
-        z = stats.norm.isf((1 - lv) / 2)
+        z = dist.norm_isf((1 - lv) / 2)
         out["contours"][f"{lv:.2f}"] = (z * se).tolist()
     return out

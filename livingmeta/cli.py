@@ -76,8 +76,7 @@ def cmd_analyze(args) -> int:
         out = three_level(df["yi"], df["vi"], df[args.cluster].astype(str), mods=mods).to_dict()
         text = json.dumps(out, indent=2)
     elif args.cluster:
-        from scipy import stats
-
+        from .dist import t_isf
         from .multilevel import robust_univariate
         fit = pooling.rma(df["yi"], df["vi"], mods=mods, method=args.method, test=args.test, study=study)
         rob = robust_univariate(fit, df[args.cluster].astype(str))
@@ -85,7 +84,7 @@ def cmd_analyze(args) -> int:
         if fit.int_only:
             out.update(estimate=float(rob.beta[0]), se=float(rob.se[0]), df=float(rob.df[0]),
                        pval=float(rob.pval[0]))
-            half = stats.t.isf(0.025, rob.df[0]) * rob.se[0]
+            half = t_isf(0.025, rob.df[0]) * rob.se[0]
             out.update(ci_lower=float(rob.beta[0] - half), ci_upper=float(rob.beta[0] + half))
         text = json.dumps(out, indent=2)
     else:

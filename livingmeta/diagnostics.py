@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
-from . import leaveout
+from . import dist, leaveout
 from .pooling import MetaAnalysis, ModelError, rma
 
 
@@ -33,7 +31,7 @@ def leave_one_out(fit: MetaAnalysis) -> pd.DataFrame:
 
 def _influential(df, dfbs, k, p, m):
     return ((np.abs(df["dffits"]) > 3 * np.sqrt(p / (k - p)))
-            | (stats.chi2.cdf(df["cook_d"], m) > 0.5)
+            | (dist.chi2_cdf(df["cook_d"], m) > 0.5)
             | (df["hat"] > 3 * p / k)
             | (np.abs(dfbs) > 1).any(axis=1))
 

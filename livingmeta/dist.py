@@ -37,3 +37,24 @@ def chi2_ppf(p, df):
 
 def f_sf(x, dfn, dfd):
     return special.fdtrc(dfn, dfd, x)
+
+
+def norm_cdf(x):
+    return special.ndtr(x)
+
+
+def norm_ppf(p):
+    return special.ndtri(p)
+
+
+def chi2_cdf(x, df):
+    return special.chdtr(df, x)
+
+
+def ordinal_ranks(x):
+    """Ranks 1..n, ties broken by order of appearance (R's rank(ties.method = "first"))."""
+    import numpy as np
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(1, len(x) + 1)
+    return ranks

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
+
+from . import dist
 
 SMD_VARIANCES = ("LS", "UB", "LS2", "revman")
 SMD_CORRECTIONS = ("exact", "approx", "none")
@@ -155,7 +157,7 @@ def smd_from_p(p, n1, n2, sign, *, variance: str = "LS", correction: str = "exac
     p, n1, n2, sign = _arr(p, n1, n2, sign)
     _require((p > 0) & (p <= 1), "p-values must be in (0, 1]")
     _check_groups(n1, n2)
-    t = stats.t.isf(p / 2, n1 + n2 - 2) * np.sign(sign)
+    t = dist.t_isf(p / 2, n1 + n2 - 2) * np.sign(sign)
     return smd_from_t(t, n1, n2, variance=variance, correction=correction)
 
 
@@ -171,7 +173,7 @@ def smd_from_mean_difference(md, n1, n2, *, se=None, ci_lower=None, ci_upper=Non
         if ci_lower is None or ci_upper is None:
             raise ValueError("give either se or both ci_lower and ci_upper")
         lo, hi = _arr(ci_lower, ci_upper)
-        se = (hi - lo) / (2 * stats.t.isf((1 - level) / 2, n1 + n2 - 2))
+        se = (hi - lo) / (2 * dist.t_isf((1 - level) / 2, n1 + n2 - 2))
     se = np.asarray(se, dtype=float)
     sd = se / np.sqrt(1 / n1 + 1 / n2)
     return _smd_from_d(md / sd, n1, n2, variance, correction)
@@ -231,18 +233,18 @@ def mean_sd_from_quantiles(n, *, median, q1=None, q3=None, minimum=None, maximum
         w1 = 2.2 / (2.2 + n**0.75)
         w2 = 0.7 - 0.72 / n**0.55
         mean = w1 * (a + b) / 2 + w2 * (q1 + q3) / 2 + (1 - w1 - w2) * median
-        sd = (b - a) / (4 * stats.norm.ppf((n - 0.375) / (n + 0.25))) + \
-            (q3 - q1) / (4 * stats.norm.ppf((0.75 * n - 0.125) / (n + 0.25)))
+        sd = (b - a) / (4 * dist.norm_ppf((n - 0.375) / (n + 0.25))) + \
+            (q3 - q1) / (4 * dist.norm_ppf((0.75 * n - 0.125) / (n + 0.25)))
     elif has_range:
         a, b = _arr(minimum, maximum)
         w = 4 / (4 + n**0.75)
         mean = w * (a + b) / 2 + (1 - w) * median
-        sd = (b - a) / (2 * stats.norm.ppf((n - 0.375) / (n + 0.25)))
+        sd = (b - a) / (2 * dist.norm_ppf((n - 0.375) / (n + 0.25)))
     elif has_iqr:
         q1, q3 = _arr(q1, q3)
         w = 0.7 + 0.39 / n
         mean = w * (q1 + q3) / 2 + (1 - w) * median
-        sd = (q3 - q1) / (2 * stats.norm.ppf((0.75 * n - 0.125) / (n + 0.25)))
+        sd = (q3 - q1) / (2 * dist.norm_ppf((0.75 * n - 0.125) / (n + 0.25)))
     else:
         raise ValueError("need the IQR (q1, q3), the range (minimum, maximum), or both")
     return mean, sd

@@ -19,7 +19,11 @@ FONT_DIR = Path(__file__).resolve().parents[1] / "templates" / "fonts"
 for _font in sorted(FONT_DIR.glob("NotoSans-*.ttf")):
     matplotlib.font_manager.fontManager.addfont(str(_font))
 plt.rcParams.update({
-    "font.family": ["Noto Sans", "DejaVu Sans"], "font.size": 8, "svg.hashsalt": "livingmeta", "axes.spines.top": False,
+    "font.family": ["Noto Sans", "DejaVu Sans"], "font.size": 8, "svg.hashsalt": "livingmeta",
+    # SVG text stays text: small files, fast to render, selectable and readable by screen readers;
+    # the PDF embeds the same shipped font for it.
+    "svg.fonttype": "none", "axes.unicode_minus": False,  # Noto Sans 2020 has no U+2212
+    "axes.spines.top": False,
     "axes.spines.right": False, "path.simplify": False,
 })
 ROW_INCH = 0.165
@@ -189,8 +193,8 @@ def funnel_plot(funnel: dict, *, measure: str = "SMD", filled: dict | None = Non
     ax.fill_betweenx(se, -xmax * 2, xmax * 2, color="#d0d0d0", label="p < 0.01")
     for lv, col in [("0.99", "#e6e6e6"), ("0.95", "#f2f2f2"), ("0.90", "white")]:
         c = np.asarray(funnel["contours"][lv])
-        ax.fill_betweenx(se, -c, c, color=col, label={"0.99": "0.01 \u2264 p < 0.05", "0.95": "0.05 \u2264 p < 0.10",
-                                                      "0.90": "p \u2265 0.10"}[lv])
+        ax.fill_betweenx(se, -c, c, color=col, label={"0.99": "p 0.01 to 0.05", "0.95": "p 0.05 to 0.10",
+                                                      "0.90": "p > 0.10"}[lv])
     ax.plot(funnel["funnel_lower"], se, color=MUTED, lw=0.8, ls="--")
     ax.plot(funnel["funnel_upper"], se, color=MUTED, lw=0.8, ls="--")
     ax.axvline(funnel["estimate"], color=ACCENT, lw=1)
@@ -235,7 +239,7 @@ def subgroup_forest(analysis: dict, overall: dict | None = None, *, measure: str
     ax.set_yticks([])
     ax.spines["left"].set_visible(False)
     ax.set_ylim(0.3, n + 0.7)
-    ax.set_xlabel(f"{measure}   \u2190 {favours[0]} | {favours[1]} \u2192")
+    ax.set_xlabel(f"{measure}:  {favours[0]}  |  {favours[1]}")
     ax.set_title(f"Test for subgroup differences: Chi\u00b2 = {analysis['Q_between']:.2f}, "
                  f"df = {analysis['df_between']} ({_p(analysis['p_between'])})", fontsize=8, loc="left")
     return fig
@@ -278,5 +282,5 @@ def cumulative_plot(rows: list, *, measure: str = "SMD", favours=("Favours exerc
     ax.set_ylim(0.3, n + 0.7)
     ax.spines["left"].set_visible(False)
     ax.tick_params(axis="y", length=0)
-    ax.set_xlabel(f"Cumulative {measure} (95% CI)   \u2190 {favours[0]} | {favours[1]} \u2192")
+    ax.set_xlabel(f"Cumulative {measure} (95% CI):  {favours[0]}  |  {favours[1]}")
     return fig

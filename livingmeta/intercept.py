@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize
 
 THRESHOLD = 1e-12
 MAXITER = 10_000
@@ -126,6 +125,7 @@ def q_root(y, v, target, fe: Sums | None = None, hi: float = 100.0) -> float:
 
 
 def _brent(y, v, target, lo, hi):
+    from scipy import optimize
     f = lambda t: Sums(y, v, t).q - target  # noqa: E731
     while f(hi) > 0:
         hi *= 10

@@ -14,9 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
-from . import batched
+from . import batched, dist
 from .pooling import MetaAnalysis, ModelError, rma
 
 
@@ -73,7 +71,7 @@ def subgroup_analysis(yi, vi, groups, *, moderator: str = "group", method: str =
         b = pooled["estimate"].to_numpy()
         q = float(np.sum(w * (b - np.sum(w * b) / np.sum(w)) ** 2))
         df = len(pooled) - 1
-        p = float(stats.chi2.sf(q, df))
+        p = float(dist.chi2_sf(q, df))
     elif tau2_model == "common":
         keep = np.isin(groups, pooled["level"].to_numpy())
         fit = rma(yi[keep], vi[keep], mods=pd.DataFrame({moderator: groups[keep]}), method=method, test=test, level=level)

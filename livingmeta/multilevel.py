@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
-
+from . import dist
 from .pooling import ModelError, _check_inputs, _WLS, design_matrix
 
 
@@ -161,6 +160,8 @@ def three_level(yi, vi, cluster, mods=None, *, level: float = 0.95, intercept: b
         val, grad, _, _ = _ThreeLevelAlgebra(X, y, v, cl, theta[0], theta[1]).reml()
         return val, grad
 
+    from scipy import optimize
+
     start = max(float(np.var(y)) / 2, 1e-4)
     best = None
     for s0 in ((start, start), (start, 1e-4), (1e-4, start)):
@@ -172,7 +173,7 @@ def three_level(yi, vi, cluster, mods=None, *, level: float = 0.95, intercept: b
     _, _, beta, M = _ThreeLevelAlgebra(X, y, v, cl, s_b, s_w).reml()
     se = np.sqrt(np.diag(M))
     z = beta / se
-    crit = stats.norm.isf((1 - level) / 2)
+    crit = dist.norm_isf((1 - level) / 2)
     fe = _WLS(X, y, 1 / v)
     QE = max(0.0, fe.rss)
     btt = slice(1, p) if (intercept and p > 1) else slice(0, p)
@@ -180,9 +181,9 @@ def three_level(yi, vi, cluster, mods=None, *, level: float = 0.95, intercept: b
     QM = float(b @ np.linalg.solve(M[btt, btt], b))
     m = len(b)
     return ThreeLevelModel(
-        coef_names=names, beta=beta, vb=M, se=se, zval=z, pval=2 * stats.norm.sf(np.abs(z)),
+        coef_names=names, beta=beta, vb=M, se=se, zval=z, pval=2 * dist.norm_sf(np.abs(z)),
         ci_lower=beta - crit * se, ci_upper=beta + crit * se, sigma2_between=s_b, sigma2_within=s_w,
-        QE=QE, QEp=float(stats.chi2.sf(QE, k - p)), QM=QM, QMp=float(stats.chi2.sf(QM, m)), k=k, n_clusters=cl.n,
+        QE=QE, QEp=float(dist.chi2_sf(QE, k - p)), QM=QM, QMp=float(dist.chi2_sf(QM, m)), k=k, n_clusters=cl.n,
         level=level, _X=X, _y=y, _v=v, _clusters=cl)
 
 
@@ -249,7 +250,7 @@ def cr2_test(X, resid, blocks, starts, beta, coef_names) -> RobustTest:
         P[np.diag_indices(J)] += np.array([np.sum(g[i] ** 2) for g in G_rows])
         df[i] = np.trace(P) ** 2 / np.sum(P**2)
     t = beta / se
-    return RobustTest(list(coef_names), np.asarray(beta), se, t, df, 2 * stats.t.sf(np.abs(t), df), vcov, J)
+    return RobustTest(list(coef_names), np.asarray(beta), se, t, df, 2 * dist.t_sf(np.abs(t), df), vcov, J)
 
 
 def robust_three_level(fit: ThreeLevelModel) -> RobustTest:

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
-
 from . import dist
 from . import intercept as intercept_only
 
@@ -154,6 +152,8 @@ def generalised_q(tau2, yi, vi, X) -> float:
 
 def _q_root(target, yi, vi, X, lo=0.0, hi=TAU2_MAX):
     """tau2 at which the generalised Q equals ``target`` (Q decreases in tau2)."""
+    from scipy import optimize
+
     f = lambda t: generalised_q(t, yi, vi, X) - target  # noqa: E731
     if f(lo) < 0:
         return lo

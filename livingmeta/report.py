@@ -345,6 +345,25 @@ def safe_url_fetcher(allowed_roots):
     return _ProjectFilesOnly()
 
 
+def use_shipped_fonts() -> None:
+    """Let fontconfig (and so WeasyPrint's SVG text) find the fonts in templates/fonts before
+    any system font, so figures are set in the shipped fonts on every machine. Must run before
+    WeasyPrint first loads Pango; the report_pdf rule runs in a fresh process."""
+    import os
+    import tempfile
+    if os.environ.get("LIVINGMETA_FONTCONFIG"):
+        return
+    conf = Path(tempfile.gettempdir()) / f"livingmeta-fonts-{os.getuid()}.conf"
+    text = ('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+            f'  <dir>{TEMPLATE_DIR / "fonts"}</dir>\n'
+            f'  <include ignore_missing="yes">{os.environ.get("FONTCONFIG_FILE", "/etc/fonts/fonts.conf")}</include>\n'
+            '</fontconfig>\n')
+    if not conf.exists() or conf.read_text() != text:
+        conf.write_text(text)
+    os.environ["FONTCONFIG_FILE"] = str(conf)
+    os.environ["LIVINGMETA_FONTCONFIG"] = "1"
+
+
 def render_pdf(html_path: Path, pdf_path: Path, *, allowed_roots=None, attachments=(), edition_date=None,
                pdf_variant: str = "pdf/a-3b") -> list[str]:
     """Render the HTML file to an archival PDF (PDF/A-3b by default) with the given files
@@ -352,6 +371,7 @@ def render_pdf(html_path: Path, pdf_path: Path, *, allowed_roots=None, attachmen
     same inputs give the same bytes."""
     from datetime import datetime, timezone
 
+    use_shipped_fonts()
     from weasyprint import HTML, Attachment
 
     from .files import atomic_write_bytes

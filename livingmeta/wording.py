@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from scipy import stats
+from . import dist
 
 
 def fmt(x, nd: int = 2) -> str:
@@ -68,7 +68,7 @@ def ci_excludes_null(lo: float, hi: float, null: float = 0.0) -> bool:
 def nnt_from_smd(smd_benefit: float, control_rate: float) -> float | None:
     """Number needed to treat from an SMD (Furukawa 1999): EER = Phi(d + Phi^-1(CER)),
     NNT = 1 / (EER - CER). ``smd_benefit`` positive = intervention better. None if no benefit."""
-    eer = stats.norm.cdf(smd_benefit + stats.norm.ppf(control_rate))
+    eer = dist.norm_cdf(smd_benefit + dist.norm_ppf(control_rate))
     diff = eer - control_rate
     return None if diff <= 0 else 1 / diff
 
