@@ -25,7 +25,8 @@ def run(n_reviews: int = 200, n_trials: int = 50) -> dict:
         cfg = yaml.safe_load((work / "config" / "config.yaml").read_text())
         cfg.update(reviews=ids, data_dir="bench-data")
         (work / "config" / "bench.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-        base = [sys.executable, "-m", "snakemake", "--configfile", "config/bench.yaml", "--cores", "2", "-q"]
+        base = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/default", "--configfile",
+                "config/bench.yaml", "--cores", "2", "-q"]
         t0 = time.perf_counter()
         subprocess.run([*base, "--dry-run"], cwd=work, capture_output=True, check=True)
         dag_s = time.perf_counter() - t0

@@ -27,18 +27,23 @@ plt.rcParams.update({
     "axes.spines.right": False, "path.simplify": False,
 })
 ROW_INCH = 0.165
+PREVIEW_DPI = 100  # PNG previews; the PDF uses the SVGs
 FOREST_FONT_PT = 7  # printed at about 90% on A4, so about 6.3 pt: the size of RevMan's tables
 INK, MUTED, ACCENT, DIAMOND = "#1a1a1a", "#6b6b6b", "#1f5f8b", "#111111"
 
 
-def save_figure(fig, stem: Path | str) -> list[str]:
-    """Write stem.svg and stem.png with fixed metadata (same inputs, same bytes)."""
+def save_figure(fig, stem: Path | str, *, png: bool = True) -> list[str]:
+    """Write stem.svg (for the PDF) and, unless ``png=False``, stem.png (previews) with fixed
+    metadata, so the same inputs give the same bytes."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(stem.with_suffix(".svg"), format="svg", metadata={"Date": None}, bbox_inches="tight")
-    fig.savefig(stem.with_suffix(".png"), format="png", dpi=150, metadata={"Software": None}, bbox_inches="tight")
+    written = [str(stem.with_suffix(".svg"))]
+    if png:
+        fig.savefig(stem.with_suffix(".png"), format="png", dpi=PREVIEW_DPI, metadata={"Software": None}, bbox_inches="tight")
+        written.append(str(stem.with_suffix(".png")))
     plt.close(fig)
-    return [str(stem.with_suffix(".svg")), str(stem.with_suffix(".png"))]
+    return written
 
 
 def _fmt(x, nd=2):

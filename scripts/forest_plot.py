@@ -1,11 +1,12 @@
 """Rule forest_plot: RevMan-style forest plot of the primary outcome, whole (previews) and split
 into pages (the PDF)."""
+import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from livingmeta.analysis import primary_analysis_rows
-from livingmeta.figures import forest_plot, forest_plot_pages, save_figure
+from livingmeta.figures import FOREST_ROWS_PER_PAGE, forest_plot, forest_plot_pages, save_figure
 from livingmeta.files import read_json, stage_line
 from livingmeta.records import load_yaml
 
@@ -20,10 +21,17 @@ first, second = (arms["intervention"], arms["control"]) if outcome["direction"] 
 style = dict(measure=entry["measure"], ratio=entry.get("ratio", False),
              arm_labels=(arms["intervention"].capitalize(), arms["control"].capitalize()),
              favours=(f"Favours {first}", f"Favours {second}"))
-save_figure(forest_plot(rows, entry["model"], **style), sm.output.svg[: -len(".svg")])
 pages = Path(sm.output.pages)
 pages.mkdir(parents=True, exist_ok=True)
-figs = forest_plot_pages(rows, entry["model"], **style)
-for i, fig in enumerate(figs, start=1):
-    save_figure(fig, pages / f"page_{i}")
-stage_line("forest_plot", f"{len(rows)} trials on {len(figs)} page(s) -> {sm.output.svg}", sm.log[0])
+if len(rows) <= FOREST_ROWS_PER_PAGE:
+    # One page: the whole plot is the page; draw it once (the PDF uses the SVG).
+    save_figure(forest_plot(rows, entry["model"], **style), sm.output.svg[: -len(".svg")])
+    shutil.copyfile(sm.output.svg, pages / "page_1.svg")
+    n_pages = 1
+else:
+    save_figure(forest_plot(rows, entry["model"], **style), sm.output.svg[: -len(".svg")])
+    figs = forest_plot_pages(rows, entry["model"], **style)
+    for i, fig in enumerate(figs, start=1):
+        save_figure(fig, pages / f"page_{i}", png=False)
+    n_pages = len(figs)
+stage_line("forest_plot", f"{len(rows)} trials on {n_pages} page(s) -> {sm.output.svg}", sm.log[0])

@@ -3,7 +3,7 @@ the trial data and the fitted results attached inside it."""
 from pathlib import Path
 
 from livingmeta.files import read_json, stage_line
-from livingmeta.report import render_pdf
+from livingmeta.pdf import render_pdf
 
 sm = snakemake  # noqa: F821
 context = read_json(sm.input.context)
