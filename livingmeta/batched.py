@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .leaveout import nonnegative_step
+
 SUPPORTED = ("FE", "DL", "HE", "HS", "REML", "ML")
 THRESHOLD = 1e-10  # relative; sums over 10^5 terms carry ~1e-13 rounding, so tighter can cycle
 MAXITER = 1000
@@ -76,15 +78,7 @@ def tau2_batched(X, y, v, method):
             adj = (b.ypp() - trP) / b.tr_PP(A)
         else:
             adj = (b.ypp() - b.w.sum(1)) / np.sum(b.w**2, 1)
-        new = t[active] + adj
-        for _ in range(60):
-            neg = new < 0
-            if not neg.any():
-                break
-            adj = np.where(neg, adj / 2, adj)
-            new = t[active] + adj
-        new = np.maximum(new, 0.0)  # at tau^2 = 0 a negative step halves to nothing (metafor: underflow)
-        done = np.abs(new - t[active]) < THRESHOLD * np.maximum(1.0, t[active])
+        new, done = nonnegative_step(t[active], adj, THRESHOLD)
         t[active] = new
         active = active[~done]
     else:

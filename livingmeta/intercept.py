@@ -136,21 +136,27 @@ def paule_mandel(y, v, df, fe=None):
     return q_root(y, v, df, fe)
 
 
-def _fisher(y, v, reml):
-    t = max(0.0, _he(y, v))  # metafor starts ML/REML from the HE estimate
-    it = 0
-    for it in range(1, MAXITER + 1):
-        s = Sums(y, v, t)
-        adj = (s.ypp - s.trP) / s.trPP if reml else (s.ypp - s.W) / s.W2
+def fisher_scoring(t, step, threshold=THRESHOLD, maxiter=MAXITER):
+    """Iterate tau^2 <- tau^2 + step(tau^2) from ``t``, halving steps that would make tau^2
+    negative (metafor's rma.uni), until the change is below ``threshold`` (relative above 1).
+    Returns (tau2, iterations)."""
+    for it in range(1, maxiter + 1):
+        adj = step(t)
         while t + adj < 0:
             adj /= 2
         new = t + adj
-        if abs(new - t) < THRESHOLD * max(1.0, t):
-            t = new
-            break
+        if abs(new - t) < threshold * max(1.0, t):
+            return new, it
         t = new
-    else:
-        raise RuntimeError("Fisher scoring for tau^2 did not converge")
+    raise RuntimeError("Fisher scoring for tau^2 did not converge")
+
+
+def _fisher(y, v, reml):
+    def step(t):
+        s = Sums(y, v, t)
+        return (s.ypp - s.trP) / s.trPP if reml else (s.ypp - s.W) / s.W2
+
+    t, it = fisher_scoring(max(0.0, _he(y, v)), step)  # metafor starts ML/REML from the HE estimate
     if t > 0 and loglik(y, v, 0.0, reml) > loglik(y, v, t, reml) + 1e-10:
         t = 0.0  # metafor's ll0check
     s = Sums(y, v, t)

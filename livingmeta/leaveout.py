@@ -75,6 +75,20 @@ def _he(y, v):
     return (rss - V * (1 - 1 / m)) / (m - 1)
 
 
+def nonnegative_step(t, adj, threshold):
+    """Vectorised Fisher-scoring step: halve steps that would make tau^2 negative (metafor halves
+    until tau^2 + step >= 0, which at tau^2 = 0 ends at a zero step), and flag convergence."""
+    new = t + adj
+    for _ in range(60):
+        neg = new < 0
+        if not neg.any():
+            break
+        adj = np.where(neg, adj / 2, adj)
+        new = t + adj
+    new = np.maximum(new, 0.0)
+    return new, np.abs(new - t) < threshold * np.maximum(1.0, t)
+
+
 def _iterate(y, v, method, t0, idx):
     """Fisher scoring (REML, ML) or Newton on Q(t) = k - 2 (PM, EB), vectorised over ``idx``."""
     m = y.size - 1
@@ -90,15 +104,7 @@ def _iterate(y, v, method, t0, idx):
             adj = (s["ypp"] - s["w"]) / s["w2"]
         else:  # PM/EB: Newton step towards Q(t) = m - 1; dQ/dt = -sum w^2 e^2
             adj = (s["q"] - (m - 1)) / s["ypp"]
-        new = t[active] + adj
-        for _ in range(60):  # step halving keeps tau^2 >= 0, as metafor does
-            neg = new < 0
-            if not neg.any():
-                break
-            adj = np.where(neg, adj / 2, adj)
-            new = t[active] + adj
-        new = np.maximum(new, 0.0)  # at tau^2 = 0 a negative step halves to nothing (metafor: underflow)
-        done = np.abs(new - t[active]) < THRESHOLD * np.maximum(1.0, t[active])
+        new, done = nonnegative_step(t[active], adj, THRESHOLD)
         if method in ("PM", "EB"):
             done |= (t[active] == 0) & (s["q"] < m - 1)
             new = np.where((t[active] == 0) & (s["q"] < m - 1), 0.0, new)

@@ -182,21 +182,17 @@ def tau2_eb(yi, vi, X):
 def _fisher_scoring(yi, vi, X, reml: bool):
     k, p = X.shape
     tau2 = max(0.0, _he_raw(yi, vi, X)[0])  # metafor starts ML/REML from the HE estimate
-    for it in range(1, FISHER_MAXITER + 1):
-        fit = _WLS(X, yi, 1 / (vi + tau2))
+
+    def step(t):
+        fit = _WLS(X, yi, 1 / (vi + t))
         if reml:
-            adj = (fit.py_norm2() - fit.tr_P_diag(_ones(k))) / fit.tr_PDPF(_ones(k), _ones(k))
-        else:
-            adj = (fit.py_norm2() - np.sum(fit.w)) / np.sum(fit.w**2)
-        while tau2 + adj < 0:
-            adj /= 2
-        new = tau2 + adj
-        if abs(new - tau2) < FISHER_THRESHOLD * max(1.0, tau2):
-            tau2 = new
-            break
-        tau2 = new
-    else:
-        raise ModelError("Fisher scoring for tau^2 did not converge")
+            return (fit.py_norm2() - fit.tr_P_diag(_ones(k))) / fit.tr_PDPF(_ones(k), _ones(k))
+        return (fit.py_norm2() - np.sum(fit.w)) / np.sum(fit.w**2)
+
+    try:
+        tau2, it = intercept_only.fisher_scoring(tau2, step, FISHER_THRESHOLD, FISHER_MAXITER)
+    except RuntimeError:
+        raise ModelError("Fisher scoring for tau^2 did not converge") from None
     # metafor's ll0check: keep tau2 = 0 if the likelihood is higher there.
     if tau2 > 0 and log_likelihood(0.0, yi, vi, X, reml) > log_likelihood(tau2, yi, vi, X, reml) + 1e-10:
         tau2 = 0.0
