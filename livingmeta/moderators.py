@@ -62,6 +62,8 @@ def subgroup_analysis(yi, vi, groups, *, moderator: str = "group", method: str =
         rows.append({"level": g, "k": int(sel.sum()), "estimate": r.estimate, "se": float(r.se[0]),
                      "ci_lower": float(r.ci_lower[0]), "ci_upper": float(r.ci_upper[0]), "pval": float(r.pval[0]),
                      "tau2": r.tau2, "I2": r.I2, "Q": r.QE, "pooled": True})
+    if not rows:
+        raise ModelError(f"no trial reports moderator {moderator!r}")
     table = pd.DataFrame(rows)
     pooled = table[table["pooled"]]
     if len(pooled) < 2:

@@ -140,3 +140,20 @@ def test_check_command_lists_problems_without_a_traceback(review_copy):
     res = subprocess.run([sys.executable, "-m", "livingmeta.cli", "check", str(review_copy)], capture_output=True, text=True)
     assert res.returncode == 1
     assert "blumenthal-1999.yaml" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_moderator_no_trial_reports_is_listed_as_not_analysed(review_copy):
+    """Found by the many-reviews benchmark: an all-null moderator must not stop the build."""
+    from livingmeta import analysis, tables
+    for path in (review_copy / "trials").glob("*.yaml"):
+        rec = yaml.safe_load(path.read_text())
+        rec["moderators"]["population"] = None
+        rec["moderators"]["weeks"] = None
+        path.write_text(yaml.safe_dump(rec, sort_keys=False))
+    review = load_review(review_copy)
+    effects = analysis.effect_size_table(tables.arm_table(review), review.definition, {})
+    result = analysis.moderator_analyses(effects, tables.trial_table(review), review.definition, {}, {})
+    by_name = {a["name"]: a for a in result["analyses"]}
+    assert "no trial reports" in by_name["population"]["not_analysed_reason"]
+    assert "not_analysed_reason" in by_name["weeks"]
+    assert "not_analysed_reason" not in by_name["exercise_type"]
