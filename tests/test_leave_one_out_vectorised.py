@@ -51,3 +51,17 @@ def test_batched_permutation_fits_equal_refitting(method, test):
     slow = [pooling.rma(yi, vi, mods=fit.X[p], intercept=False, method=method, test=test).QM for p in perms]
     np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-9)
     del itertools
+
+
+@pytest.mark.parametrize("n", [3, 8, 20, 35, 80])
+def test_exact_kendall_equals_scipy(n):
+    from scipy.stats import kendalltau
+
+    from livingmeta.bias import kendall_exact
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=n)
+    y = rng.normal(size=n) + 0.4 * x
+    ref = kendalltau(x, y, method="exact")
+    tau, p = kendall_exact(x, y)
+    assert tau == pytest.approx(ref.statistic, abs=1e-12)
+    assert p == pytest.approx(ref.pvalue, rel=1e-9)
