@@ -43,7 +43,7 @@ def _summary(samples):
 
 
 def run(repeat: int = 3) -> dict:
-    snake = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/default", "--cores", "2", "-q"]
+    snake = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/default", "--cores", "2"]
     clean, noop, incremental = [], [], []
     for i in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:

@@ -86,13 +86,11 @@ def read_manifest(edition_dir) -> dict:
 
 def record_hashes(trial_dir) -> dict:
     """trial id -> (label, sha256 of the record file)."""
-    import yaml
+    from .records import load_yaml
     out = {}
     for p in sorted(Path(trial_dir).glob("*.yaml")):
-        try:
-            label = (yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("label", p.stem)
-        except Exception:  # a snapshot is always valid, a live file may not be; the id still counts
-            label = p.stem
+        data, problem = load_yaml(p)  # the safe loader; an unreadable record still counts by its id
+        label = data.get("label", p.stem) if not problem and isinstance(data, dict) else p.stem
         out[p.stem] = (label, sha256_file(p))
     return out
 

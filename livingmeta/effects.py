@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
-
 from . import dist
 
 SMD_VARIANCES = ("LS", "UB", "LS2", "revman")
@@ -78,6 +76,8 @@ def hedges_correction(df, method: str = "exact"):
     """
     df = np.asarray(df, dtype=float)
     if method == "exact":
+        from scipy import special  # loaded on first use: rules that only read effect sizes skip it
+
         with np.errstate(invalid="ignore"):
             j = np.exp(special.gammaln(df / 2) - 0.5 * np.log(df / 2) - special.gammaln((df - 1) / 2))
         return np.where(df > 1, j, np.nan)

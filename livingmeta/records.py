@@ -53,6 +53,22 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
+_FAST = getattr(yaml, "__with_libyaml__", False)
+
+
+def _safe_load_no_alias(text: str):
+    """yaml.safe_load that refuses aliases. With libyaml (PyYAML's usual wheels) the events are
+    scanned for aliases by the C parser, then loaded by the C loader: about ten times faster
+    than the pure-Python loader, which is the fallback."""
+    if not _FAST:
+        return yaml.load(text, Loader=_NoAliasLoader)
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed in records",
+                                              event.start_mark)
+    return yaml.load(text, Loader=yaml.CSafeLoader)
+
+
 def load_yaml(path: Path) -> tuple[object, Problem | None]:
     """Parse one YAML file safely; return (data, None) or (None, Problem)."""
     path = Path(path)
@@ -65,7 +81,7 @@ def load_yaml(path: Path) -> tuple[object, Problem | None]:
     except UnicodeDecodeError as e:
         return None, Problem(str(path), "(file)", f"not UTF-8 text (byte {e.start}); save the file as UTF-8")
     try:
-        return yaml.load(text, Loader=_NoAliasLoader), None
+        return _safe_load_no_alias(text), None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"

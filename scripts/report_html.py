@@ -7,9 +7,8 @@ import yaml
 
 from livingmeta.files import atomic_write_bytes, read_json, stage_line, write_json
 from livingmeta.records import load_yaml
-from livingmeta.figures import FONT_DIR
 from livingmeta.editions import edition_date, edition_id, fingerprint
-from livingmeta.report import build_context, render_html
+from livingmeta.report import TEMPLATE_DIR, build_context, render_html
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)
@@ -33,7 +32,7 @@ context = build_context(
     small_study=read_json(sm.input.small_study_effects), config=dict(sm.params.config), external=external,
     edition={"id": edition_id(date, fp["all"]), "date": date, "fingerprint": fp},
     changes=read_json(sm.input.changes), figures=figures,
-    fonts_dir=os.path.relpath(FONT_DIR, out_dir.resolve()).replace(os.sep, "/"))
+    fonts_dir=os.path.relpath(TEMPLATE_DIR / "fonts", out_dir.resolve()).replace(os.sep, "/"))
 write_json(sm.output.context, context)
 atomic_write_bytes(sm.output.html, render_html(context).encode("utf-8"))
 stage_line("report_html", f"{len(context['trial_rows'])} trials, {len(figures)} figures -> {sm.output.html}", sm.log[0])

@@ -1,5 +1,7 @@
 rule small_study_effects:
     """Egger's and Begg's tests, trim-and-fill, contour-enhanced funnel data."""
+    # the funnel plot waits on it
+    priority: 8
     input:
         effects=f"{RESULTS}/{{review}}/effects.csv",
         review=review_definition,

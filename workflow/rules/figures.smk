@@ -1,5 +1,7 @@
 rule forest_plot:
     """Forest plot of the primary outcome in the RevMan layout."""
+    # the slowest figure; start it as soon as pooling is done
+    priority: 9
     input:
         effects=f"{RESULTS}/{{review}}/effects.csv",
         pooled=f"{RESULTS}/{{review}}/pooled.json",

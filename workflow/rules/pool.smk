@@ -1,5 +1,7 @@
 rule pool:
     """Random-effects meta-analysis of every outcome and timepoint, with sensitivity models."""
+    # on the critical path to the report: schedule first when cores are scarce
+    priority: 10
     input:
         effects=f"{RESULTS}/{{review}}/effects.csv",
         review=review_definition,
