@@ -16,13 +16,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from livingmeta.errors import LivingmetaError
+
 from . import pooling
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-class InputError(ValueError):
-    pass
+class InputError(LivingmetaError):
+    """A command-line input (file, column, option) livingmeta cannot use."""
 
 
 def _read_effects(path: str, moderators: list[str]):

@@ -17,8 +17,7 @@ SMD_CORRECTIONS = ("exact", "approx", "none")
 BINARY_MEASURES = ("RR", "OR", "RD")
 
 
-class EffectSizeError(ValueError):
-    """Inputs from which no effect size can be computed (non-finite, n < 2, SD <= 0, ...)."""
+from livingmeta.errors import EffectSizeError  # noqa: E402  (re-exported: effects.EffectSizeError)
 
 
 @dataclass(frozen=True)

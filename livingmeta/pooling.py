@@ -22,8 +22,7 @@ FISHER_THRESHOLD = 1e-12
 FISHER_MAXITER = 10_000
 
 
-class ModelError(ValueError):
-    """The data cannot be fitted as asked (too few studies, rank-deficient moderators, ...)."""
+from livingmeta.errors import ConvergenceError, ModelError  # noqa: E402,F401  (re-exported)
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jsonschema
 import yaml
+from livingmeta.errors import LivingmetaError
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "workflow" / "schemas"
 MAX_RECORD_BYTES = 1_000_000  # a trial record is a few kB; anything this large is not one
@@ -32,7 +33,7 @@ class Problem:
         return f"{self.file}: {self.field}: {self.message}{shown}"
 
 
-class RecordError(ValueError):
+class RecordError(LivingmetaError):
     """One or more trial records or the review definition are invalid."""
 
     def __init__(self, problems: list[Problem]):
