@@ -20,6 +20,7 @@ Guarantees:
   key (top-level keys the importer does not produce, e.g. ``report:`` written by hand, are kept).
   Files other than review.yaml and trials/*.yaml (provenance/, notes) are kept as they are.
 - ``extra_files`` (relative path -> bytes) are written too, e.g. a provenance copy of the source.
+- ``warnings`` are for the caller to print (write_review does not print).
 
 Errors are ``ImportFormatError`` (refusals about the target) or ``records.RecordError`` (the
 imported review does not validate; every problem listed).
@@ -51,6 +52,7 @@ class ImportedReview:
     source: str                           # the imported file, for messages and headers
     header: str = ""                      # comment written at the top of every file (one line)
     extra_files: dict[str, bytes] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)   # shown on the console (parts not imported, ...)
 
 
 @dataclass
@@ -135,7 +137,7 @@ def write_review(review_dir: Path | str, imported: ImportedReview, *, sync: bool
     if exists:
         definition = {**old_def, **definition}
         changes.definition_changed = definition != old_def
-    definition["id"] = review_dir.name
+    definition = {"id": review_dir.name, **{k: v for k, v in definition.items() if k != "id"}}
     for tid in imported.records:
         if tid not in old_records:
             changes.added.append(tid)
