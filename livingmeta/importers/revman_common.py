@@ -198,6 +198,9 @@ def _timepoints(a: Analysis) -> tuple[list, dict]:
 def _direction(a: Analysis) -> tuple[str, str]:
     """RevMan draws group 1 ("experimental") on the left of its forest plots by default: lower
     values favour group 1 unless the left graph label names the control group."""
+    if not any(a.graph_labels):
+        return "lower_is_better", ("graph labels not in the source; RevMan's default layout assumed (group 1, "
+                                   "experimental, favoured on the left)")
     left = (a.graph_labels[0] or "").lower()
     favours_control = "control" in left or (a.group_labels[1] and a.group_labels[1].lower() in left
                                             and a.group_labels[0].lower() not in left)
@@ -315,10 +318,10 @@ def to_imported(rev: RevManReview) -> ImportedReview:
                    "studies_without_data": [rev.studies[k].name for k in no_data]},
     }
     labels = {}
-    if len(group_labels) == 1:
+    if len(group_labels) == 1 and all(next(iter(group_labels))):
         g1, g2 = next(iter(group_labels))
         labels.update(intervention=g1, comparator=g2)
-    if len(graph_labels) == 1 and len(group_labels) == 1:
+    if len(graph_labels) == 1 and all(next(iter(graph_labels))):
         left, right = next(iter(graph_labels))
         if outcomes[0]["direction"] == "lower_is_better":
             labels.update(favours_intervention=left, favours_comparator=right)
