@@ -19,6 +19,8 @@ Guarantees:
   so the edition machinery's "what changed" lists them as removed), review.yaml replaced key by
   key (top-level keys the importer does not produce, e.g. ``report:`` written by hand, are kept).
   Files other than review.yaml and trials/*.yaml (provenance/, notes) are kept as they are.
+- A trial counts as "changed" when its record differs in any value: keep the source's file name
+  out of records (put it in review.yaml), or renaming the file marks every trial changed.
 - ``extra_files`` (relative path -> bytes) are written too, e.g. a provenance copy of the source.
 - ``warnings`` are for the caller to print (write_review does not print).
 

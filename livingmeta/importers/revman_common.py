@@ -12,6 +12,8 @@ maps it to review.yaml + one record per included study:
   subgroups (a study may sit in several subgroups of one analysis, never twice in one);
 - arms ``experimental`` and ``control`` (RevMan's group 1 and group 2); the group labels of each
   analysis are kept on the outcome;
+- record sources name the format and the location in it, not the file name (review.yaml has it),
+  so a renamed source file does not make every trial "changed" under ``--sync``;
 - per study: year, references with identifiers, characteristics of included studies, and the
   risk-of-bias judgements in the shape of CONTRACTS.md.
 """
@@ -253,18 +255,18 @@ def _record(study: Study, tid: str, rev: RevManReview) -> dict:
     ids = study.identifiers or primary.get("identifiers") or []
     rec = {
         "id": tid, "label": study.name, "year": year_of(study, f"{rev.source}: study {study.name}"),
-        "year_source": f"{rev.source} (study year)",
+        "year_source": f"{rev.fmt} (study year)",
         "citation": {"first_author": first_author, "title": primary.get("title"), "journal": primary.get("journal"),
                      "detail": primary.get("detail"), "identifier": ids[0] if ids else None, "source_urls": []},
         "arms": {ARMS["intervention"]: {"role": "intervention", "description": None},
                  ARMS["control"]: {"role": "control", "description": None}},
-        "moderators": {}, "moderator_sources": {"imported_from": f"{rev.source} ({rev.fmt}, livingmeta import)"},
+        "moderators": {}, "moderator_sources": {"imported_from": f"{rev.fmt} named in review.yaml (revman.file), livingmeta import"},
         "outcomes": {},
         "revman": {"study_id": study.key, "data_source": study.data_source, "identifiers": ids,
                    "references": study.references, "characteristics": study.characteristics},
     }
     if study.risk_of_bias or study.other_bias_items:
-        rob = {"tool": "rob1", "source": rev.rob_source or f"{rev.source} (risk-of-bias table)",
+        rob = {"tool": "rob1", "source": rev.rob_source or f"{rev.fmt}, risk-of-bias table",
                "domains": study.risk_of_bias}
         if study.other_bias_items:
             rob["other_items"] = study.other_bias_items
@@ -299,7 +301,7 @@ def to_imported(rev: RevManReview) -> ImportedReview:
                 raise ImportFormatError(f"{rev.source}: {row.where}: study {rev.studies[row.study].name!r} appears "
                                         f"twice in analysis {a.number}{' subgroup ' + repr(row.subgroup) if row.subgroup else ''}; "
                                         "livingmeta keeps one result per study, subgroup and analysis")
-            blocks.append(_block(a, row, tp, rev.source))
+            blocks.append(_block(a, row, tp, rev.fmt))
     # Studies included but in no analysis have no outcome: RevMan allows it, a record does not.
     no_data = [k for k, s in rev.studies.items() if not records[ids[k]]["outcomes"]]
     for k in no_data:

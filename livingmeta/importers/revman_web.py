@@ -259,7 +259,7 @@ def parse(data: bytes, source: str) -> RevManReview:
     # The data package carries no review title; the file name stands in (review.yaml can be edited).
     rev = RevManReview(title=Path(source.split("!")[0]).stem, source=Path(source.split("!")[0]).name,
                        fmt="RevMan Web data package", studies=studies, analyses=[a for a in analyses if a.rows],
-                       printed_decimals=PRINTED_DECIMALS, rob_source=f"{where}!{rob_name}" if rob_name else None)
+                       printed_decimals=PRINTED_DECIMALS, rob_source=f"RevMan Web data package, {rob_name.rsplit('/', 1)[-1]}" if rob_name else None)
     rev.skipped = skipped + [f"analysis {a.number} ({a.name}): no data rows" for a in analyses if not a.rows]
     return rev
 

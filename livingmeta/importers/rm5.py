@@ -192,7 +192,7 @@ def parse(data: bytes, source: str) -> RevManReview:
                                f"({_text(out_el.find('NAME'))})")
     rev = RevManReview(title=_text(root.find("./COVER_SHEET/TITLE")), source=source, fmt="RevMan 5 file",
                        studies=studies, analyses=analyses, objectives=_text(root.find("./MAIN_TEXT/BODY/OBJECTIVES")) or None,
-                       rob_source=f"{source}, QUALITY_ITEMS")
+                       rob_source="RevMan 5 file, QUALITY_ITEMS")
     rev.skipped = skipped
     return rev
 

@@ -1,0 +1,224 @@
+"""RevMan 5 (.rm5) and RevMan Web data package (.zip) imports: the fixtures import and reproduce
+RevMan's stored totals; hostile or malformed files are refused with file, location and reason;
+nothing is written unless the whole import validates; --sync lists added/changed/removed trials.
+
+Fixtures: tests/fixtures/revman (Fleiss 1993 examples from R package meta, GPL >= 2)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from livingmeta import cli, revman_reproduction
+from livingmeta.errors import ImportFormatError
+from livingmeta.importers import detect_format, rm5, revman_web
+from livingmeta.importers.review_writer import write_review
+from livingmeta.records import load_review
+
+FIX = Path(__file__).parent / "fixtures" / "revman"
+RM5 = FIX / "Fleiss1993.rm5"
+ZIP = FIX / "Fleiss1993.zip"
+
+
+def _import(tmp_path, source, name="fleiss-1993", sync=False):
+    mod = rm5 if source.suffix == ".rm5" else revman_web
+    return write_review(tmp_path / name, mod.read(source), sync=sync)
+
+
+@pytest.mark.parametrize("source", [RM5, ZIP], ids=["rm5", "revman-web"])
+def test_fixture_imports_and_reproduces_stored_totals(tmp_path, source):
+    changes = _import(tmp_path, source)
+    assert changes.created and len(changes.added) == 12
+    review = load_review(tmp_path / "fleiss-1993")
+    assert [o["id"] for o in review.definition["outcomes"]] == ["analysis-1-1", "analysis-1-2"]
+    aspirin = review.outcome("analysis-1-1")["revman"]
+    assert (aspirin["method"], aspirin["effect_measure"], aspirin["model"]) == ("MH", "OR", "fixed")
+    table = revman_reproduction.reproduce(review.definition, review.trials)
+    first = table[0]
+    # every stored total is compared, and every one agrees within the printed precision
+    assert {r["key"] for r in first["rows"]} >= {"effect", "ci_lower", "ci_upper", "chi2", "df", "p_chi2", "i2", "z", "p_z"}
+    assert first["agree"] and first["studies_checked"] == 7
+    assert revman_reproduction.disagreements(table) == []
+    # the SMD analysis has no stored totals in either format: nothing claimed
+    assert table[1]["stored"] is False and table[1]["rows"] == []
+
+
+def test_rm5_records_keep_source_subgroupless_timepoint_and_risk_of_bias(tmp_path):
+    _import(tmp_path, RM5)
+    rec = yaml.safe_load((tmp_path / "fleiss-1993" / "trials" / "isis-2.yaml").read_text())
+    block = rec["outcomes"]["analysis-1-1"][0]
+    assert block["arms"]["experimental"] == {"events": 1570, "total": 8587}
+    assert "STD-ISIS_x002d_2" in block["source"]
+    assert rec["year"] == 1988 and rec["revman"]["study_id"] == "STD-ISIS_x002d_2"
+    # QUALITY_ITEMS "Allocation concealment?" RESULT=UNKNOWN -> RoB 1 key, judgement unclear
+    assert rec["risk_of_bias"]["domains"] == {"allocation_concealment": {"judgement": "unclear", "support": None}}
+
+
+def test_disagreement_is_reported(tmp_path):
+    _import(tmp_path, RM5)
+    path = tmp_path / "fleiss-1993" / "trials" / "isis-2.yaml"
+    text = path.read_text().replace("events: 1570", "events: 1500")
+    path.write_text(text)
+    review = load_review(tmp_path / "fleiss-1993")
+    bad = revman_reproduction.disagreements(revman_reproduction.reproduce(review.definition, review.trials))
+    assert any("pooled estimate" in line for line in bad)
+
+
+# --- refusals -----------------------------------------------------------------------------------
+def _rm5_bytes(tmp_path, data: bytes) -> Path:
+    p = tmp_path / "bad.rm5"
+    p.write_bytes(data)
+    return p
+
+
+def test_malformed_xml_refused_with_line(tmp_path):
+    text = RM5.read_bytes().replace(b"</COVER_SHEET>", b"</COVER_SHEEP>", 1)
+    with pytest.raises(ImportFormatError, match=r"bad\.rm5: line \d+, column \d+: malformed XML"):
+        rm5.read(_rm5_bytes(tmp_path, text))
+
+
+def test_billion_laughs_refused(tmp_path):
+    bomb = (b'<?xml version="1.0" encoding="ISO-8859-1"?>\n<!DOCTYPE COCHRANE_REVIEW [\n <!ENTITY a "aaaaaaaaaa">\n'
+            + b"".join(b' <!ENTITY %s "&%s;&%s;&%s;&%s;&%s;&%s;&%s;&%s;&%s;&%s;">\n' % ((chr(98 + i).encode(),)
+                                                                                    + (chr(97 + i).encode(),) * 10)
+                       for i in range(8))
+            + b']>\n<COCHRANE_REVIEW TYPE="INTERVENTION"><COVER_SHEET><TITLE>&i;</TITLE></COVER_SHEET></COCHRANE_REVIEW>')
+    with pytest.raises(ImportFormatError, match=r"bad\.rm5: line \d+: refused: the file declares a DTD or entities"):
+        rm5.read(_rm5_bytes(tmp_path, bomb))
+
+
+def test_wrong_encoding_refused(tmp_path):
+    utf16 = RM5.read_bytes().decode("iso-8859-1").encode("utf-16")
+    with pytest.raises(ImportFormatError, match="UTF-16"):
+        rm5.read(_rm5_bytes(tmp_path, utf16))
+    # declared UTF-8 but ISO-8859-1 bytes inside: the parser names the line
+    latin = RM5.read_bytes().replace(b'encoding="ISO-8859-1"', b'encoding="UTF-8"').replace(
+        b"Examples from Fleiss 1993</TITLE>", b"Exemples \xe9t\xe9</TITLE>", 1)
+    with pytest.raises(ImportFormatError, match=r"line 4, column \d+: malformed XML"):
+        rm5.read(_rm5_bytes(tmp_path, latin))
+    odd = RM5.read_bytes().replace(b'encoding="ISO-8859-1"', b'encoding="EBCDIC-CP-US"')
+    with pytest.raises(ImportFormatError, match="declared encoding"):
+        rm5.read(_rm5_bytes(tmp_path, odd))
+
+
+def test_not_a_revman_file_and_bad_number_refused(tmp_path):
+    with pytest.raises(ImportFormatError, match="not a RevMan 5 review file"):
+        rm5.read(_rm5_bytes(tmp_path, b'<?xml version="1.0"?><html/>'))
+    bad = RM5.read_bytes().replace(b'EVENTS_1="49"', b'EVENTS_1="forty-nine"', 1)
+    with pytest.raises(ImportFormatError, match=r"line \d+: analysis 1\.1, DICH_DATA STUDY_ID=STD-MRC_x002d_1 EVENTS_1: "
+                                                r"'forty-nine' is not a number"):
+        rm5.read(_rm5_bytes(tmp_path, bad))
+
+
+def _zip(members: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _inner_members() -> dict[str, bytes]:
+    outer = zipfile.ZipFile(ZIP)
+    inner_name = next(n for n in outer.namelist() if n.endswith("-data.zip"))
+    inner = zipfile.ZipFile(io.BytesIO(outer.read(inner_name)))
+    return {n: inner.read(n) for n in inner.namelist() if not n.endswith("/")}
+
+
+def test_zip_path_traversal_refused(tmp_path):
+    members = _inner_members() | {"../../evil.csv": b"x"}
+    p = tmp_path / "evil.zip"
+    p.write_bytes(_zip(members))
+    with pytest.raises(ImportFormatError, match=r"evil\.zip: member '\.\./\.\./evil\.csv': refused: .*path traversal"):
+        revman_web.read(p)
+    assert not (tmp_path.parent / "evil.csv").exists()
+
+
+def test_zip_bomb_member_refused(tmp_path):
+    members = _inner_members() | {"study-data/huge.csv": b"0" * (revman_web.MAX_MEMBER_BYTES + 10)}
+    p = tmp_path / "bomb.zip"
+    p.write_bytes(_zip(members))
+    assert p.stat().st_size < 1_000_000  # small on disk, huge when inflated
+    with pytest.raises(ImportFormatError, match=r"bomb\.zip: member 'study-data/huge\.csv' would inflate to"):
+        revman_web.read(p)
+
+
+def test_missing_analysis_data_refused(tmp_path):
+    members = {n: d for n, d in _inner_members().items() if "data-rows" not in n}
+    p = tmp_path / "partial.zip"
+    p.write_bytes(_zip(members))
+    with pytest.raises(ImportFormatError, match=r"partial\.zip: missing analysis-data/\*-data-rows\.csv"):
+        revman_web.read(p)
+    p.write_bytes(b"not a zip at all")
+    with pytest.raises(ImportFormatError, match="not a readable zip file"):
+        revman_web.read(p)
+
+
+def test_existing_review_refused_without_sync_and_nothing_written_on_failure(tmp_path):
+    _import(tmp_path, RM5)
+    before = sorted(p.name for p in (tmp_path / "fleiss-1993" / "trials").iterdir())
+    with pytest.raises(ImportFormatError, match="a review already exists here; use --sync"):
+        _import(tmp_path, RM5)
+    # an import that does not validate (an SD of 0 is refused by the record checks) writes nothing
+    bad = RM5.read_bytes().replace(b'SD_1="4.7"', b'SD_1="0"', 1)
+    with pytest.raises(Exception, match="standard deviation must be greater than 0"):
+        write_review(tmp_path / "fleiss-1993", rm5.read(_rm5_bytes(tmp_path, bad)), sync=True)
+    with pytest.raises(Exception, match="standard deviation must be greater than 0"):
+        write_review(tmp_path / "new-review", rm5.read(_rm5_bytes(tmp_path, bad)))
+    assert not (tmp_path / "new-review").exists()
+    assert sorted(p.name for p in (tmp_path / "fleiss-1993" / "trials").iterdir()) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch folder left behind
+
+
+def test_sync_lists_added_changed_removed(tmp_path, capsys):
+    src = RM5.read_bytes()
+    # edition 2 of the source: Wilson removed (its data and study), CDP corrected, a new study added
+    wilson_data = src[src.index(b'<CONT_DATA CI_END="" CI_START="" EFFECT_SIZE="" ESTIMABLE="YES" MEAN_1="6.5"'):]
+    wilson_data = wilson_data[:wilson_data.index(b"/>") + 3]
+    new = (src.replace(wilson_data, b"", 1)
+           .replace(b'EVENTS_1="44"', b'EVENTS_1="45"', 1)
+           .replace(b'<STUDY DATA_SOURCE="PUB" ID="STD-Wilson"', b'<STUDY DATA_SOURCE="PUB" ID="STD-New" NAME="New" YEAR="2001"/>'
+                    b'\n<STUDY DATA_SOURCE="PUB" ID="STD-Wilson"', 1)
+           .replace(b"</CONT_OUTCOME>", b'<CONT_DATA MEAN_1="1.0" MEAN_2="2.0" SD_1="1.0" SD_2="1.1" STUDY_ID="STD-New" '
+                    b'TOTAL_1="10" TOTAL_2="12"/>\n</CONT_OUTCOME>', 1))
+    v2 = tmp_path / "v2.rm5"
+    v2.write_bytes(new)
+    reviews = tmp_path / "reviews"
+    assert cli.main(["import", str(reviews / "fleiss"), str(RM5)]) == 0
+    capsys.readouterr()
+    assert cli.main(["import", str(reviews / "fleiss"), str(v2)]) == 2
+    assert "use --sync" in capsys.readouterr().err
+    assert cli.main(["import", str(reviews / "fleiss"), str(v2), "--sync"]) == 0
+    out = capsys.readouterr().out
+    assert "1 added, 1 changed, 1 removed" in out
+    assert "added    new" in out and "changed  cdp" in out and "removed  wilson" in out
+    assert not (reviews / "fleiss" / "trials" / "wilson.yaml").exists()
+    assert len(load_review(reviews / "fleiss").trials) == 12
+
+
+def test_cli_import_prints_reproduction_and_warns_loudly(tmp_path, capsys):
+    assert cli.main(["import", str(tmp_path / "r1"), str(ZIP)]) == 0
+    out = capsys.readouterr()
+    assert "Reproduction of RevMan's stored totals" in out.out and "DIFFERS" not in out.out
+    assert "WARNING" not in out.err
+    bad = tmp_path / "bad.rm5"
+    bad.write_bytes(RM5.read_bytes().replace(b'EFFECT_SIZE="0.8968655609130709"', b'EFFECT_SIZE="0.9"', 1))
+    assert cli.main(["import", str(tmp_path / "r2"), str(bad)]) == 0
+    err = capsys.readouterr().err
+    assert "WARNING: 1 RevMan total(s) NOT reproduced" in err and "pooled estimate" in err
+
+
+def test_detect_format(tmp_path):
+    assert detect_format(RM5) == "rm5" and detect_format(ZIP) == "revman-web"
+    (tmp_path / "s.csv").write_text("a\n")
+    assert detect_format(tmp_path / "s.csv") == "sheet"
+    (tmp_path / "m" / "metadata").mkdir(parents=True)
+    (tmp_path / "m" / "data.csv").write_text("x\n")
+    assert detect_format(tmp_path / "m") == "metapsy"
+    (tmp_path / "x.docx").write_text("")
+    with pytest.raises(ImportFormatError, match="unknown format .docx"):
+        detect_format(tmp_path / "x.docx")
