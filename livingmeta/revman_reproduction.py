@@ -165,3 +165,10 @@ def section_context(review_def: dict, trials: list[dict]) -> dict | None:
     table = reproduce(review_def, trials)
     return {"analyses": table, "all_agree": all(a["agree"] for a in table),
             "source": (review_def.get("revman") or {}).get("file")}
+
+
+def section_for_review_dir(review_dir) -> dict | None:
+    """:func:`section_context` for a review folder (the report script's one call)."""
+    from .records import load_review
+    review = load_review(review_dir)
+    return section_context(review.definition, review.trials)

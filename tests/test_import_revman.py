@@ -222,3 +222,46 @@ def test_detect_format(tmp_path):
     (tmp_path / "x.docx").write_text("")
     with pytest.raises(ImportFormatError, match="unknown format .docx"):
         detect_format(tmp_path / "x.docx")
+
+
+def test_report_section_shows_reproduction_only_for_revman_reviews(tmp_path):
+    import jinja2
+
+    from livingmeta.report import TEMPLATE_DIR
+    _import(tmp_path, ZIP)
+    ctx = revman_reproduction.section_for_review_dir(tmp_path / "fleiss-1993")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    html = env.get_template("sections/revman_reproduction.html.j2").render(revman_reproduction=ctx)
+    assert "Analysis 1.1: Aspirin" in html and "0.896866" in html and "DIFFERS" not in html
+    assert "RevMan stored no totals for this analysis" in html
+    default = Path(__file__).parents[1] / "data" / "reviews" / "exercise-depression"
+    assert revman_reproduction.section_for_review_dir(default) is None
+
+
+def test_subgroups_are_parsed_and_each_subgroup_reproduced(tmp_path):
+    """Synthetic (labelled): the aspirin analysis split into two subgroups; the subgroup odds
+    ratios written into the file are metafor 3.8.1's rma.mh on the same tables (7 digits)."""
+    src = RM5.read_bytes().decode("iso-8859-1")
+    start = src.index("<DICH_DATA", src.index('<DICH_OUTCOME'))
+    end = src.index("</DICH_OUTCOME>")
+    rows = src[start:end].strip().split("\n")
+    sub = ('<DICH_SUBGROUP NO="{no}" EFFECT_SIZE="{es}" CI_START="" CI_END=""><NAME>{name}</NAME>\n{rows}\n</DICH_SUBGROUP>\n')
+    # Rscript: exp(rma.mh(ai=ai, n1i=n1i, ci=ci, n2i=n2i, data=d[s, ], measure='OR')$beta), s = 1:2 and 3:7
+    a = sub.format(no=1, name="Early trials", rows="\n".join(rows[:2]), es="0.7004690")
+    b = sub.format(no=2, name="Later trials", rows="\n".join(rows[2:]), es="0.9100216")
+    text = src[:start] + a + b + src[end:]
+    text = text.replace('SUBGROUPS="NO" SUBGROUP_TEST="YES" SWAP_EVENTS="NO"', 'SUBGROUPS="YES" SUBGROUP_TEST="YES" SWAP_EVENTS="NO"', 1)
+    p = tmp_path / "sub.rm5"
+    p.write_bytes(text.encode("iso-8859-1"))
+    write_review(tmp_path / "sub", rm5.read(p))
+    review = load_review(tmp_path / "sub")
+    spec = review.outcome("analysis-1-1")
+    assert [t["label"] for t in spec["timepoints"]] == ["subgroup: Early trials", "subgroup: Later trials"]
+    rec = yaml.safe_load((tmp_path / "sub" / "trials" / "cdp.yaml").read_text())
+    assert rec["outcomes"]["analysis-1-1"][0]["subgroup"] == "Early trials"
+    table = revman_reproduction.reproduce(review.definition, review.trials)
+    parts = {r["part"]: r for r in table[0]["rows"] if r["key"] == "effect"}
+    assert set(parts) == {"overall", "subgroup Early trials", "subgroup Later trials"}
+    assert parts["subgroup Early trials"]["ours"] == pytest.approx(0.7004690, abs=1e-6)
+    assert parts["subgroup Later trials"]["ours"] == pytest.approx(0.9100216, abs=1e-6)
