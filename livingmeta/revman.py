@@ -4,8 +4,10 @@ Reference: J J Deeks, J P T Higgins, "Statistical algorithms in Review Manager 5
 totals RevMan stores in its files. Where this differs from metafor's defaults it is a named choice:
 
 - Zero cells (inverse-variance and Mantel-Haenszel): 0.5 is added to every cell of a study with a
-  zero cell (the study-level estimates, and, as R package meta's ``MH.exact = FALSE`` documents
-  for RevMan, the Mantel-Haenszel pooled estimate). Peto needs none.
+  zero cell, for the study-level estimates and for the Mantel-Haenszel pooled estimate (RevMan's
+  default, criticised by Ades et al., Res Synth Methods 2025; R package meta's
+  ``MH.exact = FALSE``). For RD the corrected cells enter only the variances: the study RD, the
+  MH estimate and its weights use the table as given. Peto needs no correction.
 - Not estimable: for OR and RR a study with no events in either group (and for OR one where
   every participant had the event) has no estimate; it is listed, counted in the totals of
   events and participants, and left out of the pooling. RD is always estimable. Continuous
@@ -100,14 +102,18 @@ def peto_terms(a, n1, c, n2):
     return a - n1 * m / n, n1 * n2 * m * (n - m) / (n**2 * (n - 1))
 
 
-def _mh(a, n1, c, n2, measure):
-    """Mantel-Haenszel pooled estimate, its SE and the study weights (cells already corrected)."""
+def _mh(raw, corrected, measure):
+    """Mantel-Haenszel pooled estimate, its SE and the study weights. OR and RR use the corrected
+    cells throughout; RD takes its estimate and weights from the raw table and only its variance
+    from the corrected cells (as RevMan; R package meta's metabin, MH.exact = FALSE)."""
+    a, n1, c, n2 = corrected
     b, d = n1 - a, n2 - c
     N = n1 + n2
     if measure == "RD":
-        w = n1 * n2 / N
-        est = float(np.sum(w * (a / n1 - c / n2)) / w.sum())
-        se = float(np.sqrt(np.sum((a * b * n2**3 + c * d * n1**3) / (n1 * n2 * N**2)) / w.sum() ** 2))
+        ra, rn1, rc, rn2 = raw
+        w = rn1 * rn2 / (rn1 + rn2)
+        est = float(np.sum(w * (ra / rn1 - rc / rn2)) / w.sum())
+        se = float(np.sqrt(np.sum((a * b * n2**3 + c * d * n1**3) / (n1 * n2 * N**2))) / w.sum())
         return est, se, w
     mh = pooling.mantel_haenszel(a, n1, c, n2, measure=measure)
     w = b * c / N if measure == "OR" else c * n1 / N
@@ -122,8 +128,8 @@ def _heterogeneity(Q: float, df: int) -> tuple[float, float]:
 
 def pool(yi, vi, estimable, *, measure: str, method: str = "IV", random: bool = False, level: float = 0.95,
          counts=None) -> RevManResult:
-    """Pool study estimates the way RevMan does. ``counts`` = (a, n1, c, n2) with zero cells
-    already corrected, needed for Mantel-Haenszel."""
+    """Pool study estimates the way RevMan does. ``counts`` = ((a, n1, c, n2) as given,
+    (a, n1, c, n2) with zero cells corrected), needed for Mantel-Haenszel."""
     yi, vi, ok = np.asarray(yi, float), np.asarray(vi, float), np.asarray(estimable, bool)
     res = RevManResult(measure=measure, method=method, random=random, yi=yi, vi=vi, estimable=ok,
                        weights=np.full(yi.shape, np.nan), level=level)
@@ -134,8 +140,8 @@ def pool(yi, vi, estimable, *, measure: str, method: str = "IV", random: bool = 
     crit = dist.norm_isf((1 - level) / 2)
     res.df = k - 1
     if method == "MH":
-        a, n1, c, n2 = (np.asarray(x, float)[ok] for x in counts)
-        est, se, w = _mh(a, n1, c, n2, "RD" if measure == "RD" else measure)
+        raw, corrected = ([np.asarray(x, float)[ok] for x in table] for table in counts)
+        est, se, w = _mh(raw, corrected, measure)
         res.Q = max(0.0, float(np.sum((y - est) ** 2 / v)))
         res.Q_p, res.I2 = _heterogeneity(res.Q, res.df)
         if random and k > 1:
@@ -184,10 +190,12 @@ def dichotomous(a, n1, c, n2, *, measure: str, method: str = "MH", random: bool 
         ca, cb, cc, cd = _corrected(a[ok], n1[ok], c[ok], n2[ok])
         es = binary_effect(ca, ca + cb, cc, cc + cd, measure=measure, to="none")
         yi[ok], vi[ok] = es.yi, es.vi
-        full = [np.full(a.shape, np.nan) for _ in range(4)]
-        for arr, val in zip(full, (ca, ca + cb, cc, cc + cd)):
+        if measure == "RD":  # the risk difference itself is not corrected, only its variance
+            yi[ok] = a[ok] / n1[ok] - c[ok] / n2[ok]
+        corrected = [np.full(a.shape, np.nan) for _ in range(4)]
+        for arr, val in zip(corrected, (ca, ca + cb, cc, cc + cd)):
             arr[ok] = val
-        counts = full
+        counts = ((a, n1, c, n2), corrected)
     res = pool(yi, vi, ok, measure=measure, method=method, random=random, level=level, counts=counts)
     res.totals = {"events_1": float(a.sum()), "total_1": float(n1.sum()), "events_2": float(c.sum()), "total_2": float(n2.sum())}
     if swap_events:

@@ -33,6 +33,13 @@ revman_case <- function(d, measure) {
   A <- (a + inc)[est]; B <- (b + inc)[est]; C <- (c + inc)[est]; D <- (dd + inc)[est]
   es <- escalc(measure = measure, ai = A, bi = B, ci = C, di = D, add = 0, to = "none")
   mh <- suppressWarnings(rma.mh(ai = A, bi = B, ci = C, di = D, measure = measure, add = 0, to = "none", drop00 = FALSE))
+  if (measure == "RD") {
+    # RevMan (and meta's metabin, "RevMan 3.1" branch): the study RD and the MH estimate and weights
+    # from the uncorrected table; only the variances use the corrected cells.
+    raw <- escalc(measure = "RD", ai = a[est], bi = b[est], ci = c[est], di = dd[est], add = 0, to = "none")
+    es$yi <- raw$yi
+    mh <- rma.mh(ai = a[est], bi = b[est], ci = c[est], di = dd[est], measure = "RD", add = 0, to = "none", drop00 = FALSE)
+  }
   fe <- rma(es$yi, es$vi, method = "FE")
   dl <- rma(es$yi, es$vi, method = "DL")
   w <- 1 / es$vi
@@ -48,7 +55,8 @@ revman_case <- function(d, measure) {
   if (measure == "RD") {
     # Greenland & Robins (1985) variance, as RevMan 5 (Deeks & Higgins 2010); metafor's rma.mh uses Sato et al. (1989).
     n1 <- A + B; n2 <- C + D; N <- n1 + n2
-    res$MH$se_greenland_robins <- sqrt(sum((A * B * n2^3 + C * D * n1^3) / (n1 * n2 * N^2)) / sum(n1 * n2 / N)^2)
+    r1 <- d$n1i[est]; r2 <- d$n2i[est]
+    res$MH$se_greenland_robins <- sqrt(sum((A * B * n2^3 + C * D * n1^3) / (n1 * n2 * N^2))) / sum(r1 * r2 / (r1 + r2))
   }
   res
 }
