@@ -108,6 +108,10 @@ def reproduce(definition: dict, trials: list[dict]) -> list[dict]:
             pub = (b.get("published") or {}).get("revman")
             if not pub or not res.estimable[i]:
                 continue
+            if rv["data_type"] == "generic":
+                # IV_DATA's EFFECT_SIZE is the entered estimate (its scale depends on LOG_DATA), not
+                # a computed result: only the weight is RevMan's own study result here.
+                pub = {k: v for k, v in pub.items() if k == "weight"}
             y, s = res.yi[i], math.sqrt(res.vi[i])
             mine = {"effect": back(y), "ci_lower": back(y - crit * s), "ci_upper": back(y + crit * s),
                     "weight": res.weights[i]}

@@ -265,3 +265,62 @@ def test_subgroups_are_parsed_and_each_subgroup_reproduced(tmp_path):
     assert set(parts) == {"overall", "subgroup Early trials", "subgroup Later trials"}
     assert parts["subgroup Early trials"]["ours"] == pytest.approx(0.7004690, abs=1e-6)
     assert parts["subgroup Later trials"]["ours"] == pytest.approx(0.9100216, abs=1e-6)
+
+
+def test_generic_inverse_variance_outcome_imports_and_reproduces(tmp_path):
+    """Synthetic (labelled): the aspirin log odds ratios entered as a generic inverse-variance
+    analysis (LOG_DATA=YES); its stored totals are metafor's rma(method="FE") on the same values."""
+    import json
+    import math
+    ref = json.loads((Path(__file__).parent / "reference" / "revman_reference.json").read_text())["aspirin"]["OR"]
+    ids = ["STD-MRC_x002d_1", "STD-CDP", "STD-MRC_x002d_2", "STD-GASP", "STD-PARIS", "STD-AMIS", "STD-ISIS_x002d_2"]
+    rows = "\n".join(f'<IV_DATA EFFECT_SIZE="{y!r}" SE="{math.sqrt(v)!r}" STUDY_ID="{s}" TOTAL_1="" TOTAL_2=""/>'
+                     for y, v, s in zip(ref["yi"], ref["vi"], ids))
+    fe = ref["FE"]
+    outcome = (f'<IV_OUTCOME CHI2="{fe["Q"]!r}" CI_END="{math.exp(fe["estimate"] + 1.959963984540054 * fe["se"])!r}" '
+               f'CI_START="{math.exp(fe["estimate"] - 1.959963984540054 * fe["se"])!r}" CI_STUDY="95" CI_TOTAL="95" DF="6" '
+               f'EFFECT_MEASURE="OR" EFFECT_SIZE="{math.exp(fe["estimate"])!r}" I2="{fe["I2"]!r}" LOG_DATA="YES" METHOD="IV" '
+               f'NO="3" RANDOM="NO" SUBGROUPS="NO" TOTALS="YES"><NAME>Aspirin, generic inverse variance</NAME>'
+               f'<GROUP_LABEL_1>Aspirin</GROUP_LABEL_1><GROUP_LABEL_2>Control</GROUP_LABEL_2>'
+               f'<GRAPH_LABEL_1>Favours aspirin</GRAPH_LABEL_1><GRAPH_LABEL_2>Favours control</GRAPH_LABEL_2>\n{rows}\n</IV_OUTCOME>\n')
+    text = RM5.read_bytes().decode("iso-8859-1").replace("</COMPARISON>", outcome + "</COMPARISON>", 1)
+    p = tmp_path / "giv.rm5"
+    p.write_bytes(text.encode("iso-8859-1"))
+    write_review(tmp_path / "giv", rm5.read(p))
+    review = load_review(tmp_path / "giv")
+    spec = review.outcome("analysis-1-3")
+    assert (spec["type"], spec["effect_measure"], spec["revman"]["log_data"]) == ("generic", "OR", True)
+    rec = yaml.safe_load((tmp_path / "giv" / "trials" / "isis-2.yaml").read_text())
+    block = rec["outcomes"]["analysis-1-3"][0]
+    assert block["generic"]["estimate"] == pytest.approx(ref["yi"][6]) and block["arms"]["experimental"] == {"n": None}
+    table = revman_reproduction.reproduce(review.definition, review.trials)
+    giv = next(a for a in table if a["analysis"] == "1.3")
+    assert revman_reproduction.disagreements(table) == [] and {r["key"] for r in giv["rows"]} == {"effect", "ci_lower", "ci_upper", "chi2", "df", "i2"}
+
+
+def test_risk_of_bias_item_names_map_to_rob1_keys():
+    from livingmeta.importers.revman_common import Study, add_rob, rob1_domains
+    assert rob1_domains("Random sequence generation (selection bias)") == ["sequence_generation"]
+    assert rob1_domains("Blinding of participants and personnel (performance bias)") == [
+        "blinding_participants", "blinding_personnel"]
+    assert rob1_domains("Blinding of outcome assessment (detection bias)") == ["blinding_outcome_assessment"]
+    assert rob1_domains("Incomplete outcome data (attrition bias)") == ["incomplete_outcome_data"]
+    assert rob1_domains("Selective reporting (reporting bias)") == ["selective_reporting"]
+    assert rob1_domains("Other bias") == ["other_bias"]
+    st = Study(key="s", name="S 2000", year="2000")
+    add_rob(st, "Allocation concealment (selection bias)", "Low risk", "Central allocation", "here")
+    add_rob(st, "Baseline imbalance", "High risk", "", "here")
+    add_rob(st, "Blinding of outcome assessment (detection bias)", "YES", None, "here", group="Self-reported outcomes")
+    assert st.risk_of_bias == {"allocation_concealment": {"judgement": "low", "support": "Central allocation"}}
+    assert st.other_bias_items[0] == {"item": "Baseline imbalance", "judgement": "high", "support": None}
+    assert st.other_bias_items[1]["group"] == "Self-reported outcomes"
+    assert st.other_bias_items[1]["domains"] == ["blinding_outcome_assessment"]
+    with pytest.raises(ImportFormatError, match="unknown risk-of-bias judgement 'Maybe'"):
+        add_rob(st, "Other bias", "Maybe", None, "here")
+
+
+def test_revman_web_rob_not_applicable_is_not_assessed(tmp_path):
+    _import(tmp_path, ZIP)
+    rec = yaml.safe_load((tmp_path / "fleiss-1993" / "trials" / "amis.yaml").read_text())
+    assert rec["risk_of_bias"]["domains"]["allocation_concealment"]["judgement"] == "not_assessed"
+    assert rec["risk_of_bias"]["source"].startswith("RevMan Web data package, ")
