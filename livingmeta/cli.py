@@ -113,6 +113,7 @@ def _analyze_revman(args) -> int:
     import pandas as pd
 
     from . import effects, revman
+    from .files import _jsonable  # NaN (e.g. tau^2's SE under FE) -> null: JSON never carries NaN
     measure = (args.measure or "").upper()
     if not measure:
         raise InputError("--method MH, MH+DL, Peto and --revman need --measure (RR, OR, RD, MD or SMD)")
@@ -159,7 +160,7 @@ def _analyze_revman(args) -> int:
         out = res.to_dict()
         if res.k == 0:
             raise InputError(f"{args.effects}: no study is estimable (e.g. no events in either group)")
-        print(json.dumps(out, allow_nan=False, default=float) if args.json else _revman_summary(out))
+        print(json.dumps(_jsonable(out), allow_nan=False) if args.json else _revman_summary(out))
         return 0
     if cols == STUDY_COLUMNS["binary"]:
         es = effects.binary_effect(data["ai"], data["n1i"], data["ci"], data["n2i"], measure=measure)
@@ -167,12 +168,12 @@ def _analyze_revman(args) -> int:
         if measure == "SMD":
             es = effects.hedges_g(data["m1i"], data["sd1i"], data["n1i"], data["m2i"], data["sd2i"], data["n2i"])
         else:
-            es = effects.EffectSizes(data["m1i"] - data["m2i"], data["sd1i"] ** 2 / data["n1i"] + data["sd2i"] ** 2 / data["n2i"], "MD")
+            es = effects.EffectSizes(*revman.mean_difference(*(data[c] for c in STUDY_COLUMNS["continuous"])), "MD")
     else:
         es = effects.EffectSizes(data["yi"], data["vi"], measure)
     study = df["study"].astype(str).tolist() if "study" in df.columns else None
     fit = pooling.rma(es.yi, es.vi, method=method, test=args.test, study=study)
-    print(json.dumps({**fit.to_dict(), "measure": measure}, allow_nan=False, default=float) if args.json else fit.summary())
+    print(json.dumps(_jsonable({**fit.to_dict(), "measure": measure}), allow_nan=False) if args.json else fit.summary())
     return 0
 
 
@@ -292,7 +293,7 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser("analyze", help="meta-analysis of a table with columns yi and vi")
     a.add_argument("effects", help="CSV with columns yi, vi (optional: study, moderators)")
-    a.add_argument("--method", default="REML", choices=(*pooling.TAU2_METHODS, "MH", "MH+DL", "Peto"),
+    a.add_argument("--method", default="REML", choices=(*pooling.TAU2_METHODS, *REVMAN_METHODS),
                    help="tau^2 estimator, or MH (Mantel-Haenszel), MH+DL (RevMan's random effects for MH data), Peto")
     a.add_argument("--measure", default=None, choices=["RR", "OR", "RD", "MD", "SMD"],
                    help="effect measure computed from study rows (ai,n1i,ci,n2i or m1i,sd1i,n1i,m2i,sd2i,n2i)")

@@ -35,7 +35,6 @@ from .effects import binary_effect, hedges_g
 from .errors import ModelError
 
 RATIO = ("OR", "RR", "PETO_OR", "HR")
-METHODS = ("MH", "MH+DL", "Peto", "IV", "IV+DL")
 
 
 @dataclass
@@ -142,8 +141,8 @@ def pool(yi, vi, estimable, *, measure: str, method: str = "IV", random: bool = 
     if method == "MH":
         raw, corrected = ([np.asarray(x, float)[ok] for x in table] for table in counts)
         est, se, w = _mh(raw, corrected, measure)
-        res.Q = max(0.0, float(np.sum((y - est) ** 2 / v)))
-        res.Q_p, res.I2 = _heterogeneity(res.Q, res.df)
+        res.Q = max(0.0, float(np.sum((y - est) ** 2 / v))) if k > 1 else 0.0
+        res.Q_p, res.I2 = _heterogeneity(res.Q, res.df) if k > 1 else (float("nan"), float("nan"))
         if random and k > 1:
             wi = 1 / v
             res.tau2 = max(0.0, (res.Q - res.df) / (wi.sum() - np.sum(wi**2) / wi.sum()))
@@ -172,7 +171,7 @@ def dichotomous(a, n1, c, n2, *, measure: str, method: str = "MH", random: bool 
     a, n1, c, n2 = (np.asarray(x, float) for x in (a, n1, c, n2))
     if swap_events:
         a, c = n1 - a, n2 - c
-    method = {"PETO": "Peto"}.get(method.upper(), method.upper()) if method.upper() == "PETO" else method.upper()
+    method = "Peto" if method.upper() == "PETO" else method.upper()
     if measure == "PETO_OR" or method == "Peto":
         measure, method = "PETO_OR", "Peto"
     if measure not in ("OR", "RR", "RD", "PETO_OR"):
@@ -203,6 +202,12 @@ def dichotomous(a, n1, c, n2, *, measure: str, method: str = "MH", random: bool 
     return res
 
 
+def mean_difference(m1, sd1, n1, m2, sd2, n2):
+    """(yi, vi) of the raw mean difference, group 1 minus group 2: var = sd1^2/n1 + sd2^2/n2."""
+    m1, sd1, n1, m2, sd2, n2 = (np.asarray(x, float) for x in (m1, sd1, n1, m2, sd2, n2))
+    return m1 - m2, sd1**2 / n1 + sd2**2 / n2
+
+
 def continuous(m1, sd1, n1, m2, sd2, n2, *, measure: str, random: bool = False, level: float = 0.95,
                revman: bool = True) -> RevManResult:
     """RevMan analysis of means and SDs: MD or SMD (Hedges' adjusted g when ``revman``), inverse variance."""
@@ -211,7 +216,8 @@ def continuous(m1, sd1, n1, m2, sd2, n2, *, measure: str, random: bool = False, 
     yi, vi = np.full(m1.shape, np.nan), np.full(m1.shape, np.nan)
     if ok.any():
         if measure == "MD":
-            yi[ok], vi[ok] = (m1 - m2)[ok], (sd1**2 / n1 + sd2**2 / n2)[ok]
+            y, v = mean_difference(m1, sd1, n1, m2, sd2, n2)
+            yi[ok], vi[ok] = y[ok], v[ok]
         elif measure == "SMD":
             opts = {"variance": "revman", "correction": "approx"} if revman else {}
             es = hedges_g(m1[ok], sd1[ok], n1[ok], m2[ok], sd2[ok], n2[ok], **opts)

@@ -127,3 +127,16 @@ def test_cli_analyze_refusals(tmp_path, capsys):
     assert "use --measure OR" in capsys.readouterr().err
     assert cli.main(["analyze", path, "--method", "MH"]) == 2
     assert "need --measure" in capsys.readouterr().err
+
+
+def test_cli_analyze_one_estimable_study_and_fe_give_json_without_nan(tmp_path, capsys):
+    path = _csv(tmp_path, pd.DataFrame({"ai": [0, 3], "n1i": [10, 10], "ci": [0, 2], "n2i": [10, 10]}))
+    assert cli.main(["analyze", path, "--measure", "OR", "--method", "MH", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)  # json.loads would accept NaN; the CLI must not write it
+    assert out["k"] == 1 and out["not_estimable"] == [0] and out["Q_p"] is None and out["I2"] is None
+    # the single estimable study: 0.5 added to its cells (3 of 10 vs 2 of 10 has no zero cell: none added)
+    assert out["estimate"] == pytest.approx(np.log(3 * 8 / (7 * 2)), rel=1e-12)
+    md = _csv(tmp_path, pd.DataFrame({"m1i": [5.0, 4.9], "sd1i": [4.7, 1.71], "n1i": [13, 30],
+                                      "m2i": [6.5, 6.1], "sd2i": [3.8, 2.3], "n2i": [13, 50]}))
+    assert cli.main(["analyze", md, "--measure", "MD", "--method", "FE", "--json"]) == 0
+    assert "NaN" not in capsys.readouterr().out

@@ -29,14 +29,9 @@ from livingmeta.errors import ImportFormatError
 from .review_writer import ImportedReview, trial_id_for
 
 ARMS = {"intervention": "experimental", "control": "control"}
-DATA_TYPES = ("dichotomous", "continuous", "generic")
-METHODS = ("MH", "IV", "PETO")
-RATIO_MEASURES = ("OR", "RR", "PETO_OR", "HR")
 # review.schema effect_measure for each RevMan measure; anything else (generic inverse variance
 # with a custom name) is "generic" and keeps RevMan's name in revman.effect_measure.
 SCHEMA_MEASURE = {"OR": "OR", "PETO_OR": "OR", "RR": "RR", "RD": "RD", "MD": "MD", "SMD": "SMD"}
-TOTAL_KEYS = ("effect", "ci_lower", "ci_upper", "chi2", "df", "p_chi2", "i2", "tau2", "z", "p_z",
-              "events_1", "total_1", "events_2", "total_2")
 
 
 @dataclass
@@ -72,7 +67,8 @@ class Analysis:
     group_labels: tuple = ("", "")
     graph_labels: tuple = ("", "")
     totals: str = "YES"              # YES | SUB (subtotals only) | NO
-    overall: dict | None = None      # stored totals, text as printed (TOTAL_KEYS)
+    overall: dict | None = None      # stored totals as printed: effect, ci_lower, ci_upper, chi2, df,
+                                     # p_chi2, i2, tau2, z, p_z, events_1, total_1, events_2, total_2
     subgroups: list = field(default_factory=list)   # [{"name": ..., "published": {...}}]
     subgroup_test: dict | None = None                # {"chi2", "df", "p", "i2"} text
     rows: list = field(default_factory=list)
