@@ -324,3 +324,20 @@ def test_revman_web_rob_not_applicable_is_not_assessed(tmp_path):
     rec = yaml.safe_load((tmp_path / "fleiss-1993" / "trials" / "amis.yaml").read_text())
     assert rec["risk_of_bias"]["domains"]["allocation_concealment"]["judgement"] == "not_assessed"
     assert rec["risk_of_bias"]["source"].startswith("RevMan Web data package, ")
+
+
+def test_data_package_with_missing_columns_refused(tmp_path):
+    members = _inner_members()
+    name = next(n for n in members if n.endswith("subgroup-estimates.csv"))
+    members[name] = "\ufeffAnalysis group,Mean\n1,0.5\n".encode("utf-8")
+    p = tmp_path / "cols.zip"
+    p.write_bytes(_zip(members))
+    with pytest.raises(ImportFormatError, match=r"subgroup-estimates\.csv: missing column\(s\) Analysis number, Subgroup"):
+        revman_web.read(p)
+    members = _inner_members()
+    name = next(n for n in members if n.endswith("data-rows.csv"))
+    members[name] = members[name].replace(b",246,2267,", b",many,2267,", 1)
+    p.write_bytes(_zip(members))
+    with pytest.raises(ImportFormatError, match=r"data-rows\.csv: row 2 \(analysis 1\.1, study AMIS\) column "
+                                                r"'Experimental cases': 'many' is not a number"):
+        revman_web.read(p)

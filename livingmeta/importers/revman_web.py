@@ -103,7 +103,10 @@ def _csv(members: dict, key: str, where: str, required: bool = True) -> tuple[li
         text = members[name].decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise ImportFormatError(f"{where}!{name}: byte {e.start}: not UTF-8 text") from None
-    rows = list(csv.DictReader(io.StringIO(text)))
+    try:
+        rows = list(csv.DictReader(io.StringIO(text)))
+    except csv.Error as e:
+        raise ImportFormatError(f"{where}!{name}: not a readable CSV file ({e})") from None
     return rows, name
 
 
@@ -192,6 +195,7 @@ def parse(data: bytes, source: str) -> RevManReview:
     _need(overall, ["Analysis group", "Analysis number", "Analysis name", "Data type", "Statistical method",
                     "Effect measure", "Analysis model"], f"{where}!{overall_name}")
     _need(rows, ["Analysis group", "Analysis number", "Study", "Experimental N", "Control N"], f"{where}!{rows_name}")
+    _need(subs, ["Analysis group", "Analysis number", "Subgroup"], f"{where}!{subs_name}")
     analyses, skipped = [], []
     for i, o in enumerate(overall):
         loc = f"{where}!{overall_name}: row {i + 2}"
