@@ -192,12 +192,16 @@ def test_sync_lists_added_changed_removed(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(["import", str(reviews / "fleiss"), str(v2)]) == 2
     assert "use --sync" in capsys.readouterr().err
+    with open(reviews / "fleiss" / "review.yaml", "a") as fh:  # written by hand after the first import
+        fh.write("report:\n  short_title: Fleiss examples\n")
     assert cli.main(["import", str(reviews / "fleiss"), str(v2), "--sync"]) == 0
     out = capsys.readouterr().out
     assert "1 added, 1 changed, 1 removed" in out
     assert "added    new" in out and "changed  cdp" in out and "removed  wilson" in out
     assert not (reviews / "fleiss" / "trials" / "wilson.yaml").exists()
-    assert len(load_review(reviews / "fleiss").trials) == 12
+    synced = load_review(reviews / "fleiss")
+    assert len(synced.trials) == 12
+    assert synced.definition["report"] == {"short_title": "Fleiss examples"}  # hand-written keys survive a sync
 
 
 def test_cli_import_prints_reproduction_and_warns_loudly(tmp_path, capsys):
