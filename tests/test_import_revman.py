@@ -345,3 +345,36 @@ def test_data_package_with_missing_columns_refused(tmp_path):
     with pytest.raises(ImportFormatError, match=r"data-rows\.csv: row 2 \(analysis 1\.1, study AMIS\) column "
                                                 r"'Experimental cases': 'many' is not a number"):
         revman_web.read(p)
+
+
+def test_references_identifiers_and_characteristics_are_kept(tmp_path):
+    """Synthetic (labelled) reference and characteristics text added to the fixture's ISIS-2."""
+    src = RM5.read_bytes()
+    ref = (b'<STUDY DATA_SOURCE="PUB" ID="STD-ISIS_x002d_2" MODIFIED="2009-08-18 11:10:09 +0200" '
+           b'MODIFIED_BY="[Empty name]" NAME="ISIS-2" YEAR="1988">\n<REFERENCE PRIMARY="NO" TYPE="JOURNAL_ARTICLE">\n'
+           b'<IDENTIFIERS/>\n</REFERENCE>')
+    assert ref in src
+    new_ref = (b'<STUDY DATA_SOURCE="PUB" ID="STD-ISIS_x002d_2" NAME="ISIS-2" YEAR="1988">\n'
+               b'<REFERENCE PRIMARY="YES" TYPE="JOURNAL_ARTICLE"><AU>ISIS-2 Collaborative Group</AU>'
+               b'<TI>Randomised trial of streptokinase, aspirin, both, or neither</TI><SO>Lancet</SO><YR>1988</YR>'
+               b'<VL>2</VL><PG>349-60</PG><IDENTIFIERS><IDENTIFIER TYPE="PUBMED" VALUE="2899772"/></IDENTIFIERS></REFERENCE>')
+    chars = b'<INCLUDED_CHAR STUDY_ID="STD-ISIS_x002d_2">\n<CHAR_METHODS/>'
+    text = src.replace(ref, new_ref, 1).replace(chars, b'<INCLUDED_CHAR STUDY_ID="STD-ISIS_x002d_2">\n'
+                                                       b'<CHAR_METHODS><P>Randomised, 2x2 factorial</P></CHAR_METHODS>', 1)
+    p = tmp_path / "refs.rm5"
+    p.write_bytes(text)
+    write_review(tmp_path / "refs", rm5.read(p))
+    rec = yaml.safe_load((tmp_path / "refs" / "trials" / "isis-2.yaml").read_text())
+    assert rec["citation"]["first_author"] == "ISIS-2 Collaborative Group"
+    assert rec["citation"]["journal"] == "Lancet" and rec["citation"]["detail"] == "2, 349-60"
+    assert rec["citation"]["identifier"] == "PUBMED: 2899772"
+    assert rec["revman"]["characteristics"]["methods"] == "Randomised, 2x2 factorial"
+
+
+def test_ris_references_of_the_data_package():
+    from livingmeta.importers.revman_web import _ris
+    text = ("TY  - JOUR\nNS  - ISIS-2\nAU  - ISIS-2 Collaborative Group\nTI  - Randomised trial\nJO  - Lancet\n"
+            "PY  - 1988\nVL  - 2\nSP  - 349\nEP  - 60\nDO  - 10.1016/S0140-6736(88)92833-4\nER  - \n")
+    (ref,) = _ris(text)["ISIS-2"]
+    assert ref["authors"] == "ISIS-2 Collaborative Group" and ref["journal"] == "Lancet" and ref["year"] == "1988"
+    assert ref["identifiers"] == ["DOI: 10.1016/S0140-6736(88)92833-4"] and ref["detail"] == "2, 349-60"

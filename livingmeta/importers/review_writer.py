@@ -98,9 +98,17 @@ def trial_id_for(name: str, taken: set[str] | None = None) -> str:
     return tid
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """Records refuse YAML aliases (records.py), so an object used twice is written out twice."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
 def _dump(data: dict, header: str) -> bytes:
     head = "".join(f"# {line}\n" for line in header.splitlines() if line.strip())
-    return (head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)).encode("utf-8")
+    body = yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, width=100)
+    return (head + body).encode("utf-8")
 
 
 def _read_existing(review_dir: Path) -> tuple[dict, dict[str, dict]]:
