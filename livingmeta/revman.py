@@ -169,7 +169,8 @@ def dichotomous(a, n1, c, n2, *, measure: str, method: str = "MH", random: bool 
                 swap_events: bool = False) -> RevManResult:
     """RevMan analysis of 2x2 data: measure OR, RR, RD (or PETO_OR); method MH, IV or Peto."""
     a, n1, c, n2 = (np.asarray(x, float) for x in (a, n1, c, n2))
-    if swap_events:
+    entered = {"events_1": float(a.sum()), "total_1": float(n1.sum()), "events_2": float(c.sum()), "total_2": float(n2.sum())}
+    if swap_events:  # RevMan's "swap event and non-event": the effect is computed on non-events
         a, c = n1 - a, n2 - c
     method = "Peto" if method.upper() == "PETO" else method.upper()
     if measure == "PETO_OR" or method == "Peto":
@@ -196,9 +197,9 @@ def dichotomous(a, n1, c, n2, *, measure: str, method: str = "MH", random: bool 
             arr[ok] = val
         counts = ((a, n1, c, n2), corrected)
     res = pool(yi, vi, ok, measure=measure, method=method, random=random, level=level, counts=counts)
-    res.totals = {"events_1": float(a.sum()), "total_1": float(n1.sum()), "events_2": float(c.sum()), "total_2": float(n2.sum())}
-    if swap_events:
-        res.totals.update(events_1=float((n1 - a).sum()), events_2=float((n2 - c).sum()))
+    # Totals of events as entered (RevMan's forest plot lists the entered events even when swapped;
+    # not yet checked against a file with SWAP_EVENTS="YES").
+    res.totals = entered
     return res
 
 
