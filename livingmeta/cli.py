@@ -4,6 +4,7 @@
     livingmeta check REVIEW                validate all trial records, list every problem
     livingmeta new-trial REVIEW TRIAL-ID   write a commented template for a new record
     livingmeta import REVIEW SHEET.csv     data-extraction sheet (.csv/.xlsx) -> trial records
+    livingmeta import REVIEW FILE.rm5|PACKAGE.zip [--sync]   a whole RevMan review -> new review
     livingmeta update REVIEW               new edition if any input changed (safe from cron)
     livingmeta build [snakemake args]    run the pipeline (same as `make report`)
 """
@@ -16,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from livingmeta.errors import LivingmetaError
+from livingmeta.errors import ImportFormatError, LivingmetaError
 
 from . import pooling
 
@@ -66,6 +67,8 @@ def _read_effects(path: str, moderators: list[str]):
 
 
 def cmd_analyze(args) -> int:
+    if args.measure or args.method in REVMAN_METHODS or args.revman:
+        return _analyze_revman(args)
     mods_list = [m.strip() for m in args.moderators.split(",") if m.strip()] if args.moderators else []
     if args.model and not args.cluster:
         raise InputError(f"--model {args.model} needs --cluster COLUMN (the column naming each effect's trial)")
@@ -95,6 +98,94 @@ def cmd_analyze(args) -> int:
         text = fit.summary()
     print(json.dumps(out, allow_nan=False, default=float) if args.json else text)
     return 0
+
+
+REVMAN_METHODS = ("MH", "MH+DL", "Peto")
+STUDY_COLUMNS = {"binary": ["ai", "n1i", "ci", "n2i"], "continuous": ["m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"],
+                 "generic": ["yi", "vi"]}
+
+
+def _analyze_revman(args) -> int:
+    """Study rows in metafor's column names (ai,n1i,ci,n2i / m1i,sd1i,n1i,m2i,sd2i,n2i / yi,vi),
+    pooled by livingmeta.revman (MH, MH+DL, Peto, or inverse variance FE/DL) or, without
+    --revman and for other methods, by the usual engine on escalc-style effects."""
+    import numpy as np
+    import pandas as pd
+
+    from . import effects, revman
+    from .files import _jsonable  # NaN (e.g. tau^2's SE under FE) -> null: JSON never carries NaN
+    measure = (args.measure or "").upper()
+    if not measure:
+        raise InputError("--method MH, MH+DL, Peto and --revman need --measure (RR, OR, RD, MD or SMD)")
+    kind = "binary" if measure in ("RR", "OR", "RD") else "continuous" if measure in ("MD", "SMD") else None
+    if kind is None:
+        raise InputError(f"--measure must be one of RR, OR, RD, MD, SMD; got {args.measure!r}")
+    p = Path(args.effects)
+    if not p.is_file():
+        raise InputError(f"{args.effects}: file not found")
+    try:
+        df = pd.read_csv(p)
+    except Exception as e:  # pandas raises many kinds for unreadable CSV
+        raise InputError(f"{args.effects}: not a readable CSV file ({e.__class__.__name__}: {e})") from None
+    cols = STUDY_COLUMNS[kind] if all(c in df.columns for c in STUDY_COLUMNS[kind]) else STUDY_COLUMNS["generic"]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise InputError(f"{args.effects}: --measure {measure} needs columns {', '.join(STUDY_COLUMNS[kind])} "
+                         f"(or yi, vi); missing {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
+    data = {}
+    for c in cols:
+        num = pd.to_numeric(df[c], errors="coerce")
+        bad = df.index[num.isna()].tolist()
+        if bad:
+            raise InputError(f"{args.effects}: column {c} has non-numeric or empty cells in data row(s) "
+                             f"{', '.join(str(i + 1) for i in bad[:5])}")
+        data[c] = num.to_numpy(dtype=float)
+    method = args.method
+    if method == "Peto" and measure != "OR":
+        raise InputError("--method Peto gives an odds ratio: use --measure OR")
+    if method in REVMAN_METHODS and cols != STUDY_COLUMNS["binary"]:
+        raise InputError(f"--method {method} needs 2x2 counts (columns ai, n1i, ci, n2i) and --measure RR, OR or RD")
+    if method not in (*REVMAN_METHODS, "FE", "DL") and args.revman:
+        raise InputError(f"--revman pools with MH, MH+DL, Peto, FE or DL (RevMan's methods), not {method}")
+    if method in REVMAN_METHODS or args.revman:
+        random = method in ("MH+DL", "DL")
+        if cols == STUDY_COLUMNS["binary"]:
+            res = revman.dichotomous(data["ai"], data["n1i"], data["ci"], data["n2i"], measure=measure,
+                                     method={"MH+DL": "MH", "FE": "IV", "DL": "IV"}.get(method, method), random=random)
+        elif cols == STUDY_COLUMNS["continuous"]:
+            res = revman.continuous(data["m1i"], data["sd1i"], data["n1i"], data["m2i"], data["sd2i"], data["n2i"],
+                                    measure=measure, random=random)
+        else:
+            res = revman.generic(data["yi"], np.sqrt(data["vi"]), measure=measure, random=random)
+        out = res.to_dict()
+        if res.k == 0:
+            raise InputError(f"{args.effects}: no study is estimable (e.g. no events in either group)")
+        print(json.dumps(_jsonable(out), allow_nan=False) if args.json else _revman_summary(out))
+        return 0
+    if cols == STUDY_COLUMNS["binary"]:
+        es = effects.binary_effect(data["ai"], data["n1i"], data["ci"], data["n2i"], measure=measure)
+    elif cols == STUDY_COLUMNS["continuous"]:
+        if measure == "SMD":
+            es = effects.hedges_g(data["m1i"], data["sd1i"], data["n1i"], data["m2i"], data["sd2i"], data["n2i"])
+        else:
+            es = effects.EffectSizes(*revman.mean_difference(*(data[c] for c in STUDY_COLUMNS["continuous"])), "MD")
+    else:
+        es = effects.EffectSizes(data["yi"], data["vi"], measure)
+    study = df["study"].astype(str).tolist() if "study" in df.columns else None
+    fit = pooling.rma(es.yi, es.vi, method=method, test=args.test, study=study)
+    print(json.dumps(_jsonable({**fit.to_dict(), "measure": measure}), allow_nan=False) if args.json else fit.summary())
+    return 0
+
+
+def _revman_summary(out: dict) -> str:
+    lines = [f"{out['method']} analysis of {out['measure']} (k = {out['k']} estimable studies"
+             + (f"; not estimable: rows {', '.join(str(i + 1) for i in out['not_estimable'])})" if out["not_estimable"] else ")"),
+             f"estimate = {out['estimate']:.4f} (SE {out['se']:.4f}), {int(out['level'] * 100)}% CI "
+             f"{out['ci_lower']:.4f} to {out['ci_upper']:.4f}, Z = {out['zval']:.4f}, p = {out['pval']:.4g}",
+             f"Q(df = {out['Q_df']}) = {out['Q']:.4f}, p = {out['Q_p']:.4g}; I^2 = {out['I2']:.2f}%; tau^2 = {out['tau2']:.4f}"]
+    if out["measure"] in ("RR", "OR", "PETO_OR"):
+        lines.append("(ratio measures on the log scale)")
+    return "\n".join(lines)
 
 
 def cmd_check(args) -> int:
@@ -133,14 +224,59 @@ def cmd_new_trial(args) -> int:
 
 
 def cmd_import(args) -> int:
+    from .importers import detect_format
     from .intake import import_sheet
     from .records import RecordError
+    if detect_format(args.sheet) != "sheet":
+        return _import_whole_review(args)
     try:
         written = import_sheet(_review_dir(args.review), Path(args.sheet), overwrite=args.overwrite)
     except RecordError as e:
         print(e, file=sys.stderr)
         return 1
     print(f"imported {len(written)} trial record(s): " + ", ".join(p.name for p in written))
+    return 0
+
+
+def _new_review_dir(review: str) -> Path:
+    """A whole-review import goes to REVIEW if it is a path, else to data/reviews/REVIEW here."""
+    p = Path(review)
+    if len(p.parts) > 1 or p.is_absolute() or (p / "review.yaml").is_file():
+        return p
+    return Path.cwd() / "data" / "reviews" / review
+
+
+def _import_whole_review(args) -> int:
+    from .importers import detect_format, read_whole_review
+    from .importers.review_writer import write_review
+    from .records import RecordError, load_review
+    fmt = detect_format(args.sheet)
+    target = _new_review_dir(args.review)
+    try:
+        imported = read_whole_review(args.sheet, fmt)
+        changes = write_review(target, imported, sync=args.sync)
+    except RecordError as e:
+        print(e, file=sys.stderr)
+        return 1
+    for w in imported.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print("\n".join(changes.describe()))
+    if fmt in ("rm5", "revman-web"):
+        from .revman_reproduction import console_table, disagreements, reproduce
+        review = load_review(target)
+        try:
+            table = reproduce(review.definition, review.trials)
+        except LivingmetaError as e:
+            print(f"WARNING: the imported analyses could not be recomputed to check RevMan's totals: {e}", file=sys.stderr)
+            return 0
+        print("Reproduction of RevMan's stored totals (ours vs RevMan's):")
+        print("\n".join(console_table(table)))
+        bad = disagreements(table)
+        if bad:
+            print("\n" + "!" * 78 + f"\nWARNING: {len(bad)} RevMan total(s) NOT reproduced beyond rounding:", file=sys.stderr)
+            for line in bad:
+                print(f"  {line}", file=sys.stderr)
+            print("!" * 78, file=sys.stderr)
     return 0
 
 
@@ -161,7 +297,12 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser("analyze", help="meta-analysis of a table with columns yi and vi")
     a.add_argument("effects", help="CSV with columns yi, vi (optional: study, moderators)")
-    a.add_argument("--method", default="REML", choices=pooling.TAU2_METHODS)
+    a.add_argument("--method", default="REML", choices=(*pooling.TAU2_METHODS, *REVMAN_METHODS),
+                   help="tau^2 estimator, or MH (Mantel-Haenszel), MH+DL (RevMan's random effects for MH data), Peto")
+    a.add_argument("--measure", default=None, choices=["RR", "OR", "RD", "MD", "SMD"],
+                   help="effect measure computed from study rows (ai,n1i,ci,n2i or m1i,sd1i,n1i,m2i,sd2i,n2i)")
+    a.add_argument("--revman", action="store_true",
+                   help="RevMan 5's conventions: Hedges' adjusted g, zero cells, not-estimable studies")
     a.add_argument("--test", default="z", choices=pooling.TESTS)
     a.add_argument("--moderators", default="", help="comma-separated moderator columns")
     a.add_argument("--cluster", default=None, help="column naming the trial of each effect (dependent effects)")
@@ -178,10 +319,13 @@ def main(argv=None) -> int:
     n.add_argument("--label", default=None)
     n.add_argument("--year", type=int, default=None)
     n.set_defaults(func=cmd_new_trial)
-    i = sub.add_parser("import", help="turn a data-extraction sheet (.csv/.xlsx) into trial records")
+    i = sub.add_parser("import", help="import a RevMan 5 file (.rm5), a RevMan Web data package (.zip), a Metapsy "
+                                      "database (folder) as a new review, or a sheet (.csv/.xlsx) into a review")
     i.add_argument("review")
-    i.add_argument("sheet")
+    i.add_argument("sheet", metavar="path")
     i.add_argument("--overwrite", action="store_true", help="replace records that already exist")
+    i.add_argument("--sync", action="store_true", help="whole-review formats: make an existing review equal to the "
+                                                        "source (trials added, changed and removed are listed)")
     i.set_defaults(func=cmd_import)
     u = sub.add_parser("update", help="if any input changed, rebuild and publish a new edition (safe from cron)")
     u.add_argument("review")
@@ -194,7 +338,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (InputError, pooling.ModelError) as e:
+    except (InputError, pooling.ModelError, ImportFormatError) as e:
         print(f"livingmeta: error: {e}", file=sys.stderr)
         return 2
 

@@ -9,6 +9,7 @@ from livingmeta.files import atomic_write_bytes, read_json, stage_line, write_js
 from livingmeta.records import load_yaml
 from livingmeta.editions import edition_date, edition_id, fingerprint
 from livingmeta.report import TEMPLATE_DIR, build_context, render_html
+from livingmeta import revman_reproduction
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)
@@ -33,6 +34,7 @@ context = build_context(
     edition={"id": edition_id(date, fp["all"]), "date": date, "fingerprint": fp},
     changes=read_json(sm.input.changes), figures=figures,
     fonts_dir=os.path.relpath(TEMPLATE_DIR / "fonts", out_dir.resolve()).replace(os.sep, "/"))
+context["revman_reproduction"] = revman_reproduction.section_for_review_dir(review_dir)
 write_json(sm.output.context, context)
 atomic_write_bytes(sm.output.html, render_html(context).encode("utf-8"))
 stage_line("report_html", f"{len(context['trial_rows'])} trials, {len(figures)} figures -> {sm.output.html}", sm.log[0])
