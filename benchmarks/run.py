@@ -53,6 +53,8 @@ def main(argv=None) -> int:
                     help="comma-separated: engine, peers (metafor), pipeline, many")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--many-reviews", type=int, default=200)
+    ap.add_argument("--many-executor", choices=("local", "slurm"), default="local",
+                    help="slurm: build the many-reviews DAG on a real single-node SLURM cluster (root)")
     ap.add_argument("--out", default=str(HERE.parent / "results" / "bench"))
     args = ap.parse_args(argv)
     sections = set(args.sections.split(","))
@@ -89,7 +91,7 @@ def main(argv=None) -> int:
         report["pipeline"] = pipeline.run(max(1, args.repeat // 2 + 1))
     if "many" in sections:
         import many_reviews
-        report["many_reviews"] = many_reviews.run(args.many_reviews)
+        report["many_reviews"] = many_reviews.run(args.many_reviews, executor=args.many_executor)
     print_report(report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -130,7 +132,10 @@ def print_report(report):
         r = report["many_reviews"]
         print(f"\nmany reviews: {r['reviews']} synthetic reviews x {r['trials_per_review']} trials, -c {r['cores']}: "
               f"DAG {r['dag_build_s']:.1f} s, total {r['total_s']:.0f} s, {r['per_review_s']:.2f} s per review, "
-              f"peak {r['peak_mb']:.0f} MB")
+              f"peak {r['peak_mb']:.0f} MB ({r.get('executor', 'local')})")
+        if r.get("executor") == "slurm":
+            print(f"  on SLURM: {r['slurm_jobs']} jobs, {r['slurm_completed']} COMPLETED, "
+                  f"peak job {r['slurm_peak_job_mb'] or 0:.0f} MB (sacct MaxRSS)")
 
 
 if __name__ == "__main__":
