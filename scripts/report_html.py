@@ -1,4 +1,5 @@
-"""Rule report_html: build the report context from the analysis files and render the HTML."""
+"""Rule report_html: build the report context from the analysis files and render it twice: the
+HTML that WeasyPrint prints (report_print.html) and the self-contained web edition (report.html)."""
 import os
 from pathlib import Path
 
@@ -8,7 +9,8 @@ import yaml
 from livingmeta.files import atomic_write_bytes, read_json, stage_line, write_json
 from livingmeta.records import load_yaml
 from livingmeta.editions import edition_date, edition_id, fingerprint
-from livingmeta.report import TEMPLATE_DIR, build_context, render_html
+from livingmeta.report import ATTACHMENTS, TEMPLATE_DIR, build_context, render_html
+from livingmeta.web import data_downloads, inline_figures
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)
@@ -34,5 +36,9 @@ context = build_context(
     changes=read_json(sm.input.changes), figures=figures,
     fonts_dir=os.path.relpath(TEMPLATE_DIR / "fonts", out_dir.resolve()).replace(os.sep, "/"))
 write_json(sm.output.context, context)
-atomic_write_bytes(sm.output.html, render_html(context).encode("utf-8"))
+atomic_write_bytes(sm.output.print_html, render_html(context).encode("utf-8"))
+downloads = data_downloads([(path, name, media, desc) for path, (name, media, desc)
+                            in zip((sm.input.arms, sm.input.pooled), ATTACHMENTS)])
+atomic_write_bytes(sm.output.html, render_html(context, web=True, inline_svgs=inline_figures(figures, out_dir),
+                                               downloads=downloads).encode("utf-8"))
 stage_line("report_html", f"{len(context['trial_rows'])} trials, {len(figures)} figures -> {sm.output.html}", sm.log[0])
