@@ -170,7 +170,7 @@ def main(argv=None) -> int:
     a.add_argument("--json", action="store_true", help="print one JSON object")
     a.set_defaults(func=cmd_analyze)
     c = sub.add_parser("check", help="validate a review's trial records without building")
-    c.add_argument("review", help="review folder, e.g. data/reviews/exercise-depression")
+    c.add_argument("review", help="review folder, e.g. data/reviews/<review-id>")
     c.set_defaults(func=cmd_check)
     n = sub.add_parser("new-trial", help="write a commented template for a new trial record")
     n.add_argument("review", help="review id (under data/reviews) or folder")

@@ -5,13 +5,13 @@ outcome or a moderator: they ask here.
 review.yaml keys (all optional; see workflow/schemas/review.schema.yaml):
 
     labels:
-      intervention: "exercise"                 # noun phrase used in sentences
-      comparator: "control"
-      intervention_short: "Ex"                 # column headings of narrow tables
-      comparator_short: "Ctl"
-      favours_intervention: "Favours exercise" # forest plot axis labels
-      favours_comparator: "Favours control"
-    moderators: [{name: weeks, label: ..., unit: week, type: continuous}]
+      intervention: <noun phrase used in sentences>
+      comparator: <noun phrase>
+      intervention_short: <column heading of narrow tables>
+      comparator_short: <column heading>
+      favours_intervention: <forest plot axis label>
+      favours_comparator: <forest plot axis label>
+    moderators: [{name: ..., label: ..., unit: <singular unit; slopes are "per unit">, type: continuous}]
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ def fmt_ci(lo, hi, nd: int = 2) -> str:
 
 
 def pct(level: float) -> str:
-    """A confidence level as printed: 0.95 -> '95%', 0.9 -> '90%', 0.995 -> '99.5%'."""
+    """A confidence level as printed: 0.9 -> '90%', 0.995 -> '99.5%'."""
     return f"{100 * float(level):.10g}%"
 
 
