@@ -4,6 +4,7 @@
     livingmeta check REVIEW                validate all trial records, list every problem
     livingmeta new-trial REVIEW TRIAL-ID   write a commented template for a new record
     livingmeta import REVIEW SHEET.csv     data-extraction sheet (.csv/.xlsx) -> trial records
+    livingmeta references REVIEW REFS.ris  citations from RIS/BibTeX -> trial records
     livingmeta update REVIEW               new edition if any input changed (safe from cron)
     livingmeta build [snakemake args]    run the pipeline (same as `make report`)
 """
@@ -144,6 +145,20 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_references(args) -> int:
+    from .errors import ImportFormatError
+    from .references import import_references
+    try:
+        out = import_references(_review_dir(args.review), args.file)
+    except ImportFormatError as e:
+        print(f"livingmeta: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote the citations of {len(out['matched'])} trial record(s): " + ", ".join(out["matched"]))
+    for entry in out["unmatched"]:
+        print(f"no trial matches reference {entry} (match by key = trial id, or first author and year)", file=sys.stderr)
+    return 0 if not out["unmatched"] else 1
+
+
 def cmd_update(args) -> int:
     from .editions import run_update
     root = Path(args.root).resolve() if args.root else (Path.cwd() if (Path.cwd() / "Snakefile").is_file() else PROJECT_ROOT)
@@ -183,6 +198,10 @@ def main(argv=None) -> int:
     i.add_argument("sheet")
     i.add_argument("--overwrite", action="store_true", help="replace records that already exist")
     i.set_defaults(func=cmd_import)
+    r = sub.add_parser("references", help="write citations from a RIS or BibTeX file into the trial records")
+    r.add_argument("review")
+    r.add_argument("file", help="a .ris or .bib file")
+    r.set_defaults(func=cmd_references)
     u = sub.add_parser("update", help="if any input changed, rebuild and publish a new edition (safe from cron)")
     u.add_argument("review")
     u.add_argument("--root", default=None, help="project folder (default: here if it has a Snakefile)")
