@@ -177,17 +177,18 @@ def small_study_analysis(effect_table: pd.DataFrame, review_def: dict, pooling_c
         return out
     eg = bias.egger_test(sub.yi, sub.vi, model=cfg.get("egger_model", "lm"), method=method)
     bg = bias.begg_test(sub.yi, sub.vi)
-    tf = bias.trim_and_fill(sub.yi, sub.vi, method=method)
+    level = pooling_cfg.get("level", 0.95)
+    tf = bias.trim_and_fill(sub.yi, sub.vi, method=method, level=level)
     fit = pooling.rma(sub.yi, sub.vi, method=method)
     out.update(
         egger={"model": eg.model, "statistic": eg.statistic, "pval": eg.pval, "df": eg.df,
                "limit_estimate": eg.limit_estimate},
         begg={"tau": bg.tau, "pval": bg.pval, "exact": bg.exact},
         trim_and_fill={"k0": tf.k0, "side": tf.side, "estimate": tf.fit.estimate,
-                       "ci_lower": float(tf.fit.ci_lower[0]), "ci_upper": float(tf.fit.ci_upper[0]),
+                       "ci_lower": float(tf.fit.ci_lower[0]), "ci_upper": float(tf.fit.ci_upper[0]), "level": level,
                        "filled_yi": tf.filled_yi.tolist(), "filled_vi": tf.filled_vi.tolist()},
         funnel={"yi": sub.yi.tolist(), "sei": sub.sei.tolist(), "labels": sub.label.tolist(),
-                "estimate": fit.estimate, **bias.funnel_contours(float(sub.sei.max()) * 1.05, fit.estimate)})
+                "estimate": fit.estimate, **bias.funnel_contours(float(sub.sei.max()) * 1.05, fit.estimate, funnel_level=level)})
     return out
 
 

@@ -127,7 +127,7 @@ class TrimFill:
 
 
 def trim_and_fill(yi, vi, *, method: str = "REML", estimator: str = "L0", side: str | None = None,
-                  maxiter: int = 100) -> TrimFill:
+                  maxiter: int = 100, level: float = 0.95) -> TrimFill:
     """Duval & Tweedie (2000) trim-and-fill (metafor ``trimfill``).
 
     The side of the missing studies is taken, if not given, from the sign of the slope in the
@@ -172,7 +172,7 @@ def trim_and_fill(yi, vi, *, method: str = "REML", estimator: str = "L0", side: 
         fill_v = v[k - k0:]
     else:
         fill_y, fill_v = np.array([]), np.array([])
-    fit = rma(np.concatenate([yi, fill_y]), np.concatenate([vi, fill_v]), method=method)
+    fit = rma(np.concatenate([yi, fill_y]), np.concatenate([vi, fill_v]), method=method, level=level)
     return TrimFill(k0, se_k0, side, estimator, fill_y, fill_v, fit)
 
 
@@ -206,13 +206,15 @@ def failsafe_n(yi, vi, *, kind: str = "Rosenthal", alpha: float = 0.05, target: 
     return out
 
 
-def funnel_contours(se_max: float, estimate: float = 0.0, levels=(0.90, 0.95, 0.99), n: int = 100) -> dict:
+def funnel_contours(se_max: float, estimate: float = 0.0, levels=(0.90, 0.95, 0.99), n: int = 100,
+                    funnel_level: float = 0.95) -> dict:
     """Lines of a contour-enhanced funnel plot (Peters et al. 2008): for each confidence level,
     the effect sizes at which a study with standard error se is just significant (centred on 0)
-    and the pseudo-confidence funnel around the pooled ``estimate``."""
+    and the pseudo-confidence funnel (at ``funnel_level``) around the pooled ``estimate``."""
     se = np.linspace(0, se_max, n)
-    out = {"se": se.tolist(), "funnel_lower": (estimate - 1.96 * se).tolist(),
-           "funnel_upper": (estimate + 1.96 * se).tolist(), "contours": {}}
+    z_funnel = dist.norm_isf((1 - funnel_level) / 2)
+    out = {"se": se.tolist(), "funnel_lower": (estimate - z_funnel * se).tolist(),
+           "funnel_upper": (estimate + z_funnel * se).tolist(), "funnel_level": funnel_level, "contours": {}}
     for lv in levels:
         z = dist.norm_isf((1 - lv) / 2)
         out["contours"][f"{lv:.2f}"] = (z * se).tolist()

@@ -5,6 +5,7 @@
     livingmeta new-trial REVIEW TRIAL-ID   write a commented template for a new record
     livingmeta import REVIEW SHEET.csv     data-extraction sheet (.csv/.xlsx) -> trial records
     livingmeta import REVIEW FILE.rm5|PACKAGE.zip [--sync]   a whole RevMan review -> new review
+    livingmeta references REVIEW REFS.ris  citations from RIS/BibTeX -> trial records
     livingmeta update REVIEW               new edition if any input changed (safe from cron)
     livingmeta build [snakemake args]    run the pipeline (same as `make report`)
 """
@@ -278,6 +279,18 @@ def _import_whole_review(args) -> int:
                 print(f"  {line}", file=sys.stderr)
             print("!" * 78, file=sys.stderr)
     return 0
+def cmd_references(args) -> int:
+    from .errors import ImportFormatError
+    from .references import import_references
+    try:
+        out = import_references(_review_dir(args.review), args.file)
+    except ImportFormatError as e:
+        print(f"livingmeta: error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote the citations of {len(out['matched'])} trial record(s): " + ", ".join(out["matched"]))
+    for entry in out["unmatched"]:
+        print(f"no trial matches reference {entry} (match by key = trial id, or first author and year)", file=sys.stderr)
+    return 0 if not out["unmatched"] else 1
 
 
 def cmd_update(args) -> int:
@@ -311,7 +324,7 @@ def main(argv=None) -> int:
     a.add_argument("--json", action="store_true", help="print one JSON object")
     a.set_defaults(func=cmd_analyze)
     c = sub.add_parser("check", help="validate a review's trial records without building")
-    c.add_argument("review", help="review folder, e.g. data/reviews/exercise-depression")
+    c.add_argument("review", help="review folder, e.g. data/reviews/<review-id>")
     c.set_defaults(func=cmd_check)
     n = sub.add_parser("new-trial", help="write a commented template for a new trial record")
     n.add_argument("review", help="review id (under data/reviews) or folder")
@@ -327,6 +340,10 @@ def main(argv=None) -> int:
     i.add_argument("--sync", action="store_true", help="whole-review formats: make an existing review equal to the "
                                                         "source (trials added, changed and removed are listed)")
     i.set_defaults(func=cmd_import)
+    r = sub.add_parser("references", help="write citations from a RIS or BibTeX file into the trial records")
+    r.add_argument("review")
+    r.add_argument("file", help="a .ris or .bib file")
+    r.set_defaults(func=cmd_references)
     u = sub.add_parser("update", help="if any input changed, rebuild and publish a new edition (safe from cron)")
     u.add_argument("review")
     u.add_argument("--root", default=None, help="project folder (default: here if it has a Snakefile)")

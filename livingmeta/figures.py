@@ -65,7 +65,7 @@ def _forest_xlim(rows, model) -> float:
 
 def forest_plot(rows, model: dict, **kwargs):
     """Forest plot in the layout of RevMan / Cochrane reviews: study, per-arm mean (SD) and n (or
-    events/total), weight, effect [95% CI], squares sized by weight, the pooled diamond, the
+    events/total), weight, effect [CI], squares sized by weight, the pooled diamond, the
     prediction interval, and the heterogeneity and overall-effect lines.
 
     rows: DataFrame with label, yi, ci_lower, ci_upper, weight_pct and per-arm mean_int, sd_int,
@@ -77,8 +77,17 @@ def forest_plot(rows, model: dict, **kwargs):
         return _forest_plot(rows, model, **kwargs)
 
 
-def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=("Exercise", "Control"),
-                 favours=("Favours exercise", "Favours control"), ratio: bool = False,
+GENERIC_ARMS = ("Intervention", "Comparator")           # review.yaml labels replace these
+GENERIC_FAVOURS = ("Favours intervention", "Favours comparator")
+GENERIC_CONTRAST = "intervention minus comparator"
+
+
+def _pct(level) -> str:
+    return f"{100 * float(level):.10g}%"
+
+
+def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_ARMS,
+                 favours=GENERIC_FAVOURS, ratio: bool = False, level: float = 0.95,
                  xlim: float | None = None, show_total: bool = True, continued: str | None = None):
     rows = rows.reset_index(drop=True)
     k = len(rows)
@@ -108,7 +117,7 @@ def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=("Exerci
     head_y = top - 0.2
     for name, x, ha in cols:
         tab.text(x, head_y, name, ha=ha, va="center", fontweight="bold", color=INK)
-    right.text(0.04, head_y, f"{measure}\n[95% CI]", ha="left", va="center", fontweight="bold")
+    right.text(0.04, head_y, f"{measure}\n[{_pct(level)} CI]", ha="left", va="center", fontweight="bold")
     if continued:
         tab.text(0, top - 0.95, continued, ha="left", va="center", color=MUTED, fontsize=FOREST_FONT_PT - 0.5)
     tr = np.exp if ratio else (lambda v: v)
@@ -132,7 +141,7 @@ def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=("Exerci
         y_tot = y_bottom - 0.1
         n_int = int(model.get("n_intervention", rows.n_int.sum() if continuous else rows.total_int.sum()))
         n_ctl = int(model.get("n_control", rows.n_ctl.sum() if continuous else rows.total_ctl.sum()))
-        tab.text(0, y_tot, "Total (95% CI)", ha="left", va="center", fontweight="bold")
+        tab.text(0, y_tot, f"Total ({_pct(level)} CI)", ha="left", va="center", fontweight="bold")
         tab.text(cols[tot_int][1], y_tot, f"{n_int}", ha="right", va="center", fontweight="bold")
         tab.text(cols[tot_ctl][1], y_tot, f"{n_ctl}", ha="right", va="center", fontweight="bold")
         tab.text(cols[-1][1], y_tot, "100.0%", ha="right", va="center", fontweight="bold")
@@ -189,9 +198,9 @@ def forest_plot_pages(rows, model: dict, *, rows_per_page: int = FOREST_ROWS_PER
     return figs
 
 
-def funnel_plot(funnel: dict, *, measure: str = "SMD", filled: dict | None = None):
+def funnel_plot(funnel: dict, *, measure: str = "SMD", filled: dict | None = None, contrast: str = GENERIC_CONTRAST):
     """Contour-enhanced funnel plot (Peters et al. 2008): shaded regions where a study would be
-    significant at p < 0.10, 0.05, 0.01 around zero; pseudo-95% funnel around the pooled estimate."""
+    significant at p < 0.10, 0.05, 0.01 around zero; the pseudo-confidence funnel around the pooled estimate."""
     se = np.asarray(funnel["se"])
     fig, ax = plt.subplots(figsize=(5.2, 4.0))
     xmax = max(np.max(np.abs(funnel["yi"])) * 1.1, np.max(funnel["contours"]["0.99"]))
@@ -209,14 +218,14 @@ def funnel_plot(funnel: dict, *, measure: str = "SMD", filled: dict | None = Non
                    zorder=3, label="imputed by trim-and-fill")
     ax.set_ylim(se.max(), 0)
     ax.set_xlim(-xmax, xmax)
-    ax.set_xlabel(f"{measure} (exercise minus control)")
+    ax.set_xlabel(f"{measure} ({contrast})")
     ax.set_ylabel("Standard error")
     ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
 
 
 def subgroup_forest(analysis: dict, overall: dict | None = None, *, measure: str = "SMD",
-                    favours=("Favours exercise", "Favours control")):
+                    favours=GENERIC_FAVOURS):
     """Pooled effect per level of a categorical moderator, with the test for subgroup differences."""
     levels = analysis["levels"]
     labels = analysis.get("level_labels", {})
@@ -250,7 +259,7 @@ def subgroup_forest(analysis: dict, overall: dict | None = None, *, measure: str
     return fig
 
 
-def bubble_plot(analysis: dict, *, measure: str = "SMD"):
+def bubble_plot(analysis: dict, *, measure: str = "SMD", contrast: str = GENERIC_CONTRAST):
     """Meta-regression bubble plot: effect against the moderator, bubble area proportional to the
     inverse-variance weight, with the fitted line."""
     x, y, v = np.asarray(analysis["x"]), np.asarray(analysis["yi"]), np.asarray(analysis["vi"])
@@ -261,14 +270,14 @@ def bubble_plot(analysis: dict, *, measure: str = "SMD"):
     ax.plot(xs, analysis["intercept"] + analysis["slope"] * xs, color=INK, lw=1)
     ax.axhline(0, color=MUTED, lw=0.6, ls=":")
     ax.set_xlabel(analysis["label"])
-    ax.set_ylabel(f"{measure} (exercise minus control)")
+    ax.set_ylabel(f"{measure} ({contrast})")
     ax.set_title(f"slope {analysis['slope']:.3f} [{analysis['slope_ci'][0]:.3f}, {analysis['slope_ci'][1]:.3f}], "
                  f"{_p(analysis['pval'])}; k = {len(x)}", fontsize=8, loc="left")
     return fig
 
 
-def cumulative_plot(rows: list, *, measure: str = "SMD", favours=("Favours exercise", "Favours control")):
-    """Cumulative meta-analysis: the pooled estimate and 95% CI after each trial, in the order
+def cumulative_plot(rows: list, *, measure: str = "SMD", favours=GENERIC_FAVOURS, level: float = 0.95):
+    """Cumulative meta-analysis: the pooled estimate and its CI after each trial, in the order
     the trials were published (one line per step, labelled with the trial added)."""
     n = len(rows)
     fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.17 * n))
@@ -287,5 +296,5 @@ def cumulative_plot(rows: list, *, measure: str = "SMD", favours=("Favours exerc
     ax.set_ylim(0.3, n + 0.7)
     ax.spines["left"].set_visible(False)
     ax.tick_params(axis="y", length=0)
-    ax.set_xlabel(f"Cumulative {measure} (95% CI):  {favours[0]}  |  {favours[1]}")
+    ax.set_xlabel(f"Cumulative {measure} ({_pct(level)} CI):  {favours[0]}  |  {favours[1]}")
     return fig

@@ -1,5 +1,6 @@
-"""The PDF: WeasyPrint renders the report's HTML to an archival PDF/A-3b with the shipped fonts
-and the data attached. Trial text is untrusted, so the renderer gets a URL fetcher that serves
+"""The PDF: WeasyPrint renders the report's HTML to a tagged, archival PDF/A-3a (structure tree in
+reading order, headings, tables with header cells, figures with their alt text, document
+language and title) with the shipped fonts and the data attached. Trial text is untrusted, so the renderer gets a URL fetcher that serves
 only files of the build and of templates/ (never other files, never the network).
 
 Kept apart from livingmeta.report (which builds the HTML) so the report_pdf rule imports only
@@ -58,8 +59,8 @@ def use_shipped_fonts() -> None:
 
 
 def render_pdf(html_path: Path, pdf_path: Path, *, allowed_roots=None, attachments=(), edition_date=None,
-               pdf_variant: str = "pdf/a-3b") -> list[str]:
-    """Render the HTML file to an archival PDF (PDF/A-3b by default) with the given files
+               pdf_variant: str = "pdf/a-3a") -> list[str]:
+    """Render the HTML file to a tagged archival PDF (PDF/A-3a by default) with the given files
     attached; return the URLs that were refused. Attachment dates are the edition date, so the
     same inputs give the same bytes."""
     from datetime import datetime, timezone
@@ -75,6 +76,6 @@ def render_pdf(html_path: Path, pdf_path: Path, *, allowed_roots=None, attachmen
     files = [Attachment(string=Path(path).read_bytes(), name=name, description=desc, created=stamp, modified=stamp,
                         relationship="Data") for path, name, desc in attachments]
     pdf = HTML(filename=str(html_path), url_fetcher=fetcher).write_pdf(
-        attachments=files, pdf_variant=pdf_variant, pdf_identifier=None, uncompressed_pdf=False)
+        attachments=files, pdf_variant=pdf_variant, pdf_tags=True, pdf_identifier=None, uncompressed_pdf=False)
     atomic_write_bytes(pdf_path, pdf)
     return list(fetcher.refused)

@@ -232,7 +232,7 @@ def design_matrix(mods, k: int, intercept: bool = True):
 
     ``mods``: None, an array (k or k x m), or a DataFrame. Text/categorical columns become
     treatment-coded dummies against their first level in sorted order, named column+level
-    (R's default factor coding, e.g. ``typeresistance``).
+    (R's default factor coding, e.g. ``groupB`` for level B of column group).
     """
     if mods is None and intercept:
         return np.ones((k, 1)), ["intrcpt"]

@@ -50,7 +50,7 @@ def _estimate_text(s: dict) -> str:
     p = s.get("primary") or {}
     if "estimate" not in p:
         return ""
-    return f"pooled estimate {p['estimate']:.2f} (95% CI {p['ci_lower']:.2f} to {p['ci_upper']:.2f}), k = {p.get('k')}"
+    return f"pooled estimate {p['estimate']:.2f} ({100 * p.get('level', 0.95):g}% CI {p['ci_lower']:.2f} to {p['ci_upper']:.2f}), k = {p.get('k')}"
 
 
 def index_page(title: str, editions: list[dict]) -> str:

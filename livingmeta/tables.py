@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from .records import Review
@@ -44,7 +46,8 @@ def trial_table(review: Review) -> pd.DataFrame:
         row = {"trial_id": rec["id"], "label": rec["label"], "year": rec["year"],
                "first_author": c.get("first_author"), "title": c.get("title"), "journal": c.get("journal"),
                "detail": c.get("detail"), "identifier": c.get("identifier"),
-               "source_urls": " ; ".join(c.get("source_urls", []))}
+               "source_urls": " ; ".join(c.get("source_urls", [])),
+               "citation_json": json.dumps(c, sort_keys=True, ensure_ascii=False)}  # read by references.py
         for m in mods:
             row[m] = rec["moderators"].get(m)
         row["intervention_description"] = rec["arms"][review.definition["arms"]["intervention"]].get("description")

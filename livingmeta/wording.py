@@ -23,6 +23,14 @@ def fmt_ci(lo, hi, nd: int = 2) -> str:
     return f"{fmt(lo, nd)} to {fmt(hi, nd)}"
 
 
+def pct(level: float) -> str:
+    """A confidence level as printed: 0.9 -> '90%', 0.995 -> '99.5%'."""
+    return f"{100 * float(level):.10g}%"
+
+
+DEFAULT_LEVEL = 0.95  # the configured level is passed in everywhere; this is only the fallback
+
+
 def fmt_p(p) -> str:
     if p is None:
         return "not available"
@@ -74,29 +82,29 @@ def nnt_from_smd(smd_benefit: float, control_rate: float) -> float | None:
 
 
 def result_sentence(estimate, lo, hi, *, direction: str, intervention: str, control: str,
-                    outcome: str, measure: str = "SMD", ratio: bool = False) -> str:
+                    outcome: str, measure: str = "SMD", ratio: bool = False, level: float = DEFAULT_LEVEL) -> str:
     """One sentence stating the pooled result with its uncertainty, including the 'no clear
     evidence of a difference' wording when the confidence interval includes no effect."""
     null = 0.0
     shown = (fmt(math.exp(estimate)), fmt_ci(math.exp(lo), math.exp(hi))) if ratio else (fmt(estimate), fmt_ci(lo, hi))
     if not ci_excludes_null(lo, hi, null):
         return (f"There was no clear evidence of a difference in {outcome} between {intervention} and {control} "
-                f"({measure} {shown[0]}, 95% CI {shown[1]}); the interval includes no effect.")
+                f"({measure} {shown[0]}, {pct(level)} CI {shown[1]}); the interval includes no effect.")
     better = benefit(estimate, direction) > 0
     who = intervention if better else control
     if measure == "SMD":
         size = smd_size_words(estimate)
         return (f"{outcome[0].upper() + outcome[1:]} favoured {who}: the difference was {size} "
-                f"({measure} {shown[0]}, 95% CI {shown[1]}).")
-    return f"{outcome[0].upper() + outcome[1:]} favoured {who} ({measure} {shown[0]}, 95% CI {shown[1]})."
+                f"({measure} {shown[0]}, {pct(level)} CI {shown[1]}).")
+    return f"{outcome[0].upper() + outcome[1:]} favoured {who} ({measure} {shown[0]}, {pct(level)} CI {shown[1]})."
 
 
-def prediction_sentence(pi_lo, pi_hi, *, direction: str, intervention: str) -> str:
+def prediction_sentence(pi_lo, pi_hi, *, direction: str, intervention: str, level: float = DEFAULT_LEVEL) -> str:
     """What the prediction interval says about a new setting."""
     if ci_excludes_null(pi_lo, pi_hi):
-        return (f"The 95% prediction interval ({fmt_ci(pi_lo, pi_hi)}) lies entirely on one side of no effect: "
+        return (f"The {pct(level)} prediction interval ({fmt_ci(pi_lo, pi_hi)}) lies entirely on one side of no effect: "
                 f"in a new setting like those studied, {intervention} would be expected to help.")
-    return (f"The 95% prediction interval ({fmt_ci(pi_lo, pi_hi)}) includes no effect and effects in the other "
+    return (f"The {pct(level)} prediction interval ({fmt_ci(pi_lo, pi_hi)}) includes no effect and effects in the other "
             f"direction: in a new setting like those studied, the effect of {intervention} could be large, "
             f"small, or absent.")
 
@@ -114,16 +122,20 @@ def subgroup_sentence(analysis: dict, level_labels: dict) -> str:
             f"df = {analysis['df_between']}, {fmt_p(analysis['p_between'])}). Pooled effects: {parts}.")
 
 
-def regression_sentence(analysis: dict) -> str:
+def regression_sentence(analysis: dict, *, unit: str | None = None, direction: str = "lower_is_better",
+                        measure: str = "SMD", level: float = DEFAULT_LEVEL) -> str:
+    """One sentence per continuous moderator: the slope per ``unit`` of the moderator (review.yaml
+    moderators[].unit, e.g. 'week'; 'unit' when not given) and which way the benefit moves."""
     slope, (lo, hi) = analysis["slope"], analysis["slope_ci"]
     label = analysis["label"].lower()
+    per = unit or "unit"
     if ci_excludes_null(lo, hi):
-        trend = "larger benefits" if slope < 0 else "smaller benefits"
-        return (f"Each one-unit increase in {label} was associated with a change in the SMD of {fmt(slope, 3)} "
-                f"(95% CI {fmt_ci(lo, hi, 3)}, {fmt_p(analysis['pval'])}), that is, {trend} "
+        trend = "larger benefits" if benefit(slope, direction) > 0 else "smaller benefits"
+        return (f"{analysis['label']}: each additional {per} was associated with a change in the {measure} of {fmt(slope, 3)} "
+                f"({pct(level)} CI {fmt_ci(lo, hi, 3)}, {fmt_p(analysis['pval'])}), that is, {trend} "
                 f"(k = {analysis['k_used']}).")
-    return (f"There was no clear association between {label} and the effect (slope {fmt(slope, 3)} per unit, "
-            f"95% CI {fmt_ci(lo, hi, 3)}, {fmt_p(analysis['pval'])}; k = {analysis['k_used']}).")
+    return (f"There was no clear association between {label} and the effect (slope {fmt(slope, 3)} per {per}, "
+            f"{pct(level)} CI {fmt_ci(lo, hi, 3)}, {fmt_p(analysis['pval'])}; k = {analysis['k_used']}).")
 
 
 def certainty_assessment(model: dict, k: int, participants: int, small_study: dict | None) -> dict:
@@ -155,7 +167,7 @@ def headline(model: dict, *, direction: str, intervention: str, outcome: str, ce
     return f"{intervention[0].upper() + intervention[1:]} may make {outcome} worse ({certainty}-certainty evidence)"
 
 
-def changes_sentences(changes: dict, measure: str = "SMD") -> list[str]:
+def changes_sentences(changes: dict, measure: str = "SMD", level: float = DEFAULT_LEVEL) -> list[str]:
     """The 'what changed in this edition' paragraph, as sentences."""
     if changes.get("first_edition"):
         return ["This is the first edition of this living review; later editions will say here which trials "
@@ -168,8 +180,8 @@ def changes_sentences(changes: dict, measure: str = "SMD") -> list[str]:
                                                                    else "no trial records changed") + ".")
     prev, cur = changes.get("previous"), changes.get("current")
     if prev and cur:
-        out.append(f"The pooled {measure} moved from {fmt(prev['estimate'])} (95% CI {fmt_ci(prev['ci_lower'], prev['ci_upper'])}; "
-                   f"k = {prev['k']}) to {fmt(cur['estimate'])} (95% CI {fmt_ci(cur['ci_lower'], cur['ci_upper'])}; "
+        out.append(f"The pooled {measure} moved from {fmt(prev['estimate'])} ({pct(level)} CI {fmt_ci(prev['ci_lower'], prev['ci_upper'])}; "
+                   f"k = {prev['k']}) to {fmt(cur['estimate'])} ({pct(level)} CI {fmt_ci(cur['ci_lower'], cur['ci_upper'])}; "
                    f"k = {cur['k']}).")
         out.append(f"The conclusion changed, from {prev['conclusion']} to {cur['conclusion']}." if changes.get("conclusion_changed")
                    else f"The conclusion did not change ({cur['conclusion']}).")

@@ -9,6 +9,7 @@ from livingmeta.analysis import primary_analysis_rows
 from livingmeta.figures import FOREST_ROWS_PER_PAGE, forest_plot, forest_plot_pages, save_figure
 from livingmeta.files import read_json, stage_line
 from livingmeta.records import load_yaml
+from livingmeta.review_words import figure_style
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)
@@ -16,11 +17,9 @@ outcome, tp, rows = primary_analysis_rows(pd.read_csv(sm.input.effects), review_
 pooled = read_json(sm.input.pooled)
 entry = next(a for a in pooled["analyses"] if a["outcome"] == outcome["id"] and a["timepoint"] == tp["id"])
 rows["weight_pct"] = rows.trial_id.map({t["trial_id"]: t["weight_pct"] for t in entry["trials"]})
-arms = review_def["arms"]
-first, second = (arms["intervention"], arms["control"]) if outcome["direction"] == "lower_is_better" else (arms["control"], arms["intervention"])
-style = dict(measure=entry["measure"], ratio=entry.get("ratio", False),
-             arm_labels=(arms["intervention"].capitalize(), arms["control"].capitalize()),
-             favours=(f"Favours {first}", f"Favours {second}"))
+words = figure_style(review_def, outcome["direction"])
+style = dict(measure=entry["measure"], ratio=entry.get("ratio", False), level=entry["model"].get("level", 0.95),
+             arm_labels=words["arm_labels"], favours=words["favours"])
 pages = Path(sm.output.pages)
 pages.mkdir(parents=True, exist_ok=True)
 if len(rows) <= FOREST_ROWS_PER_PAGE:

@@ -3,18 +3,24 @@ from pathlib import Path
 
 from livingmeta.figures import bubble_plot, save_figure, subgroup_forest
 from livingmeta.files import read_json, stage_line
+from livingmeta.records import load_yaml
+from livingmeta.review_words import figure_style
 
 sm = snakemake  # noqa: F821
 mods = read_json(sm.input.moderators)
 pooled = read_json(sm.input.pooled)
 overall = next(a for a in pooled["analyses"] if a["outcome"] == mods["outcome"] and a["timepoint"] == mods["timepoint"])
+review_def, _ = load_yaml(sm.input.review)
+outcome = next(o for o in review_def["outcomes"] if o["id"] == mods["outcome"])
+style = figure_style(review_def, outcome["direction"])
 out = Path(sm.output[0])
 out.mkdir(parents=True, exist_ok=True)
 made = []
 for a in mods["analyses"]:
     if "not_analysed_reason" in a:
         continue
-    fig = subgroup_forest(a, overall["model"]) if a["type"] == "categorical" else bubble_plot(a)
+    fig = (subgroup_forest(a, overall["model"], measure=overall["measure"], favours=style["favours"])
+           if a["type"] == "categorical" else bubble_plot(a, measure=overall["measure"], contrast=style["contrast"]))
     save_figure(fig, out / a["name"])
     made.append(a["name"])
 stage_line("moderator_plots", f"{len(made)} figures ({', '.join(made)}) -> {out}", sm.log[0])

@@ -1,4 +1,5 @@
-"""Rule report_html: build the report context from the analysis files and render the HTML."""
+"""Rule report_html: build the report context from the analysis files and render it twice: the
+HTML that WeasyPrint prints (report_print.html) and the self-contained web edition (report.html)."""
 import os
 from pathlib import Path
 
@@ -8,8 +9,9 @@ import yaml
 from livingmeta.files import atomic_write_bytes, read_json, stage_line, write_json
 from livingmeta.records import load_yaml
 from livingmeta.editions import edition_date, edition_id, fingerprint
-from livingmeta.report import TEMPLATE_DIR, build_context, render_html
 from livingmeta import revman_reproduction
+from livingmeta.report import ATTACHMENTS, TEMPLATE_DIR, build_context, render_html
+from livingmeta.web import data_downloads, inline_figures
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)
@@ -36,5 +38,9 @@ context = build_context(
     fonts_dir=os.path.relpath(TEMPLATE_DIR / "fonts", out_dir.resolve()).replace(os.sep, "/"))
 context["revman_reproduction"] = revman_reproduction.section_for_review_dir(review_dir)
 write_json(sm.output.context, context)
-atomic_write_bytes(sm.output.html, render_html(context).encode("utf-8"))
+atomic_write_bytes(sm.output.print_html, render_html(context).encode("utf-8"))
+downloads = data_downloads([(path, name, media, desc) for path, (name, media, desc)
+                            in zip((sm.input.arms, sm.input.pooled), ATTACHMENTS)])
+atomic_write_bytes(sm.output.html, render_html(context, web=True, inline_svgs=inline_figures(figures, out_dir),
+                                               downloads=downloads).encode("utf-8"))
 stage_line("report_html", f"{len(context['trial_rows'])} trials, {len(figures)} figures -> {sm.output.html}", sm.log[0])

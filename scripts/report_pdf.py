@@ -1,16 +1,16 @@
-"""Rule report_pdf: HTML to an archival PDF/A-3b with WeasyPrint (local project files only), with
+"""Rule report_pdf: HTML to a tagged, archival PDF/A-3a with WeasyPrint (local project files only), with
 the trial data and the fitted results attached inside it."""
 from pathlib import Path
 
 from livingmeta.files import read_json, stage_line
 from livingmeta.pdf import render_pdf
+from livingmeta.report import ATTACHMENTS
 
 sm = snakemake  # noqa: F821
 context = read_json(sm.input.context)
-attachments = [(Path(sm.input.trial_data), "trial_data.csv", "Per-arm trial data used by this edition (tidy CSV)"),
-               (Path(sm.input.results), "pooled_results.json", "Fitted meta-analysis results of this edition (JSON)")]
+attachments = [(Path(path), name, desc) for path, (name, _, desc) in zip((sm.input.trial_data, sm.input.results), ATTACHMENTS)]
 refused = render_pdf(Path(sm.input.html), Path(sm.output[0]), attachments=attachments, edition_date=context["edition"]["date"])
 for url in refused:
     stage_line("report_pdf", f"WARNING: refused to fetch {url!r} (only files of this build are embedded)", sm.log[0])
-stage_line("report_pdf", f"PDF/A-3b, {Path(sm.output[0]).stat().st_size / 1024:.0f} kB, {len(attachments)} attachments "
+stage_line("report_pdf", f"tagged PDF/A-3a, {Path(sm.output[0]).stat().st_size / 1024:.0f} kB, {len(attachments)} attachments "
            f"-> {sm.output[0]}", sm.log[0])

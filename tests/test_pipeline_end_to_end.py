@@ -4,6 +4,7 @@ previous report untouched. Runs the real DAG on a private copy of the project (a
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +65,7 @@ def test_the_report_prints_the_pooled_result_exactly_as_the_results_file_rounds_
                     "Who benefits most", "How sure can we be?", "Take-home message", "References of included trials",
                     "Technical appendix"):
         assert heading in text
-    html = (results(work) / "report.html").read_text()
+    html = (results(work) / "report_print.html").read_text()
     assert html.count("<img ") >= 3 and "figures/forest_plot_pages/page_1.svg" in html
 
 
@@ -133,8 +134,7 @@ def test_the_pdf_has_sane_length_embedded_shipped_fonts_and_every_figure(project
     assert fonts and all(fonts.values()), fonts                      # every font embedded
     shipped = ("LM-Sans", "LM-Serif", "LM-Symbols", "Noto-Sans")      # CSS families and the figures' font
     assert all(any(s in name for s in shipped) for name in fonts), fonts  # and only the shipped ones
-    import re
-    html = (out / "report.html").read_text()
+    html = (out / "report_print.html").read_text()  # the HTML WeasyPrint printed
     srcs = re.findall(r'<img src="([^"]+)" alt="([^"]+)"', html)
     assert len(srcs) == html.count("<img ") >= 8                     # every image has alt text
     for src, _ in srcs:
@@ -184,3 +184,144 @@ def test_markup_in_a_trial_record_is_printed_as_text_with_a_warning(project):
         assert "refused to fetch" not in res.stderr  # nothing was even attempted
     finally:
         path.write_text(good)
+
+
+# --- What reaches readers: the tagged PDF, its pages, and the web edition (issue 11) -------------
+
+def _struct_elements(pdf):
+    """(tag, element) of the PDF's structure tree in document (reading) order."""
+    import pikepdf
+    out = []
+
+    def walk(node):
+        if isinstance(node, pikepdf.Array):
+            for kid in node:
+                walk(kid)
+        elif isinstance(node, pikepdf.Dictionary):
+            if "/S" in node:
+                out.append((str(node.S), node))
+            if "/K" in node:
+                walk(node.K)
+    walk(pdf.Root.StructTreeRoot.get("/K"))
+    return out
+
+
+def test_the_pdf_is_tagged_pdf_a_3a_with_alt_text_headings_and_table_headers(project):
+    pikepdf = pytest.importorskip("pikepdf")
+    work, _ = project
+    html = (results(work) / "report_print.html").read_text()
+    with pikepdf.open(results(work) / "report.pdf") as pdf:
+        assert "/StructTreeRoot" in pdf.Root and bool(pdf.Root.MarkInfo.Marked) is True
+        assert str(pdf.Root.Lang) == "en" and bool(pdf.Root.ViewerPreferences.DisplayDocTitle)
+        meta = pdf.open_metadata()
+        assert meta.get("pdfaid:part") == "3" and meta.get("pdfaid:conformance") == "A"
+        assert set(pdf.attachments) == {"trial_data.csv", "pooled_results.json"}   # the data still attached
+        tags = _struct_elements(pdf)
+    names = [t for t, _ in tags]
+    figures = [e for t, e in tags if t == "/Figure"]
+    assert len(figures) == html.count("<img ") >= 8
+    assert all(str(e.get("/Alt", "")).strip() for e in figures)                   # every figure has alt text
+    assert names.count("/H1") == 1 and names.index("/H1") < names.index("/H2") and names.count("/H2") >= 10
+    assert names.count("/Table") >= 6 and names.count("/TH") >= 6 * 3 and "/Caption" in names
+
+
+def _page_texts_and_fill(pdf_path):
+    """Each page's text and how far down its body the lowest line of text reaches (0 to 1)."""
+    import pypdf
+    out = []
+    for page in pypdf.PdfReader(pdf_path).pages:
+        height, margin = float(page.mediabox.height), 22 / 25.4 * 72
+        ys = []
+        page_text = page.extract_text(visitor_text=lambda text, cm, tm, *_: ys.append(tm[5] * cm[3] + cm[5])
+                                      if text.strip() else None)
+        body = [y for y in ys if margin * 0.9 < y < height - margin * 0.9]
+        out.append((page_text, 1 - (min(body) - margin) / (height - 2 * margin) if body else 0.0))
+    return out
+
+
+def test_no_page_is_less_than_half_full_except_before_a_new_section_and_at_the_end(project):
+    pytest.importorskip("pypdf")
+    work, _ = project
+    pages = _page_texts_and_fill(results(work) / "report.pdf")
+    starts_new_page = {i for i, (text, _) in enumerate(pages) if "Technical appendix" in text.split("\n", 3)[-1][:400]}
+    short = [i + 1 for i, (_, fill) in enumerate(pages[:-1]) if fill < 0.5 and i + 1 not in starts_new_page]
+    assert not short, f"pages less than half full: {short}"
+
+
+def test_references_print_citations_only_and_measures_are_a_table(project):
+    pytest.importorskip("pypdf")
+    work, _ = project
+    text = " ".join(" ".join(t.split()) for t, _ in _page_texts_and_fill(results(work) / "report.pdf"))
+    refs = text[text.index("References of included trials"):text.index("Technical appendix")]
+    for note in ("Title not found", "(weak source)", "per review label", "per label", "inferred from host",
+                 "not printed in excerpt", "sources read:"):
+        assert note not in refs, note
+    assert "Klein, 1985." in refs and "Dunn AL, Trivedi MH" in refs
+    assert "Depression measures used by the trials" not in text and "Outcome instruments" in text
+    assert "inferred from host psychiatrist.com" in text[text.index("Data provenance of the citations"):]
+    assert "per unit" not in text and "per week" in text
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+AXE = ROOT / "tests" / "vendor" / "axe.min.js"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Debian's chromium, headless, driven by Selenium through Debian's chromedriver: no browser
+    download, no network, a fresh profile."""
+    import shutil
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        pytest.skip("the web-edition tests need Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    yield driver
+    driver.quit()
+
+
+def test_the_web_edition_is_one_self_contained_file(project):
+    work, _ = project
+    html = (results(work) / "report.html").read_text()
+    assert "<img " not in html and html.count("<svg ") >= 8                   # figures inline as SVG
+    assert 'href="data:text/csv;base64,' in html and 'href="data:application/json;base64,' in html
+    assert '<nav class="toc" aria-label="Contents">' in html and 'name="viewport"' in html
+    assert not re.search(r'(src|href)="(?!data:|#|https://(doi\.org|pubmed\.ncbi|www\.ncbi))', html)  # nothing else fetched
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))                                           # figure ids do not collide
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_web_edition_fits_phone_and_desktop_widths(project, browser, width, tmp_path):
+    work, _ = project
+    browser.set_window_size(width, 900)
+    browser.get((results(work) / "report.html").resolve().as_uri())
+    inner, scroll = browser.execute_script("return [window.innerWidth, document.documentElement.scrollWidth]")
+    assert inner == width and scroll <= width, f"the page is {scroll}px wide in a {width}px window"
+    assert browser.save_screenshot(str(tmp_path / f"web-{width}.png"))
+    wide = browser.execute_script(
+        "return [...document.querySelectorAll('main *')].filter(e => !e.closest('.table-wrap') && !e.ownerSVGElement)"
+        ".filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).length")
+    assert wide == 0
+    toc = browser.execute_script("return [...document.querySelectorAll('nav.toc a')].map(a => a.getAttribute('href'))")
+    assert all(browser.execute_script("return document.getElementById(arguments[0]) !== null", h[1:]) for h in toc)
+
+
+def test_the_web_edition_has_no_serious_or_critical_accessibility_violation(project, browser):
+    work, _ = project
+    browser.set_window_size(1280, 900)
+    browser.get((results(work) / "report.html").resolve().as_uri())
+    browser.execute_script(AXE.read_text())
+    violations = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations.map("
+        "v => ({id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help})))).catch(e => done(String(e)));")
+    assert isinstance(violations, list), violations
+    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
+    assert not bad, bad

@@ -22,6 +22,7 @@ rule funnel_plot:
     """Contour-enhanced funnel plot of the primary outcome."""
     input:
         small_study_effects=f"{RESULTS}/{{review}}/small_study_effects.json",
+        review=review_definition,
     output:
         svg=f"{RESULTS}/{{review}}/figures/funnel_plot.svg",
         png=f"{RESULTS}/{{review}}/figures/funnel_plot.png",
@@ -38,6 +39,7 @@ rule moderator_plots:
     input:
         moderators=f"{RESULTS}/{{review}}/moderators.json",
         pooled=f"{RESULTS}/{{review}}/pooled.json",
+        review=review_definition,
     output:
         directory(f"{RESULTS}/{{review}}/figures/moderators"),
     log:
@@ -52,6 +54,7 @@ rule cumulative_plot:
     """The pooled estimate as trials accrued, year by year."""
     input:
         cumulative=f"{RESULTS}/{{review}}/cumulative.json",
+        review=review_definition,
     output:
         svg=f"{RESULTS}/{{review}}/figures/cumulative_plot.svg",
         png=f"{RESULTS}/{{review}}/figures/cumulative_plot.png",

@@ -1,5 +1,6 @@
 rule report_html:
-    """Render the Jinja2 report template with every result; the template only formats."""
+    """Render the Jinja2 report template with every result (the template only formats): the HTML
+    WeasyPrint prints, and the self-contained web edition published beside the PDF."""
     input:
         review=review_definition,
         trials=f"{RESULTS}/{{review}}/extracted/trials.csv",
@@ -15,8 +16,10 @@ rule report_html:
         cumulative_plot=f"{RESULTS}/{{review}}/figures/cumulative_plot.svg",
         template="templates/report.html.j2",
         css="templates/report.css",
+        csl="templates/csl/vancouver.csl",
     output:
         html=f"{RESULTS}/{{review}}/report.html",
+        print_html=f"{RESULTS}/{{review}}/report_print.html",
         context=f"{RESULTS}/{{review}}/report_context.json",
     params:
         config=config,
@@ -33,7 +36,7 @@ rule report_html:
 rule report_pdf:
     """HTML -> PDF with WeasyPrint; only project files are fetched, never the network."""
     input:
-        html=f"{RESULTS}/{{review}}/report.html",
+        html=f"{RESULTS}/{{review}}/report_print.html",
         context=f"{RESULTS}/{{review}}/report_context.json",
         trial_data=f"{RESULTS}/{{review}}/extracted/arms.csv",
         results=f"{RESULTS}/{{review}}/pooled.json",

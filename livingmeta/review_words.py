@@ -1,0 +1,58 @@
+"""The words a review uses for itself, read from its review.yaml, with generic wording when a key
+is absent. Code, templates and figure defaults never name an intervention, a comparator, an
+outcome or a moderator: they ask here.
+
+review.yaml keys (all optional; see workflow/schemas/review.schema.yaml):
+
+    labels:
+      intervention: <noun phrase used in sentences>
+      comparator: <noun phrase>
+      intervention_short: <column heading of narrow tables>
+      comparator_short: <column heading>
+      favours_intervention: <forest plot axis label>
+      favours_comparator: <forest plot axis label>
+    moderators: [{name: ..., label: ..., unit: <singular unit; slopes are "per unit">, type: continuous}]
+"""
+
+from __future__ import annotations
+
+GENERIC = {"intervention": "the intervention", "comparator": "the comparator",
+           "intervention_short": "I", "comparator_short": "C"}
+
+
+def review_words(review_def: dict) -> dict:
+    """Every review-specific phrase the report and the figures print, as plain strings."""
+    labels = review_def.get("labels") or {}
+    noun_i, noun_c = labels.get("intervention"), labels.get("comparator")
+    intervention = noun_i or GENERIC["intervention"]
+    comparator = noun_c or GENERIC["comparator"]
+    return {
+        "intervention": intervention, "comparator": comparator,
+        "intervention_heading": (noun_i or "intervention").capitalize(),
+        "comparator_heading": (noun_c or "comparator").capitalize(),
+        "intervention_short": labels.get("intervention_short") or GENERIC["intervention_short"],
+        "comparator_short": labels.get("comparator_short") or GENERIC["comparator_short"],
+        "favours_intervention": labels.get("favours_intervention") or f"Favours {noun_i or 'intervention'}",
+        "favours_comparator": labels.get("favours_comparator") or f"Favours {noun_c or 'comparator'}",
+        "contrast": f"{noun_i or 'intervention'} minus {noun_c or 'comparator'}",
+    }
+
+
+def favours_pair(words: dict, direction: str) -> tuple[str, str]:
+    """(left, right) axis labels of an effect axis: for an outcome where lower is better, effects
+    below zero favour the intervention."""
+    pair = (words["favours_intervention"], words["favours_comparator"])
+    return pair if direction == "lower_is_better" else pair[::-1]
+
+
+def figure_style(review_def: dict, direction: str) -> dict:
+    """Keyword arguments for the figures: arm headings, favours labels and the contrast."""
+    words = review_words(review_def)
+    return {"arm_labels": (words["intervention_heading"], words["comparator_heading"]),
+            "favours": favours_pair(words, direction), "contrast": words["contrast"]}
+
+
+def moderator_unit(review_def: dict, name: str) -> str | None:
+    """The unit a continuous moderator is counted in (review.yaml moderators[].unit), or None."""
+    mod = next((m for m in review_def.get("moderators", []) if m["name"] == name), None)
+    return (mod or {}).get("unit")
