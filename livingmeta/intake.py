@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from .files import atomic_write_bytes
-from .records import Problem, RecordError, load_review, load_yaml
+from .records import Problem, RecordError, load_review, load_yaml, record_paths
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -53,7 +53,7 @@ def new_trial_template(review_dir: Path, trial_id: str, *, label: str | None = N
     if prob:
         raise RecordError([prob])
     path = review_dir / "trials" / f"{trial_id}.yaml"
-    if path.exists():
+    if path.exists() or path.with_suffix(".yml").exists():
         raise RecordError([Problem(str(path), "(file)", "a record with this id exists; edit it instead")])
     mods = "\n".join(
         f"  {m['name']}: null              # "
@@ -185,7 +185,7 @@ def import_sheet(review_dir: Path, sheet: Path, *, overwrite: bool = False) -> l
                     problems.append(Problem(str(sheet), where, f"moderator {m['name']} must be a number", v))
             rec["moderators"][m["name"]] = v if v is None or m["type"] == "continuous" else str(v)
         rec["outcomes"].setdefault(oid, []).append(block)
-    existing = {p.stem for p in (review_dir / "trials").glob("*.yaml")}
+    existing = {p.stem for p in record_paths(review_dir / "trials")}
     clash = sorted(set(records) & existing)
     if clash and not overwrite:
         problems.append(Problem(str(sheet), "trial_id", f"records already exist for {', '.join(clash)}; "
