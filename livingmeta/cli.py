@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -145,8 +146,14 @@ def cmd_import(args) -> int:
 
 
 def cmd_update(args) -> int:
+    from .config_check import load_config
     from .editions import run_update
     root = Path(args.root).resolve() if args.root else (Path.cwd() if (Path.cwd() / "Snakefile").is_file() else PROJECT_ROOT)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None and not epoch.strip().isdigit():
+        raise InputError(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds since 1970-01-01 UTC; "
+                         "set it to e.g. $(date -u +%s) or unset it")
+    load_config(args.configfile or root / "config" / "config.yaml")  # one clear line for a bad configuration
     return run_update(args.review, project_root=root, config_path=args.configfile,
                       log=lambda m: print(m, file=sys.stderr, flush=True))
 
@@ -194,9 +201,21 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (InputError, pooling.ModelError) as e:
+    except LivingmetaError as e:  # every deliberate refusal: one message, no traceback
         print(f"livingmeta: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # read-only folder (errno 30), full disk (28), permissions: say which file
+        print(f"livingmeta: error: {_os_error_line(e)}", file=sys.stderr)
+        return 2
+
+
+def _os_error_line(e: OSError) -> str:
+    import errno
+    fix = {errno.ENOSPC: "free some space and run again", errno.EROFS: "make the folder writable or choose another",
+           errno.EACCES: "check the folder's permissions", errno.EDQUOT: "free some space and run again"}
+    where = f"{e.filename}: " if e.filename else ""
+    hint = fix.get(e.errno, "check the file and run again")
+    return f"{where}{e.strerror or e} (errno {e.errno}); {hint}; nothing already published was changed"
 
 
 if __name__ == "__main__":

@@ -221,7 +221,14 @@ def _fsync_tree(root: Path) -> None:
 def update_lock(results_dir):
     """An exclusive, non-blocking lock; the kernel releases it when the process dies (kill -9)."""
     Path(results_dir).mkdir(parents=True, exist_ok=True)
-    fh = open(Path(results_dir) / ".update.lock", "a")  # "a": an idle run must not even touch the file
+    lock = Path(results_dir) / ".update.lock"
+    try:
+        fh = open(lock, "a")  # "a": an idle run must not even touch the file
+    except OSError:  # a read-only folder (errno 30/13): a no-op run must still work
+        if not lock.is_file():
+            yield True  # nothing can be written there, so there is nothing to protect
+            return
+        fh = open(lock, "r")  # flock needs no write access
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

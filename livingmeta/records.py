@@ -158,7 +158,7 @@ def load_schema(name: str) -> dict:
     return yaml.safe_load((SCHEMA_DIR / f"{name}.schema.yaml").read_text())
 
 
-def _schema_problems(data, schema, path) -> list[Problem]:
+def schema_problems(data, schema, path) -> list[Problem]:
     validator = jsonschema.Draft202012Validator(schema)
     out = []
     for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
@@ -171,6 +171,16 @@ def _schema_problems(data, schema, path) -> list[Problem]:
             msg = "expected either n, mean and sd (continuous) or events and total (binary), all numbers"
         elif err.validator == "maxLength":
             msg = label_length_problem(err.instance) if where == "label" else err.message
+        elif err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            known = list(err.schema.get("properties", {}))
+            out += [Problem(str(path), _where([*err.absolute_path, k]), "unknown key (a typo?); valid keys here: "
+                            f"{', '.join(known)}") for k in err.instance if k not in known]
+            continue
+        elif err.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            lo = err.schema.get("minimum", err.schema.get("exclusiveMinimum"))
+            hi = err.schema.get("maximum", err.schema.get("exclusiveMaximum"))
+            msg = (f"must be between {lo} and {hi}" if lo is not None and hi is not None
+                   else f"must be at least {lo}" if lo is not None else f"must be at most {hi}")
         elif err.validator == "required":
             msg = err.message.replace("is a required property", "is missing (required)")
         elif err.validator == "type":
@@ -426,7 +436,7 @@ def load_review(review_dir: Path | str) -> Review:
     definition, prob = load_yaml(def_path)
     if prob:
         raise RecordError([prob])
-    problems += _schema_problems(definition, load_schema("review"), def_path)
+    problems += schema_problems(definition, load_schema("review"), def_path)
     problems += _text_problems(definition, str(def_path))
     if problems:
         raise RecordError(problems)
@@ -446,7 +456,7 @@ def load_review(review_dir: Path | str) -> Review:
         if not isinstance(rec, dict):
             problems.append(Problem(str(path), "(top level)", "a trial record must be a mapping of fields"))
             continue
-        schema_probs = _schema_problems(rec, trial_schema, path) + _text_problems(rec, str(path))
+        schema_probs = schema_problems(rec, trial_schema, path) + _text_problems(rec, str(path))
         problems += schema_probs
         if schema_probs:
             continue
