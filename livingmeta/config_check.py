@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import ConfigError
-from .records import _YAML12_FLOAT, load_schema, load_yaml, schema_problems
+from .records import _YAML12_FLOAT, load_yaml, schema_problems
 
 
 def _yaml12_numbers(obj):
@@ -34,7 +34,7 @@ def check_config(config, source) -> dict:
         raise ConfigError(f"{source}: the configuration must be a mapping of settings (reviews: ..., pooling: ...), "
                           f"found a {type(config).__name__}")
     config = _yaml12_numbers(config)
-    problems = schema_problems(config, load_schema("config"), source)
+    problems = schema_problems(config, "config", source)
     if problems:
         raise ConfigError("; ".join(str(p) for p in problems))
     return config
