@@ -136,11 +136,15 @@ def cmd_new_trial(args) -> int:
 def cmd_import(args) -> int:
     from .intake import import_sheet
     from .records import RecordError
+    notes: list[str] = []
     try:
-        written = import_sheet(_review_dir(args.review), Path(args.sheet), overwrite=args.overwrite)
+        written = import_sheet(_review_dir(args.review), Path(args.sheet), overwrite=args.overwrite, notes=notes)
     except RecordError as e:
         print(e, file=sys.stderr)
         return 1
+    finally:
+        for note in notes:
+            print(f"warning: {note}", file=sys.stderr)
     print(f"imported {len(written)} trial record(s): " + ", ".join(p.name for p in written))
     return 0
 
