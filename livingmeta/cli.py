@@ -73,6 +73,17 @@ def cmd_analyze(args) -> int:
     df, mods = _read_effects(args.effects, mods_list + ([args.cluster] if args.cluster else []))
     if args.cluster:
         mods = mods.drop(columns=[args.cluster]) if mods_list else None
+        clusters = df[args.cluster].astype(str).unique()
+        if len(clusters) < 2:
+            raise InputError(f"--cluster {args.cluster}: every row is in one cluster ({clusters[0]!r}); cluster-robust "
+                             "and three-level models need at least 2 clusters: drop --cluster to treat the effects "
+                             "as independent")
+    if mods is not None:
+        constant = [m for m in mods.columns if mods[m].nunique() < 2]
+        for m in constant:
+            print(f"warning: moderator {m} has the same value ({mods[m].iloc[0]!r}) in every row; it cannot explain "
+                  "any difference and is left out of the model", file=sys.stderr)
+        mods = mods.drop(columns=constant) if len(constant) < mods.shape[1] else None
     study = df["study"].astype(str).tolist() if "study" in df.columns else None
     if args.cluster and args.model == "threelevel":
         from .multilevel import three_level
@@ -83,6 +94,9 @@ def cmd_analyze(args) -> int:
         from .multilevel import robust_univariate
         fit = pooling.rma(df["yi"], df["vi"], mods=mods, method=args.method, test=args.test, study=study)
         rob = robust_univariate(fit, df[args.cluster].astype(str))
+        if (rob.df < 4).any():
+            print(f"warning: the CR2 test has {min(rob.df):.1f} Satterthwaite degrees of freedom (< 4): with so few "
+                  f"clusters ({args.cluster}) its p-values and intervals are unreliable (Tipton 2015)", file=sys.stderr)
         out = {**fit.to_dict(), "robust": rob.to_dict()}
         if fit.int_only:
             out.update(estimate=float(rob.beta[0]), se=float(rob.se[0]), df=float(rob.df[0]),
@@ -163,12 +177,14 @@ def cmd_update(args) -> int:
 
 
 def cmd_build(args) -> int:
-    cmd = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/default", *args.snakemake_args]
+    extra = args.snakemake_args[1:] if args.snakemake_args[:1] == ["--"] else args.snakemake_args
+    cmd = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/default", *extra]
     return subprocess.call(cmd, cwd=PROJECT_ROOT)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="livingmeta", description="Living meta-analysis engine and pipeline")
+    parser.add_argument("--version", action="version", version=f"livingmeta {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser("analyze", help="meta-analysis of a table with columns yi and vi")
     a.add_argument("effects", help="CSV with columns yi, vi (optional: study, moderators)")
@@ -202,6 +218,9 @@ def main(argv=None) -> int:
     b = sub.add_parser("build", help="build the reports (runs Snakemake)")
     b.add_argument("snakemake_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_build)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["build"]:  # everything after `build` is Snakemake's, --dry-run included
+        argv = ["build", "--", *argv[1:]]
     args = parser.parse_args(argv)
     try:
         return args.func(args)
@@ -211,6 +230,14 @@ def main(argv=None) -> int:
     except OSError as e:  # read-only folder (errno 30), full disk (28), permissions: say which file
         print(f"livingmeta: error: {_os_error_line(e)}", file=sys.stderr)
         return 2
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("livingmeta")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _os_error_line(e: OSError) -> str:
