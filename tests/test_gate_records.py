@@ -195,3 +195,19 @@ def test_a_symlink_to_a_regular_record_is_still_a_record(review_copy, tmp_path):
     os.symlink(target, src)
     review = load_review(review_copy)
     assert TRIAL in {r["id"] for r in review.trials}
+
+
+def test_dump_yaml_reads_back_exactly(review_copy, tmp_path):
+    """The records `livingmeta import` writes read back as written: every shipped record, and
+    text that YAML would otherwise read as a number, a boolean or null."""
+    from livingmeta.records import dump_yaml, load_yaml
+    recs = [load_yaml(p)[0] for p in records.record_paths(review_copy / "trials")]
+    recs.append({"id": "x", "label": "6.9e0", "year": 2020, "t": ["yes", "null", "1e5", "- a", "#c", 'q"uote',
+                                                                 "line\nbreak\u2028", "", "  pad"],
+                 "n": [1, -2.5, 1e20, 0.1, True, None, {}, []], "nested": [{"a": {"b": [1, {"c": "d"}]}}, []],
+                 "weird key": 1, "no": "key that reads as false"})
+    for i, rec in enumerate(recs):
+        path = tmp_path / f"r{i}.yaml"
+        path.write_text(dump_yaml(rec))
+        back, problem = load_yaml(path)
+        assert problem is None and back == rec, path.read_text()
