@@ -245,7 +245,7 @@ def import_sheet(review_dir: Path, sheet: Path, *, overwrite: bool = False, note
         label = str(cell("label", i) or tid)
         if tid in records:
             first = first_row[tid]
-            for col in TRIAL_FIELDS:
+            for col in TRIAL_FIELDS + [m["name"] for m in mods]:
                 a, b = cell(col, first - 2), cell(col, i)
                 if a is not None and b is not None and str(a) != str(b):
                     problems.append(Problem(src, f"{where}, {col}", f"trial {tid} has {col} {a!r} in row {first}; "

@@ -115,6 +115,7 @@ def _scalar(v) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)  # records repeat the same few dozen keys
 def _key(k) -> str:
     return k if isinstance(k, str) and _PLAIN_KEY.match(k) and k not in ("null", "true", "false", "yes", "no",
                                                                            "on", "off", "y", "n") else _scalar(k)

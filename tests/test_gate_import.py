@@ -127,6 +127,13 @@ def test_duplicate_ids_with_conflicting_label_or_year_are_refused_naming_both_ro
     assert "label" in text and "year" in text
 
 
+def test_rows_of_one_trial_that_disagree_on_a_moderator_are_refused(review_copy, tmp_path):
+    rows = sheet_rows()
+    rows[1]["exercise_type"] = "aerobic"
+    probs, text = refused(review_copy, write(tmp_path, rows))
+    assert "row 3, exercise_type" in text and "row 2" in text, text
+
+
 @pytest.mark.parametrize("name", ["bad.csv", "bad.xlsx"])
 def test_problems_found_by_the_record_checks_point_at_the_sheet_row(review_copy, tmp_path, name):
     rows = sheet_rows()
