@@ -360,7 +360,8 @@ def _text_problems(obj, file: str) -> list[Problem]:
                 walk(v, f"{where}[{i}]")
         elif isinstance(o, float) and not math.isfinite(o):
             out.append(Problem(file, where, "must be a finite number (.nan and .inf are not values a trial reports); "
-                                            "write the number, or leave the field out if it is not reported", o))
+                                            "write the number as reported (for an outcome the trial does not report, "
+                                            "leave its block out)", o))
         elif isinstance(o, str):
             msg = control_character_problem(o, single_line=where == "label")
             if msg:
