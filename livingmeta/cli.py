@@ -246,7 +246,7 @@ def _os_error_line(e: OSError) -> str:
            errno.EACCES: "check the folder's permissions", errno.EDQUOT: "free some space and run again"}
     where = f"{e.filename}: " if e.filename else ""
     hint = fix.get(e.errno, "check the file and run again")
-    return f"{where}{e.strerror or e} (errno {e.errno}); {hint}; nothing already published was changed"
+    return f"{where}{e.strerror or e} (errno {e.errno}); {hint}"
 
 
 if __name__ == "__main__":
