@@ -288,10 +288,16 @@ def import_sheet(review_dir: Path, sheet: Path, *, overwrite: bool = False, note
         raise RecordError(problems)
     written = []
     header = f"# Imported from {sheet.name} by livingmeta import; check and complete by hand.\n"
-    for tid, rec in records.items():
-        path = review_dir / "trials" / f"{tid}.yaml"
-        atomic_write_bytes(path, (header + dump_yaml(rec)).encode("utf-8"))
-        written.append(path)
+    try:
+        for tid, rec in records.items():
+            path = review_dir / "trials" / f"{tid}.yaml"
+            atomic_write_bytes(path, (header + dump_yaml(rec)).encode("utf-8"))
+            written.append(path)
+    except BaseException:  # e.g. a full disk half-way: remove the new records, so a rerun starts clean
+        for path in written:
+            if path.stem not in existing:
+                path.unlink(missing_ok=True)
+        raise
     return written
 
 

@@ -154,3 +154,24 @@ def test_a_thousand_rows_import_and_check(review_copy, tmp_path):
     written = import_sheet(review_copy, write(tmp_path, rows))
     assert len(written) == 1000
     assert len(load_review(review_copy).trials) == 1035
+
+
+def test_a_write_failure_half_way_leaves_no_new_records(review_copy, tmp_path, monkeypatch):
+    import errno
+
+    from livingmeta import intake
+    rows = sheet_rows() + [{**sheet_rows()[0], "trial_id": "roe-2025", "label": "Roe 2025"}]
+    real = intake.atomic_write_bytes
+    calls = []
+
+    def full_on_second(path, data):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, data)
+
+    monkeypatch.setattr(intake, "atomic_write_bytes", full_on_second)
+    with pytest.raises(OSError):
+        import_sheet(review_copy, write(tmp_path, rows))
+    assert not (review_copy / "trials" / "doe-2025.yaml").exists()
+    assert not (review_copy / "trials" / "roe-2025.yaml").exists()
