@@ -49,12 +49,13 @@ def fmt_row(cols, widths):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--sections", default="engine,peers,pipeline,many",
-                    help="comma-separated: engine, peers (metafor), pipeline, many")
+    ap.add_argument("--sections", default="engine,peers,pipeline,many,import",
+                    help="comma-separated: engine, peers (metafor), pipeline, many, import")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--many-reviews", type=int, default=200)
     ap.add_argument("--many-executor", choices=("local", "slurm"), default="local",
                     help="slurm: build the many-reviews DAG on a real single-node SLURM cluster (root)")
+    ap.add_argument("--import-rows", type=int, default=100_000)
     ap.add_argument("--out", default=str(HERE.parent / "results" / "bench"))
     args = ap.parse_args(argv)
     sections = set(args.sections.split(","))
@@ -92,6 +93,9 @@ def main(argv=None) -> int:
     if "many" in sections:
         import many_reviews
         report["many_reviews"] = many_reviews.run(args.many_reviews, executor=args.many_executor)
+    if "import" in sections:
+        import import_sheet
+        report["import_sheet"] = import_sheet.run(args.import_rows)
     print_report(report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -136,6 +140,9 @@ def print_report(report):
         if r.get("executor") == "slurm":
             print(f"  on SLURM: {r['slurm_jobs']} jobs, {r['slurm_completed']} COMPLETED, "
                   f"peak job {r['slurm_peak_job_mb'] or 0:.0f} MB (sacct MaxRSS)")
+    if report.get("import_sheet"):
+        r = report["import_sheet"]
+        print(f"\nlivingmeta import: {r['rows']:,} SYNTHETIC sheet rows -> {r['records']:,} records in {r['import_s']:.1f} s")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,17 @@ def cmd_analyze(args) -> int:
     df, mods = _read_effects(args.effects, mods_list + ([args.cluster] if args.cluster else []))
     if args.cluster:
         mods = mods.drop(columns=[args.cluster]) if mods_list else None
+        clusters = df[args.cluster].astype(str).unique()
+        if len(clusters) < 2:
+            raise InputError(f"--cluster {args.cluster}: every row is in one cluster ({clusters[0]!r}); cluster-robust "
+                             "and three-level models need at least 2 clusters: drop --cluster to treat the effects "
+                             "as independent")
+    if mods is not None:
+        constant = [m for m in mods.columns if mods[m].nunique() < 2]
+        for m in constant:
+            print(f"warning: moderator {m} has the same value ({mods[m].iloc[0]!r}) in every row; it cannot explain "
+                  "any difference and is left out of the model", file=sys.stderr)
+        mods = mods.drop(columns=constant) if len(constant) < mods.shape[1] else None
     study = df["study"].astype(str).tolist() if "study" in df.columns else None
     if args.cluster and args.model == "threelevel":
         from .multilevel import three_level
@@ -86,6 +98,9 @@ def cmd_analyze(args) -> int:
         from .multilevel import robust_univariate
         fit = pooling.rma(df["yi"], df["vi"], mods=mods, method=args.method, test=args.test, study=study)
         rob = robust_univariate(fit, df[args.cluster].astype(str))
+        if (rob.df < 4).any():
+            print(f"warning: the CR2 test has {min(rob.df):.1f} Satterthwaite degrees of freedom (< 4): with so few "
+                  f"clusters ({args.cluster}) its p-values and intervals are unreliable (Tipton 2015)", file=sys.stderr)
         out = {**fit.to_dict(), "robust": rob.to_dict()}
         if fit.int_only:
             out.update(estimate=float(rob.beta[0]), se=float(rob.se[0]), df=float(rob.df[0]),
@@ -230,11 +245,15 @@ def cmd_import(args) -> int:
     from .records import RecordError
     if detect_format(args.sheet) != "sheet":
         return _import_whole_review(args)
+    notes: list[str] = []
     try:
-        written = import_sheet(_review_dir(args.review), Path(args.sheet), overwrite=args.overwrite)
+        written = import_sheet(_review_dir(args.review), Path(args.sheet), overwrite=args.overwrite, notes=notes)
     except RecordError as e:
         print(e, file=sys.stderr)
         return 1
+    finally:
+        for note in notes:
+            print(f"warning: {note}", file=sys.stderr)
     print(f"imported {len(written)} trial record(s): " + ", ".join(p.name for p in written))
     return 0
 
@@ -279,6 +298,8 @@ def _import_whole_review(args) -> int:
                 print(f"  {line}", file=sys.stderr)
             print("!" * 78, file=sys.stderr)
     return 0
+
+
 def cmd_references(args) -> int:
     from .errors import ImportFormatError
     from .references import import_references
@@ -294,19 +315,27 @@ def cmd_references(args) -> int:
 
 
 def cmd_update(args) -> int:
+    from .config_check import load_config
     from .editions import run_update
     root = Path(args.root).resolve() if args.root else (Path.cwd() if (Path.cwd() / "Snakefile").is_file() else PROJECT_ROOT)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None and not epoch.strip().isdigit():
+        raise InputError(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds since 1970-01-01 UTC; "
+                         "set it to e.g. $(date -u +%s) or unset it")
+    load_config(args.configfile or root / "config" / "config.yaml")  # one clear line for a bad configuration
     return run_update(args.review, project_root=root, config_path=args.configfile,
                       log=lambda m: print(m, file=sys.stderr, flush=True))
 
 
 def cmd_build(args) -> int:
-    cmd = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/default", *args.snakemake_args]
+    extra = args.snakemake_args[1:] if args.snakemake_args[:1] == ["--"] else args.snakemake_args
+    cmd = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/default", *extra]
     return subprocess.call(cmd, cwd=PROJECT_ROOT)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="livingmeta", description="Living meta-analysis engine and pipeline")
+    parser.add_argument("--version", action="version", version=f"livingmeta {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     a = sub.add_parser("analyze", help="meta-analysis of a table with columns yi and vi")
     a.add_argument("effects", help="CSV with columns yi, vi (optional: study, moderators)")
@@ -352,12 +381,35 @@ def main(argv=None) -> int:
     b = sub.add_parser("build", help="build the reports (runs Snakemake)")
     b.add_argument("snakemake_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_build)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["build"]:  # everything after `build` is Snakemake's, --dry-run included
+        argv = ["build", "--", *argv[1:]]
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (InputError, pooling.ModelError, ImportFormatError) as e:
+    except LivingmetaError as e:  # every deliberate refusal: one message, no traceback
         print(f"livingmeta: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # read-only folder (errno 30), full disk (28), permissions: say which file
+        print(f"livingmeta: error: {_os_error_line(e)}", file=sys.stderr)
+        return 2
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("livingmeta")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _os_error_line(e: OSError) -> str:
+    import errno
+    fix = {errno.ENOSPC: "free some space and run again", errno.EROFS: "make the folder writable or choose another",
+           errno.EACCES: "check the folder's permissions", errno.EDQUOT: "free some space and run again"}
+    where = f"{e.filename}: " if e.filename else ""
+    hint = fix.get(e.errno, "check the file and run again")
+    return f"{where}{e.strerror or e} (errno {e.errno}); {hint}"
 
 
 if __name__ == "__main__":

@@ -52,7 +52,8 @@ def fingerprint(review_dir, config_path, project_root: Path = PROJECT_ROOT) -> d
             h.update(str(p.relative_to(base)).encode() + b"\0" + p.read_bytes() + b"\0")
         return h.hexdigest()
 
-    data = [review_dir / "review.yaml", *sorted((review_dir / "trials").glob("*.yaml"))]
+    from .records import record_paths
+    data = [review_dir / "review.yaml", *record_paths(review_dir / "trials")]
     parts = {"data": digest(data, review_dir), "config": digest([Path(config_path)], Path(config_path).parent),
              "code": digest(_files(project_root, CODE_PATTERNS), project_root)}
     parts["all"] = hashlib.sha256("".join(parts[k] for k in ("data", "config", "code")).encode()).hexdigest()
@@ -86,9 +87,9 @@ def read_manifest(edition_dir) -> dict:
 
 def record_hashes(trial_dir) -> dict:
     """trial id -> (label, sha256 of the record file)."""
-    from .records import load_yaml
+    from .records import load_yaml, record_paths
     out = {}
-    for p in sorted(Path(trial_dir).glob("*.yaml")):
+    for p in record_paths(trial_dir):
         data, problem = load_yaml(p)  # the safe loader; an unreadable record still counts by its id
         label = data.get("label", p.stem) if not problem and isinstance(data, dict) else p.stem
         out[p.stem] = (label, sha256_file(p))
@@ -194,13 +195,14 @@ def _assemble(tmp: Path, results_dir: Path, review_dir: Path, config_path, fp: d
     inputs = tmp / "inputs"
     (inputs / "trials").mkdir(parents=True)
     shutil.copy2(review_dir / "review.yaml", inputs / "review.yaml")
-    for p in sorted((review_dir / "trials").glob("*.yaml")):
+    from .records import record_paths
+    for p in record_paths(review_dir / "trials"):
         shutil.copy2(p, inputs / "trials" / p.name)
     shutil.copy2(config_path, inputs / "config.yaml")
     pooled = json.loads((results_dir / "pooled.json").read_text())
     manifest = {"review": review_dir.name, "edition": eid, "date": date, "source_date_epoch": epoch,
                 "fingerprint": fp, "files": files,
-                "trials": len(list((review_dir / "trials").glob("*.yaml"))),
+                "trials": len(record_paths(review_dir / "trials")),
                 "analyses": [{k: a.get(k) for k in ("outcome", "timepoint", "k")} | (
                     {k: a["model"][k] for k in ("estimate", "ci_lower", "ci_upper")} if "model" in a else {})
                     for a in pooled["analyses"]]}
@@ -219,7 +221,14 @@ def _fsync_tree(root: Path) -> None:
 def update_lock(results_dir):
     """An exclusive, non-blocking lock; the kernel releases it when the process dies (kill -9)."""
     Path(results_dir).mkdir(parents=True, exist_ok=True)
-    fh = open(Path(results_dir) / ".update.lock", "a")  # "a": an idle run must not even touch the file
+    lock = Path(results_dir) / ".update.lock"
+    try:
+        fh = open(lock, "a")  # "a": an idle run must not even touch the file
+    except OSError:  # a read-only folder (errno 30/13): a no-op run must still work
+        if not lock.is_file():
+            yield True  # nothing can be written there, so there is nothing to protect
+            return
+        fh = open(lock, "r")  # flock needs no write access
     try:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

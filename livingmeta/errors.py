@@ -37,3 +37,7 @@ class ImportFormatError(LivingmetaError):
 
 class PublishError(LivingmetaError):
     """Publishing an edition (copy, feed, e-mail) failed; the edition itself is intact."""
+
+
+class FigureError(LivingmetaError):
+    """A figure could not be rendered as valid SVG; the build stops rather than omit it."""

@@ -15,6 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .labels import check_svg  # noqa: E402
+
 FONT_DIR = Path(__file__).resolve().parents[1] / "templates" / "fonts"
 for _font in sorted(FONT_DIR.glob("NotoSans-*.ttf")):
     matplotlib.font_manager.fontManager.addfont(str(_font))
@@ -25,6 +27,8 @@ plt.rcParams.update({
     "svg.fonttype": "none", "axes.unicode_minus": False,  # Noto Sans 2020 has no U+2212
     "axes.spines.top": False,
     "axes.spines.right": False, "path.simplify": False,
+    # Labels come from trial records: plain text, never math text ("$5 vs $10", "$\\foo$").
+    "text.parse_math": False,
 })
 ROW_INCH = 0.165
 PREVIEW_DPI = 100  # PNG previews; the PDF uses the SVGs
@@ -38,6 +42,7 @@ def save_figure(fig, stem: Path | str, *, png: bool = True) -> list[str]:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(stem.with_suffix(".svg"), format="svg", metadata={"Date": None}, bbox_inches="tight")
+    check_svg(stem.with_suffix(".svg"))  # an invalid SVG would be dropped from the PDF without a word
     written = [str(stem.with_suffix(".svg"))]
     if png:
         fig.savefig(stem.with_suffix(".png"), format="png", dpi=PREVIEW_DPI, metadata={"Software": None}, bbox_inches="tight")

@@ -53,8 +53,38 @@ def read_json(path):
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs such a cell as a formula
+
+
+def is_formula_like(value) -> bool:
+    """Text a spreadsheet would execute (``=cmd|' /C calc'!A0``); numbers written as text
+    ("-0.5", "+3") are data, not formulas."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_LEAD):
+        return False
+    try:
+        float(value)
+        return False
+    except ValueError:
+        return True
+
+
+def neutralise_formulas(frame):
+    """A copy of ``frame`` whose formula-like text cells start with a single quote (OWASP's
+    advice for CSV injection): the CSVs attached to the PDF and kept in each edition open as
+    text in any spreadsheet."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+    out = frame
+    for col in frame.columns:
+        if is_object_dtype(frame[col]) or is_string_dtype(frame[col]):
+            bad = frame[col].map(is_formula_like)
+            if bad.any():
+                out = out.copy() if out is frame else out
+                out.loc[bad, col] = "'" + frame.loc[bad, col].astype(str)
+    return out
+
+
 def write_csv(path, frame) -> None:
-    atomic_write_bytes(path, frame.to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    atomic_write_bytes(path, neutralise_formulas(frame).to_csv(index=False, lineterminator="\n").encode("utf-8"))
 
 
 def stage_line(stage: str, message: str, log=None) -> None:

@@ -66,8 +66,8 @@ def test_import_refuses_rows_it_cannot_map_and_writes_nothing(review_copy, tmp_p
     with pytest.raises(RecordError) as err:
         import_sheet(review_copy, sheet)
     text = str(err.value)
-    assert "row 2" in text and "sd_int is not a number" in text
-    assert "row 3" in text and "outcome must be one of" in text
+    assert "row 2, sd_int: not a number" in text
+    assert "row 3, outcome: must be one of" in text
     assert "row 4" in text and "trial_id" in text
     assert not (review_copy / "trials" / "doe-2025.yaml").exists()
 

@@ -1,10 +1,11 @@
 # Shared helpers for the rules: where a review's inputs live.
-import glob as _glob
+from livingmeta.records import record_paths
 
 
 def trial_records(wildcards):
-    """Every trial record of the review; adding or removing a file reruns extraction."""
-    return sorted(_glob.glob(f"{DATA}/{wildcards.review}/trials/*.yaml"))
+    """Every trial record of the review (*.yaml and *.yml, regular files: livingmeta.records.record_paths,
+    the one definition check, the fingerprint and the snapshot use); adding or removing one reruns extraction."""
+    return [str(p) for p in record_paths(f"{DATA}/{wildcards.review}/trials")]
 
 
 def review_definition(wildcards):
