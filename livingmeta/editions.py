@@ -24,7 +24,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CODE_PATTERNS = ("Snakefile", "livingmeta/**/*.py", "scripts/*.py", "workflow/**/*.smk", "workflow/schemas/*.yaml",
-                 "templates/**/*")
+                 "templates/**/*", "requirements/*.txt")
 EDITION_FILES = ("report.pdf", "report.html", "pooled.json", "moderators.json", "small_study_effects.json",
                  "changes.json", "cumulative.json", "effects.csv", "extracted/arms.csv", "extracted/trials.csv")
 TMP_PREFIX = ".tmp-edition-"
