@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -144,16 +143,20 @@ def cmd_import(args) -> int:
     return 0
 
 
+def _project_root(root=None) -> Path:
+    return Path(root).resolve() if root else (Path.cwd() if (Path.cwd() / "Snakefile").is_file() else PROJECT_ROOT)
+
+
 def cmd_update(args) -> int:
     from .editions import run_update
-    root = Path(args.root).resolve() if args.root else (Path.cwd() if (Path.cwd() / "Snakefile").is_file() else PROJECT_ROOT)
+    root = _project_root(args.root)
     return run_update(args.review, project_root=root, config_path=args.configfile,
                       log=lambda m: print(m, file=sys.stderr, flush=True))
 
 
 def cmd_build(args) -> int:
-    cmd = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/default", *args.snakemake_args]
-    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+    from .runlock import run_build
+    return run_build(_project_root(), args.snakemake_args, log=lambda m: print(m, file=sys.stderr, flush=True))
 
 
 def main(argv=None) -> int:

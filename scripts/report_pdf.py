@@ -1,5 +1,6 @@
 """Rule report_pdf: HTML to an archival PDF/A-3b with WeasyPrint (local project files only), with
 the trial data and the fitted results attached inside it."""
+import os
 from pathlib import Path
 
 from livingmeta.files import read_json, stage_line
@@ -7,6 +8,8 @@ from livingmeta.pdf import render_pdf
 
 sm = snakemake  # noqa: F821
 context = read_json(sm.input.context)
+# Fonts' subset timestamps and the PDF's dates come from the inputs, never the clock.
+os.environ["SOURCE_DATE_EPOCH"] = str(context["source_date_epoch"])
 attachments = [(Path(sm.input.trial_data), "trial_data.csv", "Per-arm trial data used by this edition (tidy CSV)"),
                (Path(sm.input.results), "pooled_results.json", "Fitted meta-analysis results of this edition (JSON)")]
 refused = render_pdf(Path(sm.input.html), Path(sm.output[0]), attachments=attachments, edition_date=context["edition"]["date"])
