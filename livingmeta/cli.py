@@ -194,7 +194,12 @@ def main(argv=None) -> int:
     b = sub.add_parser("build", help="build the reports (runs Snakemake)")
     b.add_argument("snakemake_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_build)
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["build"] and argv[1:2] not in (["-h"], ["--help"]):
+        # everything after `build` is Snakemake's, options included (argparse would claim them)
+        args = argparse.Namespace(func=cmd_build, snakemake_args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     try:
         return args.func(args)
     except (InputError, pooling.ModelError) as e:

@@ -13,7 +13,6 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
 
-import pytest
 from smtp_fixture import TricklingSMTPHandler, refused_port, smtp_server
 
 from livingmeta import delivery, editions, files, publish
@@ -35,13 +34,6 @@ def fake_edition(root: Path, eid: str, published_at: str) -> Path:
 
 def state(ed: Path) -> dict:
     return editions.read_manifest(ed).get("delivery", {})
-
-
-@pytest.fixture
-def umask022():
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
 
 
 # ---- item 2 --------------------------------------------------------------------------------------
