@@ -1,13 +1,15 @@
 """Delivery of a published edition: copying it to the publish folder and announcing it by
 e-mail are recorded steps. Their state lives in the edition's ``manifest.json`` under
 ``delivery`` ({"publish": {...}, "email": {...}}, each with status done / failed / waiting,
-attempts, the last error and its time), so a step that failed (refused SMTP, an unwritable
-folder, a server past the deadline) is retried by the next ``livingmeta update``, even when no
-input changed, and a step that succeeded is never repeated.
+attempts, the last error and its time, and for e-mail digests of the addresses already sent),
+so a step that failed (refused SMTP, an unwritable folder, a server past the deadline) is
+retried by the next ``livingmeta update``, even when no input changed, and a step (or a
+subscriber's message) that succeeded is never repeated.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +21,11 @@ from .files import atomic_write_bytes
 
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _digest(address: str) -> str:
+    """An address as the manifest records it: a digest, so an archived edition lists no one."""
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()[:16]
 
 
 def _save(edition_dir: Path, manifest: dict) -> None:
@@ -35,7 +42,7 @@ def pending(edition_dir, publish_cfg: dict) -> list[str]:
 def deliver(edition_dir, review: str, publish_cfg: dict, *, review_title: str, log=print) -> bool:
     """Run every configured step of the edition's delivery that is not done yet; record the
     outcome of each in the manifest. True when all are done. Never raises for a failed step."""
-    from .publish import edition_summary, publish_to_directory, send_edition_email
+    from .publish import edition_summary, publish_to_directory, recipients, send_edition_email
     edition_dir = Path(edition_dir)
     publish_cfg = publish_cfg or {}
     manifest = read_manifest(edition_dir)
@@ -68,10 +75,11 @@ def deliver(edition_dir, review: str, publish_cfg: dict, *, review_title: str, l
             _save(edition_dir, manifest)
         else:
             def send(st):
-                sent = st.setdefault("sent", [])
+                sent = st.setdefault("sent", [])  # who already has it, as address digests
+                skip = {a for a in recipients(publish_cfg["email"]) if _digest(a) in sent}
                 summary = edition_summary(edition_dir, review, review_title)
                 base = publish_cfg.get("base_url", "").rstrip("/")
-                send_edition_email(publish_cfg["email"], summary, base, edition_dir / "report.pdf", skip=set(sent),
-                                   on_sent=sent.append)
+                send_edition_email(publish_cfg["email"], summary, base, edition_dir / "report.pdf", skip=skip,
+                                   on_sent=lambda address: sent.append(_digest(address)))
             attempt("email", send, f"edition {eid} announced by e-mail", "e-mail")
     return not pending(edition_dir, publish_cfg)

@@ -187,7 +187,7 @@ def recover(results_dir) -> list[str]:
     return removed
 
 
-def publish_edition(results_dir, review_dir, config_path, fp: dict, epoch: int) -> Path:
+def publish_edition(results_dir, review_dir, config_path, fp: dict, epoch: int, log=None) -> Path:
     """Copy the build's artefacts and an input snapshot into a new edition, then point
     ``latest`` at it. Each step is write-aside-then-rename. An edition folder that already
     exists (the same inputs on the same day, or a run killed between the two renames) is
@@ -208,7 +208,7 @@ def publish_edition(results_dir, review_dir, config_path, fp: dict, epoch: int) 
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)  # e.g. a full disk: the previous edition stays latest
             raise
-    point_latest(results_dir, eid)
+    point_latest(results_dir, eid, log)
     return final
 
 
@@ -316,7 +316,7 @@ def run_update(review: str, *, project_root: Path = PROJECT_ROOT, config_path=No
         if rc != 0:
             log(f"livingmeta update: the build failed (exit {rc}); the previous edition is unchanged")
             return rc
-        edition = publish_edition(results_dir, review_dir, config_path, fp, epoch)
+        edition = publish_edition(results_dir, review_dir, config_path, fp, epoch, log)
         log(f"livingmeta update: published edition {edition.name} -> {results_dir / 'latest'}")
         return _deliver(edition, review, review_dir, publish_cfg, log)
 

@@ -10,7 +10,8 @@ from contextlib import contextmanager
 
 
 class RecordingSMTPHandler(socketserver.StreamRequestHandler):
-    """Accepts every command; appends {"rcpt": [...], "data": text} per message to server.messages."""
+    """Accepts every command (but RCPT of an address in server.refuse); appends {"rcpt": [...],
+    "data": text} per message to server.messages."""
 
     def handle(self):
         def send(line):
@@ -35,8 +36,12 @@ class RecordingSMTPHandler(socketserver.StreamRequestHandler):
             if cmd in ("EHLO", "HELO"):
                 send("250 localhost")
             elif cmd == "RCPT":
-                rcpt.append(line.split(":", 1)[1].strip().strip("<>"))
-                send("250 OK")
+                address = line.split(":", 1)[1].strip().strip("<>")
+                if address in getattr(self.server, "refuse", ()):
+                    send("550 no such mailbox")
+                else:
+                    rcpt.append(address)
+                    send("250 OK")
             elif cmd == "DATA":
                 data_mode = True
                 send("354 go ahead")
@@ -65,6 +70,7 @@ def smtp_server(handler=RecordingSMTPHandler):
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     server.messages = []
+    server.refuse = set()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield server

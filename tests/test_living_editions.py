@@ -141,6 +141,7 @@ def test_1_a_latest_that_is_a_real_folder_is_moved_aside_not_stuck(work):
     assert res.returncode == 0, res.stderr[-3000:]
     assert link.is_symlink() and (latest(work) / "manifest.json").is_file()
     assert editions.read_manifest(latest(work))["trials"] == 36
+    assert "was a folder, not a link" in res.stderr
     moved = list(results(work).glob("latest.moved-*"))
     assert len(moved) == 1 and (moved[0] / "report.pdf").is_file()  # nothing lost
 

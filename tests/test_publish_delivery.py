@@ -151,6 +151,19 @@ def test_each_subscriber_gets_a_message_that_names_only_them(tmp_path):
         assert other not in m["data"]
 
 
+def test_a_retry_after_a_partial_send_reaches_only_those_not_yet_sent(tmp_path):
+    ed = fake_edition(tmp_path, "2025-11-25-aaaaaaaa", "2025-11-25T10:00:00.000000Z")
+    with smtp_server() as server:
+        server.refuse.add("b@example.org")
+        cfg = {"dir": str(tmp_path / "public"), "email": email_cfg(server.server_address[1])}
+        assert delivery.deliver(ed, REVIEW, cfg, review_title="Synthetic", log=lambda m: None) is False
+        assert "b@example.org" in state(ed)["email"]["error"]
+        server.refuse.clear()
+        assert delivery.deliver(ed, REVIEW, cfg, review_title="Synthetic", log=lambda m: None) is True
+    assert [m["rcpt"] for m in server.messages] == [["a@example.org"], ["b@example.org"]]
+    assert "a@example.org" not in (ed / "manifest.json").read_text()  # digests, not addresses
+
+
 def test_an_unwritable_publish_folder_is_retried_and_holds_back_the_email(tmp_path):
     ed = fake_edition(tmp_path, "2025-11-25-aaaaaaaa", "2025-11-25T10:00:00.000000Z")
     blocker = tmp_path / "blocker"
