@@ -7,8 +7,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 CORES  ?= 2
+# Exact versions and hashes of every dependency (runtime + test); regenerate with `make lock`.
+LOCK   := requirements/lock.txt
+UV     := .venv-tools/bin/uv
 
-.PHONY: report test lint dryrun update bench clean-results reference help
+.PHONY: report test lint dryrun update bench clean-results reference help lock
 
 help:
 	@echo "make report   build the default review's report (results/exercise-depression/report.pdf)"
@@ -16,17 +19,19 @@ help:
 	@echo "make update   publish a new edition if any input changed (REVIEW=exercise-depression)"
 	@echo "make bench    benchmarks (BENCH_ARGS='--sections engine,peers' for the quick part)"
 	@echo "make lint     snakemake --lint"
+	@echo "make lock     re-resolve $(LOCK) from pyproject.toml (UPGRADE=1 to move every pin to the newest release)"
 	@echo "make reference  regenerate tests/reference/ with R (needs r-cran-metafor, r-cran-clubsandwich)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) scripts/check_system.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 report: $(STAMP)
-	$(BIN)/snakemake --profile workflow/profiles/default --cores $(CORES)
+	$(BIN)/livingmeta build --cores $(CORES)
 	@echo "Report: results/exercise-depression/report.pdf"
 
 test: $(STAMP)
@@ -46,6 +51,14 @@ lint: $(STAMP)
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake --profile workflow/profiles/default --dry-run
+
+# Keeps every pin it can (the lock file is uv's starting point), so it is safe to rerun after
+# adding a dependency to pyproject.toml; UPGRADE=1 re-resolves everything to the newest releases.
+UPGRADE ?=
+lock:
+	test -x $(UV) || ($(PYTHON) -m venv .venv-tools && .venv-tools/bin/python -m pip install --quiet 'uv==0.13.9')
+	$(UV) pip compile pyproject.toml --extra test --universal --python-version 3.11 --generate-hashes \
+		$(if $(UPGRADE),--upgrade) --quiet -o $(LOCK)
 
 reference:
 	Rscript tests/reference/make_reference.R

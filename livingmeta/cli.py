@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -314,10 +313,14 @@ def cmd_references(args) -> int:
     return 0 if not out["unmatched"] else 1
 
 
+def _project_root(root=None) -> Path:
+    return Path(root).resolve() if root else (Path.cwd() if (Path.cwd() / "Snakefile").is_file() else PROJECT_ROOT)
+
+
 def cmd_update(args) -> int:
     from .config_check import load_config
     from .editions import run_update
-    root = Path(args.root).resolve() if args.root else (Path.cwd() if (Path.cwd() / "Snakefile").is_file() else PROJECT_ROOT)
+    root = _project_root(args.root)
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is not None and not epoch.strip().isdigit():
         raise InputError(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds since 1970-01-01 UTC; "
@@ -328,9 +331,8 @@ def cmd_update(args) -> int:
 
 
 def cmd_build(args) -> int:
-    extra = args.snakemake_args[1:] if args.snakemake_args[:1] == ["--"] else args.snakemake_args
-    cmd = [sys.executable, "-m", "snakemake", "--profile", "workflow/profiles/default", *extra]
-    return subprocess.call(cmd, cwd=PROJECT_ROOT)
+    from .runlock import run_build
+    return run_build(_project_root(), args.snakemake_args, log=lambda m: print(m, file=sys.stderr, flush=True))
 
 
 def main(argv=None) -> int:
@@ -382,9 +384,11 @@ def main(argv=None) -> int:
     b.add_argument("snakemake_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_build)
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["build"]:  # everything after `build` is Snakemake's, --dry-run included
-        argv = ["build", "--", *argv[1:]]
-    args = parser.parse_args(argv)
+    if argv[:1] == ["build"] and argv[1:2] not in (["-h"], ["--help"]):
+        # everything after `build` is Snakemake's, options included (argparse would claim them)
+        args = argparse.Namespace(func=cmd_build, snakemake_args=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     try:
         return args.func(args)
     except LivingmetaError as e:  # every deliberate refusal: one message, no traceback

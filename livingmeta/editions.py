@@ -5,26 +5,24 @@ An edition is ``results/<review>/editions/<date>-<hash8>/``: the PDF, the fitted
 snapshot of the inputs, plus ``manifest.json``. ``results/<review>/latest`` is a symbolic link to
 the newest edition. An edition is assembled in a hidden temporary folder and renamed into place,
 and ``latest`` is swapped with an atomic rename, so a run that dies at any moment leaves the
-previous edition whole; the next run removes the leftovers.
+previous edition whole; the next run removes the leftovers. Runs are kept apart by the project
+lock (livingmeta.runlock); delivering an edition (publish folder, e-mail) is livingmeta.delivery.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CODE_PATTERNS = ("Snakefile", "livingmeta/**/*.py", "scripts/*.py", "workflow/**/*.smk", "workflow/schemas/*.yaml",
-                 "templates/**/*")
+                 "templates/**/*", "requirements/*.txt")
 EDITION_FILES = ("report.pdf", "report.html", "pooled.json", "moderators.json", "small_study_effects.json",
                  "changes.json", "cumulative.json", "effects.csv", "extracted/arms.csv", "extracted/trials.csv")
 TMP_PREFIX = ".tmp-edition-"
@@ -66,6 +64,67 @@ def edition_date(epoch: int | None = None) -> str:
         env = os.environ.get("SOURCE_DATE_EPOCH")
         epoch = int(env) if env and env.isdigit() else int(time.time())
     return datetime.fromtimestamp(epoch, tz=timezone.utc).date().isoformat()
+
+
+def build_epoch(fp: dict, review_dir, config_path, results_dir) -> tuple[int, str]:
+    """The build's SOURCE_DATE_EPOCH (the edition date, and every timestamp inside the PDF), from
+    the inputs, so a rebuild of the same inputs is byte-identical without the caller setting it:
+    the SOURCE_DATE_EPOCH variable when set; else the epoch recorded by the latest edition when
+    the inputs are that edition's (the rebuild is that edition's report); else the time the
+    review's data or configuration last changed: the last git commit that touched them when they
+    are committed and unmodified (the same in every clone), else their newest modification time.
+    Returns (epoch, where it came from)."""
+    env = os.environ.get("SOURCE_DATE_EPOCH")
+    if env and env.isdigit():
+        return int(env), "SOURCE_DATE_EPOCH"
+    latest = latest_edition(results_dir)
+    if latest is not None:
+        manifest = read_manifest(latest)
+        if manifest["fingerprint"]["all"] == fp["all"] and manifest.get("source_date_epoch") is not None:
+            return int(manifest["source_date_epoch"]), f"edition {latest.name}"
+    from .records import record_paths
+    review_dir = Path(review_dir)
+    inputs = [review_dir / "review.yaml", *record_paths(review_dir / "trials"), Path(config_path)]
+    committed = _last_commit_epoch(inputs)
+    if committed is not None:
+        return committed, "the last commit of the inputs"
+    return max(int(p.stat().st_mtime) for p in inputs), "the newest input file"
+
+
+def _last_commit_epoch(paths) -> int | None:
+    """Commit time of the last git commit touching ``paths`` if they are all committed unchanged;
+    None outside a git checkout, without git, or with uncommitted changes (then mtimes decide)."""
+    import shutil
+    import subprocess
+    if shutil.which("git") is None:
+        return None
+    paths = [str(Path(p).resolve()) for p in paths]
+    cwd = Path(paths[0]).parent
+    try:  # fixed arguments, no shell: file names are passed as data
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=cwd, capture_output=True,
+                               text=True, timeout=30)
+        if dirty.returncode != 0 or dirty.stdout.strip():
+            return None
+        out = subprocess.run(["git", "log", "-1", "--format=%ct", "--", *paths], cwd=cwd, capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    value = out.stdout.strip()
+    return int(value) if out.returncode == 0 and value.isdigit() else None
+
+
+def comparison_edition(results_dir, fp_all: str) -> Path | None:
+    """The edition a build is compared with in 'What changed': the latest edition, unless the
+    inputs are that edition's own, in which case the edition before it (so rebuilding the latest
+    edition's inputs reproduces that edition's report instead of comparing it with itself)."""
+    latest = latest_edition(results_dir)
+    if latest is None or read_manifest(latest)["fingerprint"]["all"] != fp_all:
+        return latest
+    changes = latest / "changes.json"
+    before = json.loads(changes.read_text()).get("previous_edition") if changes.is_file() else None
+    if before and (latest.parent / before / "manifest.json").is_file():
+        return latest.parent / before
+    return None
 
 
 def edition_id(date: str, fp_all: str) -> str:
@@ -156,31 +215,46 @@ def recover(results_dir) -> list[str]:
     return removed
 
 
-def publish_edition(results_dir, review_dir, config_path, fp: dict, epoch: int) -> Path:
+def publish_edition(results_dir, review_dir, config_path, fp: dict, epoch: int, log=None) -> Path:
     """Copy the build's artefacts and an input snapshot into a new edition, then point
-    ``latest`` at it. Each step is write-aside-then-rename."""
+    ``latest`` at it. Each step is write-aside-then-rename. An edition folder that already
+    exists (the same inputs on the same day, or a run killed between the two renames) is
+    complete (it was renamed into place whole): it is kept and ``latest`` points at it."""
     results_dir, review_dir = Path(results_dir), Path(review_dir)
     date = edition_date(epoch)
     eid = edition_id(date, fp["all"])
     eds = results_dir / "editions"
     eds.mkdir(parents=True, exist_ok=True)
     final = eds / eid
-    if final.exists():
-        return final  # the same inputs on the same day: that edition is already published
-    tmp = eds / f"{TMP_PREFIX}{eid}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        _assemble(tmp, results_dir, review_dir, config_path, fp, epoch, eid, date)
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)  # e.g. a full disk: the previous edition stays latest
-        raise
+    if not final.exists():
+        tmp = eds / f"{TMP_PREFIX}{eid}-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            _assemble(tmp, results_dir, review_dir, config_path, fp, epoch, eid, date)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)  # e.g. a full disk: the previous edition stays latest
+            raise
+    point_latest(results_dir, eid, log)
+    return final
+
+
+def point_latest(results_dir, eid: str, log=None) -> None:
+    """Make ``latest`` a link to ``editions/<eid>`` with an atomic rename. A ``latest`` that is a
+    real folder (made by hand or by an old version) cannot be replaced by a rename; it is moved
+    aside to ``latest.moved-<time>`` (kept, never deleted) first."""
+    results_dir = Path(results_dir)
+    link = results_dir / "latest"
+    if link.is_dir() and not link.is_symlink():
+        aside = results_dir / f"latest.moved-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')}"
+        os.rename(link, aside)
+        if log:
+            log(f"livingmeta update: {link} was a folder, not a link; moved it to {aside.name}")
     link_tmp = results_dir / f".latest-{os.getpid()}"
     link_tmp.unlink(missing_ok=True)
     os.symlink(Path("editions") / eid, link_tmp)
-    os.replace(link_tmp, results_dir / "latest")
-    return final
+    os.replace(link_tmp, link)
 
 
 def _assemble(tmp: Path, results_dir: Path, review_dir: Path, config_path, fp: dict, epoch: int, eid: str,
@@ -201,6 +275,7 @@ def _assemble(tmp: Path, results_dir: Path, review_dir: Path, config_path, fp: d
     shutil.copy2(config_path, inputs / "config.yaml")
     pooled = json.loads((results_dir / "pooled.json").read_text())
     manifest = {"review": review_dir.name, "edition": eid, "date": date, "source_date_epoch": epoch,
+                "published_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                 "fingerprint": fp, "files": files,
                 "trials": len(record_paths(review_dir / "trials")),
                 "analyses": [{k: a.get(k) for k in ("outcome", "timepoint", "k")} | (
@@ -217,38 +292,17 @@ def _fsync_tree(root: Path) -> None:
                 os.fsync(fh.fileno())
 
 
-@contextlib.contextmanager
-def update_lock(results_dir):
-    """An exclusive, non-blocking lock; the kernel releases it when the process dies (kill -9)."""
-    Path(results_dir).mkdir(parents=True, exist_ok=True)
-    lock = Path(results_dir) / ".update.lock"
-    try:
-        fh = open(lock, "a")  # "a": an idle run must not even touch the file
-    except OSError:  # a read-only folder (errno 30/13): a no-op run must still work
-        if not lock.is_file():
-            yield True  # nothing can be written there, so there is nothing to protect
-            return
-        fh = open(lock, "r")  # flock needs no write access
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        yield False
-        return
-    try:
-        yield True
-    finally:
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        fh.close()
-
-
 def run_update(review: str, *, project_root: Path = PROJECT_ROOT, config_path=None, snakemake_args=(),
                log=print) -> int:
-    """Rebuild and publish a new edition of ``review`` if any input changed since the last one.
+    """Rebuild and publish a new edition of ``review`` if any input changed since the last one;
+    then deliver the latest edition (publish folder, e-mail) if a step of it is still pending.
 
-    Returns 0 when up to date, when another update holds the lock, or after publishing; the
-    build's exit code if it failed (the previous edition is then untouched)."""
+    Returns 0 when up to date, when another run holds the project lock, or after publishing;
+    the build's exit code if it failed (the previous edition is then untouched); 1 if a
+    delivery step failed (recorded in the edition's manifest and retried by the next run)."""
     import yaml
+
+    from .runlock import clear_stale_snakemake_lock, project_lock, snakemake_command
     project_root = Path(project_root)
     config_path = Path(config_path or project_root / "config" / "config.yaml")
     config = yaml.safe_load(config_path.read_text())
@@ -257,10 +311,12 @@ def run_update(review: str, *, project_root: Path = PROJECT_ROOT, config_path=No
     if not (review_dir / "review.yaml").is_file():
         log(f"livingmeta update: no review {review!r} in {review_dir.parent}")
         return 2
-    with update_lock(results_dir) as locked:
+    publish_cfg = config.get("publish") or {}
+    with project_lock(project_root, wait=False) as locked:
         if not locked:
-            log(f"livingmeta update: another update of {review} is running; nothing done")
+            log("livingmeta update: another livingmeta run (update or make report) is building; nothing done")
             return 0
+        results_dir.mkdir(parents=True, exist_ok=True)
         for name in recover(results_dir):
             log(f"livingmeta update: removed {name} left by an interrupted run")
         fp = fingerprint(review_dir, config_path, project_root)
@@ -268,11 +324,19 @@ def run_update(review: str, *, project_root: Path = PROJECT_ROOT, config_path=No
         previous_fp = read_manifest(latest)["fingerprint"] if latest else None
         if previous_fp and previous_fp["all"] == fp["all"]:
             log(f"livingmeta update: {review} is up to date (edition {latest.name}); nothing changed")
-            return 0
+            return _deliver(latest, review, review_dir, publish_cfg, log)
         epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or time.time())
-        cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(project_root / "Snakefile"), "--directory",
-               str(project_root), "--configfile", str(config_path), "--cores", os.environ.get("LIVINGMETA_CORES", "2"),
-               "--nolock", "--rerun-incomplete", "--forcerun", "report_html", "changes",
+        existing = results_dir / "editions" / edition_id(edition_date(epoch), fp["all"])
+        if (existing / "manifest.json").is_file() and read_manifest(existing)["fingerprint"]["all"] == fp["all"]:
+            # the inputs went back to an edition published today (or a run died before the swap)
+            point_latest(results_dir, existing.name, log)
+            log(f"livingmeta update: the inputs are those of edition {existing.name} (already published); "
+                f"{results_dir / 'latest'} points at it again")
+            return _deliver(existing, review, review_dir, publish_cfg, log)
+        sm_cmd = snakemake_command(project_root, config_path)
+        clear_stale_snakemake_lock(project_root, sm_cmd, log)
+        cmd = [*sm_cmd, "--cores", os.environ.get("LIVINGMETA_CORES", "2"),
+               "--rerun-incomplete", "--forcerun", "report_html", "changes",
                *(["--forceall"] if previous_fp and previous_fp["code"] != fp["code"] else []),
                *snakemake_args, str((results_dir / "report.pdf").relative_to(project_root))]
         env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
@@ -281,14 +345,16 @@ def run_update(review: str, *, project_root: Path = PROJECT_ROOT, config_path=No
         if rc != 0:
             log(f"livingmeta update: the build failed (exit {rc}); the previous edition is unchanged")
             return rc
-        edition = publish_edition(results_dir, review_dir, config_path, fp, epoch)
+        edition = publish_edition(results_dir, review_dir, config_path, fp, epoch, log)
         log(f"livingmeta update: published edition {edition.name} -> {results_dir / 'latest'}")
-        publish_cfg = config.get("publish") or {}
-        if publish_cfg.get("dir"):
-            from .publish import publish_to_directory
-            published = publish_to_directory(edition, review, publish_cfg, review_title=_title(review_dir))
-            log(f"livingmeta update: copied to {published['pdf']} (sha256 {published['sha256'][:12]}...)")
+        return _deliver(edition, review, review_dir, publish_cfg, log)
+
+
+def _deliver(edition: Path, review: str, review_dir: Path, publish_cfg: dict, log) -> int:
+    from .delivery import deliver, pending
+    if not pending(edition, publish_cfg):
         return 0
+    return 0 if deliver(edition, review, publish_cfg, review_title=_title(review_dir), log=log) else 1
 
 
 def _title(review_dir: Path) -> str:

@@ -29,13 +29,22 @@ def _jsonable(obj):
     return obj
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
+def umask_mode(base: int = 0o666) -> int:
+    """``base`` as the process's umask would leave it (what ``open()`` gives a new file)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return base & ~mask
+
+
+def atomic_write_bytes(path, data: bytes, mode: int | None = None) -> None:
     """Write to a temporary file beside ``path``, then rename: readers never see half a file,
-    and a crash leaves the previous version in place."""
+    and a crash leaves the previous version in place. The file gets ``mode``, by default what
+    the umask gives any new file (mkstemp alone would leave it readable by its owner only)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, umask_mode() if mode is None else mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)

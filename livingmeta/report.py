@@ -34,6 +34,8 @@ def software_versions() -> dict:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
+    from .lockfile import lock_summary
+    out["dependency lock"] = lock_summary(PROJECT_ROOT)
     return out
 
 

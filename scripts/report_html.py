@@ -8,7 +8,7 @@ import yaml
 
 from livingmeta.files import atomic_write_bytes, read_json, stage_line, write_json
 from livingmeta.records import load_yaml
-from livingmeta.editions import edition_date, edition_id, fingerprint
+from livingmeta.editions import build_epoch, edition_date, edition_id, fingerprint
 from livingmeta import revman_reproduction
 from livingmeta.report import ATTACHMENTS, TEMPLATE_DIR, build_context, render_html
 from livingmeta.web import data_downloads, inline_figures
@@ -27,8 +27,9 @@ figures = {"cumulative": Path(sm.input.cumulative_plot).relative_to(out_dir).as_
            "funnel": Path(sm.input.funnel).relative_to(out_dir).as_posix()}
 for svg in sorted(Path(sm.input.moderator_plots).glob("*.svg")):
     figures[f"moderator:{svg.stem}"] = svg.relative_to(out_dir).as_posix()
-fp = fingerprint(sm.params.review_dir, sm.params.config_file)
-date = edition_date()
+fp = fingerprint(sm.params.review_dir, sm.params.config_file, project_root=Path.cwd())
+epoch, epoch_source = build_epoch(fp, sm.params.review_dir, sm.params.config_file, out_dir)
+date = edition_date(epoch)
 context = build_context(
     review_def=review_def, trials=pd.read_csv(sm.input.trials), effects=pd.read_csv(sm.input.effects),
     pooled=read_json(sm.input.pooled), moderators=read_json(sm.input.moderators),
@@ -37,10 +38,12 @@ context = build_context(
     changes=read_json(sm.input.changes), figures=figures,
     fonts_dir=os.path.relpath(TEMPLATE_DIR / "fonts", out_dir.resolve()).replace(os.sep, "/"))
 context["revman_reproduction"] = revman_reproduction.section_for_review_dir(review_dir)
+context["source_date_epoch"] = epoch  # report_pdf stamps the PDF with it
 write_json(sm.output.context, context)
 atomic_write_bytes(sm.output.print_html, render_html(context).encode("utf-8"))
 downloads = data_downloads([(path, name, media, desc) for path, (name, media, desc)
                             in zip((sm.input.arms, sm.input.pooled), ATTACHMENTS)])
 atomic_write_bytes(sm.output.html, render_html(context, web=True, inline_svgs=inline_figures(figures, out_dir),
                                                downloads=downloads).encode("utf-8"))
-stage_line("report_html", f"{len(context['trial_rows'])} trials, {len(figures)} figures -> {sm.output.html}", sm.log[0])
+stage_line("report_html", f"{len(context['trial_rows'])} trials, {len(figures)} figures, dated {date} (from "
+           f"{epoch_source}) -> {sm.output.html}", sm.log[0])

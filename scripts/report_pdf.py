@@ -1,5 +1,6 @@
 """Rule report_pdf: HTML to a tagged, archival PDF/A-3a with WeasyPrint (local project files only), with
 the trial data and the fitted results attached inside it."""
+import os
 from pathlib import Path
 
 from livingmeta.files import read_json, stage_line
@@ -8,6 +9,8 @@ from livingmeta.report import ATTACHMENTS
 
 sm = snakemake  # noqa: F821
 context = read_json(sm.input.context)
+# Fonts' subset timestamps and the PDF's dates come from the inputs, never the clock.
+os.environ["SOURCE_DATE_EPOCH"] = str(context["source_date_epoch"])
 attachments = [(Path(path), name, desc) for path, (name, _, desc) in zip((sm.input.trial_data, sm.input.results), ATTACHMENTS)]
 refused = render_pdf(Path(sm.input.html), Path(sm.output[0]), attachments=attachments, edition_date=context["edition"]["date"])
 for url in refused:

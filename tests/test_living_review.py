@@ -6,19 +6,17 @@ index page, an Atom feed and an e-mail."""
 import json
 import os
 import signal
-import socketserver
 import subprocess
 import sys
-import threading
 import time
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 import yaml
 from conftest import copy_project
+from smtp_fixture import smtp_server
 
-from livingmeta import editions, publish
+from livingmeta import delivery, editions, runlock
 
 REVIEW = "exercise-depression"
 EPOCH = "1764028800"  # 2025-11-25, fixed so editions are reproducible
@@ -78,10 +76,10 @@ def test_an_update_with_nothing_changed_touches_nothing(project):
 
 
 def test_a_held_lock_makes_a_second_run_exit_quietly(project):
-    with editions.update_lock(results(project)) as got:
+    with runlock.project_lock(project, wait=False) as got:
         assert got
         res = update(project)
-    assert res.returncode == 0 and "another update" in res.stderr
+    assert res.returncode == 0 and "another livingmeta run" in res.stderr
 
 
 def test_a_bad_record_fails_the_update_and_keeps_the_edition(project):
@@ -159,55 +157,15 @@ def test_a_full_disk_while_publishing_keeps_the_previous_edition(project, monkey
     assert not (results(project) / "editions" / f"2025-11-25-{'f' * 8}").exists()
 
 
-class _SMTPHandler(socketserver.StreamRequestHandler):
-    def handle(self):
-        def send(line):
-            self.wfile.write((line + "\r\n").encode())
-        send("220 localhost test SMTP")
-        data_mode, lines = False, []
-        while True:
-            raw = self.rfile.readline()
-            if not raw:
-                return
-            line = raw.decode().rstrip("\r\n")
-            if data_mode:
-                if line == ".":
-                    data_mode = False
-                    self.server.messages.append("\n".join(lines))
-                    lines = []
-                    send("250 OK")
-                else:
-                    lines.append(line)
-                continue
-            cmd = line.split(" ")[0].upper()
-            if cmd in ("EHLO", "HELO"):
-                send("250 localhost")
-            elif cmd == "DATA":
-                data_mode = True
-                send("354 go ahead")
-            elif cmd == "QUIT":
-                send("221 bye")
-                return
-            else:
-                send("250 OK")
-
-
 def test_publishing_writes_checksum_index_feed_and_emails_subscribers(project, tmp_path):
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _SMTPHandler)
-    server.messages = []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with smtp_server() as server:
         out = tmp_path / "public"
         ed = (results(project) / "latest").resolve()
         cfg = {"dir": str(out), "base_url": "https://example.org/reviews",
                "email": {"smtp_host": "127.0.0.1", "smtp_port": server.server_address[1], "sender": "review@example.org",
                          "recipients": ["reader@example.org"]}}
-        info = publish.publish_to_directory(ed, REVIEW, cfg, review_title="Exercise for depression")
-    finally:
-        server.shutdown()
-        server.server_close()
-    pdf = Path(info["pdf"])
-    assert pdf.name == f"{REVIEW}-{ed.name}.pdf"
+        assert delivery.deliver(ed, REVIEW, cfg, review_title="Exercise for depression", log=lambda m: None)
+    pdf = out / f"{REVIEW}-{ed.name}.pdf"
     import hashlib
     digest = hashlib.sha256(pdf.read_bytes()).hexdigest()
     assert (out / f"{pdf.name}.sha256").read_text() == f"{digest}  {pdf.name}\n"
@@ -217,4 +175,5 @@ def test_publishing_writes_checksum_index_feed_and_emails_subscribers(project, t
     entries = feed.findall("a:entry", ns)
     assert len(entries) == 1
     assert entries[0].find("a:link", ns).get("href") == f"https://example.org/reviews/{pdf.name}"
-    assert len(server.messages) == 1 and digest in server.messages[0] and "reader@example.org" in server.messages[0]
+    assert len(server.messages) == 1 and digest in server.messages[0]["data"]
+    assert server.messages[0]["rcpt"] == ["reader@example.org"]

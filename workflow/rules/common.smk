@@ -1,4 +1,6 @@
 # Shared helpers for the rules: where a review's inputs live.
+from pathlib import Path
+
 from livingmeta.records import record_paths
 
 
@@ -13,10 +15,12 @@ def review_definition(wildcards):
 
 
 def previous_edition_dir(wildcards):
-    """The latest published edition (resolved, so a later edition does not change this path)."""
-    from livingmeta.editions import latest_edition
+    """The edition to compare with: the latest published one, or the one before it when the
+    inputs are the latest edition's own (resolved, so a later edition does not change this path)."""
+    from livingmeta.editions import comparison_edition, fingerprint
 
-    ed = latest_edition(f"{RESULTS}/{wildcards.review}")
+    fp = fingerprint(f"{DATA}/{wildcards.review}", config_file(), project_root=Path.cwd())
+    ed = comparison_edition(f"{RESULTS}/{wildcards.review}", fp["all"])
     return str(ed) if ed else ""
 
 
