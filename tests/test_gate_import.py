@@ -59,7 +59,7 @@ def run_import(review_copy, sheet):
     ("latin1.csv", "trial_id,label\nm\xfcller-2001,M\xfcller 2001\n".encode("latin-1"), "UTF-8"),
     ("quote.csv", b'trial_id,label,year\n"doe-2025,Doe 2025,2025\n', "CSV"),
     ("corrupt.xlsx", b"PK\x03\x04 this is not a workbook", "xlsx"),
-    ("folder.csv", "DIR", "not a file"),
+    ("folder.csv", "DIR", "a folder is imported only as"),
 ])
 def test_an_unreadable_sheet_is_one_line_with_exit_2(review_copy, tmp_path, name, content, words):
     path = tmp_path / name
