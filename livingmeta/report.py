@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import wording as w
+from .settled_report import settled_context
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = PROJECT_ROOT / "templates"
@@ -45,7 +46,8 @@ def _range_text(values, unit: str) -> str:
 
 def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFrame, pooled: dict,
                   moderators: dict, small_study: dict, config: dict, external: dict | None,
-                  edition: dict, changes: dict, figures: dict, fonts_dir: str = "fonts") -> dict:
+                  edition: dict, changes: dict, figures: dict, fonts_dir: str = "fonts",
+                  settled: dict | None = None) -> dict:
     """Everything the template prints, as strings and simple lists."""
     primary = review_def["primary_outcome"]
     outcome = next(o for o in review_def["outcomes"] if o["id"] == primary)
@@ -233,6 +235,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
         "sources": [{"key": key, "text": text} for text, key in sources.items()], "methods": methods, "figures": figures, "fonts_dir": fonts_dir,
         "software": software_versions(),
         "missing_data": _missing_data(trials, review_def),
+        "settled": settled_context(review_def=review_def, **settled) if settled else None,
     }
 
 

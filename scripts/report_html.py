@@ -9,6 +9,7 @@ from livingmeta.files import atomic_write_bytes, read_json, stage_line, write_js
 from livingmeta.records import load_yaml
 from livingmeta.editions import edition_date, edition_id, fingerprint
 from livingmeta.report import TEMPLATE_DIR, build_context, render_html
+from livingmeta.settled_report import settled_inputs
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)
@@ -24,6 +25,8 @@ figures = {"cumulative": Path(sm.input.cumulative_plot).relative_to(out_dir).as_
            "funnel": Path(sm.input.funnel).relative_to(out_dir).as_posix()}
 for svg in sorted(Path(sm.input.moderator_plots).glob("*.svg")):
     figures[f"moderator:{svg.stem}"] = svg.relative_to(out_dir).as_posix()
+settled = settled_inputs(sm.input.bayes, sm.input.sequential, sm.params.previous_edition,
+                         Path(sm.input.sequential_plot).relative_to(out_dir).as_posix())
 fp = fingerprint(sm.params.review_dir, sm.params.config_file)
 date = edition_date()
 context = build_context(
@@ -31,7 +34,7 @@ context = build_context(
     pooled=read_json(sm.input.pooled), moderators=read_json(sm.input.moderators),
     small_study=read_json(sm.input.small_study_effects), config=dict(sm.params.config), external=external,
     edition={"id": edition_id(date, fp["all"]), "date": date, "fingerprint": fp},
-    changes=read_json(sm.input.changes), figures=figures,
+    changes=read_json(sm.input.changes), figures=figures, settled=settled,
     fonts_dir=os.path.relpath(TEMPLATE_DIR / "fonts", out_dir.resolve()).replace(os.sep, "/"))
 write_json(sm.output.context, context)
 atomic_write_bytes(sm.output.html, render_html(context).encode("utf-8"))
