@@ -77,8 +77,11 @@ RHODES_2015 = {
 }
 RHODES_2015_GENERAL = (-3.44, 2.59)  # Rhodes et al. 2015, section 3.3: no covariates
 
-PANELS, NODES_PER_PANEL, COARSE = 12, 16, 512
+PANELS, NODES_PER_PANEL, COARSE = 8, 16, 512
 NEGLIGIBLE = 36.0  # log-density below the maximum at which posterior mass is ignored (e^-36 ~ 2e-16)
+LOG_FAMILIES = ("log-normal", "log-t5")
+U_FLOOR = 1e-12  # below tau = 1e-12 c the likelihood is that of tau = 0 to double precision
+UNIFORM_TAU_MIN_K = 5
 
 
 class PriorSpecError(ModelError):
@@ -96,23 +99,36 @@ class TauPrior:
     def logpdf(self, tau):
         tau = np.asarray(tau, dtype=float)
         f, p = self.family, self.params
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             if f == "half-normal":
                 return 0.5 * math.log(2 / math.pi) - math.log(p[0]) - 0.5 * (tau / p[0]) ** 2
             if f == "half-cauchy":
                 return math.log(2 / math.pi) - math.log(p[0]) - np.log1p((tau / p[0]) ** 2)
             if f == "uniform":
                 return np.zeros_like(tau)
-            log_tau = np.log(tau)
+            log_tau = np.log(np.where(tau > 0, tau, np.nan))
             if f == "log-normal":  # log tau^2 ~ N(m, s^2)  <=>  log tau ~ N(m/2, (s/2)^2)
                 m, s = p[0] / 2, p[1] / 2
-                return -0.5 * math.log(2 * math.pi) - math.log(s) - log_tau - 0.5 * ((log_tau - m) / s) ** 2
+                out = -0.5 * math.log(2 * math.pi) - math.log(s) - log_tau - 0.5 * ((log_tau - m) / s) ** 2
+                return np.where(tau > 0, out, -np.inf)  # density 0 at tau = 0
             if f == "log-t5":  # log tau^2 ~ location + scale * t_5
                 m, s, nu = p[0] / 2, p[1] / 2, 5.0
                 z = (log_tau - m) / s
                 const = math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi)
-                return const - (nu + 1) / 2 * np.log1p(z * z / nu) - math.log(s) - log_tau
+                out = const - (nu + 1) / 2 * np.log1p(z * z / nu) - math.log(s) - log_tau
+                return np.where(tau > 0, out, -np.inf)  # a point, no mass, at tau = 0
         raise PriorSpecError(f"unknown tau prior family {f!r}")
+
+    def cdf(self, tau: float) -> float:
+        """Prior P(tau' < tau), for the log-scale families (where the integration needs it)."""
+        from scipy import special
+        m, s = self.params[0] / 2, self.params[1] / 2
+        z = (math.log(tau) - m) / s
+        if self.family == "log-normal":
+            return float(special.ndtr(z))
+        if self.family == "log-t5":
+            return float(special.stdtr(5, z))
+        raise PriorSpecError(f"no CDF for the {self.family} prior")
 
     def typical_scale(self) -> float:
         """A rough size of tau under this prior, used only to place the integration grid."""
@@ -225,32 +241,38 @@ def mixture_cdf(x, weights, means, sds):
 
 def mixture_quantile(p, weights, means, sds, tol: float = 1e-11):
     """Quantiles of normal mixtures, vectorised: Newton steps kept inside a shrinking bracket
-    (bisection when a step leaves it). means/sds have shape (n, G), weights (G,); p (m,);
-    returns (n, m)."""
+    (bisection when a step leaves it), iterating only on the quantiles not yet converged.
+    means/sds have shape (n, G), weights (G,); p (m,); returns (n, m)."""
+    from .dist import norm_ppf
     means, sds = np.atleast_2d(means), np.atleast_2d(sds)
     p = np.asarray(p, dtype=float)
+    n, m = len(means), len(p)
     mean = (weights * means).sum(-1)
     sd = np.sqrt(np.maximum((weights * (sds ** 2 + means ** 2)).sum(-1) - mean ** 2, 1e-300))
-    lo = np.broadcast_to((means - 40 * sds).min(-1)[:, None], (len(means), len(p))).copy()
-    hi = np.broadcast_to((means + 40 * sds).max(-1)[:, None], lo.shape).copy()
-    from .dist import norm_ppf
-    x = np.clip(mean[:, None] + sd[:, None] * norm_ppf(p)[None, :], lo, hi)
-    mu_, sd_ = means[:, None, :], sds[:, None, :]
+    row = np.repeat(np.arange(n), m)          # which mixture each (mixture, probability) pair uses
+    target = np.tile(p, n)
+    lo = (means - 40 * sds).min(-1)[row]
+    hi = (means + 40 * sds).max(-1)[row]
+    x = np.clip(mean[row] + sd[row] * norm_ppf(target), lo, hi)
+    active = np.arange(n * m)
     for _ in range(100):
-        z = (x[..., None] - mu_) / sd_
-        f = (weights * norm_cdf(z)).sum(-1) - p
+        mu_, sd_ = means[row[active]], sds[row[active]]
+        z = (x[active, None] - mu_) / sd_
+        f = (weights * norm_cdf(z)).sum(-1) - target[active]
         dens = (weights * np.exp(-0.5 * z * z) / (sd_ * math.sqrt(2 * math.pi))).sum(-1)
-        lo = np.where(f < 0, x, lo)
-        hi = np.where(f > 0, x, hi)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = x - f / dens
         converged = np.abs(f) < tol
-        new = np.where(converged, x, np.where((step >= lo) & (step <= hi), step, 0.5 * (lo + hi)))
-        done = np.all(converged | (np.abs(new - x) <= 1e-13 * (1 + np.abs(x))))
-        x = new
-        if done:
+        lo[active] = np.where(f < 0, x[active], lo[active])
+        hi[active] = np.where(f > 0, x[active], hi[active])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = x[active] - f / dens
+        inside = (step >= lo[active]) & (step <= hi[active])
+        new = np.where(converged, x[active], np.where(inside, step, 0.5 * (lo[active] + hi[active])))
+        stalled = np.abs(new - x[active]) <= 1e-13 * (1 + np.abs(x[active]))
+        x[active] = new
+        active = active[~(converged | stalled)]
+        if len(active) == 0:
             break
-    return x
+    return x.reshape(n, m)
 
 
 @dataclass
@@ -315,13 +337,15 @@ class BayesMeta:
     def shrinkage(self) -> dict:
         """Posterior of each trial's own effect theta_i (shrunken towards mu): mean, median and
         central interval. Given tau: theta_i ~ N(B y_i + (1 - B) m, B v_i + (1 - B)^2 V), B = tau^2/(v_i + tau^2)."""
-        t2 = self.tau[None, :] ** 2
+        keep = self.weights > 1e-15 * self.weights.max()  # nodes that cannot move a quantile are skipped
+        wts = self.weights[keep] / self.weights[keep].sum()
+        t2 = self.tau[None, keep] ** 2
         b = t2 / (self.vi[:, None] + t2)
-        means = b * self.yi[:, None] + (1 - b) * self.cond_mean[None, :]
-        sds = np.sqrt(b * self.vi[:, None] + (1 - b) ** 2 * self.cond_var[None, :])
-        q = mixture_quantile(self.tails, self.weights, means, sds)
-        mean = means @ self.weights
-        sd = np.sqrt(np.maximum((sds ** 2 + means ** 2) @ self.weights - mean ** 2, 0.0))
+        means = b * self.yi[:, None] + (1 - b) * self.cond_mean[None, keep]
+        sds = np.sqrt(b * self.vi[:, None] + (1 - b) ** 2 * self.cond_var[None, keep])
+        q = mixture_quantile(self.tails, wts, means, sds)
+        mean = means @ wts
+        sd = np.sqrt(np.maximum((sds ** 2 + means ** 2) @ wts - mean ** 2, 0.0))
         return {"mean": mean, "sd": sd, "median": q[:, 1], "ci_lower": q[:, 0], "ci_upper": q[:, 2]}
 
     def predictive_sd(self) -> float:
@@ -352,9 +376,8 @@ class BayesMeta:
         return out
 
 
-def _gauss_legendre_panels(lo: float, hi: float, panels: int = PANELS, nodes: int = NODES_PER_PANEL):
+def _gauss_legendre_panels(edges, nodes: int = NODES_PER_PANEL):
     x, w = np.polynomial.legendre.leggauss(nodes)
-    edges = np.linspace(lo, hi, panels + 1)
     half = np.diff(edges)[:, None] / 2
     mid = (edges[:-1] + edges[1:])[:, None] / 2
     return (mid + half * x).ravel(), (half * w).ravel()
@@ -375,8 +398,11 @@ def bayes_rma(yi, vi, *, tau_prior: str | TauPrior = DEFAULT_TAU_PRIOR, mu_prior
     k = len(yi)
     if mp.uniform and k < 2:
         raise ModelError("a uniform prior on mu needs at least 2 trials for a proper posterior; give a normal mu prior")
-    if not tp.proper and k < (3 if mp.uniform else 2):
-        raise ModelError(f"a uniform prior on tau with k = {k} trials gives an improper posterior; use a proper prior")
+    if not tp.proper and k < UNIFORM_TAU_MIN_K:
+        # p(tau | y) falls like tau^-(k-1) (one power faster with a normal mu prior): improper for k < 3,
+        # no posterior mean of tau for k < 4, no predictive variance for k < 5
+        raise ModelError(f"a uniform prior on tau needs at least {UNIFORM_TAU_MIN_K} trials (here k = {k}) for a "
+                         f"posterior with a mean and a predictive variance; use a proper prior such as half-normal:0.5")
 
     # u = tau / (tau + c): c near the size of tau puts the posterior mass mid-range.
     c = float(np.sqrt(np.median(vi)))
@@ -398,29 +424,43 @@ def bayes_rma(yi, vi, *, tau_prior: str | TauPrior = DEFAULT_TAU_PRIOR, mu_prior
     lo = coarse[max(keep[0] - 1, 0)]
     hi = coarse[keep[-1] + 1] if keep[-1] + 1 < len(coarse) else 1.0
 
-    u, gw = _gauss_legendre_panels(lo, hi)
+    edges = np.linspace(lo, hi, PANELS + 1)
+    point = None
+    if lo == 0 and tp.family in LOG_FAMILIES:
+        # Log-scale priors put mass at tau values many orders of magnitude below any v_i, where the
+        # likelihood no longer changes: panels on a log scale down to U_FLOOR, and the prior mass
+        # below it placed at tau = 0 (exact prior CDF; likelihood at tau = 0).
+        geo = np.geomspace(U_FLOOR, edges[1], int(math.ceil(math.log10(edges[1] / U_FLOOR))) + 1)
+        edges = np.concatenate([geo, edges[2:]])
+        point = tp.cdf(c * U_FLOOR / (1 - U_FLOOR))
+    panels = len(edges) - 1
+    u, gw = _gauss_legendre_panels(edges)
     lp, tau, m, v = log_post_u(u)
     shift = lp[np.isfinite(lp)].max()
     dens = np.where(np.isfinite(lp), np.exp(lp - shift), 0.0) * gw
+    if point is not None:
+        loglik0, m0, v0 = _conditional(np.zeros(1), yi, vi, mp)
+        dens = np.concatenate([[point * math.exp(loglik0[0] - shift)], dens])  # a probability: no Jacobian
+        tau, m, v = np.concatenate([[0.0], tau]), np.concatenate([m0, m]), np.concatenate([v0, v])
     total = dens.sum()
     weights = dens / total
 
-    x16, w16 = np.polynomial.legendre.leggauss(NODES_PER_PANEL * 2)
-    edges = np.linspace(lo, hi, PANELS + 1)
-    panel_mass = np.add.reduceat(weights, np.arange(0, len(weights), NODES_PER_PANEL))
-    cum_mass = np.concatenate([[0.0], np.cumsum(panel_mass)])
+    x32, w32 = np.polynomial.legendre.leggauss(NODES_PER_PANEL * 2)
+    start = 1 if point is not None else 0
+    panel_mass = np.add.reduceat(weights[start:], np.arange(0, len(weights) - start, NODES_PER_PANEL))
+    cum_mass = weights[:start].sum() + np.concatenate([[0.0], np.cumsum(panel_mass)])
 
     def cdf_u(x):
         """P(u < x): whole panels from their quadrature mass, the partial panel re-integrated."""
-        if x <= lo:
-            return 0.0
+        if x <= edges[0]:
+            return float(cum_mass[0]) if x > 0 else 0.0
         if x >= hi:
             return 1.0
-        j = min(int(np.searchsorted(edges, x, side="right")) - 1, PANELS - 1)
+        j = min(int(np.searchsorted(edges, x, side="right")) - 1, panels - 1)
         a = edges[j]
-        pts = a + (x - a) * (x16 + 1) / 2
+        pts = a + (x - a) * (x32 + 1) / 2
         lpp, *_ = log_post_u(pts)
-        part = (np.where(np.isfinite(lpp), np.exp(lpp - shift), 0.0) * w16).sum() * (x - a) / 2 / total
+        part = (np.where(np.isfinite(lpp), np.exp(lpp - shift), 0.0) * w32).sum() * (x - a) / 2 / total
         return float(min(cum_mass[j] + part, 1.0))
 
     def cdf_tau(t):
@@ -428,7 +468,9 @@ def bayes_rma(yi, vi, *, tau_prior: str | TauPrior = DEFAULT_TAU_PRIOR, mu_prior
 
     def quantile_tau(p):
         from scipy.optimize import brentq
-        x = brentq(lambda s: cdf_u(s) - p, lo, hi, xtol=1e-13, rtol=1e-13)
+        if p <= cum_mass[0]:
+            return 0.0
+        x = brentq(lambda s: cdf_u(s) - p, edges[0], hi, xtol=1e-15, rtol=1e-13)
         return c * x / (1 - x)
 
     return BayesMeta(yi=yi, vi=vi, tau_prior=tp, mu_prior=mp, level=level, tau=tau, weights=weights,

@@ -23,6 +23,7 @@ from .dist import norm_isf, norm_ppf, norm_sf
 from .errors import ModelError
 
 RATIO_MEASURES = ("RR", "OR")
+Z_GRID_MAX = 12.0  # paths beyond 12 standard deviations carry no probability worth tracking
 
 
 def obrien_fleming_spending(t, alpha_side: float):
@@ -58,7 +59,9 @@ def spending_boundaries(times, alpha: float = 0.05, sides: int = 2) -> np.ndarra
             continue
         target = spent[j] - spent_prev
         sd = math.sqrt(tj - t_prev)
-        if grid is None:
+        if target < 1e-14:  # so little alpha to spend that no result could cross
+            c = math.inf
+        elif grid is None:
             c = float(norm_isf(target))
         else:
             def excess(cz):
@@ -67,7 +70,7 @@ def spending_boundaries(times, alpha: float = 0.05, sides: int = 2) -> np.ndarra
             c = brentq(excess, 0.0, 40.0, xtol=1e-12)
         out[j], last = c, j
         # carry the density of paths that stayed inside (-c, c) to this look
-        a = c * math.sqrt(tj)
+        a = min(c, Z_GRID_MAX) * math.sqrt(tj)
         later = t[j + 1:][t[j + 1:] > tj]
         step = min(0.05, math.sqrt((later[0] if len(later) else tj + 1.0) - tj) / 8)
         n = int(math.ceil(2 * a / step)) | 1
@@ -146,7 +149,8 @@ def monitor(looks: list[dict], ris: int, *, alpha: float = 0.05, sides: int = 2)
     rows, benefit, harm = [], None, None
     for lk, frac, b in zip(looks, fractions, bounds):
         crossed = "benefit" if lk["z"] >= b else ("harm" if sides == 2 and lk["z"] <= -b else None)
-        rows.append({**lk, "information_fraction": float(frac), "boundary": float(b), "crossed": crossed})
+        rows.append({**lk, "information_fraction": float(frac), "boundary": float(b) if np.isfinite(b) else None,
+                     "crossed": crossed})
         if crossed == "benefit" and benefit is None:
             benefit = lk["label"]
         if crossed == "harm" and harm is None:
@@ -161,7 +165,8 @@ def boundary_curve(ris: int, max_participants: float, *, alpha: float = 0.05, si
     start = max(ris * 0.02, 1.0)
     x = np.linspace(start, top, points)
     b = spending_boundaries(np.minimum(x / ris, 1.0), alpha=alpha, sides=sides)
-    return {"participants": x.tolist(), "boundary": b.tolist()}
+    shown = np.isfinite(b)
+    return {"participants": x[shown].tolist(), "boundary": b[shown].tolist()}
 
 
 def controlled_z(estimate: float, se: float, direction: str) -> float:

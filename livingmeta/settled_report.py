@@ -9,7 +9,9 @@ import math
 from . import wording as w
 
 HANDBOOK_NOTE = ("These are aids to interpretation shown beside the main analysis above, not a replacement "
-                 "for it (Cochrane Handbook for Systematic Reviews of Interventions, chapter 22).")
+                 "for it (Cochrane Handbook for Systematic Reviews of Interventions, chapter 22). Both take the trials "
+                 "at face value: they do not correct for risk of bias or small-study effects, so they are no more "
+                 "certain than the certainty of the evidence rated above.")
 
 
 def _pct(p: float) -> str:
@@ -71,8 +73,9 @@ def _sequential_text(s: dict, names: dict) -> dict:
     when = s.get("first_benefit_edition") or s.get("first_benefit_year")
     if s["status"] == "benefit":
         where = f"edition {s['first_benefit_edition']}" if s.get("first_benefit_edition") else f"{s['first_benefit_year']}"
-        sentence = (f"Firm evidence of benefit since {where}: the cumulative z-curve crossed the monitoring boundary for "
-                    f"{names['intervention']} with {s['participants']:,} participants ({pct} of the required information).")
+        sentence = (f"Firm evidence of benefit since {where}: the cumulative z-curve has crossed the monitoring boundary "
+                    f"for benefit of {names['intervention']}; the trials now include {s['participants']:,} participants "
+                    f"({pct} of the required information).")
     elif s["status"] == "harm":
         where = s.get("first_harm_edition") or s.get("first_harm_year")
         sentence = (f"Firm evidence of harm since {where}: the cumulative z-curve crossed the monitoring boundary "

@@ -152,6 +152,37 @@ def test_published_prior_tables():
     assert quad(lambda t: math.exp(r.logpdf(np.array([t]))[0]), 0, np.inf, limit=200)[0] == pytest.approx(1, abs=1e-6)
 
 
-def test_improper_posterior_is_refused():
-    with pytest.raises(ModelError, match="improper"):
-        bayes_rma([0.1, 0.3], [0.01, 0.02], tau_prior="uniform")
+def test_uniform_tau_prior_with_too_few_trials_is_refused():
+    # p(tau | y) ~ tau^-(k-1): k = 4 has a posterior mean of tau but no predictive variance
+    with pytest.raises(ModelError, match="at least 5 trials"):
+        bayes_rma([0.1, 0.3, 0.2, 0.5], [0.01, 0.02, 0.03, 0.01], tau_prior="uniform")
+
+
+def test_log_scale_prior_mass_near_zero_is_integrated():
+    """Rhodes et al.'s log-t prior puts mass at tau many orders of magnitude below the data's
+    scale. Independent check: the posterior CDF of log tau by adaptive quadrature on the log scale
+    (prior density of log tau^2 is Student-t, 5 df), likelihood with mu integrated out by hand."""
+    from scipy import integrate, optimize, stats
+    y, v = np.array([0.1, 0.5, -0.2]), np.array([0.04, 0.09, 0.05])
+    prior = parse_tau_prior("rhodes")
+    loc, scale = prior.params
+
+    def post(s):  # s = log tau^2
+        t2 = math.exp(s)
+        w = 1 / (v + t2)
+        m = (w @ y) / w.sum()
+        ll = -0.5 * (np.log(v + t2).sum() + math.log(w.sum()) + w @ (y - m) ** 2)
+        return stats.t.pdf((s - loc) / scale, 5) / scale * math.exp(ll)
+
+    breaks = np.arange(-200.0, 201.0, 5.0)  # quad on 5-unit pieces of log tau^2: the density spans 80 decades
+
+    def mass(a, b):
+        cuts = [a, *breaks[(breaks > a) & (breaks < b)], b]
+        return sum(integrate.quad(post, x0, x1, epsabs=0, epsrel=1e-12, limit=200)[0] for x0, x1 in zip(cuts, cuts[1:]))
+
+    tail = integrate.quad(post, -np.inf, -200)[0]
+    z = tail + mass(-200, 200)
+    fit = bayes_rma(y, v, tau_prior=prior)
+    for p in (0.025, 0.1, 0.5, 0.975):
+        s_p = optimize.brentq(lambda s: (tail + mass(-200, s)) / z - p, -60, 20, xtol=1e-13)
+        assert fit.tau_quantile(p)[0] == pytest.approx(math.exp(s_p / 2), rel=1e-6)

@@ -76,3 +76,11 @@ def test_threshold_orientation():
     assert sq.threshold_on_analysis_scale(0.2, "SMD", "lower_is_better") == -0.2
     assert sq.threshold_on_analysis_scale(1.25, "RR", "higher_is_better") == pytest.approx(np.log(1.25))
     assert sq.anticipated_effect(1.25, "RR", "lower_is_better") == pytest.approx(0.8)
+
+
+def test_tiny_first_look_gets_no_finite_boundary_and_later_looks_still_work():
+    b = sq.spending_boundaries([0.002, 0.01, 0.5, 1.0])
+    assert np.isinf(b[0])
+    np.testing.assert_allclose(b[2:], sq.spending_boundaries([0.01, 0.5, 1.0])[1:], atol=2e-3)
+    rows = sq.monitor([{"label": "a", "participants": 2, "z": 1.0}, {"label": "b", "participants": 500, "z": 1.0}], 1000)
+    assert rows["looks"][0]["boundary"] is None
