@@ -18,6 +18,9 @@ from .analysis import RATIO_MEASURES, _participants, primary_analysis_rows
 from .bayes import DEFAULT_TAU_PRIOR, bayes_rma
 
 CID_FIELD = "clinically_important_difference"
+# Refitted under these tau priors to show how much the probabilities depend on the prior: a wider
+# half-normal and the heavier-tailed half-Cauchy (Röver et al. 2021 discuss both).
+DEFAULT_SENSITIVITY_PRIORS = ("half-normal:1.0", "half-cauchy:0.5")
 
 
 def important_difference(outcome: dict) -> dict | None:
@@ -53,7 +56,17 @@ def bayes_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> d
     n_int, n_ctl = _participants(sub)
     out.update(measure=measure, ratio=measure in RATIO_MEASURES, participants=n_int + n_ctl,
                important_difference=cid, threshold_analysis_scale=threshold if cid else None,
-               probabilities=probs, model=fitted)
+               probabilities=probs, model=fitted, prior_sensitivity=[])
+    for spec in cfg.get("sensitivity_tau_priors", DEFAULT_SENSITIVITY_PRIORS):
+        alt = bayes_rma(sub.yi.to_numpy(), sub.vi.to_numpy(), tau_prior=spec, mu_prior=cfg.get("mu_prior"),
+                        level=cfg.get("level", 0.95))
+        p0 = alt.prob_mu_below(0.0)
+        row = {"tau_prior": alt.tau_prior.description, "benefit": p0 if lower_better else 1 - p0,
+               "mu_median": float(alt.mu_quantile(0.5)[0])}
+        if cid:
+            pt = alt.prob_mu_below(threshold)
+            row["important_benefit"] = pt if lower_better else 1 - pt
+        out["prior_sensitivity"].append(row)
     return out
 
 

@@ -40,6 +40,6 @@ def sequential_plot(seq: dict, *, favours=("Favours intervention", "Favours cont
     ax.set_ylim(-8, 8)
     ax.set_xlim(0, max(max(px), ris) * 1.08)
     ax.set_xlabel("Cumulative number of participants")
-    ax.set_ylabel(f"z   ({favours[1]} \u2193 | \u2191 {favours[0]})", fontsize=7)
+    ax.set_ylabel(f"Cumulative z   (below 0: {favours[1].lower()};  above 0: {favours[0].lower()})", fontsize=6.5)
     ax.legend(loc="lower right", fontsize=6.5, frameon=False)
     return fig

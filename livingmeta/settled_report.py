@@ -50,7 +50,11 @@ def _bayes_text(b: dict, names: dict) -> dict:
              f"for the average effect, so the probabilities come from the trials alone, not from prior belief about the effect."
              if m["mu_prior"].startswith("uniform") else
              f"Prior: {m['tau_prior']} for \u03c4 (the between-trial standard deviation) and {m['mu_prior']} for the average effect.")
-    return {"available": True, "probabilities": probs, "estimates": est, "prior": prior,
+    sens = [{"prior": r["tau_prior"], "benefit": _pct(r["benefit"]),
+             "important_benefit": _pct(r["important_benefit"]) if "important_benefit" in r else None,
+             "median": w.fmt(_on_scale(r["mu_median"], ratio))} for r in b.get("prior_sensitivity", [])]
+    return {"available": True, "probabilities": probs, "estimates": est, "prior": prior, "sensitivity": sens,
+            "main_prior": m["tau_prior"], "main_median": w.fmt(_on_scale(m["mu_median"], ratio)), "measure": measure,
             "cid_source": cid.get("source") if cid else None,
             "rows": [{"label": f"P({names['intervention']} better)", "value": _pct(p["benefit"])}]
             + ([{"label": f"P(better by at least {measure} {w.fmt(cid['value'])})", "value": _pct(p["important_benefit"])}]

@@ -142,3 +142,33 @@ def test_sentences_use_the_reviews_own_words():
     words = json.dumps(ctx).lower()
     assert "exercise" not in words and "depress" not in words
     assert ctx["changes"] == ["This is the first edition: there is no earlier edition to compare with."]
+
+
+def test_binary_primary_outcome_uses_ratio_threshold_and_control_risk():
+    """SYNTHETIC binary trials (risk ratio, fewer events is better)."""
+    rng = np.random.default_rng(5)
+    k = 10
+    n = rng.integers(60, 200, k)
+    ec = rng.binomial(n, 0.30)
+    ei = rng.binomial(n, 0.22)
+    yi = np.log((ei + 0.5) / (n + 0.5)) - np.log((ec + 0.5) / (n + 0.5))
+    vi = 1 / (ei + 0.5) - 1 / (n + 0.5) + 1 / (ec + 0.5) - 1 / (n + 0.5)
+    eff = pd.DataFrame({"trial_id": [f"b{i}" for i in range(k)], "label": [f"Binary {i}" for i in range(k)],
+                        "year": 2010 + np.arange(k), "outcome": "events", "timepoint": "end", "measure": "RR",
+                        "yi": yi, "vi": vi, "n_int": np.nan, "n_ctl": np.nan, "total_int": n, "total_ctl": n,
+                        "events_int": ei, "events_ctl": ec})
+    review = {"id": "synthetic-binary", "primary_outcome": "events",
+              "arms": {"intervention": "drug A", "control": "placebo"},
+              "outcomes": [{"id": "events", "label": "Relapse", "type": "binary", "effect_measure": "RR",
+                            "direction": "lower_is_better", "timepoints": [{"id": "end", "label": "end"}],
+                            "clinically_important_difference": {"value": 1.25, "source": "synthetic"}}]}
+    b = bayes_analysis(eff, review, {})
+    assert b["threshold_analysis_scale"] == pytest.approx(np.log(0.8))
+    s = sequential_analysis(eff, review, {"heterogeneity_correction": "none"}, {})
+    pc = ec.sum() / n.sum()
+    pi = 0.8 * pc
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    pbar = (pc + pi) / 2
+    assert s["ris"]["adjusted"] == int(np.ceil(4 * z ** 2 * pbar * (1 - pbar) / (pc - pi) ** 2))
+    ctx = settled_context(bayes=b, sequential=s, review_def=review)
+    assert "RR " in ctx["bayes"]["estimates"] and "drug A is better than placebo for relapse" in ctx["bayes"]["probabilities"]
