@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .dist import norm_isf, norm_ppf, norm_sf
+from .dist import norm_cdf, norm_isf, norm_ppf, norm_sf
 from .errors import ModelError
 
 RATIO_MEASURES = ("RR", "OR")
@@ -36,6 +36,67 @@ def _simpson_weights(n: int, h: float) -> np.ndarray:
     w = np.ones(n)
     w[1:-1:2], w[2:-1:2] = 4.0, 2.0
     return w * h / 3.0
+
+
+def _next_time(t, j) -> float:
+    later = t[j + 1:][t[j + 1:] > t[j]]
+    return float(later[0]) if len(later) else float(t[j]) + 1.0
+
+
+def _advance(grid, dens, t_prev: float, tj: float, half_width: float, t_next: float, drift: float = 0.0):
+    """Sub-density of S(tj) = Z sqrt(tj) on a Simpson grid over (-half_width, half_width), from the
+    weighted sub-density at the previous look (None: the first look). S has drift ``drift`` per
+    unit information. The grid is fine enough for the next look's kernel (step <= sd/8)."""
+    step = min(0.05, math.sqrt(t_next - tj) / 8)
+    n = min(max(int(math.ceil(2 * half_width / step)) | 1, 201), 6001) | 1
+    new_grid = np.linspace(-half_width, half_width, n)
+    sd = math.sqrt(tj - t_prev)
+    if grid is None:
+        new_dens = np.exp(-0.5 * (new_grid - drift * tj) ** 2 / tj) / math.sqrt(2 * math.pi * tj)
+    else:
+        z = (new_grid[:, None] - grid[None, :] - drift * (tj - t_prev)) / sd
+        new_dens = (np.exp(-0.5 * z * z) / (sd * math.sqrt(2 * math.pi))) @ dens
+    return new_grid, new_dens * _simpson_weights(n, new_grid[1] - new_grid[0])
+
+
+def futility_boundaries(times, efficacy, *, alpha: float = 0.05, power: float = 0.80) -> np.ndarray:
+    """Non-binding futility boundaries (the 'inner wedge' of the TSA program) for a two-sided
+    design: |Z| below the boundary at a look means an effect as large as the anticipated one has
+    become unlikely. beta = 1 - power is spent with the O'Brien-Fleming-type function: under the
+    anticipated effect (drift z_{1-alpha/2} + z_{power} at the required information), the
+    probability of first entering the wedge by each look equals the beta spent by then, paths
+    that crossed the efficacy boundary ``efficacy`` having stopped. Capped at the efficacy boundary."""
+    from scipy.optimize import brentq
+    t = np.minimum(np.asarray(times, dtype=float), 1.0)
+    b = np.asarray(efficacy, dtype=float)
+    theta = float(norm_isf(alpha / 2) + norm_ppf(power))
+    spent = obrien_fleming_spending(t, 1 - power)
+    out = np.zeros(len(t))
+    grid = dens = None
+    t_prev, spent_prev, last = 0.0, 0.0, None
+    for j, tj in enumerate(t):
+        if last is not None and tj <= t_prev:
+            out[j] = out[last]
+            continue
+        rt, sd, target = math.sqrt(tj), math.sqrt(tj - t_prev), spent[j] - spent_prev
+        shift = (grid if grid is not None else np.zeros(1)) + theta * (tj - t_prev)
+        weight = dens if dens is not None else np.ones(1)
+
+        def inner(f):
+            return (weight * (norm_cdf((f * rt - shift) / sd) - norm_cdf((-f * rt - shift) / sd))).sum()
+
+        cap = min(b[j], Z_GRID_MAX)
+        if target < 1e-14:
+            f = 0.0
+        elif inner(cap) <= target:
+            f = cap
+        else:
+            f = brentq(lambda x: inner(x) - target, 0.0, cap, xtol=1e-12)
+        out[j], last = f, j
+        grid, dens = _advance(grid, dens, t_prev, tj, cap * rt, _next_time(t, j), drift=theta)
+        dens = np.where(np.abs(grid) < f * rt, 0.0, dens)
+        t_prev, spent_prev = tj, spent[j]
+    return out
 
 
 def spending_boundaries(times, alpha: float = 0.05, sides: int = 2) -> np.ndarray:
@@ -70,18 +131,7 @@ def spending_boundaries(times, alpha: float = 0.05, sides: int = 2) -> np.ndarra
             c = brentq(excess, 0.0, 40.0, xtol=1e-12)
         out[j], last = c, j
         # carry the density of paths that stayed inside (-c, c) to this look
-        a = min(c, Z_GRID_MAX) * math.sqrt(tj)
-        later = t[j + 1:][t[j + 1:] > tj]
-        step = min(0.05, math.sqrt((later[0] if len(later) else tj + 1.0) - tj) / 8)
-        n = int(math.ceil(2 * a / step)) | 1
-        n = min(max(n, 201), 6001) | 1
-        new_grid = np.linspace(-a, a, n)
-        if grid is None:
-            new_dens = np.exp(-0.5 * new_grid ** 2 / tj) / math.sqrt(2 * math.pi * tj)
-        else:
-            kern = np.exp(-0.5 * ((new_grid[:, None] - grid[None, :]) / sd) ** 2) / (sd * math.sqrt(2 * math.pi))
-            new_dens = kern @ dens
-        grid, dens = new_grid, new_dens * _simpson_weights(n, new_grid[1] - new_grid[0])
+        grid, dens = _advance(grid, dens, t_prev, tj, min(c, Z_GRID_MAX) * math.sqrt(tj), _next_time(t, j))
         t_prev, spent_prev = tj, spent[j]
     return out
 
@@ -133,7 +183,7 @@ def diversity(se_fixed: float, se_random: float) -> float:
     return float(max(0.0, 1.0 - (se_fixed / se_random) ** 2))
 
 
-def monitor(looks: list[dict], ris: int, *, alpha: float = 0.05, sides: int = 2) -> dict:
+def monitor(looks: list[dict], ris: int, *, alpha: float = 0.05, sides: int = 2, power: float | None = None) -> dict:
     """Boundaries at each look and whether the z-curve crossed them.
 
     ``looks``: dicts with ``label``, ``participants`` and ``z`` (oriented so that positive favours
@@ -143,14 +193,18 @@ def monitor(looks: list[dict], ris: int, *, alpha: float = 0.05, sides: int = 2)
         raise ModelError(f"required information size must be positive, not {ris}")
     fractions = np.array([lk["participants"] / ris for lk in looks], dtype=float)
     order = np.argsort(fractions, kind="stable")
-    bounds = np.empty(len(looks))
+    bounds, wedge = np.empty(len(looks)), np.zeros(len(looks))
     if len(looks):
-        bounds[order] = spending_boundaries(np.maximum.accumulate(fractions[order]), alpha=alpha, sides=sides)
+        times = np.maximum.accumulate(fractions[order])
+        bounds[order] = spending_boundaries(times, alpha=alpha, sides=sides)
+        if power is not None and sides == 2:
+            wedge[order] = futility_boundaries(times, bounds[order], alpha=alpha, power=power)
     rows, benefit, harm = [], None, None
-    for lk, frac, b in zip(looks, fractions, bounds):
-        crossed = "benefit" if lk["z"] >= b else ("harm" if sides == 2 and lk["z"] <= -b else None)
+    for lk, frac, b, f in zip(looks, fractions, bounds, wedge):
+        crossed = ("benefit" if lk["z"] >= b else "harm" if sides == 2 and lk["z"] <= -b
+                   else "futility" if abs(lk["z"]) < f else None)
         rows.append({**lk, "information_fraction": float(frac), "boundary": float(b) if np.isfinite(b) else None,
-                     "crossed": crossed})
+                     "futility": float(f) if power is not None else None, "crossed": crossed})
         if crossed == "benefit" and benefit is None:
             benefit = lk["label"]
         if crossed == "harm" and harm is None:
@@ -159,14 +213,19 @@ def monitor(looks: list[dict], ris: int, *, alpha: float = 0.05, sides: int = 2)
             "conventional_z": float(norm_isf(alpha / sides))}
 
 
-def boundary_curve(ris: int, max_participants: float, *, alpha: float = 0.05, sides: int = 2, points: int = 60) -> dict:
-    """The boundary drawn as a curve (as if looked at continuously on a fine grid of fractions) for the figure."""
+def boundary_curve(ris: int, max_participants: float, *, alpha: float = 0.05, sides: int = 2,
+                   power: float | None = None, points: int = 60) -> dict:
+    """The boundaries drawn as curves (looks on a fine grid of fractions) for the figure."""
     top = max(max_participants, ris) * 1.05
     start = max(ris * 0.02, 1.0)
     x = np.linspace(start, top, points)
-    b = spending_boundaries(np.minimum(x / ris, 1.0), alpha=alpha, sides=sides)
+    t = np.minimum(x / ris, 1.0)
+    b = spending_boundaries(t, alpha=alpha, sides=sides)
     shown = np.isfinite(b)
-    return {"participants": x[shown].tolist(), "boundary": b[shown].tolist()}
+    out = {"participants": x[shown].tolist(), "boundary": b[shown].tolist()}
+    if power is not None and sides == 2:
+        out["futility"] = futility_boundaries(t, b, alpha=alpha, power=power)[shown].tolist()
+    return out
 
 
 def controlled_z(estimate: float, se: float, direction: str) -> float:

@@ -145,7 +145,9 @@ def sequential_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict,
     editions = edition_points(editions_dir, outcome["id"], tp["id"], direction)
     n_now = sum(_participants(sub))
     z_now = sequential.controlled_z(est_re, se_re, direction)
-    mon = sequential.monitor(looks + [dict(e, kind="edition") for e in editions], ris["adjusted"], alpha=alpha)
+    power_for_futility = power if cfg.get("futility", True) else None
+    mon = sequential.monitor(looks + [dict(e, kind="edition") for e in editions], ris["adjusted"], alpha=alpha,
+                             power=power_for_futility)
     year_looks, edition_looks = mon["looks"][:len(looks)], mon["looks"][len(looks):]
     first = lambda rows, what: next((r["label"] for r in rows if r["crossed"] == what), None)  # noqa: E731
     out.update(measure=measure, important_difference=cid, anticipated_effect=effect, ris=ris,
@@ -155,8 +157,9 @@ def sequential_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict,
                first_benefit_year=first(year_looks, "benefit"), first_harm_year=first(year_looks, "harm"),
                first_benefit_edition=first(edition_looks, "benefit"), first_harm_edition=first(edition_looks, "harm"),
                conventional_z=mon["conventional_z"],
-               boundary_curve=sequential.boundary_curve(ris["adjusted"], n_now, alpha=alpha))
+               futility=power_for_futility is not None,
+               boundary_curve=sequential.boundary_curve(ris["adjusted"], n_now, alpha=alpha, power=power_for_futility))
     last = year_looks[-1]["crossed"]
-    out["status"] = ("benefit" if last == "benefit" else "harm" if last == "harm"
+    out["status"] = (last if last in ("benefit", "harm", "futility")
                      else "information_reached" if n_now >= ris["adjusted"] else "not_yet")
     return out

@@ -20,6 +20,9 @@ def sequential_plot(seq: dict, *, favours=("Favours intervention", "Favours cont
     x, b = np.array(curve["participants"]), np.clip(np.array(curve["boundary"]), None, 8.0)
     ax.plot(x, b, color="#b03a2e", lw=1.2, label="Boundary for benefit / harm (O'Brien-Fleming)")
     ax.plot(x, -b, color="#b03a2e", lw=1.2)
+    if curve.get("futility"):
+        f = np.array(curve["futility"])
+        ax.fill_between(x, -f, f, where=f > 0, color=MUTED, alpha=0.18, lw=0, label="Futility area (non-binding)")
     z = seq["conventional_z"]
     for s in (z, -z):
         ax.axhline(s, color=MUTED, lw=0.7, ls="--")

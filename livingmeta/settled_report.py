@@ -72,7 +72,8 @@ def _sequential_text(s: dict, names: dict) -> dict:
              f"{s['measure']} {w.fmt(cid['value'])} with {100 * s['power']:.0f}% power at a two-sided {100 * s['alpha']:.0f}% "
              f"level{d2} (Wetterslev et al. 2008). Boundaries: Lan-DeMets \u03b1-spending of O'Brien-Fleming type, for "
              f"benefit and for harm, so that looking again at every edition keeps the overall false-positive rate at "
-             f"{100 * s['alpha']:.0f}%.")
+             f"{100 * s['alpha']:.0f}%"
+             + ("; non-binding futility boundaries by \u03b2-spending of the same type." if s.get("futility") else "."))
     pct = f"{s['percent_of_ris']:.0f}%"
     when = s.get("first_benefit_edition") or s.get("first_benefit_year")
     if s["status"] == "benefit":
@@ -84,6 +85,11 @@ def _sequential_text(s: dict, names: dict) -> dict:
         where = s.get("first_harm_edition") or s.get("first_harm_year")
         sentence = (f"Firm evidence of harm since {where}: the cumulative z-curve crossed the monitoring boundary "
                     f"favouring {names['control']}.")
+    elif s["status"] == "futility":
+        sentence = (f"Futility: with {s['participants']:,} participants ({pct} of the required information) the "
+                    f"z-curve lies inside the futility boundaries, so a difference as large as {s['measure']} "
+                    f"{w.fmt(cid['value'])} has become unlikely (the boundaries are non-binding: further trials "
+                    f"may still be added).")
     elif s["status"] == "information_reached":
         sentence = (f"The required information has been reached ({s['participants']:,} participants, {pct}) without the "
                     f"z-curve crossing the boundary for benefit or harm.")

@@ -186,3 +186,23 @@ def test_log_scale_prior_mass_near_zero_is_integrated():
     for p in (0.025, 0.1, 0.5, 0.975):
         s_p = optimize.brentq(lambda s: (tail + mass(-200, s)) / z - p, -60, 20, xtol=1e-13)
         assert fit.tau_quantile(p)[0] == pytest.approx(math.exp(s_p / 2), rel=1e-6)
+
+
+def test_config_schema_accepts_exactly_the_priors_the_engine_reads():
+    """The config gate (JSON Schema pattern) and parse_tau_prior agree, table keys included."""
+    import re
+
+    import yaml
+    from livingmeta.bayes import RHODES_2015, RHODES_COMPARISONS, TURNER_2015, TURNER_COMPARISONS
+    schema = yaml.safe_load((Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    pattern = schema["$defs"]["tau_prior"]["pattern"]
+    good = ([f"turner:{o}:{c}" for o in TURNER_2015 for c in TURNER_COMPARISONS]
+            + [f"rhodes:{o}:{c}" for o in RHODES_2015 for c in RHODES_COMPARISONS]
+            + ["rhodes", "uniform", "half-normal:0.5", "half-cauchy:25", "log-normal:-2.56,1.74", "log-t5:-3.44,2.59"])
+    for spec in good:
+        assert re.match(pattern, spec), spec
+        parse_tau_prior(spec)
+    for spec in ("half-normal:0", "half-cauchy:-1", "turner:pain", "rhodes:pain:nonpharma", "gamma:1", "log-t5:1,0"):
+        assert not re.match(pattern, spec), spec
+        with pytest.raises(PriorSpecError):
+            parse_tau_prior(spec)
