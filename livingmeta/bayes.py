@@ -19,9 +19,10 @@ Priors for tau (``parse_tau_prior``):
   turner:OUTCOME:COMPARISON              Turner et al. 2015, Stat Med 34:984, Table IV (log OR)
   rhodes:OUTCOME:COMPARISON, rhodes      Rhodes et al. 2015, J Clin Epidemiol 68:52, Table 3 (SMD);
                                          plain ``rhodes`` is their general setting
-The default, half-normal with scale 0.5, is the weakly informative prior Röver et al. (2021)
-recommend for log odds ratios and standardised mean differences: it puts 95% prior probability
-on tau < 0.98, i.e. anything short of "fairly extreme" heterogeneity.
+The default, half-normal with scale 0.5, is the weakly informative prior Röver et al. (2021) and
+Friede et al. (2017, Biom J 59:658) use for log odds ratios; standardised mean differences live
+on a similar scale. It puts 95% prior probability on tau < 0.98, i.e. anything short of "fairly
+extreme" heterogeneity. For risk differences choose a smaller scale in config.
 """
 
 from __future__ import annotations

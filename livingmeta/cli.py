@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     a.add_argument("--tau-prior", default="half-normal:0.5",
                    help="with --bayes: half-normal:SCALE, half-cauchy:SCALE, uniform, turner:..., rhodes[:...]")
     a.add_argument("--mu-prior", default="uniform", help="with --bayes: uniform or normal:MEAN,SD")
-    a.add_argument("--threshold", type=float, default=0.0, help="with --bayes: report P(mu < X) (default 0)")
+    a.add_argument("--threshold", type=float, default=0.0, help="with --bayes: report P(mu < X), X on the scale of yi (log for ratios; default 0)")
     a.add_argument("--json", action="store_true", help="print one JSON object")
     a.set_defaults(func=cmd_analyze)
     c = sub.add_parser("check", help="validate a review's trial records without building")

@@ -48,7 +48,7 @@ def posterior_summaries(y, v, tau_prior, mu_prior=None, mu_points=(0.0,), tau_po
 
     def outer(g, upper=None, tau_hi=tau_max):
         return integrate.quad(lambda t: inner(t, g, upper), 0, tau_hi, epsabs=0, epsrel=1e-9, limit=400,
-                              points=[centre * 0 + 1e-3])[0]
+                              points=[1e-3])[0]
 
     z = outer(lambda mu, tau: 1.0)
     out = {"mu_mean": outer(lambda mu, tau: mu) / z, "tau_mean": outer(lambda mu, tau: tau) / z,
