@@ -17,6 +17,7 @@ rule report_html:
         sequential=f"{RESULTS}/{{review}}/sequential.json",
         sequential_plot=f"{RESULTS}/{{review}}/figures/sequential_plot.svg",
         template="templates/report.html.j2",
+        settled_template="templates/sections/settled.html.j2",
         css="templates/report.css",
     output:
         html=f"{RESULTS}/{{review}}/report.html",
