@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from livingmeta import diagnostics, moderators, multilevel, pooling
+from livingmeta import bayes, diagnostics, moderators, multilevel, pooling
 from synthetic import clustered, effects
 from timing import measure
 
@@ -39,6 +39,9 @@ def cases(repeat: int = 5):
     fit = pooling.rma(y, v)
     rows.append(("leave-one-out", 10_000, "livingmeta", measure(lambda: diagnostics.leave_one_out(fit), 3)))
     rows.append(("influence diagnostics", 10_000, "livingmeta", measure(lambda: diagnostics.influence(fit), 3)))
+    y, v, _ = effects(1_000)
+    rows.append(("Bayesian fit, whole (posteriors, intervals, probabilities, shrinkage)", 1_000, "livingmeta",
+                 measure(lambda: bayes.bayes_rma(y, v).to_dict(threshold=-0.2), repeat)))
     y, v, cl = clustered(1_000, 5)
     rows.append(("three-level model, 1,000 clusters x 5", 5_000, "livingmeta",
                  measure(lambda: multilevel.three_level(y, v, cl), repeat)))

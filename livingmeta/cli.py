@@ -71,6 +71,8 @@ def cmd_analyze(args) -> int:
     if args.measure or args.method in REVMAN_METHODS or args.revman:
         return _analyze_revman(args)
     mods_list = [m.strip() for m in args.moderators.split(",") if m.strip()] if args.moderators else []
+    if args.bayes and (args.moderators or args.cluster):
+        raise InputError("--bayes fits the intercept-only model; leave out --moderators and --cluster")
     if args.model and not args.cluster:
         raise InputError(f"--model {args.model} needs --cluster COLUMN (the column naming each effect's trial)")
     df, mods = _read_effects(args.effects, mods_list + ([args.cluster] if args.cluster else []))
@@ -111,6 +113,16 @@ def cmd_analyze(args) -> int:
         fit = pooling.rma(df["yi"], df["vi"], mods=mods, method=args.method, test=args.test, study=study)
         out = fit.to_dict()
         text = fit.summary()
+    if args.bayes:
+        from .bayes import bayes_rma
+        bfit = bayes_rma(df["yi"], df["vi"], tau_prior=args.tau_prior, mu_prior=args.mu_prior)
+        out["bayes"] = bfit.to_dict(threshold=args.threshold, labels=study)
+        b = out["bayes"]
+        text += (f"\n\nBayesian random-effects model (tau prior: {b['tau_prior']}; mu prior: {b['mu_prior']}):\n"
+                 f"mu median {b['mu_median']:.4f} [{b['mu_ci_lower']:.4f}, {b['mu_ci_upper']:.4f}], "
+                 f"tau median {b['tau_median']:.4f} [{b['tau_ci_lower']:.4f}, {b['tau_ci_upper']:.4f}], "
+                 f"prediction [{b['pred_ci_lower']:.4f}, {b['pred_ci_upper']:.4f}], "
+                 f"P(mu < {b['threshold']:g}) = {b['prob_below_threshold']:.4f}")
     print(json.dumps(out, allow_nan=False, default=float) if args.json else text)
     return 0
 
@@ -352,6 +364,11 @@ def main(argv=None) -> int:
     a.add_argument("--cluster", default=None, help="column naming the trial of each effect (dependent effects)")
     a.add_argument("--model", default=None, choices=["threelevel", "robust"],
                    help="with --cluster: three-level REML model, or CR2 cluster-robust inference (default robust)")
+    a.add_argument("--bayes", action="store_true", help="add a Bayesian random-effects fit (bayesmeta-style)")
+    a.add_argument("--tau-prior", default="half-normal:0.5",
+                   help="with --bayes: half-normal:SCALE, half-cauchy:SCALE, uniform, turner:..., rhodes[:...]")
+    a.add_argument("--mu-prior", default="uniform", help="with --bayes: uniform or normal:MEAN,SD")
+    a.add_argument("--threshold", type=float, default=0.0, help="with --bayes: report P(mu < X), X on the scale of yi (log for ratios; default 0)")
     a.add_argument("--json", action="store_true", help="print one JSON object")
     a.set_defaults(func=cmd_analyze)
     c = sub.add_parser("check", help="validate a review's trial records without building")

@@ -24,7 +24,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CODE_PATTERNS = ("Snakefile", "livingmeta/**/*.py", "scripts/*.py", "workflow/**/*.smk", "workflow/schemas/*.yaml",
                  "templates/**/*", "requirements/*.txt")
 EDITION_FILES = ("report.pdf", "report.html", "pooled.json", "moderators.json", "small_study_effects.json",
-                 "changes.json", "cumulative.json", "effects.csv", "extracted/arms.csv", "extracted/trials.csv")
+                 "changes.json", "cumulative.json", "effects.csv", "extracted/arms.csv", "extracted/trials.csv",
+                 "bayes.json", "sequential.json")
 TMP_PREFIX = ".tmp-edition-"
 
 

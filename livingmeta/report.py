@@ -20,6 +20,7 @@ from . import wording as w
 from .instruments import instrument_counts
 from .references import format_references, provenance_row
 from .review_words import favours_pair, moderator_unit, review_words
+from .settled_report import settled_context
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = PROJECT_ROOT / "templates"
@@ -59,7 +60,8 @@ def _words_and_level(review_def: dict, config: dict, model: dict) -> tuple[dict,
 
 def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFrame, pooled: dict,
                   moderators: dict, small_study: dict, config: dict, external: dict | None,
-                  edition: dict, changes: dict, figures: dict, fonts_dir: str = "fonts") -> dict:
+                  edition: dict, changes: dict, figures: dict, fonts_dir: str = "fonts",
+                  settled: dict | None = None) -> dict:
     """Everything the template prints, as strings and simple lists. One entry point; each part
     of the report has its own builder below."""
     primary = review_def["primary_outcome"]
@@ -84,6 +86,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
                       "config_hash": edition["fingerprint"]["config"], "code_hash": edition["fingerprint"]["code"]}
     ctx["changes"] = w.changes_sentences(changes, main["measure"], level=level)
     ctx["missing_data"] = _missing_data(trials, review_def)
+    ctx["settled"] = settled_context(review_def=review_def, **settled) if settled else None
     return ctx
 
 

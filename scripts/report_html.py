@@ -12,6 +12,7 @@ from livingmeta.editions import build_epoch, edition_date, edition_id, fingerpri
 from livingmeta import revman_reproduction
 from livingmeta.report import ATTACHMENTS, TEMPLATE_DIR, build_context, render_html
 from livingmeta.web import data_downloads, inline_figures
+from livingmeta.settled_report import settled_inputs
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)
@@ -27,6 +28,8 @@ figures = {"cumulative": Path(sm.input.cumulative_plot).relative_to(out_dir).as_
            "funnel": Path(sm.input.funnel).relative_to(out_dir).as_posix()}
 for svg in sorted(Path(sm.input.moderator_plots).glob("*.svg")):
     figures[f"moderator:{svg.stem}"] = svg.relative_to(out_dir).as_posix()
+settled = settled_inputs(sm.input.bayes, sm.input.sequential, sm.params.previous_edition,
+                         Path(sm.input.sequential_plot).relative_to(out_dir).as_posix())
 fp = fingerprint(sm.params.review_dir, sm.params.config_file, project_root=Path.cwd())
 epoch, epoch_source = build_epoch(fp, sm.params.review_dir, sm.params.config_file, out_dir)
 date = edition_date(epoch)
@@ -35,7 +38,7 @@ context = build_context(
     pooled=read_json(sm.input.pooled), moderators=read_json(sm.input.moderators),
     small_study=read_json(sm.input.small_study_effects), config=dict(sm.params.config), external=external,
     edition={"id": edition_id(date, fp["all"]), "date": date, "fingerprint": fp},
-    changes=read_json(sm.input.changes), figures=figures,
+    changes=read_json(sm.input.changes), figures=figures, settled=settled,
     fonts_dir=os.path.relpath(TEMPLATE_DIR / "fonts", out_dir.resolve()).replace(os.sep, "/"))
 context["revman_reproduction"] = revman_reproduction.section_for_review_dir(review_dir)
 context["source_date_epoch"] = epoch  # report_pdf stamps the PDF with it

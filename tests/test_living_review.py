@@ -135,6 +135,18 @@ def test_the_new_edition_report_says_what_changed(project):
     assert "The pooled SMD moved from" in text
 
 
+def test_the_new_edition_says_how_settled_the_evidence_is_and_how_that_changed(project):
+    pypdf = pytest.importorskip("pypdf")
+    ed = (results(project) / "latest").resolve()
+    for name in ("bayes.json", "sequential.json"):
+        assert (ed / name).is_file(), name
+    seq = json.loads((ed / "sequential.json").read_text())
+    assert [e["label"] for e in seq["editions"]] == ["2025-11-25"]  # the first edition is a point on the curve
+    text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(ed / "report.pdf").pages).split())
+    assert "How settled is the evidence?" in text
+    assert "in the previous edition (2025-11-25)" in text and "% of the required size in the previous edition" in text
+
+
 def test_a_full_disk_while_publishing_keeps_the_previous_edition(project, monkeypatch):
     latest_before = (results(project) / "latest").resolve()
     calls = {"n": 0}

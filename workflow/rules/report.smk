@@ -14,7 +14,11 @@ rule report_html:
         moderator_plots=f"{RESULTS}/{{review}}/figures/moderators",
         changes=f"{RESULTS}/{{review}}/changes.json",
         cumulative_plot=f"{RESULTS}/{{review}}/figures/cumulative_plot.svg",
+        bayes=f"{RESULTS}/{{review}}/bayes.json",
+        sequential=f"{RESULTS}/{{review}}/sequential.json",
+        sequential_plot=f"{RESULTS}/{{review}}/figures/sequential_plot.svg",
         template="templates/report.html.j2",
+        settled_template="templates/sections/settled.html.j2",
         css="templates/report.css",
         csl="templates/csl/vancouver.csl",
     output:
@@ -25,6 +29,7 @@ rule report_html:
         config=config,
         config_file=config_file(),
         review_dir=lambda wc: f"{DATA}/{wc.review}",
+        previous_edition=previous_edition_dir,
     log:
         f"{RESULTS}/{{review}}/logs/report_html.log",
     conda:
