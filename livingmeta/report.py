@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import appraisal_report, grade
 from . import wording as w
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -45,8 +46,9 @@ def _range_text(values, unit: str) -> str:
 
 def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFrame, pooled: dict,
                   moderators: dict, small_study: dict, config: dict, external: dict | None,
-                  edition: dict, changes: dict, figures: dict, fonts_dir: str = "fonts") -> dict:
-    """Everything the template prints, as strings and simple lists."""
+                  edition: dict, changes: dict, figures: dict, appraisal: dict, fonts_dir: str = "fonts") -> dict:
+    """Everything the template prints, as strings and simple lists. ``appraisal``: the rob.json,
+    sof.json and prisma.json results; the certainty everywhere is the summary-of-findings table's."""
     primary = review_def["primary_outcome"]
     outcome = next(o for o in review_def["outcomes"] if o["id"] == primary)
     tp = outcome["timepoints"][0]
@@ -55,7 +57,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     direction = outcome["direction"]
     intervention, control = review_def["arms"]["intervention"], review_def["arms"]["control"]
     outcome_words = outcome["label"].lower()
-    certainty = w.certainty_assessment(m, main["k"], main["participants"], small_study)
+    certainty = grade.primary_certainty(appraisal["sof"], primary, tp["id"])
     cer = config.get("report", {}).get("nnt_control_response_rate", 0.30)
     nnt = w.nnt_from_smd(w.benefit(m["estimate"], direction), cer) if main["measure"] == "SMD" else None
     pooling_cfg = config.get("pooling", {})
@@ -233,6 +235,10 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
         "sources": [{"key": key, "text": text} for text, key in sources.items()], "methods": methods, "figures": figures, "fonts_dir": fonts_dir,
         "software": software_versions(),
         "missing_data": _missing_data(trials, review_def),
+        "risk_of_bias": appraisal_report.risk_of_bias_section(appraisal["rob"], figures),
+        "sof": appraisal_report.summary_of_findings_section(appraisal["sof"], review_def),
+        "prisma": appraisal_report.prisma_section(appraisal["prisma"], figures),
+        "appraisal_methods": appraisal_report.methods_section(appraisal["sof"], appraisal["rob"]),
     }
 
 

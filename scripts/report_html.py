@@ -24,6 +24,10 @@ figures = {"cumulative": Path(sm.input.cumulative_plot).relative_to(out_dir).as_
            "funnel": Path(sm.input.funnel).relative_to(out_dir).as_posix()}
 for svg in sorted(Path(sm.input.moderator_plots).glob("*.svg")):
     figures[f"moderator:{svg.stem}"] = svg.relative_to(out_dir).as_posix()
+for svg in sorted(Path(sm.input.rob_figures).glob("*.svg")):
+    figures[f"rob:{svg.stem}"] = svg.relative_to(out_dir).as_posix()
+for svg in sorted(Path(sm.input.prisma_figures).glob("edition_*.svg")):
+    figures[f"prisma:{svg.stem.split('_')[1]}"] = svg.relative_to(out_dir).as_posix()
 fp = fingerprint(sm.params.review_dir, sm.params.config_file)
 date = edition_date()
 context = build_context(
@@ -32,6 +36,7 @@ context = build_context(
     small_study=read_json(sm.input.small_study_effects), config=dict(sm.params.config), external=external,
     edition={"id": edition_id(date, fp["all"]), "date": date, "fingerprint": fp},
     changes=read_json(sm.input.changes), figures=figures,
+    appraisal={"rob": read_json(sm.input.rob), "sof": read_json(sm.input.sof), "prisma": read_json(sm.input.prisma)},
     fonts_dir=os.path.relpath(TEMPLATE_DIR / "fonts", out_dir.resolve()).replace(os.sep, "/"))
 write_json(sm.output.context, context)
 atomic_write_bytes(sm.output.html, render_html(context).encode("utf-8"))

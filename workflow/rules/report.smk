@@ -13,6 +13,11 @@ rule report_html:
         moderator_plots=f"{RESULTS}/{{review}}/figures/moderators",
         changes=f"{RESULTS}/{{review}}/changes.json",
         cumulative_plot=f"{RESULTS}/{{review}}/figures/cumulative_plot.svg",
+        rob=f"{RESULTS}/{{review}}/rob.json",
+        sof=f"{RESULTS}/{{review}}/sof.json",
+        prisma=f"{RESULTS}/{{review}}/prisma.json",
+        rob_figures=f"{RESULTS}/{{review}}/figures/risk_of_bias",
+        prisma_figures=f"{RESULTS}/{{review}}/figures/prisma",
         template="templates/report.html.j2",
         css="templates/report.css",
     output:
