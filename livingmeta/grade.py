@@ -132,9 +132,9 @@ def rate_inconsistency(i2: float | None, k: int, ci: tuple, pi: tuple | None, *,
 
 def optimal_information_size_smd(smd: float, alpha: float, power: float) -> int:
     """Total participants (two equal arms) to detect ``smd`` with a two-sided test at ``alpha``
-    with ``power``: 2 x 2 (z_{1-alpha/2} + z_{power})² / smd² (GRADE guidelines 6)."""
+    with ``power``: per arm 2 (z_{1-alpha/2} + z_{power})² / smd², rounded up (GRADE guidelines 6)."""
     z = dist.norm_ppf(1 - alpha / 2) + dist.norm_ppf(power)
-    return int(math.ceil(2 * 2 * z ** 2 / smd ** 2))
+    return int(2 * math.ceil(2 * z ** 2 / smd ** 2))
 
 
 def optimal_information_size_binary(control_risk: float, rrr: float, alpha: float, power: float) -> int:
@@ -320,4 +320,8 @@ def primary_certainty(sof: dict, outcome: str, timepoint: str) -> dict:
     """The certainty of the primary analysis: the one source of the lead, the headline and the
     take-home message."""
     row = next(r for r in sof["rows"] if r["outcome"] == outcome and r["timepoint"] == timepoint)
-    return {"level": row["level"], "reasons": [r["reason"] for r in row["ratings"] if r["downgrade"]]}
+    down = [f"{r['domain'].replace('_', ' ')}{' (two levels)' if r['downgrade'] == 2 else ''}"
+            for r in row["ratings"] if r["downgrade"]]
+    listed = down[0] if len(down) == 1 else ", ".join(down[:-1]) + " and " + down[-1] if down else ""
+    return {"level": row["level"], "reasons": [r["reason"] for r in row["ratings"] if r["downgrade"]],
+            "summary": row["level"] + (f" (GRADE; rated down for {listed})" if down else " (GRADE)")}

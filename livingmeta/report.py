@@ -213,7 +213,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
         "headline": w.headline(m, direction=direction, intervention=intervention, outcome=outcome_words,
                                certainty=certainty["level"], measure=main["measure"]),
         "lead": (f"{review_def['question']} Across {main['k']} randomised trials with {main['participants']:,} participants, "
-                 + result_text[0].lower() + result_text[1:] + f" The certainty of this evidence is {certainty['level']}."),
+                 + result_text[0].lower() + result_text[1:] + f" The certainty of this evidence is {certainty['summary']}."),
         "key": key_findings, "result_text": result_text, "pi_text": pi_text, "other_outcomes": other,
         "what_they_did": {
             "trials": main["k"], "participants": main["participants"], "years": f"{year_lo} to {year_hi}",
@@ -227,7 +227,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
                        "ci": w.fmt_ci(m["ci_lower"], m["ci_upper"]), "tau2": w.fmt(m["tau2"]),
                        "tau2_ci": w.fmt_ci(*m["tau2_ci"]) if m.get("tau2_ci") else "", "I2": w.fmt(m["I2"], 0),
                        "Q": w.fmt(m["Q"]), "Q_df": m["Q_df"], "Q_p": w.fmt_p(m["Q_p"])},
-        "take_home": _take_home(m, direction, intervention, outcome_words, certainty["level"], main["measure"]),
+        "take_home": _take_home(m, direction, intervention, outcome_words, certainty["summary"], main["measure"]),
         "primary_label": f"{outcome_words}, {tp['label']}",
         "favours_note": (f"Values below zero favour {intervention}." if direction == "lower_is_better"
                          else f"Values above zero favour {intervention}."),

@@ -82,7 +82,7 @@ def summary_plot(summary: list[dict], tool: str):
     """robvis's weighted summary: per domain, the share of the meta-analysis weight at each
     judgement, as a stacked horizontal bar."""
     n = len(summary)
-    fig, ax = plt.subplots(figsize=(6.6, 0.9 + 0.3 * n))
+    fig, ax = plt.subplots(figsize=(5.2, 1.0 + 0.3 * n))
     order = (*JUDGEMENTS[tool], NOT_ASSESSED)
     for i, row in enumerate(summary):
         left = 0.0
@@ -99,7 +99,7 @@ def summary_plot(summary: list[dict], tool: str):
     handles = [plt.Rectangle((0, 0), 1, 1, fc=COLOURS[j] if j != NOT_ASSESSED else "#e6e6e6", ec=INK, lw=0.4)
                for j in order]
     ax.legend(handles, [JUDGEMENT_WORDS[j].capitalize() for j in order], ncol=len(order), fontsize=7, frameon=False,
-              loc="upper center", bbox_to_anchor=(0.3, -0.45 if n < 5 else -0.25))
+              loc="upper center", bbox_to_anchor=(0.5, -0.5 if n < 5 else -0.3))
     return fig
 
 

@@ -132,6 +132,8 @@ def headline(model: dict, *, direction: str, intervention: str, outcome: str, ce
     if benefit(model["estimate"], direction) > 0:
         size = smd_size_words(model["estimate"]) if measure == "SMD" else "a"
         verb = "reduces" if direction == "lower_is_better" else "improves"
+        # GRADE informative statements (Santesso et al. 2020, J Clin Epidemiol 119:126): the verb carries the certainty
+        verb = {"moderate": "probably " + verb, "low": "may " + verb[:-1], "very low": "may " + verb[:-1]}.get(certainty, verb)
         return f"{intervention[0].upper() + intervention[1:]} {verb} {outcome}: a {size} benefit ({certainty}-certainty evidence)"
     return f"{intervention[0].upper() + intervention[1:]} may make {outcome} worse ({certainty}-certainty evidence)"
 
