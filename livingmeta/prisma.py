@@ -39,18 +39,20 @@ def excluded_total(entry: dict) -> int | None:
     return sum(reasons.values())
 
 
-def flow_problems(entries: list[dict], where: str = "review.yaml") -> list[str]:
-    """Every box that does not add up, as messages naming the file, entry, field and numbers."""
+def flow_problems(entries: list[dict], where: str | None = "review.yaml") -> list[str]:
+    """Every box that does not add up, as messages naming the file (unless ``where`` is None),
+    entry, field and numbers."""
     out = []
+    where = f"{where}: " if where else ""
 
     def check(label, field, expected, found, how):
         if expected is not None and found is not None and expected != found:
-            out.append(f"{where}: search_flow entry {label!r}: {field} is {found:,}, but {how} gives {expected:,}; "
+            out.append(f"{where}search_flow entry {label!r}: {field} is {found:,}, but {how} gives {expected:,}; "
                        "correct the count (or set the one not reported to null)")
 
     def not_more(label, part_field, part, whole_field, whole):
         if part is not None and whole is not None and part > whole:
-            out.append(f"{where}: search_flow entry {label!r}: {part_field} ({part:,}) is larger than "
+            out.append(f"{where}search_flow entry {label!r}: {part_field} ({part:,}) is larger than "
                        f"{whole_field} ({whole:,})")
 
     previous_total = None

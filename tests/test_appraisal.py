@@ -179,3 +179,10 @@ def test_shipped_exercise_records_keep_unknown_as_not_assessed(review_copy):
         "Central allocation by a computer"
     assert sum(1 for t in review.trials if any(d["judgement"] != "not_assessed"
                                                for d in t["risk_of_bias"]["domains"].values())) == 24
+
+
+def test_by_outcome_must_name_an_outcome_of_the_review(review_copy):
+    _edit(review_copy, "blumenthal-2007", rob2("low", {"mood": "high"}))
+    with pytest.raises(RecordError) as err:
+        load_review(review_copy)
+    assert "risk_of_bias.by_outcome.mood" in str(err.value) and "unknown outcome" in str(err.value)

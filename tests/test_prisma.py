@@ -113,3 +113,15 @@ def test_review_schema_rejects_bad_counts(change):
         jsonschema.validate(review, load_schema("review"))
     review["search_flow"] = [FIRST]
     jsonschema.validate(review, load_schema("review"))
+
+
+def test_check_gate_refuses_counts_that_do_not_add_up(review_copy):
+    import yaml
+    from livingmeta.records import RecordError, load_review
+    path = review_copy / "review.yaml"
+    review = yaml.safe_load(path.read_text())
+    review["search_flow"] = [{**FIRST, "records_screened": 25000}]
+    path.write_text(yaml.safe_dump(review, sort_keys=False))
+    with pytest.raises(RecordError) as err:
+        load_review(review_copy)
+    assert "review.yaml: search_flow: search_flow entry 'Metapsy release 24.0.2': records_screened is 25,000" in str(err.value)
