@@ -8,7 +8,9 @@ box whose parts are all reported, and it is labelled "derived".
 
 The first edition is drawn in the PRISMA 2020 form for new reviews (databases and registers,
 with other sources in the identification box); later editions in the form for updated reviews,
-with the studies of the previous edition beside the new records.
+with the studies of the previous edition beside the new records, unless the entry says
+``scope: cumulative`` (its counts cover every search to date, as in a database release), which is
+drawn in the new-review form and not added to the previous edition.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def flow_problems(entries: list[dict], where: str | None = "review.yaml") -> lis
                        f"{whole_field} ({whole:,})")
 
     previous_total = None
-    for e in entries:
+    for i, e in enumerate(entries):
         label = e.get("label", "?")
         ident, dup, screened = identified_total(e), e.get("duplicates_removed"), e.get("records_screened")
         not_more(label, "duplicates_removed", dup, "records identified", ident)
@@ -73,7 +75,7 @@ def flow_problems(entries: list[dict], where: str | None = "review.yaml") -> lis
         not_more(label, "reports_assessed", assessed, "records_screened", screened)
         not_more(label, "the reports excluded (sum of the reasons)", excluded_total(e), "reports_assessed", assessed)
         new, total = e.get("studies_included_new"), e.get("studies_included_total")
-        if previous_total is not None and new is not None:
+        if previous_total is not None and new is not None and not is_cumulative(e, i):
             check(label, "studies_included_total", previous_total + new, total,
                   "the previous edition's studies_included_total plus studies_included_new")
         if previous_total is None and new is not None:
@@ -86,6 +88,12 @@ def validate_flow(entries: list[dict], where: str = "review.yaml") -> None:
     problems = flow_problems(entries, where)
     if problems:
         raise FlowError(f"{len(problems)} PRISMA count(s) do not add up:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def is_cumulative(entry: dict, index: int) -> bool:
+    """An entry whose counts cover every search to date (e.g. a database release) rather than
+    the new search of an update: drawn in the new-review form. The first entry is always one."""
+    return index == 0 or entry.get("scope") == "cumulative"
 
 
 def _n(value) -> str:
@@ -110,7 +118,7 @@ def flow_boxes(entries: list[dict], index: int) -> dict:
         "reports_excluded": ("Reports excluded:\n" + "\n".join(f"{k} (n = {_n(v)})" for k, v in reasons.items())
                              if reasons else "Reports excluded:\nnot reported"),
     }
-    if index == 0:
+    if is_cumulative(e, index):
         boxes["included"] = (f"Studies included in review\n(n = {_n(e.get('studies_included_total'))})\n"
                              f"Reports of included studies\n(n = {_n(e.get('reports_included_total'))})")
     else:
@@ -132,8 +140,8 @@ def flow_diagram(entries: list[dict], index: int):
     from matplotlib.patches import FancyBboxPatch
 
     boxes = flow_boxes(entries, index)
-    updated = index > 0
-    fig = plt.figure(figsize=(7.4, 7.4 if not updated else 8.4))
+    updated = not is_cumulative(entries[index], index)
+    fig = plt.figure(figsize=(7.4, 7.4))
     ax = fig.add_axes([0, 0, 1, 1])
     ax.set_xlim(0, 100)
     top = 100 if not updated else 112
@@ -158,12 +166,14 @@ def flow_diagram(entries: list[dict], index: int):
     h_re = max(10, 2.6 * n_re + 3)
     y_id = top - 8 - h_id
     rows = [("identified", y_id, h_id, "removed"), ("screened", y_id - 16, 9, "excluded"),
-            ("sought", y_id - 32, 9, "not_retrieved"), ("assessed", y_id - 32 - max(16, h_re / 2 + 10), 9, "reports_excluded")]
+            ("sought", y_id - 32, 9, "not_retrieved"), ("assessed", y_id - 48, 9, "reports_excluded")]
     phase_y = {}
     for name, y, h, side in rows:
         box(x_main, y, width, h, boxes[name])
-        sh = h_re if side == "reports_excluded" else h
-        box(x_side, y + h / 2 - sh / 2, side_w, sh, boxes[side])
+        if side == "reports_excluded":  # a long list of reasons hangs down from the assessed row
+            box(x_side, y + h - h_re if h_re > h else y, side_w, max(h_re, h), boxes[side])
+        else:
+            box(x_side, y, side_w, h, boxes[side])
         arrow(x_main + width, y + h / 2, x_side, y + h / 2)
         phase_y[name] = (y, h)
     for (a, _, _, _), (b, _, _, _) in zip(rows, rows[1:]):
@@ -171,10 +181,11 @@ def flow_diagram(entries: list[dict], index: int):
         yb, hb = phase_y[b]
         arrow(x_main + width / 2, ya, x_main + width / 2, yb + hb)
     ya, _ = phase_y["assessed"]
+    ya = min(ya, ya + 9 - h_re)  # below the reasons box
     if updated:
         y_new = ya - 16
         box(x_main, y_new, width, 9, boxes["new"])
-        arrow(x_main + width / 2, ya, x_main + width / 2, y_new + 9)
+        arrow(x_main + width / 2, phase_y["assessed"][0], x_main + width / 2, y_new + 9)
         y_inc = y_new - 18
         box(x_main, y_inc, width, 12, boxes["included"], fill="#eef3f7")
         arrow(x_main + width / 2, y_new, x_main + width / 2, y_inc + 12)
@@ -185,14 +196,16 @@ def flow_diagram(entries: list[dict], index: int):
     else:
         y_inc = ya - 19
         box(x_main, y_inc, width, 12, boxes["included"], fill="#eef3f7")
-        arrow(x_main + width / 2, ya, x_main + width / 2, y_inc + 12)
+        arrow(x_main + width / 2, phase_y["assessed"][0], x_main + width / 2, y_inc + 12)
     ax.text(x_main, top - 3, "Identification of new studies via databases, registers and other sources"
             if updated else "Identification of studies via databases, registers and other sources",
             fontsize=7.5, fontweight="bold", color=INK, va="center")
     for text, y in (("Identification", y_id + h_id / 2), ("Screening", phase_y["sought"][0] + 4),
                     ("Included", y_inc + 6)):
         ax.text(0.6 if not updated else 27.5, y, text, rotation=90, ha="center", va="center", fontsize=7, color=MUTED)
-    ax.set_ylim(min(0, y_inc - 2), top)
+    bottom = min(0, y_inc - 2)
+    ax.set_ylim(bottom, top)
+    fig.set_size_inches(7.4, 0.074 * (top - bottom))  # one unit = 0.074 in on both axes: text fits its box
     return fig
 
 
@@ -206,5 +219,5 @@ def prisma_summary(review_def: dict, where: str) -> dict:
     validate_flow(entries, where)
     return {"review": review_def["id"], "editions": [
         {"index": i, "label": e["label"], "date": e.get("date"), "source": e.get("source"),
-         "form": "new review" if i == 0 else "updated review", "boxes": flow_boxes(entries, i)}
+         "form": "new review" if is_cumulative(e, i) else "updated review", "boxes": flow_boxes(entries, i)}
         for i, e in enumerate(entries)]}

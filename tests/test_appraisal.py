@@ -186,3 +186,17 @@ def test_by_outcome_must_name_an_outcome_of_the_review(review_copy):
     with pytest.raises(RecordError) as err:
         load_review(review_copy)
     assert "risk_of_bias.by_outcome.mood" in str(err.value) and "unknown outcome" in str(err.value)
+
+
+def test_traffic_light_pages_then_compresses_for_large_databases():
+    from livingmeta import rob_figures as rf
+    import matplotlib.pyplot as plt
+
+    def trials(n):
+        return [{"trial_id": f"t{i}", "label": f"Trial {i}", "tool": "rob1", "weight_pct": 1.0,
+                 "judgements": ap.trial_judgements({"risk_of_bias": rob1(allocation_concealment="low")}, "x")[1]}
+                for i in range(n)]
+    assert len(rf.traffic_light_pages(trials(120), "rob1", rows_per_page=50, compress_above=150)) == 3
+    assert len(rf.traffic_light_pages(trials(480), "rob1", rows_per_page=50, compress_above=150)) == 1
+    assert rf._domains_drawn(trials(3), "rob1") == ["allocation_concealment"]
+    plt.close("all")

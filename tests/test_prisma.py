@@ -125,3 +125,14 @@ def test_check_gate_refuses_counts_that_do_not_add_up(review_copy):
     with pytest.raises(RecordError) as err:
         load_review(review_copy)
     assert "review.yaml: search_flow: search_flow entry 'Metapsy release 24.0.2': records_screened is 25,000" in str(err.value)
+
+
+def test_cumulative_releases_are_drawn_as_new_reviews_and_not_added_up():
+    # two database releases whose counts are cumulative: 809 then 480 studies (another scope of comparisons)
+    later = {**FIRST, "label": "release 2", "scope": "cumulative", "studies_included_new": None}
+    first = {**FIRST, "label": "release 1", "studies_included_total": 809}
+    assert prisma.flow_problems([first, later]) == []
+    assert "previous" not in prisma.flow_boxes([first, later], 1)
+    assert prisma.prisma_summary({"id": "r", "search_flow": [first, later]}, "x")["editions"][1]["form"] == "new review"
+    # without the scope the same counts read as an update and do not add up (809 + 0 != 480)
+    assert prisma.flow_problems([first, {**later, "scope": "update", "studies_included_new": 0}])
