@@ -115,7 +115,7 @@ def summary_of_findings_section(sof: dict, review_def: dict) -> dict:
 
 def prisma_section(prisma: dict, figures: dict) -> dict:
     if not prisma["editions"]:
-        return {"editions": [], "text": f"No PRISMA flow diagram: {prisma['not_drawn_reason']}."}
+        return {"editions": [], "text": prisma["not_drawn_reason"][0].upper() + prisma["not_drawn_reason"][1:] + "."}
     eds = [{"label": e["label"], "date": e.get("date"), "source": e.get("source"), "form": e["form"],
             "figure": figures.get(f"prisma:{e['index'] + 1}")} for e in prisma["editions"]]
     return {"editions": eds, "text": ""}

@@ -320,8 +320,8 @@ def primary_certainty(sof: dict, outcome: str, timepoint: str) -> dict:
     """The certainty of the primary analysis: the one source of the lead, the headline and the
     take-home message."""
     row = next(r for r in sof["rows"] if r["outcome"] == outcome and r["timepoint"] == timepoint)
-    down = [f"{r['domain'].replace('_', ' ')}{' (two levels)' if r['downgrade'] == 2 else ''}"
+    down = [f"{'two levels' if r['downgrade'] == 2 else 'one level'} for {r['domain'].replace('_', ' ')}"
             for r in row["ratings"] if r["downgrade"]]
     listed = down[0] if len(down) == 1 else ", ".join(down[:-1]) + " and " + down[-1] if down else ""
     return {"level": row["level"], "reasons": [r["reason"] for r in row["ratings"] if r["downgrade"]],
-            "summary": row["level"] + (f" (GRADE; rated down for {listed})" if down else " (GRADE)")}
+            "summary": row["level"] + (f" (GRADE: rated down {listed})" if down else " (GRADE: not rated down)")}

@@ -196,4 +196,4 @@ def test_primary_certainty_is_the_tables():
     sof = g.summary_of_findings(_review(), pooled, eff, rob, {})
     c = g.primary_certainty(sof, "mood", "end")
     assert c["level"] == sof["rows"][0]["level"]
-    assert c["summary"] == "low (GRADE; rated down for risk of bias and imprecision)"
+    assert c["summary"] == "low (GRADE: rated down one level for risk of bias and one level for imprecision)"
