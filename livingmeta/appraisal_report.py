@@ -80,15 +80,18 @@ def risk_of_bias_section(rob: dict, figures: dict) -> dict:
         out["moderator_text"] = f"Not analysed: {mod['not_analysed_reason']}."
     letters = [DOMAINS[t][d] for t in tools for d in crit[t]]
     out["forest_legend"] = "; ".join(f"{chr(65 + i)}: {name}" for i, name in enumerate(letters))
+    # one row per trial, one column per criterion domain: judgement and the source's support text
+    out["support_domains"] = [DOMAINS[t][d].split(" (")[0] for t in tools for d in crit[t]]
     out["support_rows"] = []
     if k <= MAX_SUPPORT_ROWS:
         for t in primary["trials"]:
-            for d in (crit.get(t["tool"], []) if t["tool"] else []):
-                j = t["judgements"][d]
-                out["support_rows"].append({"trial": t["label"], "domain": DOMAINS[t["tool"]][d].split(" (")[0],
-                                            "judgement": JUDGEMENT_WORDS[j["judgement"]],
-                                            "support": j["support"] or ("" if j["judgement"] == NOT_ASSESSED
-                                                                        else "no support text in the source read")})
+            cells = []
+            for tool in tools:
+                for d in crit[tool]:
+                    j = t["judgements"].get(d, {"judgement": NOT_ASSESSED, "support": None}) if t["tool"] == tool \
+                        else {"judgement": NOT_ASSESSED, "support": None}
+                    cells.append({"judgement": JUDGEMENT_WORDS[j["judgement"]], "support": j["support"] or ""})
+            out["support_rows"].append({"trial": t["label"], "cells": cells})
     return out
 
 

@@ -30,7 +30,7 @@ def traffic_light(trials: list[dict], tool: str, *, page: str | None = None):
     sel = [t for t in trials if t["tool"] == tool]
     domains = _domains_drawn(trials, tool)
     n, m = len(sel), len(domains)
-    fig = plt.figure(figsize=(2.4 + 0.42 * m, 1.5 + 0.2 * n))
+    fig = plt.figure(figsize=(2.4 + 0.42 * m, 1.3 + 0.15 * n))
     ax = fig.add_axes([0.36, 0.16, 0.6, 0.74])
     ax.set_xlim(-0.5, m - 0.5)
     ax.set_ylim(n - 0.5, -0.5)
@@ -39,7 +39,7 @@ def traffic_light(trials: list[dict], tool: str, *, page: str | None = None):
         ax.text(-0.7, i, t["label"], ha="right", va="center", fontsize=7, color=INK)
         for j, d in enumerate(domains):
             jd = t["judgements"][d]["judgement"]
-            ax.scatter(j, i, s=80, c=COLOURS[jd], edgecolors=MUTED if jd == NOT_ASSESSED else "none", linewidths=0.6)
+            ax.scatter(j, i, s=55, c=COLOURS[jd], edgecolors=MUTED if jd == NOT_ASSESSED else "none", linewidths=0.6)
             ax.text(j, i, GLYPHS[jd], ha="center", va="center", fontsize=7, color="white" if jd != "unclear" else INK,
                     fontweight="bold")
     for j in range(m):
