@@ -78,6 +78,9 @@ def risk_of_bias_section(rob: dict, figures: dict) -> dict:
             f" {mod['k_not_reported']} trials not assessed are left out." if mod["k_not_reported"] else "")
     else:
         out["moderator_text"] = f"Not analysed: {mod['not_analysed_reason']}."
+    # the grid's columns are the domains some trial was judged on (as in the summary bars)
+    out["grid_legend"] = {t: "; ".join(f"D{i + 1}: {row['label']}" for i, row in enumerate(primary["summary"][t]))
+                          for t in tools}
     letters = [DOMAINS[t][d] for t in tools for d in crit[t]]
     out["forest_legend"] = "; ".join(f"{chr(65 + i)}: {name}" for i, name in enumerate(letters))
     # one row per trial, one column per criterion domain: judgement and the source's support text

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .appraisal import DOMAINS, JUDGEMENT_WORDS, JUDGEMENTS, NOT_ASSESSED
+from .appraisal import DOMAINS, JUDGEMENT_WORDS, JUDGEMENTS, NOT_ASSESSED  # noqa: F401
 from .figures import INK, MUTED, plt
 
 # robvis's colours (green, yellow, red); not assessed: light grey, empty
@@ -44,10 +44,8 @@ def traffic_light(trials: list[dict], tool: str, *, page: str | None = None):
                     fontweight="bold")
     for j in range(m):
         ax.text(j, -0.9, f"D{j + 1}", ha="center", va="bottom", fontsize=7, fontweight="bold", color=INK)
-    legend = "  ".join(f"D{j + 1}: {DOMAINS[tool][d]}" for j, d in enumerate(domains))
-    fig.text(0.02, 0.02, _wrap(legend + ".  Judgement: " + ", ".join(
-        f"{GLYPHS[j] or 'empty'} {JUDGEMENT_WORDS[j]}" for j in (*JUDGEMENTS[tool], NOT_ASSESSED)) + "."
-        + (f"  {page}" if page else ""), 110), fontsize=6, color=MUTED, va="bottom")
+    if page:  # the domain names and judgement key are in the report's caption (readable text)
+        fig.text(0.02, 0.02, page, fontsize=7, color=MUTED, va="bottom")
     return fig
 
 
@@ -101,11 +99,6 @@ def summary_plot(summary: list[dict], tool: str):
     ax.legend(handles, [JUDGEMENT_WORDS[j].capitalize() for j in order], ncol=len(order), fontsize=7, frameon=False,
               loc="upper center", bbox_to_anchor=(0.5, -0.5 if n < 5 else -0.3))
     return fig
-
-
-def _wrap(text: str, width: int) -> str:
-    import textwrap
-    return "\n".join(textwrap.wrap(text, width))
 
 
 def forest_rob_columns(trials: list[dict], criterion: dict) -> tuple[dict, list]:
