@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import moderators, pooling
+from . import analysis, moderators, pooling
 
 NOT_ASSESSED = "not_assessed"
 DOMAINS = {
@@ -129,9 +129,8 @@ def _fit_summary(fit: pooling.MetaAnalysis, sub: pd.DataFrame) -> dict:
 
 
 def _participants(sub: pd.DataFrame) -> int:
-    if "n_int" in sub and sub["n_int"].notna().any():
-        return int(sub["n_int"].sum() + sub["n_ctl"].sum())
-    return int(sub["total_int"].sum() + sub["total_ctl"].sum())
+    """Participants as the main analysis counts them (analysis._participants)."""
+    return sum(analysis._participants(sub))
 
 
 def analysis_risk_of_bias(sub: pd.DataFrame, records: dict, outcome_id: str, main_model: dict, weights: dict,

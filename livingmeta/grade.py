@@ -145,13 +145,14 @@ def optimal_information_size_binary(control_risk: float, rrr: float, alpha: floa
     return int(2 * math.ceil(z ** 2 * (p0 * (1 - p0) + p1 * (1 - p1)) / (p0 - p1) ** 2))
 
 
-def rate_imprecision(ci: tuple, participants: int, ois: int, *, threshold: float, mid: float) -> Rating:
+def rate_imprecision(ci: tuple, participants: int, ois: int | None, *, threshold: float, mid: float) -> Rating:
     """One level when the confidence interval includes ``threshold`` or the participants are
     fewer than the optimal information size; two when the interval includes both
-    ``threshold - mid`` and ``threshold + mid`` (appreciable benefit and appreciable harm)."""
+    ``threshold - mid`` and ``threshold + mid`` (appreciable benefit and appreciable harm).
+    ``ois`` None (no control risk to size it on): the interval alone decides."""
     lo, hi = ci
     crosses = includes(lo, hi, threshold)
-    small = participants < ois
+    small = ois is not None and participants < ois
     if lo <= threshold - mid and hi >= threshold + mid:
         return Rating("imprecision", 2, "Rated down two levels for imprecision: the confidence interval includes "
                                         "both an appreciable benefit and an appreciable harm.")
@@ -160,6 +161,9 @@ def rate_imprecision(ci: tuple, participants: int, ois: int, *, threshold: float
                   "the confidence interval includes the decision threshold"] if crosses else []) + (
             [f"{participants:,} participants, fewer than the optimal information size of {ois:,}"] if small else [])
         return Rating("imprecision", 1, "Rated down for imprecision: " + " and ".join(parts) + ".")
+    if ois is None:
+        return Rating("imprecision", 0, "Not rated down: the confidence interval excludes the decision threshold (no "
+                                        "control risk to compute an optimal information size).")
     return Rating("imprecision", 0, f"Not rated down: the confidence interval excludes the decision threshold and "
                                     f"{participants:,} participants reach the optimal information size of {ois:,}.")
 
@@ -259,10 +263,14 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
         acr = (review_appraisal.get("assumed_control_risk") or {}).get(oid)
         if acr:
             control_risk, risk_source = float(acr["risk"]), " ".join(str(acr["source"]).split())
-        else:
+        elif sub.total_ctl.sum() > 0:
             control_risk = float(sub.events_ctl.sum() / sub.total_ctl.sum())
             risk_source = "the trials' control groups (total events / total participants)"
-        ois = optimal_information_size_binary(control_risk, gs["ois_relative_risk_reduction"], gs["ois_alpha"], gs["ois_power"])
+        if control_risk is not None and 0 < control_risk < 1:
+            ois = optimal_information_size_binary(control_risk, gs["ois_relative_risk_reduction"], gs["ois_alpha"],
+                                                  gs["ois_power"])
+        else:  # no control risk to size the trial for: the OIS criterion cannot be applied
+            ois = None
     else:
         ois = optimal_information_size_smd(gs["ois_smd"], gs["ois_alpha"], gs["ois_power"])
     r_imp = rate_imprecision(main_ci, analysis["participants"], ois, threshold=threshold, mid=mid)
@@ -288,6 +296,9 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
                            "text": (f"{pt['control']} per 1,000 with control; {pt['intervention']} per 1,000 with the "
                                     f"intervention: {_more_fewer(pt['difference'])} per 1,000 (from "
                                     f"{_more_fewer(pt['difference_ci'][0])} to {_more_fewer(pt['difference_ci'][1])})")}
+    elif outcome_def["type"] == "binary":
+        row["absolute"] = {"text": ("no absolute effect: the trials' control-group counts are not reported; set "
+                                    "appraisal.assumed_control_risk in review.yaml")}
     elif measure == "SMD":
         cer = report_cfg.get("nnt_control_response_rate", 0.30)
         nnt = w.nnt_from_smd(w.benefit(m["estimate"], analysis["direction"]), cer)

@@ -81,7 +81,8 @@ def _crafted(n_low=3, with_missing=True):
     for i, kind in enumerate(kinds):
         tid = f"t{i}"
         rows.append({"trial_id": tid, "label": f"Trial {i}", "yi": float(rng.normal(-0.4, 0.3)),
-                     "vi": float(rng.uniform(0.02, 0.1)), "n_int": 20 + i, "n_ctl": 20})
+                     "vi": float(rng.uniform(0.02, 0.1)), "n_int": 20 + i, "n_ctl": 20,
+                     "total_int": np.nan, "total_ctl": np.nan})
         if kind == "missing":
             records[tid] = {"id": tid}
         else:
@@ -130,7 +131,8 @@ def test_summary_draws_only_domains_someone_was_judged_on():
 
 def test_rob2_records_by_outcome_enter_the_low_risk_set_per_outcome():
     sub = pd.DataFrame({"trial_id": ["a", "b", "c"], "label": ["A", "B", "C"], "yi": [-0.2, -0.5, -0.9],
-                        "vi": [0.04, 0.05, 0.06], "n_int": [30, 30, 30], "n_ctl": [30, 30, 30]})
+                        "vi": [0.04, 0.05, 0.06], "n_int": [30, 30, 30], "n_ctl": [30, 30, 30],
+                        "total_int": [np.nan] * 3, "total_ctl": [np.nan] * 3})
     records = {"a": {"risk_of_bias": rob2("low")}, "b": {"risk_of_bias": rob2("high", {"depression": "low"})},
                "c": {"risk_of_bias": rob2("low", {"depression": "some_concerns"})}}
     out = ap.analysis_risk_of_bias(sub, records, "depression", {"estimate": -0.5, "ci_lower": -0.8, "ci_upper": -0.2},

@@ -197,3 +197,13 @@ def test_primary_certainty_is_the_tables():
     c = g.primary_certainty(sof, "mood", "end")
     assert c["level"] == sof["rows"][0]["level"]
     assert c["summary"] == "low (GRADE: rated down one level for risk of bias and one level for imprecision)"
+
+
+def test_binary_outcome_without_control_counts_has_no_absolute_effect_and_no_ois():
+    pooled, eff, rob = _inputs()
+    eff.loc[eff.outcome == "dropout", ["events_ctl", "total_ctl"]] = None   # computed effects (yi, se) only
+    drop = g.summary_of_findings(_review(), pooled, eff, rob, {})["rows"][1]
+    assert "control-group counts are not reported" in drop["absolute"]["text"]
+    assert drop["ois"] is None and "fewer than the optimal information size" not in drop["ratings"][3]["reason"]
+    r = g.rate_imprecision((-0.5, -0.1), 10, None, threshold=0.0, mid=0.2)
+    assert r.downgrade == 0 and "no control risk" in r.reason
