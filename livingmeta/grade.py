@@ -235,7 +235,7 @@ def _small_study(sub, method: str, egger_model: str):
 
 
 def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_appraisal: dict, gs: dict,
-                pooling_cfg: dict, sse_cfg: dict, report_cfg: dict) -> dict:
+                pooling_cfg: dict, sse_cfg: dict, report_cfg: dict, arms: tuple = ("the intervention", "control")) -> dict:
     """One row of the summary-of-findings table: numbers, effects, the five ratings, certainty."""
     m, measure = analysis["model"], analysis["measure"]
     ratio = measure in ("RR", "OR")
@@ -293,8 +293,8 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
     if control_risk is not None:
         pt = per_thousand(control_risk, m["estimate"], m["ci_lower"], m["ci_upper"], measure)
         row["absolute"] = {**pt, "control_risk": control_risk, "control_risk_source": risk_source,
-                           "text": (f"{pt['control']} per 1,000 with control; {pt['intervention']} per 1,000 with the "
-                                    f"intervention: {_more_fewer(pt['difference'])} per 1,000 (from "
+                           "text": (f"{pt['control']} per 1,000 with {arms[1]}; {pt['intervention']} per 1,000 with "
+                                    f"{arms[0]}: {_more_fewer(pt['difference'])} per 1,000 (from "
                                     f"{_more_fewer(pt['difference_ci'][0])} to {_more_fewer(pt['difference_ci'][1])})")}
     elif outcome_def["type"] == "binary":
         row["absolute"] = {"text": ("no absolute effect: the trials' control-group counts are not reported; set "
@@ -306,7 +306,7 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
                            "nnt_cer": cer,
                            "text": (f"a {w.smd_size_words(m['estimate'])} effect by Cohen's rule of thumb"
                                     + (f"; number needed to treat about {math.ceil(nnt)} (Furukawa's method, assuming "
-                                       f"{100 * cer:.0f}% improve without the intervention)" if nnt else
+                                       f"{100 * cer:.0f}% improve with {arms[1]})" if nnt else
                                        "; no number needed to treat (no benefit at the point estimate)"))}
     return row
 
@@ -323,7 +323,8 @@ def summary_of_findings(review_def: dict, pooled: dict, effect_table, rob: dict,
         sub = effect_table[(effect_table.outcome == a["outcome"]) & (effect_table.timepoint == a["timepoint"])]
         rob_a = next(x for x in rob["analyses"] if x["outcome"] == a["outcome"] and x["timepoint"] == a["timepoint"])
         rows.append(summary_row(a, rob_a, sub.reset_index(drop=True), odef, review_appraisal, gs,
-                                config.get("pooling", {}), config.get("small_study_effects", {}), config.get("report", {})))
+                                config.get("pooling", {}), config.get("small_study_effects", {}), config.get("report", {}),
+                                (review_def["arms"]["intervention"], review_def["arms"]["control"])))
     return {"review": review_def["id"], "settings": gs, "rows": rows}
 
 
