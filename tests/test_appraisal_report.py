@@ -57,3 +57,30 @@ def test_methods_print_the_thresholds_in_use(exercise):
 def test_prisma_section_without_counts_says_so():
     sec = appraisal_report.prisma_section({"editions": [], "not_drawn_reason": "no counts given"}, {})
     assert sec == {"editions": [], "text": "No counts given."}
+
+
+def test_low_risk_refit_subgroups_and_small_study_inputs_match_metafor(exercise):
+    """tests/reference/make_reference_appraisal.R: metafor 3.8.1 on the same data, with the
+    criterion classes written independently in R."""
+    import json
+    from pathlib import Path
+    ref = json.loads((Path(__file__).parent / "reference" / "appraisal_reference.json").read_text())
+    review, rob, sof = exercise
+    a = rob["analyses"][0]
+    assert (a["outcome"], a["timepoint"]) == ("depression", "post_treatment")
+    assert {k: v for k, v in a["counts"].items() if v} == ref["counts"]
+    for k, v in ref["weight_share"].items():
+        assert a["weight_shares"][k] == pytest.approx(v, rel=1e-5)
+    lr = a["low_risk"]
+    assert lr["k"] == ref["low"]["k"] and lr["participants"] == ref["participants_low"]
+    for key in ("estimate", "ci_lower", "ci_upper", "tau2", "I2"):
+        assert lr[key] == pytest.approx(ref["low"][key], rel=1e-5, abs=1e-8)
+    levels = {lv["level"]: lv for lv in a["moderator"]["levels"]}
+    for name, est, k in zip(ref["subgroups"]["levels"], ref["subgroups"]["estimate"], ref["subgroups"]["k"]):
+        assert levels[name]["k"] == k and levels[name]["estimate"] == pytest.approx(est, rel=1e-5)
+    assert a["moderator"]["Q_between"] == pytest.approx(ref["subgroups"]["Q_between"], rel=1e-5)
+    assert a["moderator"]["p_between"] == pytest.approx(ref["subgroups"]["p_between"], rel=1e-5)
+    egger_p, tf_ci, _ = grade._small_study(analysis.primary_analysis_rows(
+        analysis.effect_size_table(arm_table(review), review.definition, {}), review.definition)[2], "REML", "lm")
+    assert egger_p == pytest.approx(ref["egger_p"], rel=1e-5)
+    assert tf_ci == pytest.approx(ref["trimfill_ci"], rel=1e-4)
