@@ -49,6 +49,7 @@ dryrun: $(STAMP)
 
 reference:
 	Rscript tests/reference/make_reference.R
+	Rscript tests/reference/make_reference_appraisal.R
 
 clean-results:
 	rm -rf results/*/ .snakemake

@@ -64,8 +64,9 @@ class Rating:
         return asdict(self)
 
 
-def grade_settings(config_appraisal: dict | None) -> dict:
-    return {**DEFAULTS, **((config_appraisal or {}).get("grade") or {})}
+def grade_settings(config_appraisal: dict | None, review_appraisal: dict | None = None) -> dict:
+    """The thresholds in force: DEFAULTS, then config.yaml's appraisal.grade, then the review's."""
+    return {**DEFAULTS, **((config_appraisal or {}).get("grade") or {}), **((review_appraisal or {}).get("grade") or {})}
 
 
 def includes(lo: float, hi: float, value: float) -> bool:
@@ -313,8 +314,8 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
 
 def summary_of_findings(review_def: dict, pooled: dict, effect_table, rob: dict, config: dict) -> dict:
     """The summary-of-findings table (sof.json): one row per pooled outcome and timepoint."""
-    gs = grade_settings(config.get("appraisal"))
     review_appraisal = review_def.get("appraisal") or {}
+    gs = grade_settings(config.get("appraisal"), review_appraisal)
     rows = []
     for a in pooled["analyses"]:
         if "model" not in a:

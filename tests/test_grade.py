@@ -208,3 +208,12 @@ def test_binary_outcome_without_control_counts_has_no_absolute_effect_and_no_ois
     assert drop["ois"] is None and "fewer than the optimal information size" not in drop["ratings"][3]["reason"]
     r = g.rate_imprecision((-0.5, -0.1), 10, None, threshold=0.0, mid=0.2)
     assert r.downgrade == 0 and "no control risk" in r.reason
+
+
+def test_review_thresholds_override_config_which_override_defaults():
+    gs = g.grade_settings({"grade": {"i2_serious": 40, "egger_p": 0.05}}, {"grade": {"i2_serious": 60}})
+    assert (gs["i2_serious"], gs["egger_p"], gs["i2_very_serious"]) == (60, 0.05, 75.0)
+    pooled, eff, rob = _inputs()
+    pooled["analyses"][0]["model"]["I2"] = 55.0
+    rows = g.summary_of_findings(_review({"grade": {"i2_serious": 60}}), pooled, eff, rob, {})["rows"]
+    assert rows[0]["ratings"][1]["downgrade"] == 0 and rows[0]["ratings"][1]["reason"].startswith("Not rated down")
