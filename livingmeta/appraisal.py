@@ -122,10 +122,10 @@ def domain_summary(trials: list[dict], tool: str) -> list[dict]:
 
 
 def _fit_summary(fit: pooling.MetaAnalysis, sub: pd.DataFrame) -> dict:
-    n = _participants(sub)
-    return {"k": fit.k, "participants": n, "estimate": fit.estimate, "ci_lower": float(fit.ci_lower[0]),
+    pred = fit.predict()
+    return {"k": fit.k, "participants": _participants(sub), "estimate": fit.estimate, "ci_lower": float(fit.ci_lower[0]),
             "ci_upper": float(fit.ci_upper[0]), "tau2": fit.tau2, "I2": fit.I2,
-            "pi_lower": fit.predict()["pi_lower"], "pi_upper": fit.predict()["pi_upper"]}
+            "pi_lower": float(pred["pi_lower"]), "pi_upper": float(pred["pi_upper"])}
 
 
 def _participants(sub: pd.DataFrame) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .appraisal import DOMAINS, JUDGEMENT_WORDS, JUDGEMENTS, NOT_ASSESSED  # noqa: F401
+from .appraisal import DOMAINS, JUDGEMENT_WORDS, JUDGEMENTS, NOT_ASSESSED
 from .figures import INK, MUTED, plt
 
 # robvis's colours (green, yellow, red); not assessed: light grey, empty
