@@ -75,6 +75,13 @@ def trial_judgements(record: dict, outcome_id: str) -> tuple[str | None, dict]:
                       "support": (merged.get(d) or {}).get("support")} for d in DOMAINS[tool]}
 
 
+def has_assessment(record: dict) -> bool:
+    """The record carries at least one judgement other than not_assessed (any domain, any outcome)."""
+    rob = record.get("risk_of_bias") or {}
+    blocks = [rob.get("domains") or {}, *((rob.get("by_outcome") or {}).values())]
+    return any((v or {}).get("judgement", NOT_ASSESSED) != NOT_ASSESSED for b in blocks for v in b.values())
+
+
 def trial_class(tool: str | None, judgements: dict, criterion_domains: list[str]) -> str:
     """One trial's risk of bias on the criterion domains: ``high`` if any is high; else
     ``not_assessed`` if any is not assessed; else ``low`` if all are low; else the tool's middle
@@ -198,7 +205,7 @@ def risk_of_bias_review(review_def: dict, records: list[dict], effect_table: pd.
     by_id = {r["id"]: r for r in records}
     min_k = (moderator_cfg or {}).get("min_trials_per_level", 2)
     out = {"review": review_def["id"], "criterion": crit["low_risk_domains"],
-           "k_records": len(records), "k_with_assessment": sum(1 for r in records if r.get("risk_of_bias")),
+           "k_records": len(records), "k_with_assessment": sum(1 for r in records if has_assessment(r)),
            "primary": {"outcome": review_def["primary_outcome"]}, "analyses": []}
     for a in pooled["analyses"]:
         if "model" not in a:

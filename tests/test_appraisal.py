@@ -37,6 +37,12 @@ def test_absent_domains_are_not_assessed_and_no_block_means_no_tool():
     assert ap.trial_judgements({}, "depression") == (None, {})
 
 
+def test_a_block_of_not_assessed_domains_is_no_assessment():
+    assert not ap.has_assessment({"risk_of_bias": rob1(allocation_concealment="not_assessed")})
+    assert not ap.has_assessment({})
+    assert ap.has_assessment({"risk_of_bias": rob2("not_assessed", by_outcome={"depression": "high"})})
+
+
 def test_outcome_level_judgements_replace_study_level_ones():
     rec = {"risk_of_bias": rob2("some_concerns", by_outcome={"depression": "low"})}
     assert ap.trial_judgements(rec, "depression")[1]["overall"]["judgement"] == "low"
