@@ -73,7 +73,8 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
         "participants_intervention": main["participants_intervention"], "participants_control": main["participants_control"],
         "heterogeneity": w.heterogeneity_words(m["I2"]), "I2": w.fmt(m["I2"], 0), "tau2": w.fmt(m["tau2"]),
         "heterogeneity_convention": w.HETEROGENEITY_CONVENTION,
-        "nnt": None if nnt is None else f"{math.ceil(nnt)}",  # rounded up (Cochrane Handbook 15.4.4), as in the SoF table "nnt_cer": f"{100 * cer:.0f}%",
+        # NNT rounded up (Cochrane Handbook 15.4.4), as in the summary-of-findings table
+        "nnt": None if nnt is None else f"{math.ceil(nnt)}", "nnt_cer": f"{100 * cer:.0f}%",
         "certainty": certainty["level"],
     }
     result_text = w.result_sentence(m["estimate"], m["ci_lower"], m["ci_upper"], direction=direction,
