@@ -62,6 +62,7 @@ lock:
 
 reference:
 	Rscript tests/reference/make_reference.R
+	Rscript tests/reference/make_reference_appraisal.R
 
 clean-results:
 	rm -rf results/*/ .snakemake

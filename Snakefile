@@ -28,6 +28,7 @@ include: "workflow/rules/bias.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/changes.smk"
 include: "workflow/rules/settled.smk"
+include: "workflow/rules/appraisal.smk"
 include: "workflow/rules/report.smk"
 
 

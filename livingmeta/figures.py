@@ -93,7 +93,8 @@ def _pct(level) -> str:
 
 def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_ARMS,
                  favours=GENERIC_FAVOURS, ratio: bool = False, level: float = 0.95,
-                 xlim: float | None = None, show_total: bool = True, continued: str | None = None):
+                 xlim: float | None = None, show_total: bool = True, continued: str | None = None,
+                 rob_headings: list | None = None):
     rows = rows.reset_index(drop=True)
     k = len(rows)
     n_lines = k + (6 if show_total else 2)
@@ -183,7 +184,34 @@ def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_
     plot.set_ylim(min(0, axis_y - 2.2), top + 0.6)
     for ax in (tab, right):
         ax.set_ylim(min(0, axis_y - 2.2), top + 0.6)
+    if rob_headings:
+        _forest_rob_columns(fig, rows, rob_headings, top, continued, tab.get_ylim())
     return fig
+
+
+def _forest_rob_columns(fig, rows, headings, top, continued, ylim):
+    """Risk-of-bias judgements beside each trial (columns rob_0, rob_1, ... of ``rows``), headed
+    A, B, C...; the figure widens and the other panels keep their size."""
+    from .rob_figures import COLOURS, GLYPHS
+    w, h = fig.get_size_inches()
+    extra = 0.3 + 0.2 * len(headings)
+    fig.set_size_inches(w + extra, h)
+    s = w / (w + extra)
+    for ax in fig.axes:
+        p = ax.get_position()
+        ax.set_position([p.x0 * s, p.y0, p.width * s, p.height])
+    ax = fig.add_axes([s, 0.0, 1 - s, 1.0])
+    ax.set_axis_off()
+    ax.set_xlim(-0.8, len(headings) - 0.3)
+    ax.set_ylim(*ylim)
+    for j in range(len(headings)):
+        ax.text(j, top - 0.2, chr(65 + j), ha="center", va="center", fontweight="bold", color=INK)
+        for i, r in rows.iterrows():
+            jd = r[f"rob_{j}"]
+            y = top - 1.5 - i - (0.4 if continued else 0)
+            ax.scatter(j, y, s=38, c=COLOURS[jd], edgecolors=MUTED if jd == "not_assessed" else "none", linewidths=0.5)
+            ax.text(j, y, GLYPHS[jd], ha="center", va="center", fontsize=FOREST_FONT_PT - 1, fontweight="bold",
+                    color="white" if jd not in ("unclear", "some_concerns") else INK)
 
 
 def forest_plot_pages(rows, model: dict, *, rows_per_page: int = FOREST_ROWS_PER_PAGE, **kwargs) -> list:

@@ -455,6 +455,9 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
                         out.append(Problem(f, f"{where}.events", "events cannot be negative", ev))
                     if isinstance(ev, int) and isinstance(tot, int) and ev > tot:
                         out.append(Problem(f, f"{where}.events", f"more events than participants (total {tot})", ev))
+    for oid in (rec.get("risk_of_bias") or {}).get("by_outcome") or {}:
+        if oid not in outcomes:
+            out.append(Problem(f, f"risk_of_bias.by_outcome.{oid}", f"unknown outcome; the review defines {sorted(outcomes)}"))
     for mod in definition.get("moderators", []):
         name = mod["name"]
         if name == "year":
@@ -538,6 +541,9 @@ def load_review(review_dir: Path | str) -> Review:
         raise RecordError([prob])
     problems += schema_problems(definition, "review", def_path)
     problems += _text_problems(definition, str(def_path))
+    if not problems:  # PRISMA counts must add up (livingmeta/prisma.py)
+        from livingmeta.prisma import flow_problems
+        problems += [Problem(str(def_path), "search_flow", p) for p in flow_problems(definition.get("search_flow") or [], None)]
     if problems:
         raise RecordError(problems)
     review = Review(root, definition)

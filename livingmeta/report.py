@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import appraisal_report, grade
 from . import wording as w
 from .instruments import instrument_counts
 from .references import format_references, provenance_row
@@ -60,10 +61,11 @@ def _words_and_level(review_def: dict, config: dict, model: dict) -> tuple[dict,
 
 def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFrame, pooled: dict,
                   moderators: dict, small_study: dict, config: dict, external: dict | None,
-                  edition: dict, changes: dict, figures: dict, fonts_dir: str = "fonts",
+                  edition: dict, changes: dict, figures: dict, appraisal: dict, fonts_dir: str = "fonts",
                   settled: dict | None = None) -> dict:
     """Everything the template prints, as strings and simple lists. One entry point; each part
-    of the report has its own builder below."""
+    of the report has its own builder below. ``appraisal``: the rob.json, sof.json and prisma.json
+    results; the certainty everywhere is the summary-of-findings table's."""
     primary = review_def["primary_outcome"]
     outcome = next(o for o in review_def["outcomes"] if o["id"] == primary)
     tp = outcome["timepoints"][0]
@@ -72,7 +74,8 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     words, level = _words_and_level(review_def, config, m)
     ctx = {"words": words, "level": level, "level_pct": w.pct(level), "measure": main["measure"],
            "figures": figures, "fonts_dir": fonts_dir, "software": software_versions()}
-    ctx.update(_main_result(review_def, outcome, tp, main, small_study, config, words, level))
+    certainty = grade.primary_certainty(appraisal["sof"], primary, tp["id"])
+    ctx.update(_main_result(review_def, outcome, tp, main, certainty, config, words, level))
     ctx["other_outcomes"] = _other_outcomes(review_def, pooled, main, words, level)
     ctx["outcome_sections"] = _outcome_sections(review_def, pooled, main, words, level)
     ctx["moderators"] = _moderator_items(review_def, moderators, figures, outcome["direction"], main["measure"], level)
@@ -87,6 +90,10 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     ctx["changes"] = w.changes_sentences(changes, main["measure"], level=level)
     ctx["missing_data"] = _missing_data(trials, review_def)
     ctx["settled"] = settled_context(review_def=review_def, **settled) if settled else None
+    ctx["risk_of_bias"] = appraisal_report.risk_of_bias_section(appraisal["rob"], figures)
+    ctx["sof"] = appraisal_report.summary_of_findings_section(appraisal["sof"], review_def)
+    ctx["prisma"] = appraisal_report.prisma_section(appraisal["prisma"], figures)
+    ctx["appraisal_methods"] = appraisal_report.methods_section(appraisal["sof"], appraisal["rob"])
     return ctx
 
 
@@ -102,12 +109,11 @@ def _review_block(review_def: dict) -> dict:
             "context": rep.get("context", []), "language": rep.get("language", "en")}
 
 
-def _main_result(review_def, outcome, tp, main, small_study, config, words, level) -> dict:
+def _main_result(review_def, outcome, tp, main, certainty, config, words, level) -> dict:
     """Headline, lead, key findings and the sentences about the primary outcome."""
     m, direction, measure = main["model"], outcome["direction"], main["measure"]
     intervention, comparator = words["intervention"], words["comparator"]
     outcome_words = outcome["label"].lower()
-    certainty = w.certainty_assessment(m, main["k"], main["participants"], small_study)
     cer = config.get("report", {}).get("nnt_control_response_rate", 0.30)
     nnt = w.nnt_from_smd(w.benefit(m["estimate"], direction), cer) if measure == "SMD" else None
     key = {"estimate": w.fmt(m["estimate"]), "ci": w.fmt_ci(m["ci_lower"], m["ci_upper"]),
@@ -118,7 +124,8 @@ def _main_result(review_def, outcome, tp, main, small_study, config, words, leve
            "participants_control": main["participants_control"],
            "heterogeneity": w.heterogeneity_words(m["I2"]), "I2": w.fmt(m["I2"], 0), "tau2": w.fmt(m["tau2"]),
            "heterogeneity_convention": w.HETEROGENEITY_CONVENTION,
-           "nnt": None if nnt is None else f"{nnt:.0f}", "nnt_cer": f"{100 * cer:.0f}%", "certainty": certainty["level"]}
+           "nnt": None if nnt is None else f"{math.ceil(nnt)}"  # rounded up (Cochrane Handbook 15.4.4), as in the SoF table
+           , "nnt_cer": f"{100 * cer:.0f}%", "certainty": certainty["level"]}
     result_text = w.result_sentence(m["estimate"], m["ci_lower"], m["ci_upper"], direction=direction,
                                     intervention=intervention, control=comparator, outcome=outcome_words,
                                     measure=measure, ratio=main.get("ratio", False), level=level)
@@ -131,8 +138,8 @@ def _main_result(review_def, outcome, tp, main, small_study, config, words, leve
                                certainty=certainty["level"], measure=measure),
         "lead": (f"{review_def['question']} Across {main['k']} randomised trials with {main['participants']:,} "
                  f"participants, " + result_text[0].lower() + result_text[1:]
-                 + f" The certainty of this evidence is {certainty['level']}."),
-        "take_home": _take_home(m, direction, intervention, outcome_words, certainty["level"], measure),
+                 + f" The certainty of this evidence is {certainty['summary']}."),
+        "take_home": _take_home(m, direction, intervention, outcome_words, certainty["summary"], measure),
         "primary_label": f"{outcome_words}, {tp['label']}",
         "favours_note": f"Left of the line of no effect: {favours[0][0].lower() + favours[0][1:]}; right: {favours[1][0].lower() + favours[1][1:]}.",
         "model_line": {"method": m["method"], "test": m["test"], "estimate": w.fmt(m["estimate"]),

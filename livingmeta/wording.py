@@ -138,31 +138,14 @@ def regression_sentence(analysis: dict, *, unit: str | None = None, direction: s
             f"{pct(level)} CI {fmt_ci(lo, hi, 3)}, {fmt_p(analysis['pval'])}; k = {analysis['k_used']}).")
 
 
-def certainty_assessment(model: dict, k: int, participants: int, small_study: dict | None) -> dict:
-    """A certainty statement in the spirit of GRADE (Guyatt et al. 2011): start at high for
-    randomised trials and move down one level per serious concern that the data can show.
-    Risk of bias is not coded in the records and is listed as not assessed."""
-    reasons = []
-    if model["I2"] >= 50 or (ci_excludes_null(model["ci_lower"], model["ci_upper"])
-                             and not ci_excludes_null(model.get("pi_lower", 0), model.get("pi_upper", 0))):
-        reasons.append(f"inconsistency: I\u00b2 = {fmt(model['I2'], 0)}% and the prediction interval includes no effect")
-    if not ci_excludes_null(model["ci_lower"], model["ci_upper"]) or participants < 400:
-        reasons.append("imprecision: the confidence interval includes no effect" if not ci_excludes_null(
-            model["ci_lower"], model["ci_upper"]) else f"imprecision: only {participants} participants")
-    if small_study and "egger" in small_study and small_study["egger"]["pval"] < 0.10 and k >= 10:
-        reasons.append(f"possible publication bias: Egger's test {fmt_p(small_study['egger']['pval'])}")
-    levels = ["high", "moderate", "low", "very low"]
-    level = levels[min(len(reasons), 3)]
-    return {"level": level, "reasons": reasons,
-            "not_assessed": ["risk of bias of the individual trials (not coded in the trial records)"]}
-
-
 def headline(model: dict, *, direction: str, intervention: str, outcome: str, certainty: str, measure: str) -> str:
     if not ci_excludes_null(model["ci_lower"], model["ci_upper"]):
         return f"No clear evidence that {intervention} changes {outcome}"
     if benefit(model["estimate"], direction) > 0:
         size = smd_size_words(model["estimate"]) if measure == "SMD" else "a"
         verb = "reduces" if direction == "lower_is_better" else "improves"
+        # GRADE informative statements (Santesso et al. 2020, J Clin Epidemiol 119:126): the verb carries the certainty
+        verb = {"moderate": "probably " + verb, "low": "may " + verb[:-1], "very low": "may " + verb[:-1]}.get(certainty, verb)
         return f"{intervention[0].upper() + intervention[1:]} {verb} {outcome}: a {size} benefit ({certainty}-certainty evidence)"
     return f"{intervention[0].upper() + intervention[1:]} may make {outcome} worse ({certainty}-certainty evidence)"
 

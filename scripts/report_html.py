@@ -28,6 +28,10 @@ figures = {"cumulative": Path(sm.input.cumulative_plot).relative_to(out_dir).as_
            "funnel": Path(sm.input.funnel).relative_to(out_dir).as_posix()}
 for svg in sorted(Path(sm.input.moderator_plots).glob("*.svg")):
     figures[f"moderator:{svg.stem}"] = svg.relative_to(out_dir).as_posix()
+for svg in sorted(Path(sm.input.rob_figures).glob("*.svg")):
+    figures[f"rob:{svg.stem}"] = svg.relative_to(out_dir).as_posix()
+for svg in sorted(Path(sm.input.prisma_figures).glob("edition_*.svg")):
+    figures[f"prisma:{svg.stem.split('_')[1]}"] = svg.relative_to(out_dir).as_posix()
 settled = settled_inputs(sm.input.bayes, sm.input.sequential, sm.params.previous_edition,
                          Path(sm.input.sequential_plot).relative_to(out_dir).as_posix())
 fp = fingerprint(sm.params.review_dir, sm.params.config_file, project_root=Path.cwd())
@@ -39,6 +43,7 @@ context = build_context(
     small_study=read_json(sm.input.small_study_effects), config=dict(sm.params.config), external=external,
     edition={"id": edition_id(date, fp["all"]), "date": date, "fingerprint": fp},
     changes=read_json(sm.input.changes), figures=figures, settled=settled,
+    appraisal={"rob": read_json(sm.input.rob), "sof": read_json(sm.input.sof), "prisma": read_json(sm.input.prisma)},
     fonts_dir=os.path.relpath(TEMPLATE_DIR / "fonts", out_dir.resolve()).replace(os.sep, "/"))
 context["revman_reproduction"] = revman_reproduction.section_for_review_dir(review_dir)
 context["source_date_epoch"] = epoch  # report_pdf stamps the PDF with it

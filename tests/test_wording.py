@@ -46,15 +46,6 @@ def test_heterogeneity_words():
     assert [w.heterogeneity_words(x) for x in (10, 35, 64, 80)] == ["low", "moderate", "substantial", "considerable"]
 
 
-def test_certainty_moves_down_per_concern():
-    model = {"estimate": -0.6, "ci_lower": -0.8, "ci_upper": -0.4, "I2": 64, "pi_lower": -1.5, "pi_upper": 0.3}
-    sse = {"egger": {"pval": 0.003}}
-    c = w.certainty_assessment(model, 35, 1353, sse)
-    assert c["level"] == "low" and len(c["reasons"]) == 2
-    c2 = w.certainty_assessment({**model, "I2": 10, "pi_lower": -0.9, "pi_upper": -0.3}, 35, 1353, {"egger": {"pval": 0.5}})
-    assert c2["level"] == "high"
-
-
 def test_fmt_uses_a_true_minus_and_never_minus_zero():
     assert w.fmt(-0.004) == "0.00"
     assert w.fmt(-0.62) == "\u22120.62"

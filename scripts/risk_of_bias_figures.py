@@ -1,0 +1,44 @@
+"""Rule risk_of_bias_figures: traffic-light grid and weighted summary per tool, forest plot with
+the criterion judgements, and the subgroup plot by risk of bias (primary analysis)."""
+from pathlib import Path
+
+import pandas as pd
+
+from livingmeta.analysis import primary_analysis_rows
+from livingmeta.appraisal import find_analysis
+from livingmeta.figures import forest_plot_pages, save_figure, subgroup_forest
+from livingmeta.files import read_json, stage_line
+from livingmeta.records import load_yaml
+from livingmeta.rob_figures import forest_rob_columns, summary_plot, traffic_light_pages
+
+sm = snakemake  # noqa: F821
+review_def, _ = load_yaml(sm.input.review)
+rob = read_json(sm.input.rob)
+out = Path(sm.output[0])
+out.mkdir(parents=True, exist_ok=True)
+made = []
+outcome, tp, rows = primary_analysis_rows(pd.read_csv(sm.input.effects), review_def)
+a = find_analysis(rob, outcome["id"], tp["id"])
+cfg = dict(sm.params.appraisal)
+if a is not None:
+    for tool in a["tools"]:
+        for i, fig in enumerate(traffic_light_pages(a["trials"], tool, rows_per_page=cfg.get("traffic_light_rows_per_page", 50),
+                                                    compress_above=cfg.get("traffic_light_compress_above", 150)), start=1):
+            made += save_figure(fig, out / f"traffic_light_{tool}_{i}", png=False)
+        if a["summary"][tool]:
+            made += save_figure(summary_plot(a["summary"][tool], tool), out / f"summary_{tool}", png=False)
+    entry = next(x for x in read_json(sm.input.pooled)["analyses"] if x["outcome"] == outcome["id"] and x["timepoint"] == tp["id"])
+    rows["weight_pct"] = rows.trial_id.map({t["trial_id"]: t["weight_pct"] for t in entry["trials"]})
+    per_trial, headings = forest_rob_columns(a["trials"], rob["criterion"])
+    for j in range(len(headings)):
+        rows[f"rob_{j}"] = rows.trial_id.map(lambda t, j=j: per_trial[t][j])
+    arms = review_def["arms"]
+    first, second = (arms["intervention"], arms["control"]) if outcome["direction"] == "lower_is_better" else (arms["control"], arms["intervention"])
+    for i, fig in enumerate(forest_plot_pages(rows, entry["model"], measure=entry["measure"], ratio=entry.get("ratio", False),
+                                              arm_labels=(arms["intervention"].capitalize(), arms["control"].capitalize()),
+                                              favours=(f"Favours {first}", f"Favours {second}"), rob_headings=headings), start=1):
+        made += save_figure(fig, out / f"forest_rob_{i}", png=False)
+    if "levels" in a["moderator"]:
+        made += save_figure(subgroup_forest(a["moderator"], entry["model"], measure=entry["measure"],
+                                            favours=(f"Favours {first}", f"Favours {second}")), out / "subgroups", png=False)
+stage_line("risk_of_bias_figures", f"{len(made)} figures -> {out}", sm.log[0])
