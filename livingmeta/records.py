@@ -165,9 +165,15 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
             tp = blk.get("timepoint")
             if tp not in tps:
                 out.append(Problem(f, f"{base}.timepoint", f"unknown timepoint; expected one of {sorted(tps)}", tp))
-            if tp in seen:
-                out.append(Problem(f, f"{base}.timepoint", "the same timepoint appears twice for this outcome", tp))
-            seen.add(tp)
+            # several effects at one timepoint (multi-arm, several instruments) need distinct effect_ids
+            key = (tp, blk.get("effect_id"))
+            if key in seen:
+                out.append(Problem(f, f"{base}.timepoint", "the same timepoint appears twice for this outcome; give "
+                                                           "each block a distinct effect_id if both are wanted", tp))
+            seen.add(key)
+            if "yi" in blk:
+                out += _generic_block_problems(f, base, blk, arm_names)
+                continue
             scale = (spec.get("scales") or {}).get(blk.get("measure") or "")
             if scale and spec["type"] == "continuous":
                 out += _scale_problems(f, base, blk, scale, spec)
@@ -175,6 +181,10 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
                 where = f"{base}.arms.{arm}"
                 if arm not in arm_names:
                     out.append(Problem(f, where, f"arm is not declared under 'arms' ({sorted(arm_names)})"))
+                if set(vals) == {"n"}:
+                    out.append(Problem(f, where, "a group size alone gives no effect: add mean and sd (or events and "
+                                                 "total), or give the block's effect as yi and se"))
+                    continue
                 if spec["type"] == "continuous":
                     if "events" in vals:
                         out.append(Problem(f, where, "this outcome is continuous: give n, mean and sd, not events/total"))
@@ -209,6 +219,17 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
     for name in rec.get("moderators", {}):
         if name not in {m["name"] for m in definition.get("moderators", [])}:
             out.append(Problem(f, f"moderators.{name}", "not a moderator of this review (see review.yaml)"))
+    return out
+
+
+def _generic_block_problems(f, base, blk, arm_names) -> list[Problem]:
+    """A block with a computed effect (yi, se): its arms, if given, only say who took part."""
+    out = []
+    for arm in blk.get("arms", {}):
+        if arm not in arm_names:
+            out.append(Problem(f, f"{base}.arms.{arm}", f"arm is not declared under 'arms' ({sorted(arm_names)})"))
+    if "yi" in blk and "se" not in blk:
+        out.append(Problem(f, f"{base}.se", "a block with yi needs its standard error se"))
     return out
 
 
