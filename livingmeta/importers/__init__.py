@@ -1,0 +1,1 @@
+"""Importers of whole-review formats (Metapsy data standard, ...): one record per trial."""
