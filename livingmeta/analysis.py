@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from . import bias, diagnostics, dist, effects, moderators, pooling
+from . import bias, dependent, diagnostics, dist, effects, moderators, pooling
 
 RATIO_MEASURES = ("RR", "OR")
 
@@ -72,8 +72,9 @@ def effect_size_table(arms: pd.DataFrame, review_def: dict, cfg: dict) -> pd.Dat
 
 
 def _participants(sub: pd.DataFrame) -> tuple[int, int]:
-    n_int = sub["n_int"].fillna(sub["total_int"]).astype(int).sum()
-    n_ctl = sub["n_ctl"].fillna(sub["total_ctl"]).astype(int).sum()
+    # group sizes not reported beside a precomputed effect (yi/se) are left out of the count
+    n_int = sub["n_int"].fillna(sub["total_int"]).dropna().astype(int).sum()
+    n_ctl = sub["n_ctl"].fillna(sub["total_ctl"]).dropna().astype(int).sum()
     return int(n_int), int(n_ctl)
 
 
@@ -88,9 +89,11 @@ def _fit_dict(fit: pooling.MetaAnalysis, with_ci: bool = True) -> dict:
     return d
 
 
-def pool_review(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> dict:
+def pool_review(effect_table: pd.DataFrame, review_def: dict, cfg: dict, all_effects: pd.DataFrame | None = None) -> dict:
     """Pool every outcome x timepoint: the configured model, sensitivity models (other
-    estimators/CI methods), leave-one-out, and per-trial weights."""
+    estimators/CI methods), leave-one-out, and per-trial weights. ``effect_table`` has one
+    effect per trial; ``all_effects``, if given, every effect before aggregation within trials,
+    for the dependent-effects sensitivity rows (three-level CR2, all effects independent)."""
     method, test, level = cfg.get("method", "REML"), cfg.get("test", "knha"), cfg.get("level", 0.95)
     analyses = []
     for outcome in review_def["outcomes"]:
@@ -113,6 +116,10 @@ def pool_review(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> dict
             for s in cfg.get("sensitivity", []):
                 sf = pooling.rma(sub.yi, sub.vi, method=s["method"], test=s["test"], level=level)
                 entry["sensitivity"].append({"method": s["method"], "test": s["test"], **_fit_dict(sf, with_ci=False)})
+            if all_effects is not None:
+                every = all_effects[(all_effects.outcome == outcome["id"]) & (all_effects.timepoint == tp["id"])]
+                entry["k_effects"] = int(len(every))
+                entry["sensitivity"] += dependent.dependent_sensitivity(every, method=method, test=test, level=level)
             if len(sub) >= 3:
                 loo = diagnostics.leave_one_out(fit)
                 entry["leave_one_out"] = {

@@ -132,9 +132,35 @@ def cmd_new_trial(args) -> int:
     return 0
 
 
+def _new_review_dir(review: str) -> Path:
+    """Where a whole-review import writes: a path as given, or a review id under data/reviews/."""
+    p = Path(review)
+    if len(p.parts) > 1 or (p / "review.yaml").is_file():
+        return p
+    base = Path.cwd() / "data" / "reviews"
+    return (base if base.is_dir() else PROJECT_ROOT / "data" / "reviews") / review
+
+
 def cmd_import(args) -> int:
+    from .importers.metapsy import import_metapsy, is_metapsy_folder
     from .intake import import_sheet
     from .records import RecordError
+    if is_metapsy_folder(args.sheet):
+        target = _new_review_dir(args.review)
+        try:
+            report = import_metapsy(target, Path(args.sheet), sync=args.sync)
+        except LivingmetaError as e:
+            print(f"livingmeta import: {e}", file=sys.stderr)
+            return 1
+        for line in report.lines():
+            print(line)
+        print(f"{target}: {len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+              f"{report.unchanged} unchanged; {len(report.refused)} data row(s) refused (listed above)")
+        return 0
+    if args.sync:
+        print(f"livingmeta import: --sync applies to whole-review formats (a Metapsy folder); {args.sheet} is a "
+              "sheet: use --overwrite", file=sys.stderr)
+        return 2
     try:
         written = import_sheet(_review_dir(args.review), Path(args.sheet), overwrite=args.overwrite)
     except RecordError as e:
@@ -178,10 +204,13 @@ def main(argv=None) -> int:
     n.add_argument("--label", default=None)
     n.add_argument("--year", type=int, default=None)
     n.set_defaults(func=cmd_new_trial)
-    i = sub.add_parser("import", help="turn a data-extraction sheet (.csv/.xlsx) into trial records")
+    i = sub.add_parser("import", help="turn a data-extraction sheet (.csv/.xlsx) or a whole review (a Metapsy "
+                                      "folder with data.csv + metadata/) into trial records")
     i.add_argument("review")
-    i.add_argument("sheet")
+    i.add_argument("sheet", metavar="path")
     i.add_argument("--overwrite", action="store_true", help="replace records that already exist")
+    i.add_argument("--sync", action="store_true", help="whole-review formats: make an existing review equal to "
+                                                      "the source (trials added, changed, removed are listed)")
     i.set_defaults(func=cmd_import)
     u = sub.add_parser("update", help="if any input changed, rebuild and publish a new edition (safe from cron)")
     u.add_argument("review")

@@ -73,8 +73,8 @@ def one_effect_per_trial(table: pd.DataFrame, *, rho: float = DEFAULT_RHO) -> pd
             if col in grp:
                 row[col] = grp[col].max()
         row.update(effect_id=f"aggregate of {len(grp)} effects", yi=agg.yi, vi=agg.vi,
-                   source=f"{len(grp)} dependent effects aggregated (rho = {rho}): " + "; ".join(
-                       str(e) for e in grp.get("effect_id", pd.Series(range(len(grp))))))
+                   source=f"dependent effects aggregated within the trial (rho = {rho}); "
+                          + "; ".join(sorted(set(map(str, grp.source)))))
         rows.append(row)
     agg_tab = pd.DataFrame(rows)
     agg_tab["sei"] = np.sqrt(agg_tab.vi)
@@ -82,3 +82,36 @@ def one_effect_per_trial(table: pd.DataFrame, *, rho: float = DEFAULT_RHO) -> pd
     agg_tab["ci_lower"], agg_tab["ci_upper"] = agg_tab.yi - z * agg_tab.sei, agg_tab.yi + z * agg_tab.sei
     out = pd.concat([single, agg_tab], ignore_index=True)
     return out.sort_values(["outcome", "timepoint", "label", "effect_id"], ignore_index=True)
+
+
+def dependent_rho(review_def: dict) -> float:
+    """The within-trial correlation a review assumes (review.yaml dependent_effects.rho)."""
+    return float((review_def.get("dependent_effects") or {}).get("rho", DEFAULT_RHO))
+
+
+def dependent_sensitivity(effects: pd.DataFrame, *, method: str = "REML", test: str = "knha",
+                          level: float = 0.95) -> list[dict]:
+    """Sensitivity rows for trials with several effects (one outcome x timepoint): the
+    three-level model (effects within trials, REML) with CR2 cluster-robust CI (Pustejovsky &
+    Tipton 2018; metapsyTools' "threelevel" with use.rve = TRUE), and every effect pooled as if
+    independent (metapsyTools' "overall"). Empty when no trial has more than one effect."""
+    from . import dist, multilevel, pooling
+
+    if len(effects) < 3 or not effects.trial_id.duplicated().any():
+        return []
+    yi, vi, cluster = effects.yi.to_numpy(float), effects.vi.to_numpy(float), effects.trial_id.astype(str).to_numpy()
+    fit = multilevel.three_level(yi, vi, cluster, level=level)
+    robust = multilevel.robust_three_level(fit)
+    half = float(dist.t_isf((1 - level) / 2, robust.df[0]) * robust.se[0])
+    k, n = int(fit.k), int(fit.n_clusters)
+    rows = [{"method": "three-level REML", "test": "CR2",
+             "label": f"Three-level model ({k} effects in {n} trials), CR2 robust CI",
+             "estimate": fit.estimate, "ci_lower": fit.estimate - half, "ci_upper": fit.estimate + half,
+             "se": float(robust.se[0]), "df": float(robust.df[0]), "pval": float(robust.pval[0]),
+             "tau2": fit.sigma2_between + fit.sigma2_within, "sigma2_between": fit.sigma2_between,
+             "sigma2_within": fit.sigma2_within, "I2": multilevel_i2(vi, fit.sigma2_between, fit.sigma2_within),
+             "k": k, "n_clusters": n}]
+    naive = pooling.rma(yi, vi, method=method, test=test, level=level)
+    rows.append({"method": method, "test": test, "label": f"All {k} effects as if independent ({method})",
+                 **{key: naive.to_dict()[key] for key in ("estimate", "ci_lower", "ci_upper", "se", "pval", "tau2", "I2", "k")}})
+    return rows

@@ -50,6 +50,11 @@ def _fmt(x, nd=2):
     return "" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{nd}f}"
 
 
+def _count(x):
+    """A group size or event count; blank when not reported (e.g. beside a precomputed effect)."""
+    return "" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{int(x)}"
+
+
 def _p(p):
     return "P < 0.001" if p < 0.001 else f"P = {p:.3f}" if p < 0.01 else f"P = {p:.2f}"
 
@@ -116,11 +121,11 @@ def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=("Exerci
     for i, r in rows.iterrows():
         y = top - 1.5 - i - (0.4 if continued else 0)
         if continuous:
-            vals = [r.label, _fmt(r.mean_int, 1), _fmt(r.sd_int, 1), f"{int(r.n_int)}", _fmt(r.mean_ctl, 1),
-                    _fmt(r.sd_ctl, 1), f"{int(r.n_ctl)}", f"{r.weight_pct:.1f}%"]
+            vals = [r.label, _fmt(r.mean_int, 1), _fmt(r.sd_int, 1), _count(r.n_int), _fmt(r.mean_ctl, 1),
+                    _fmt(r.sd_ctl, 1), _count(r.n_ctl), f"{r.weight_pct:.1f}%"]
         else:
-            vals = [r.label, f"{int(r.events_int)}", f"{int(r.total_int)}", f"{int(r.events_ctl)}",
-                    f"{int(r.total_ctl)}", f"{r.weight_pct:.1f}%"]
+            vals = [r.label, _count(r.events_int), _count(r.total_int), _count(r.events_ctl),
+                    _count(r.total_ctl), f"{r.weight_pct:.1f}%"]
         for (name, x, ha), v in zip(cols, vals):
             tab.text(x, y, v, ha=ha, va="center", color=INK)
         right.text(0.04, y, f"{tr(r.yi):.2f} [{tr(r.ci_lower):.2f}, {tr(r.ci_upper):.2f}]", ha="left", va="center")

@@ -152,7 +152,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
         sse_text = "Not assessed: " + small_study.get("not_analysed_reason", "too few trials") + "."
 
     # Sensitivity rows.
-    sens = [{"label": f"{s['method']} estimator, {'Hartung-Knapp' if s['test'] == 'knha' else 'Wald (z)'} CI",
+    sens = [{"label": s.get("label") or f"{s['method']} estimator, {'Hartung-Knapp' if s['test'] == 'knha' else 'Wald (z)'} CI",
              "estimate": w.fmt(s["estimate"]), "ci": w.fmt_ci(s["ci_lower"], s["ci_upper"]),
              "tau2": w.fmt(s["tau2"]), "I2": w.fmt(s["I2"], 0)} for s in main.get("sensitivity", [])]
     loo = main.get("leave_one_out")
@@ -170,7 +170,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
         source_key = sources.setdefault(e.source, f"S{len(sources) + 1}") if e is not None else ""
         rows.append({"label": t.label, "type": _level(review_def, "exercise_type", t.get("exercise_type")),
                      "weeks": w.fmt(t.weeks, 0) if pd.notna(t.get("weeks")) else "not reported",
-                     "n": f"{int(e.n_int)} / {int(e.n_ctl)}" if e is not None else "",
+                     "n": f"{w.fmt(e.n_int, 0)} / {w.fmt(e.n_ctl, 0)}" if e is not None and pd.notna(e.n_int) else "",
                      "g": w.fmt(e.yi) if e is not None else "", "ci": w.fmt_ci(e.ci_lower, e.ci_upper) if e is not None else "",
                      "weight": f"{weights.get(t.trial_id, float('nan')):.1f}%" if t.trial_id in weights else "",
                      "source": source_key})
@@ -202,6 +202,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
                    "search_date_note": review_def.get("search_date_note", ""),
                    "inclusion_criteria": review_def.get("inclusion_criteria", []),
                    "data_source": review_def.get("data_source", ""),
+                   "attribution": review_def.get("attribution", ""), "licence": review_def.get("licence", ""),
                    "short_title": review_def.get("report", {}).get("short_title", review_def["title"]),
                    "keywords": review_def.get("report", {}).get("keywords", []),
                    "context": review_def.get("report", {}).get("context", [])},

@@ -657,8 +657,9 @@ def import_metapsy(review_dir, source, *, sync: bool = False, review_id: str | N
             shutil.copytree(review_dir, tmp, ignore=shutil.ignore_patterns("trials"))
         (tmp / "trials").mkdir(parents=True, exist_ok=True)
         (tmp / "provenance").mkdir(exist_ok=True)
-        header = ("# Imported from a Metapsy database with `livingmeta import`; re-run it with --sync for a new "
-                  "release\n# rather than editing by hand (hand edits are overwritten by the next sync).\n")
+        header = ("# Imported from a Metapsy database with `livingmeta import`; for a new release re-run it with\n"
+                  "# --sync rather than editing trials by hand: a sync rewrites the records and the importer's keys\n"
+                  "# (" + ", ".join(IMPORTER_KEYS) + ", search_flow);\n# other keys (title, question, report, ...) are kept.\n")
         (tmp / "review.yaml").write_text(header + _dump(definition), encoding="utf-8")
         for tid, rec in plan.records.items():
             (tmp / "trials" / f"{tid}.yaml").write_text(_dump(rec), encoding="utf-8")
