@@ -1,0 +1,261 @@
+"""Importing a Metapsy database (tests/fixtures/metapsy: the real depression-psyctr database,
+releases 22.0.2 and 24.0.2, ODC-By, attribution in tests/fixtures/metapsy/README.md): every
+data row accounted for, effects that agree with the database's own g, risk of bias and PRISMA
+mapped per CONTRACTS.md, hostile or malformed input refused with file, location and reason, and
+a sync between releases listing what was added, removed and corrected."""
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from livingmeta import analysis, tables
+from livingmeta.errors import ImportFormatError
+from livingmeta.importers import metapsy
+from livingmeta.records import load_review
+
+ROOT = Path(__file__).resolve().parents[1]
+FIX = ROOT / "tests" / "fixtures" / "metapsy"
+R22, R24 = FIX / "22.0.2", FIX / "24.0.2"
+
+
+def database_rows(release: Path) -> pd.DataFrame:
+    """data.csv read independently of the importer (pandas, decimal comma)."""
+    return pd.read_csv(release / "data.csv", sep=";", decimal=",", na_values=["NA"], keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def imported24(tmp_path_factory):
+    target = tmp_path_factory.mktemp("m24") / "psy"
+    report = metapsy.import_metapsy(target, R24)
+    return target, report
+
+
+def test_every_study_becomes_one_valid_record_and_every_row_is_accounted_for(imported24):
+    target, report = imported24
+    review = load_review(target)
+    db = database_rows(R24)
+    assert len(review.trials) == db.study.nunique() == 480
+    blocks = sum(len(r["outcomes"]["depression"]) for r in review.trials)
+    rows = list(csv.DictReader((target / "provenance" / "metapsy-rows.csv").open(encoding="utf-8")))
+    assert len(rows) == len(db) == 900
+    assert sorted(int(r["row"]) for r in rows) == list(range(1, 901))
+    refused = [r for r in rows if r["used"] == "refused"]
+    assert blocks + len(refused) == 900
+    assert all(r["reason"] for r in refused) and len(report.refused) == len(refused)
+    # each used row points at a block of its study's record
+    by_id = {r["id"]: {b["effect_id"] for b in r["outcomes"]["depression"]} for r in review.trials}
+    assert all(r["effect_id"] in by_id[r["trial_id"]] for r in rows if r["used"] != "refused")
+
+
+def test_effects_agree_with_the_databases_own_hedges_g(imported24):
+    """The database ships metapsyTools' g (.g, positive = psychotherapy better). livingmeta's
+    effect per row (intervention minus control, lower is better) must be its negative."""
+    target, _ = imported24
+    review = load_review(target)
+    every = analysis.effect_size_table(tables.arm_table(review), review.definition, {})
+    rows = pd.read_csv(target / "provenance" / "metapsy-rows.csv")
+    used = rows[rows.used != "refused"].merge(every[["trial_id", "effect_id", "yi", "sei"]],
+                                               on=["trial_id", "effect_id"], how="left")
+    db = database_rows(R24).reset_index(names="i")
+    db["row"] = db.i + 1
+    both = used.merge(db[["row", ".g", ".g_se"]], on="row")
+    assert len(both) == len(used) and both.yi.notna().all()
+    agree = np.isclose(-both.yi, both[".g"], atol=1e-3)
+    # five rows where the database's g disagrees with its own means (documented in the README)
+    assert (~agree).sum() == 5, both.loc[~agree, ["study", ".g"]]
+    assert set(both.loc[~agree, "study"]) == {"Arjadi, 2018", "Baker, 2010", "Mueller-Weinitschke, 2023",
+                                             "Rohde, 2014b", "Victor-Aigbodion, 2023"}
+
+
+def test_effect_source_follows_the_priority_raw_change_events_precomputed(imported24):
+    target, _ = imported24
+    rec = yaml.safe_load((target / "trials" / "aagaard-2017.yaml").read_text())
+    blk = rec["outcomes"]["depression"][0]
+    assert blk["effect_source"].startswith("means and SDs") and blk["arms"]["psychotherapy"] == {
+        "n": 40, "mean": 17.5, "sd": 12.6}
+    sources = [b["effect_source"].split(" (")[0].split(";")[0] for p in (target / "trials").glob("*.yaml")
+               for b in yaml.safe_load(p.read_text())["outcomes"]["depression"]]
+    kinds = pd.Series([s.split(":")[0] for s in sources]).value_counts()
+    assert kinds["means and SDs"] == 807 and kinds["change scores"] == 19
+    # Shaw 1977 has one row with neither precalc_g nor raw data: the database's .g is used, and said so
+    shaw = yaml.safe_load((target / "trials" / "shaw-1977.yaml").read_text())
+    assert any("only the database's computed g" in b["effect_source"] for b in shaw["outcomes"]["depression"])
+
+
+def test_risk_of_bias_rob1_items_follow_the_contract(imported24):
+    target, _ = imported24
+    rob = yaml.safe_load((target / "trials" / "aagaard-2017.yaml").read_text())["risk_of_bias"]
+    assert rob["tool"] == "rob1"
+    d = rob["domains"]
+    # data.csv: sg 1, ac 1, ba sr, itt 0
+    assert d["sequence_generation"]["judgement"] == "low"
+    assert d["allocation_concealment"]["judgement"] == "low"
+    assert d["incomplete_outcome_data"]["judgement"] == "high"
+    assert d["blinding_outcome_assessment"]["judgement"] == "not_assessed"
+    assert "self-report" in d["blinding_outcome_assessment"]["support"]
+
+
+def test_search_flow_copies_prisma_counts_without_fixing_them(imported24):
+    target, _ = imported24
+    flow = yaml.safe_load((target / "review.yaml").read_text())["search_flow"]
+    src = json.loads((R24 / "metadata" / "search_flow.json").read_text())
+    (entry,) = flow
+    assert entry["label"] == "Metapsy release 24.0.2" and entry["date"] == "2024-01-01"
+    assert entry["identified"] == {"databases": src["database.hits"], "registers": None,
+                                   "other": src["additional.records"]}
+    assert entry["records_screened"] == src["records.screened"]
+    assert entry["duplicates_removed"] is None and entry["records_excluded"] is None
+    assert entry["reports_assessed"] == 4439 and entry["studies_included_total"] == 480
+    assert entry["reports_excluded"] == src["full.text.excluded.reasons"]
+    assert sum(entry["reports_excluded"].values()) == 3875  # not "fixed" to 4439 - 480
+
+
+def test_attribution_and_licence_travel_with_the_data(imported24):
+    target, _ = imported24
+    definition = yaml.safe_load((target / "review.yaml").read_text())
+    assert "version 24.0.2" in definition["attribution"] and "10.5281/zenodo.7254845" in definition["attribution"]
+    assert "ODC-By" in definition["licence"]
+    copy = target / "provenance" / "metapsy-source"
+    assert (copy / "LICENSE.txt").is_file() and (copy / "data.csv").read_bytes() == (R24 / "data.csv").read_bytes()
+
+
+# ------------------------------------------------------------------------------------------------
+# Refusals: file, location, reason; nothing written
+# ------------------------------------------------------------------------------------------------
+def small_database(tmp_path, edit=None, rows=6) -> Path:
+    """The first rows of release 24.0.2, optionally edited (text lines of data.csv)."""
+    folder = tmp_path / "db" / "24.0.2"
+    shutil.copytree(R24 / "metadata", folder / "metadata")
+    lines = (R24 / "data.csv").read_text(encoding="utf-8").splitlines(keepends=True)[: rows + 1]
+    if edit:
+        lines = edit(lines)
+    (folder / "data.csv").write_text("".join(lines), encoding="utf-8")
+    return folder
+
+
+def test_a_folder_without_data_csv_is_refused(tmp_path):
+    folder = tmp_path / "db"
+    (folder / "metadata").mkdir(parents=True)
+    with pytest.raises(ImportFormatError, match=r"data\.csv: \(file\): missing"):
+        metapsy.import_metapsy(tmp_path / "review", folder)
+    assert not (tmp_path / "review").exists()
+
+
+def test_malformed_csv_is_refused_with_its_row(tmp_path):
+    def stray_field(lines):
+        lines[4] = lines[4].rstrip("\n") + ';"extra"\n'
+        return lines
+    folder = small_database(tmp_path, stray_field)
+    with pytest.raises(ImportFormatError, match=r"data\.csv: data row 4 \(line 5\): 72 fields, the header has 71"):
+        metapsy.import_metapsy(tmp_path / "review", folder)
+    assert not (tmp_path / "review").exists()
+
+
+def test_a_number_that_is_not_one_is_refused_with_row_and_column(tmp_path):
+    def bad_mean(lines):
+        lines[2] = lines[2].replace(";17,5;12,6;40;", ";17,5;twelve;40;", 1) if ";17,5;12,6;40;" in lines[2] else \
+            lines[2].replace(";3,8;3,3;13;", ";3,8;three;13;", 1)
+        return lines
+    folder = small_database(tmp_path, bad_mean)
+    with pytest.raises(ImportFormatError, match=r"data row 2, column sd_arm1: 'three' is not a number"):
+        metapsy.import_metapsy(tmp_path / "review", folder)
+
+
+def test_unknown_risk_of_bias_columns_are_refused(tmp_path):
+    def extra_rob(lines):
+        return [line.rstrip("\n") + (';"rob_blinding"\n' if i == 0 else ";1\n") for i, line in enumerate(lines)]
+    folder = small_database(tmp_path, extra_rob)
+    with pytest.raises(ImportFormatError, match=r"risk-of-bias column\(s\) \['rob_blinding'\] cannot be mapped"):
+        metapsy.import_metapsy(tmp_path / "review", folder)
+
+
+def test_rob2_domains_are_read_and_bad_judgements_refused(tmp_path):
+    def rob2(lines, value="some concerns"):
+        rows = list(csv.reader(io.StringIO("".join(lines)), delimiter=";"))
+        keep = [j for j, h in enumerate(rows[0]) if h not in ("sg", "ac", "ba", "itt")]  # one tool per database
+        out = io.StringIO()
+        w = csv.writer(out, delimiter=";", lineterminator="\n")
+        for i, cells in enumerate(rows):
+            cells = [cells[j] for j in keep]
+            w.writerow(cells + (["rob_d1", "rob_d2", "rob_d3", "rob_d4", "rob_d5", "rob_overall"] if i == 0
+                                else ["low", "high", value, "low", "NA", "high"]))
+        return out.getvalue().splitlines(keepends=True)
+    folder = small_database(tmp_path, rob2)
+    metapsy.import_metapsy(tmp_path / "review", folder)
+    rec = yaml.safe_load((tmp_path / "review" / "trials" / "aagaard-2017.yaml").read_text())
+    assert rec["risk_of_bias"]["tool"] == "rob2"
+    assert rec["risk_of_bias"]["domains"]["missing_data"]["judgement"] == "some_concerns"
+    assert rec["risk_of_bias"]["domains"]["selection"]["judgement"] == "not_assessed"
+    assert rec["risk_of_bias"]["domains"]["overall"]["judgement"] == "high"
+    folder = small_database(tmp_path / "bad", lambda ls: rob2(ls, "probably fine"))
+    with pytest.raises(ImportFormatError, match=r"column rob_d3: 'probably fine' is not a RoB 2 judgement"):
+        metapsy.import_metapsy(tmp_path / "bad" / "review", folder)
+
+
+def test_an_existing_review_is_refused_without_sync_and_left_untouched(tmp_path):
+    folder = small_database(tmp_path)
+    target = tmp_path / "review"
+    metapsy.import_metapsy(target, folder)
+    before = {p: p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    with pytest.raises(ImportFormatError, match="review exists; use --sync"):
+        metapsy.import_metapsy(target, folder)
+    assert {p: p.read_bytes() for p in target.rglob("*") if p.is_file()} == before
+
+
+# ------------------------------------------------------------------------------------------------
+# A living update: 22.0.2 -> 24.0.2
+# ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory):
+    target = tmp_path_factory.mktemp("sync") / "psy"
+    metapsy.import_metapsy(target, R22)
+    before = {p.stem: yaml.safe_load(p.read_text()) for p in (target / "trials").glob("*.yaml")}
+    report = metapsy.import_metapsy(target, R24, sync=True)
+    return target, before, report
+
+
+def test_sync_lists_added_removed_and_corrected_studies(synced):
+    target, before, report = synced
+    labels22, labels24 = set(database_rows(R22).study), set(database_rows(R24).study)
+    added = {lab for _, lab in report.added}
+    removed = {lab for _, lab in report.removed}
+    renamed = {lab: why for _, lab, why in report.changed if why.startswith("renamed")}
+    # every label new in 24.0.2 is either added or a renamed study matched by its full reference
+    assert added | set(renamed) == labels24 - labels22
+    assert removed == (labels22 - labels24) - {why.split("'")[1] for why in renamed.values()}
+    assert len(report.added) == 80 and len(report.removed) == 15 and len(renamed) == 11
+    assert "Abbas, 2023a" in added and "Castonguay, 2004" in removed
+    # "Alfonso, 2009" became "Afonso, 2009" (same full reference): same trial id, listed as changed
+    assert renamed["Afonso, 2009"].startswith("renamed from 'Alfonso, 2009'")
+    assert yaml.safe_load((target / "trials" / "alfonso-2009.yaml").read_text())["label"] == "Afonso, 2009"
+    assert len(load_review(target).trials) == 480
+    # a study whose rows did not change keeps a byte-identical record; a corrected one is listed
+    changed_ids = {tid for tid, _, _ in report.changed}
+    unchanged = set(before) & {p.stem for p in (target / "trials").glob("*.yaml")} - changed_ids
+    assert len(unchanged) == report.unchanged > 0
+    flow = yaml.safe_load((target / "review.yaml").read_text())["search_flow"]
+    assert [e["label"] for e in flow] == ["Metapsy release 22.0.2", "Metapsy release 24.0.2"]
+    assert flow[1]["studies_included_new"] == 80
+
+
+def test_cli_import_dispatches_a_metapsy_folder_and_lists_the_sync(tmp_path):
+    target = tmp_path / "reviews" / "psy"
+    cli = [sys.executable, "-m", "livingmeta.cli", "import"]
+    first = subprocess.run([*cli, str(target), str(R22)], capture_output=True, text=True, cwd=ROOT)
+    assert first.returncode == 0, first.stderr
+    assert "415 added" in first.stdout
+    again = subprocess.run([*cli, str(target), str(R24)], capture_output=True, text=True, cwd=ROOT)
+    assert again.returncode == 1 and "use --sync" in again.stderr and "Traceback" not in again.stderr
+    sync = subprocess.run([*cli, str(target), str(R24), "--sync"], capture_output=True, text=True, cwd=ROOT)
+    assert sync.returncode == 0, sync.stderr
+    assert "removed: Castonguay, 2004 (castonguay-2004)" in sync.stdout
+    assert "80 added, " in sync.stdout and "15 removed" in sync.stdout
