@@ -208,7 +208,10 @@ def funnel_plot(funnel: dict, *, measure: str = "SMD", filled: dict | None = Non
     ax.plot(funnel["funnel_lower"], se, color=MUTED, lw=0.8, ls="--")
     ax.plot(funnel["funnel_upper"], se, color=MUTED, lw=0.8, ls="--")
     ax.axvline(funnel["estimate"], color=ACCENT, lw=1)
-    ax.scatter(funnel["yi"], funnel["sei"], s=18, color=INK, zorder=3, label="trials")
+    k = len(funnel["yi"])
+    # hundreds of trials: smaller, translucent points so the shape of the funnel stays visible
+    size, alpha = (18, 1.0) if k <= 50 else (max(4.0, 18 * np.sqrt(50 / k)), 0.6)
+    ax.scatter(funnel["yi"], funnel["sei"], s=size, color=INK, alpha=alpha, lw=0, zorder=3, label="trials")
     if filled and filled.get("filled_yi"):
         ax.scatter(filled["filled_yi"], np.sqrt(filled["filled_vi"]), s=18, facecolors="white", edgecolors=INK,
                    zorder=3, label="imputed by trim-and-fill")

@@ -259,3 +259,42 @@ def test_cli_import_dispatches_a_metapsy_folder_and_lists_the_sync(tmp_path):
     assert sync.returncode == 0, sync.stderr
     assert "removed: Castonguay, 2004 (castonguay-2004)" in sync.stdout
     assert "80 added, " in sync.stdout and "15 removed" in sync.stdout
+
+
+def test_living_update_from_release_22_to_24_reports_what_changed(tmp_path):
+    """Part 5 end to end: import 22.0.2, publish an edition, --sync to 24.0.2, publish again; the
+    second edition's changes.json lists the studies added, removed and corrected, how the
+    estimate moved and whether the conclusion changed. (Two builds of a 480-study review.)"""
+    from conftest import copy_project
+    work = copy_project(tmp_path / "project")
+    review_dir = work / "data" / "reviews" / "psychotherapy-depression"
+    shutil.rmtree(review_dir)
+    cli = [sys.executable, "-m", "livingmeta.cli"]
+
+    def run(*args, epoch):
+        env = {**__import__("os").environ, "SOURCE_DATE_EPOCH": epoch}
+        res = subprocess.run([*cli, *args], capture_output=True, text=True, cwd=work, env=env)
+        assert res.returncode == 0, res.stderr[-3000:]
+        return res
+
+    run("import", str(review_dir), str(R22), epoch="1764028800")
+    run("update", "psychotherapy-depression", "--root", str(work), epoch="1764028800")
+    results = work / "results" / "psychotherapy-depression"
+    first = (results / "latest").resolve()
+    assert json.loads((first / "changes.json").read_text())["first_edition"] is True
+    sync = run("import", str(review_dir), str(R24), "--sync", epoch="1764115200")
+    assert "added: Abbas, 2023a (abbas-2023a)" in sync.stdout
+    run("update", "psychotherapy-depression", "--root", str(work), epoch="1764115200")
+    second = (results / "latest").resolve()
+    assert second != first and first.is_dir()
+    changes = json.loads((second / "changes.json").read_text())
+    assert changes["previous_edition"] == first.name
+    assert len(changes["added"]) == 80 and "Abbas, 2023a" in changes["added"]
+    assert len(changes["removed"]) == 15 and "Castonguay, 2004" in changes["removed"]
+    assert "Afonso, 2009" in changes["corrected"]  # renamed from "Alfonso, 2009", matched by its reference
+    assert changes["previous"]["k"] == 415 and changes["current"]["k"] == 480
+    pooled_first = json.loads((first / "pooled.json").read_text())["analyses"][0]["model"]["estimate"]
+    assert changes["estimate_change"] == pytest.approx(changes["current"]["estimate"] - pooled_first)
+    assert changes["conclusion_changed"] is (changes["previous"]["conclusion"] != changes["current"]["conclusion"])
+    assert (second / "inputs" / "trials" / "abbas-2023a.yaml").is_file()
+    assert not (second / "inputs" / "trials" / "castonguay-2004.yaml").exists()
