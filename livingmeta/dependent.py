@@ -115,3 +115,16 @@ def dependent_sensitivity(effects: pd.DataFrame, *, method: str = "REML", test: 
     rows.append({"method": method, "test": test, "label": f"All {k} effects as if independent ({method})",
                  **{key: naive.to_dict()[key] for key in ("estimate", "ci_lower", "ci_upper", "se", "pval", "tau2", "I2", "k")}})
     return rows
+
+
+def methods_text(review_def: dict, analysis: dict) -> str:
+    """The report's sentence on dependent effects, or '' when every trial gave one effect."""
+    k, k_effects = analysis.get("k", 0), analysis.get("k_effects", 0)
+    if k_effects <= k:
+        return ""
+    return (f"The {k} trials gave {k_effects} effects (several comparisons or instruments per trial). The effects "
+            f"of a trial were combined into one assuming a correlation of {dependent_rho(review_def)} between them "
+            "(inverse-variance composite, Borenstein et al. 2009, as metafor's aggregate and metapsyTools do), and "
+            "these were pooled. Sensitivity analyses: a three-level model with effects nested in trials and "
+            "cluster-robust (CR2) confidence intervals (Pustejovsky & Tipton 2018), and all effects pooled as if "
+            "they were independent.")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import dependent
 from . import wording as w
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -194,6 +195,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
                         f"Begg and Mazumdar's rank correlation, trim-and-fill (Duval & Tweedie 2000, L0 estimator), and a "
                         f"contour-enhanced funnel plot (Peters et al. 2008)."),
         "settings": _settings_rows(config),
+        "dependent_effects": dependent.methods_text(review_def, main),
     }
     return {
         "review": {"title": review_def["title"], "subtitle": review_def.get("subtitle", ""),
