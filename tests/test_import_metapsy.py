@@ -298,3 +298,31 @@ def test_living_update_from_release_22_to_24_reports_what_changed(tmp_path):
     assert changes["conclusion_changed"] is (changes["previous"]["conclusion"] != changes["current"]["conclusion"])
     assert (second / "inputs" / "trials" / "abbas-2023a.yaml").is_file()
     assert not (second / "inputs" / "trials" / "castonguay-2004.yaml").exists()
+
+
+def test_hostile_labels_stay_inside_the_review_and_are_plain_text(tmp_path):
+    def hostile(lines):
+        rows = list(csv.reader(io.StringIO("".join(lines)), delimiter=";"))
+        col = rows[0].index("study")
+        rows[1][col] = "../../../etc/passwd, 2017"
+        rows[2][col] = rows[3][col] = "<script>alert(1)</script>, 2018"
+        out = io.StringIO()
+        csv.writer(out, delimiter=";", lineterminator="\n").writerows(rows)
+        return out.getvalue().splitlines(keepends=True)
+    folder = small_database(tmp_path, hostile)
+    target = tmp_path / "reviews" / "review"
+    metapsy.import_metapsy(target, folder)
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.yaml"))
+    assert all(p.parts[:2] == ("reviews", "review") for p in written)
+    assert (target / "trials" / "etc-passwd-2017.yaml").is_file()
+    review = load_review(target)
+    assert any("markup-like" in w for w in review.warnings)
+
+
+def test_a_nul_byte_is_refused_with_its_line(tmp_path):
+    def nul(lines):
+        lines[3] = lines[3][:8] + "\0" + lines[3][8:]
+        return lines
+    folder = small_database(tmp_path, nul)
+    with pytest.raises(ImportFormatError, match=r"data\.csv: line 4: control character '\\x00'"):
+        metapsy.import_metapsy(tmp_path / "review", folder)

@@ -40,6 +40,7 @@ import yaml
 from ..errors import ImportFormatError
 
 MAX_CSV_BYTES = 50_000_000
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 DOI_PATTERN = re.compile(r"10\.5281(?:/|%2F)zenodo\.(\d+)", re.IGNORECASE)
 ROB1_ITEMS = {"sg": "sequence_generation", "ac": "allocation_concealment", "ba": "blinding_outcome_assessment",
               "itt": "incomplete_outcome_data"}
@@ -133,6 +134,10 @@ def _parse_csv(path: Path) -> pd.DataFrame:
     if size > MAX_CSV_BYTES:
         _fail(path, "(file)", f"{size:,} bytes; a Metapsy data.csv is a few MB (limit {MAX_CSV_BYTES:,})")
     text = _read_text(path)
+    control = CONTROL_CHARS.search(text)
+    if control:
+        _fail(path, f"line {text.count(chr(10), 0, control.start()) + 1}",
+              f"control character {control.group(0)!r} in the text: not a text CSV file")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"', strict=True)
     try:
         header = next(reader)
