@@ -18,8 +18,6 @@ from pathlib import Path
 
 from livingmeta.errors import ImportFormatError
 
-WHOLE_REVIEW_FORMATS = ("rm5", "revman-web", "metapsy")
-
 
 def detect_format(path: Path | str) -> str:
     """Which importer reads ``path``; a clear refusal when none does."""

@@ -19,7 +19,10 @@ Guarantees:
   so the edition machinery's "what changed" lists them as removed), review.yaml replaced key by
   key (top-level keys the importer does not produce, e.g. ``report:`` written by hand, are kept).
   Files other than review.yaml and trials/*.yaml (provenance/, notes) are kept as they are.
+- A trial counts as "changed" when its record differs in any value: keep the source's file name
+  out of records (put it in review.yaml), or renaming the file marks every trial changed.
 - ``extra_files`` (relative path -> bytes) are written too, e.g. a provenance copy of the source.
+- ``warnings`` are for the caller to print (write_review does not print).
 
 Errors are ``ImportFormatError`` (refusals about the target) or ``records.RecordError`` (the
 imported review does not validate; every problem listed).
@@ -51,6 +54,7 @@ class ImportedReview:
     source: str                           # the imported file, for messages and headers
     header: str = ""                      # comment written at the top of every file (one line)
     extra_files: dict[str, bytes] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)   # shown on the console (parts not imported, ...)
 
 
 @dataclass
@@ -94,9 +98,17 @@ def trial_id_for(name: str, taken: set[str] | None = None) -> str:
     return tid
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """Records refuse YAML aliases (records.py), so an object used twice is written out twice."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
 def _dump(data: dict, header: str) -> bytes:
     head = "".join(f"# {line}\n" for line in header.splitlines() if line.strip())
-    return (head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)).encode("utf-8")
+    body = yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, width=100)
+    return (head + body).encode("utf-8")
 
 
 def _read_existing(review_dir: Path) -> tuple[dict, dict[str, dict]]:
@@ -135,7 +147,7 @@ def write_review(review_dir: Path | str, imported: ImportedReview, *, sync: bool
     if exists:
         definition = {**old_def, **definition}
         changes.definition_changed = definition != old_def
-    definition["id"] = review_dir.name
+    definition = {"id": review_dir.name, **{k: v for k, v in definition.items() if k != "id"}}
     for tid in imported.records:
         if tid not in old_records:
             changes.added.append(tid)
