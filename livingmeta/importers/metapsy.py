@@ -19,8 +19,9 @@ Mapping (documented in the README, section "Metapsy databases"):
 - risk of bias: RoB 1 items sg/ac/ba/itt or RoB 2 domains rob_d1..rob_d5 (+ overall); other
   columns that look like risk of bias are refused.
 
-Records are plain dicts; :func:`write_review` writes them atomically after validating the whole
-review (nothing is written unless everything validates).
+Records are plain dicts; the shared :func:`review_writer.write_review` (also used by the RevMan
+importers) writes them atomically after validating the whole review: nothing is written unless
+everything validates.
 """
 
 from __future__ import annotations
@@ -29,15 +30,14 @@ import csv
 import io
 import json
 import re
-import shutil
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from ..errors import ImportFormatError
+from .review_writer import ImportedReview, write_review
 
 MAX_CSV_BYTES = 50_000_000
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -615,99 +615,89 @@ class SyncReport:
         return out
 
 
-def _dump(data) -> str:
-    return yaml.dump(data, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
-                     allow_unicode=True, width=100)
-
-
-def _existing_records(review_dir: Path) -> dict:
+def _existing(review_dir: Path) -> tuple[dict, dict]:
     from ..records import load_yaml
-    out = {}
+    if not (review_dir / "review.yaml").is_file():
+        return {}, {}
+    definition, _ = load_yaml(review_dir / "review.yaml")
+    records = {}
     for p in sorted((review_dir / "trials").glob("*.yaml")):
         data, _ = load_yaml(p)
         if isinstance(data, dict):
-            out[p.stem] = data
-    return out
+            records[p.stem] = data
+    return (definition if isinstance(definition, dict) else {}), records
 
 
-def import_metapsy(review_dir, source, *, sync: bool = False, review_id: str | None = None) -> SyncReport:
-    """Create (or with ``sync`` update) a review folder from a Metapsy database folder."""
-    from ..records import RecordError, load_review
-    review_dir = Path(review_dir)
-    exists = (review_dir / "review.yaml").is_file()
-    if exists and not sync:
-        raise ImportFormatError(f"{review_dir}: review exists; use --sync to make it equal to {source} "
-                                "(trials added, changed and removed are listed)")
-    if review_dir.exists() and not exists and any(review_dir.iterdir()):
-        raise ImportFormatError(f"{review_dir}: folder exists and is not a review (no review.yaml); choose a new name")
+HEADER = ("Imported from a Metapsy database with `livingmeta import`; for a new release re-run it with --sync "
+          "rather than editing by hand.\nA sync rewrites the records and review.yaml's " + ", ".join(IMPORTER_KEYS)
+          + " and search_flow; other keys (title, question, report, ...) are kept.")
+
+
+def plan_review(source, review_dir=None) -> tuple[ImportedReview, ImportPlan, dict]:
+    """Read a Metapsy folder and build what would be written (nothing is written): the
+    ImportedReview for review_writer, the plan (rows, refusals), and the previous records of the
+    review at ``review_dir`` (if any), whose ids and hand-written review.yaml keys are kept."""
     db = read_metapsy(source)
-    previous = _existing_records(review_dir) if exists else {}
+    old_def, previous = _existing(Path(review_dir)) if review_dir else ({}, {})
     plan = plan_import(db, previous)
     definition = plan.definition
-    definition["id"] = review_id or review_dir.name
-    if exists:
-        old_def = yaml.safe_load((review_dir / "review.yaml").read_text(encoding="utf-8")) or {}
-        flow = [e for e in old_def.get("search_flow", []) if e.get("label") not in
-                {f["label"] for f in definition["search_flow"]}]
-        merged = {**definition, **{k: v for k, v in old_def.items() if k not in IMPORTER_KEYS}}
+    if old_def:
+        new_labels = {f["label"] for f in definition["search_flow"]}
         for entry in definition["search_flow"]:
             entry["studies_included_new"] = len(set(plan.records) - set(previous))
-        merged["search_flow"] = flow + definition["search_flow"]
-        definition = merged
-    report = _diff(previous, plan)
-    tmp = review_dir.parent / f".{review_dir.name}.import-tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        if exists:
-            shutil.copytree(review_dir, tmp, ignore=shutil.ignore_patterns("trials"))
-        (tmp / "trials").mkdir(parents=True, exist_ok=True)
-        (tmp / "provenance").mkdir(exist_ok=True)
-        header = ("# Imported from a Metapsy database with `livingmeta import`; for a new release re-run it with\n"
-                  "# --sync rather than editing trials by hand: a sync rewrites the records and the importer's keys\n"
-                  "# (" + ", ".join(IMPORTER_KEYS) + ", search_flow);\n# other keys (title, question, report, ...) are kept.\n")
-        (tmp / "review.yaml").write_text(header + _dump(definition), encoding="utf-8")
-        for tid, rec in plan.records.items():
-            (tmp / "trials" / f"{tid}.yaml").write_text(_dump(rec), encoding="utf-8")
-        _write_rows(tmp / "provenance" / "metapsy-rows.csv", plan.rows, db.release)
-        _copy_source(db, tmp / "provenance" / "metapsy-source")
-        try:
-            load_review(tmp)
-        except RecordError as e:
-            raise ImportFormatError(f"{source}: the imported review does not validate; nothing was written.\n{e}") from None
-        old = review_dir.parent / f".{review_dir.name}.import-old"
-        shutil.rmtree(old, ignore_errors=True)
-        if review_dir.exists():
-            review_dir.rename(old)
-        tmp.rename(review_dir)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return report
+        flow = [e for e in old_def.get("search_flow", []) if e.get("label") not in new_labels]
+        definition = {**definition, **{k: v for k, v in old_def.items() if k not in IMPORTER_KEYS}}
+        definition["search_flow"] = flow + plan.definition["search_flow"]
+    extra = {"provenance/metapsy-rows.csv": _rows_csv(plan.rows, db.release).encode("utf-8")}
+    extra.update({f"provenance/metapsy-source/{rel}": data for rel, data in _source_files(db).items()})
+    imported = ImportedReview(definition=definition, records=plan.records, source=str(source), header=HEADER,
+                              extra_files=extra, warnings=list(plan.warnings))
+    return imported, plan, previous
 
 
-def _write_rows(path: Path, rows: list, release: str) -> None:
+def read(path) -> ImportedReview:
+    """The importers package's entry point (``read_whole_review``): a new review, ids from the
+    study labels. ``import_metapsy`` is the same with identity matching against an existing
+    review for ``--sync``."""
+    return plan_review(path)[0]
+
+
+def import_metapsy(review_dir, source, *, sync: bool = False) -> SyncReport:
+    """Create (or with ``sync`` update) a review folder from a Metapsy database folder; studies
+    keep their ids across releases (see _assign_ids). Written by review_writer.write_review:
+    atomically, and only if the whole review validates."""
+    review_dir = Path(review_dir)
+    if (review_dir / "review.yaml").is_file() and not sync:
+        raise ImportFormatError(f"{review_dir}: review exists; use --sync to make it equal to {source} "
+                                "(trials added, changed and removed are listed)")
+    imported, plan, previous = plan_review(source, review_dir)
+    write_review(review_dir, imported, sync=sync)
+    return _diff(previous, plan)
+
+
+def _rows_csv(rows: list, release: str) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=["release", "row", "study", "trial_id", "effect_id", "metapsy_id", "used",
-                                                   "reason"],
-                       lineterminator="\n")
+                                        "reason"], lineterminator="\n")
     w.writeheader()
     for r in rows:
         w.writerow({"release": release, **r})
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    return buf.getvalue()
 
 
-def _copy_source(db: MetapsyRelease, dest: Path) -> None:
+def _source_files(db: MetapsyRelease) -> dict:
     """The source data with its licence and README beside it (ODC-By: attribution travels with
-    the data)."""
-    shutil.rmtree(dest, ignore_errors=True)
-    dest.mkdir(parents=True)
-    shutil.copy2(db.folder / "data.csv", dest / "data.csv")
-    shutil.copytree(db.folder / "metadata", dest / "metadata")
+    the data): relative path -> bytes."""
+    out = {"data.csv": (db.folder / "data.csv").read_bytes(), "RELEASE": (db.release + "\n").encode()}
+    for p in sorted((db.folder / "metadata").glob("*")):
+        if p.is_file():
+            out[f"metadata/{p.name}"] = p.read_bytes()
     for name, src in (("README.md", db.folder / "README.md"), ("LICENSE.txt", db.folder / "LICENSE.txt"),
-                      ("LICENSE.txt", db.folder.parent / "LICENSE.txt"), ("DATABASE-README.md", db.folder.parent / "README.md")):
-        if src.is_file() and not (dest / name).exists():
-            shutil.copy2(src, dest / name)
-    (dest / "RELEASE").write_text(db.release + "\n", encoding="utf-8")
+                      ("LICENSE.txt", db.folder.parent / "LICENSE.txt"),
+                      ("DATABASE-README.md", db.folder.parent / "README.md")):
+        if src.is_file() and name not in out:
+            out[name] = src.read_bytes()
+    return out
 
 
 def _diff(previous: dict, plan: ImportPlan) -> SyncReport:
@@ -717,11 +707,11 @@ def _diff(previous: dict, plan: ImportPlan) -> SyncReport:
     changed, same = [], 0
     for tid in sorted(set(new) & set(previous)):
         old, cur = previous[tid], new[tid]
-        if _dump(old) == _dump(cur):
+        if old == cur:
             same += 1
             continue
         why = [f"renamed from {old.get('label')!r}"] if old.get("label") != cur["label"] else []
         why += [k for k in ("outcomes", "moderators", "risk_of_bias", "citation", "year", "arms")
-                if _dump(old.get(k)) != _dump(cur.get(k))]
+                if old.get(k) != cur.get(k)]
         changed.append((tid, cur["label"], ", ".join(why)))
     return SyncReport(added, removed, changed, same, plan.refused, plan.warnings)
