@@ -171,8 +171,8 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
                 out.append(Problem(f, f"{base}.timepoint", "the same timepoint appears twice for this outcome; give "
                                                            "each block a distinct effect_id if both are wanted", tp))
             seen.add(key)
-            if "yi" in blk:
-                out += _generic_block_problems(f, base, blk, arm_names)
+            if "generic" in blk:
+                out += _generic_block_problems(f, base, blk, arm_names, spec)
                 continue
             scale = (spec.get("scales") or {}).get(blk.get("measure") or "")
             if scale and spec["type"] == "continuous":
@@ -183,7 +183,7 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
                     out.append(Problem(f, where, f"arm is not declared under 'arms' ({sorted(arm_names)})"))
                 if set(vals) == {"n"}:
                     out.append(Problem(f, where, "a group size alone gives no effect: add mean and sd (or events and "
-                                                 "total), or give the block's effect as yi and se"))
+                                                 "total), or give the block's effect under generic (estimate, se)"))
                     continue
                 if spec["type"] == "continuous":
                     if "events" in vals:
@@ -222,14 +222,15 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
     return out
 
 
-def _generic_block_problems(f, base, blk, arm_names) -> list[Problem]:
-    """A block with a computed effect (yi, se): its arms, if given, only say who took part."""
+def _generic_block_problems(f, base, blk, arm_names, spec) -> list[Problem]:
+    """A block with a computed effect (generic: estimate, se): its arms only say who took part."""
     out = []
     for arm in blk.get("arms", {}):
         if arm not in arm_names:
             out.append(Problem(f, f"{base}.arms.{arm}", f"arm is not declared under 'arms' ({sorted(arm_names)})"))
-    if "yi" in blk and "se" not in blk:
-        out.append(Problem(f, f"{base}.se", "a block with yi needs its standard error se"))
+    if spec.get("effect_measure") in ("RR", "OR") and not blk["generic"].get("log_scale", False):
+        out.append(Problem(f, f"{base}.generic.log_scale", f"a {spec['effect_measure']} is pooled on the log scale: give "
+                                                           "the log estimate and its SE with log_scale: true"))
     return out
 
 

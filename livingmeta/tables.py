@@ -29,7 +29,7 @@ def arm_table(review: Review) -> pd.DataFrame:
                         "sd": vals.get("sd"), "events": vals.get("events"), "total": vals.get("total"),
                         "reversed": bool(blk.get("reversed", False)),
                         "source": blk["source"], "effect_id": blk.get("effect_id"),
-                        "yi": blk.get("yi"), "se": blk.get("se"),
+                        "yi": blk.get("generic", {}).get("estimate"), "se": blk.get("generic", {}).get("se"),
                     })
     df = pd.DataFrame(rows, columns=ARM_COLUMNS)
     for col in ("n", "events", "total"):
@@ -38,9 +38,9 @@ def arm_table(review: Review) -> pd.DataFrame:
 
 
 def _block_arms(blk: dict, review_arms: dict) -> dict:
-    """The arms of a block; a block given as a computed effect (yi, se) still gets one row per
-    compared arm (group size only, if known) so intervention and control line up as usual."""
-    if "yi" not in blk:
+    """The arms of a block; a block given as a computed effect (generic: estimate, se) gets one
+    row per compared arm (group size only, if known) so intervention and control line up as usual."""
+    if "generic" not in blk:
         return blk["arms"]
     given = blk.get("arms", {})
     return {arm: {"n": given.get(arm, {}).get("n", given.get(arm, {}).get("total"))}

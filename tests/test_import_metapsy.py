@@ -326,3 +326,28 @@ def test_a_nul_byte_is_refused_with_its_line(tmp_path):
     folder = small_database(tmp_path, nul)
     with pytest.raises(ImportFormatError, match=r"data\.csv: line 4: control character '\\x00'"):
         metapsy.import_metapsy(tmp_path / "review", folder)
+
+
+def test_generic_blocks_pool_as_given_and_ratios_must_be_on_the_log_scale(review_copy):
+    """A record block with a computed effect (generic: estimate, se) enters the effect table as it
+    is; for a ratio outcome the estimate must be a log ratio (log_scale: true)."""
+    from livingmeta.records import RecordError
+    path = review_copy / "trials" / "singh-2005.yaml"
+    rec = yaml.safe_load(path.read_text())
+    def arms():
+        return {a: {"n": None} for a in rec["arms"]}
+    rec["outcomes"]["depression"][0] = {"timepoint": "post_treatment", "source": "SYNTHETIC test block",
+                                        "generic": {"estimate": -0.5, "se": 0.2}, "arms": arms()}
+    rec["outcomes"]["completion"] = [{"timepoint": "end_of_intervention", "source": "SYNTHETIC test block",
+                                      "generic": {"estimate": 1.2, "se": 0.1}, "arms": arms()}]
+    path.write_text(yaml.safe_dump(rec, sort_keys=False))
+    with pytest.raises(RecordError, match=r"completion\[0\]\.generic\.log_scale: a RR is pooled on the log scale"):
+        load_review(review_copy)
+    rec["outcomes"]["completion"][0]["generic"]["log_scale"] = True
+    path.write_text(yaml.safe_dump(rec, sort_keys=False))
+    review = load_review(review_copy)
+    table = analysis.effect_size_table(tables.arm_table(review), review.definition, {})
+    row = table[(table.trial_id == "singh-2005") & (table.outcome == "depression")].iloc[0]
+    assert (row.yi, row.vi) == (-0.5, pytest.approx(0.04))
+    row = table[(table.trial_id == "singh-2005") & (table.outcome == "completion")].iloc[0]
+    assert (row.yi, row.measure) == (1.2, "RR")

@@ -10,7 +10,8 @@ Mapping (documented in the README, section "Metapsy databases"):
   instrument, arms and time point where ``.id`` is missing);
 - the effect of a row, in this order: raw means/SDs at post-test; else change scores; else events
   (the database's own conversion to g, ``.g``, since the review pools SMDs); else the
-  precomputed g (``precalc_g``, ``precalc_g_se``); else the database's computed ``.g``. Each block
+  precomputed g (``precalc_g``, ``precalc_g_se``); else the database's computed ``.g`` (the last
+  three as a ``generic`` block: estimate and se, generic inverse variance). Each block
   says which in ``effect_source``. Metapsy's g is positive when psychotherapy is better; records
   store intervention minus control on a lower-is-better scale, so imported g is negated;
 - the record's content does not depend on the release or the row number, so a study whose data
@@ -267,21 +268,23 @@ def _effect_block(text_row, num) -> tuple[dict | None, str | None]:
                              CONTROL: {"n": n2i, "mean": float(m2), "sd": float(s2)}}}, None
     ev = [num["event_arm1"], num["totaln_arm1"], num["event_arm2"], num["totaln_arm2"]]
     why = ("; ".join(skipped) + "; ") if skipped else ""
+    # beside a computed effect the arms say only who took part (null = not reported)
+    sizes = {INTERVENTION: {"n": _int_or_none(num["n_arm1"])}, CONTROL: {"n": _int_or_none(num["n_arm2"])}}
     if not any(pd.isna(v) for v in ev) and not pd.isna(num[".g"]) and not pd.isna(num[".g_se"]):
         e1, t1, e2, t2 = (_int_or_none(v) for v in ev)
         block = {"effect_source": f"{why}events ({text_row.get('outcome_type') or 'dichotomous'}): the database's "
                                   "g converted from the odds ratio (columns .g, .g_se), the review pooling SMDs",
-                 "yi": -float(num[".g"]), "se": float(num[".g_se"])}
+                 "generic": {"estimate": -float(num[".g"]), "se": float(num[".g_se"])}, "arms": sizes}
         if None not in (e1, t1, e2, t2):
             block["arms"] = {INTERVENTION: {"events": e1, "total": t1}, CONTROL: {"events": e2, "total": t2}}
         return block, None
     if not pd.isna(num["precalc_g"]) and not pd.isna(num["precalc_g_se"]) and num["precalc_g_se"] > 0:
         return {"effect_source": f"{why}precomputed g (columns precalc_g, precalc_g_se; "
                                  f"{text_row.get('other_stat') or 'statistic not stated'})",
-                "yi": -float(num["precalc_g"]), "se": float(num["precalc_g_se"])}, None
+                "generic": {"estimate": -float(num["precalc_g"]), "se": float(num["precalc_g_se"])}, "arms": sizes}, None
     if not pd.isna(num[".g"]) and not pd.isna(num[".g_se"]) and num[".g_se"] > 0:
         return {"effect_source": f"{why}only the database's computed g is given (columns .g, .g_se)",
-                "yi": -float(num[".g"]), "se": float(num[".g_se"])}, None
+                "generic": {"estimate": -float(num[".g"]), "se": float(num[".g_se"])}, "arms": sizes}, None
     return None, (why + "no usable effect data (means/SDs, change scores, events, precomputed g or .g)").strip()
 
 
