@@ -8,59 +8,73 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from . import bias, diagnostics, dist, effects, moderators, pooling
+from . import bias, dependent, diagnostics, dist, effects, moderators, pooling
 
 RATIO_MEASURES = ("RR", "OR")
 
 
 def _wide(arms: pd.DataFrame, review_def: dict) -> pd.DataFrame:
     """One row per trial x outcome x timepoint with the intervention and control arms side by side."""
-    key = ["trial_id", "label", "year", "outcome", "outcome_type", "timepoint"]
+    key = ["trial_id", "label", "year", "outcome", "outcome_type", "timepoint", "effect_id"]
+    arms = arms.assign(effect_id=arms["effect_id"].fillna("")) if "effect_id" in arms else arms.assign(effect_id="")
     i_arm, c_arm = review_def["arms"]["intervention"], review_def["arms"]["control"]
     a = arms[arms["arm"] == i_arm].set_index(key)
     c = arms[arms["arm"] == c_arm].set_index(key)
     vals = ["n", "mean", "sd", "events", "total"]
     wide = a[vals].add_suffix("_int").join(c[vals].add_suffix("_ctl"), how="inner")
     wide["source"] = a["source"]
+    for col in ("yi", "se"):  # a computed effect (generic inverse variance) instead of arm data
+        wide[f"given_{col}"] = a[col] if col in a else np.nan
     wide["reversed"] = a["reversed"].astype(bool) if "reversed" in a else False
     return wide.reset_index()
 
 
 def effect_size_table(arms: pd.DataFrame, review_def: dict, cfg: dict) -> pd.DataFrame:
-    """Effect size and sampling variance per trial, outcome and timepoint (intervention minus
-    control; log scale for ratios). Continuous outcomes: Hedges' g with the configured correction
-    and variance; binary: the configured measure with the zero-cell correction."""
+    """Effect size and sampling variance per trial, outcome, timepoint and effect (intervention
+    minus control; log scale for ratios). Continuous outcomes: Hedges' g with the configured
+    correction and variance; binary: the configured measure with the zero-cell correction. A block
+    given as a computed effect (yi, se: generic inverse variance) is taken as it is."""
     wide = _wide(arms, review_def)
     parts = []
     for outcome in review_def["outcomes"]:
         sub = wide[wide["outcome"] == outcome["id"]].copy()
         if sub.empty:
             continue
+        given = (sub["given_yi"].notna() & sub["given_se"].notna()).to_numpy()
+        yi, vi = np.full(len(sub), np.nan), np.full(len(sub), np.nan)
+        yi[given], vi[given] = sub["given_yi"].to_numpy(float)[given], sub["given_se"].to_numpy(float)[given] ** 2
+        raw = sub[~given]
         if outcome["type"] == "continuous":
-            es = effects.hedges_g(sub.mean_int, sub.sd_int, sub.n_int.astype(float), sub.mean_ctl, sub.sd_ctl,
-                                  sub.n_ctl.astype(float), variance=cfg.get("variance", "LS"),
-                                  correction=cfg.get("correction", "exact"))
-            sub["measure"] = "SMD"
-            # a scale running against the outcome's direction: flip the sign (Cochrane Handbook 6.5.1.2)
-            es = effects.EffectSizes(np.where(sub.reversed.to_numpy(dtype=bool), -es.yi, es.yi), es.vi, es.measure)
+            measure = "SMD"
+            if len(raw):
+                es = effects.hedges_g(raw.mean_int, raw.sd_int, raw.n_int.astype(float), raw.mean_ctl, raw.sd_ctl,
+                                      raw.n_ctl.astype(float), variance=cfg.get("variance", "LS"),
+                                      correction=cfg.get("correction", "exact"))
+                # a scale running against the outcome's direction: flip the sign (Cochrane Handbook 6.5.1.2)
+                yi[~given] = np.where(raw.reversed.to_numpy(dtype=bool), -es.yi, es.yi)
+                vi[~given] = es.vi
         else:
             measure = cfg.get("binary_measure", "RR")
-            es = effects.binary_effect(sub.events_int.astype(float), sub.total_int.astype(float),
-                                       sub.events_ctl.astype(float), sub.total_ctl.astype(float), measure=measure,
-                                       add=cfg.get("zero_cell_add", 0.5))
-            sub["measure"] = measure
-        sub["yi"], sub["vi"] = es.yi, es.vi
-        sub["sei"] = np.sqrt(es.vi)
+            if len(raw):
+                es = effects.binary_effect(raw.events_int.astype(float), raw.total_int.astype(float),
+                                           raw.events_ctl.astype(float), raw.total_ctl.astype(float),
+                                           measure=measure, add=cfg.get("zero_cell_add", 0.5))
+                yi[~given], vi[~given] = es.yi, es.vi
+        sub = sub.drop(columns=["given_yi", "given_se"])
+        sub["measure"] = measure
+        sub["yi"], sub["vi"] = yi, vi
+        sub["sei"] = np.sqrt(vi)
         z = dist.norm_isf(0.025)
         sub["ci_lower"], sub["ci_upper"] = sub.yi - z * sub.sei, sub.yi + z * sub.sei
         parts.append(sub)
     out = pd.concat(parts, ignore_index=True)
-    return out.sort_values(["outcome", "timepoint", "label"], ignore_index=True)
+    return out.sort_values(["outcome", "timepoint", "label", "effect_id"], ignore_index=True)
 
 
 def _participants(sub: pd.DataFrame) -> tuple[int, int]:
-    n_int = sub["n_int"].fillna(sub["total_int"]).astype(int).sum()
-    n_ctl = sub["n_ctl"].fillna(sub["total_ctl"]).astype(int).sum()
+    # group sizes not reported beside a precomputed effect (yi/se) are left out of the count
+    n_int = sub["n_int"].fillna(sub["total_int"]).dropna().astype(int).sum()
+    n_ctl = sub["n_ctl"].fillna(sub["total_ctl"]).dropna().astype(int).sum()
     return int(n_int), int(n_ctl)
 
 
@@ -75,9 +89,11 @@ def _fit_dict(fit: pooling.MetaAnalysis, with_ci: bool = True) -> dict:
     return d
 
 
-def pool_review(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> dict:
+def pool_review(effect_table: pd.DataFrame, review_def: dict, cfg: dict, all_effects: pd.DataFrame | None = None) -> dict:
     """Pool every outcome x timepoint: the configured model, sensitivity models (other
-    estimators/CI methods), leave-one-out, and per-trial weights."""
+    estimators/CI methods), leave-one-out, and per-trial weights. ``effect_table`` has one
+    effect per trial; ``all_effects``, if given, every effect before aggregation within trials,
+    for the dependent-effects sensitivity rows (three-level CR2, all effects independent)."""
     method, test, level = cfg.get("method", "REML"), cfg.get("test", "knha"), cfg.get("level", 0.95)
     analyses = []
     for outcome in review_def["outcomes"]:
@@ -100,6 +116,10 @@ def pool_review(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> dict
             for s in cfg.get("sensitivity", []):
                 sf = pooling.rma(sub.yi, sub.vi, method=s["method"], test=s["test"], level=level)
                 entry["sensitivity"].append({"method": s["method"], "test": s["test"], **_fit_dict(sf, with_ci=False)})
+            if all_effects is not None:
+                every = all_effects[(all_effects.outcome == outcome["id"]) & (all_effects.timepoint == tp["id"])]
+                entry["k_effects"] = int(len(every))
+                entry["sensitivity"] += dependent.dependent_sensitivity(every, method=method, test=test, level=level)
             if len(sub) >= 3:
                 loo = diagnostics.leave_one_out(fit)
                 entry["leave_one_out"] = {

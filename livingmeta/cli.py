@@ -252,10 +252,23 @@ def cmd_new_trial(args) -> int:
 
 def cmd_import(args) -> int:
     from .importers import detect_format
+    from .importers.metapsy import import_metapsy, is_metapsy_folder
     from .intake import import_sheet
     from .records import RecordError
+    if is_metapsy_folder(args.sheet):  # matches studies across releases on --sync (see importers/metapsy.py)
+        target = _new_review_dir(args.review)
+        report = import_metapsy(target, Path(args.sheet), sync=args.sync)
+        for line in report.lines():
+            print(line)
+        print(f"{target}: {len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+              f"{report.unchanged} unchanged; {len(report.refused)} data row(s) refused (listed above)")
+        return 0
     if detect_format(args.sheet) != "sheet":
         return _import_whole_review(args)
+    if args.sync:
+        print(f"livingmeta import: --sync applies to whole-review formats (.rm5, RevMan Web .zip, a Metapsy folder); "
+              f"{args.sheet} is a sheet: use --overwrite", file=sys.stderr)
+        return 2
     notes: list[str] = []
     try:
         written = import_sheet(_review_dir(args.review), Path(args.sheet), overwrite=args.overwrite, notes=notes)

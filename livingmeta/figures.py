@@ -55,6 +55,11 @@ def _fmt(x, nd=2):
     return "" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{nd}f}"
 
 
+def _count(x):
+    """A group size or event count; blank when not reported (e.g. beside a precomputed effect)."""
+    return "" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{int(x)}"
+
+
 def _p(p):
     return "P < 0.001" if p < 0.001 else f"P = {p:.3f}" if p < 0.01 else f"P = {p:.2f}"
 
@@ -131,11 +136,11 @@ def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_
     for i, r in rows.iterrows():
         y = top - 1.5 - i - (0.4 if continued else 0)
         if continuous:
-            vals = [r.label, _fmt(r.mean_int, 1), _fmt(r.sd_int, 1), f"{int(r.n_int)}", _fmt(r.mean_ctl, 1),
-                    _fmt(r.sd_ctl, 1), f"{int(r.n_ctl)}", f"{r.weight_pct:.1f}%"]
+            vals = [r.label, _fmt(r.mean_int, 1), _fmt(r.sd_int, 1), _count(r.n_int), _fmt(r.mean_ctl, 1),
+                    _fmt(r.sd_ctl, 1), _count(r.n_ctl), f"{r.weight_pct:.1f}%"]
         else:
-            vals = [r.label, f"{int(r.events_int)}", f"{int(r.total_int)}", f"{int(r.events_ctl)}",
-                    f"{int(r.total_ctl)}", f"{r.weight_pct:.1f}%"]
+            vals = [r.label, _count(r.events_int), _count(r.total_int), _count(r.events_ctl),
+                    _count(r.total_ctl), f"{r.weight_pct:.1f}%"]
         for (name, x, ha), v in zip(cols, vals):
             tab.text(x, y, v, ha=ha, va="center", color=INK)
         right.text(0.04, y, f"{tr(r.yi):.2f} [{tr(r.ci_lower):.2f}, {tr(r.ci_upper):.2f}]", ha="left", va="center")
@@ -245,7 +250,10 @@ def funnel_plot(funnel: dict, *, measure: str = "SMD", filled: dict | None = Non
     ax.plot(funnel["funnel_lower"], se, color=MUTED, lw=0.8, ls="--")
     ax.plot(funnel["funnel_upper"], se, color=MUTED, lw=0.8, ls="--")
     ax.axvline(funnel["estimate"], color=ACCENT, lw=1)
-    ax.scatter(funnel["yi"], funnel["sei"], s=18, color=INK, zorder=3, label="trials")
+    k = len(funnel["yi"])
+    # hundreds of trials: smaller, translucent points so the shape of the funnel stays visible
+    size, alpha = (18, 1.0) if k <= 50 else (max(4.0, 18 * np.sqrt(50 / k)), 0.6)
+    ax.scatter(funnel["yi"], funnel["sei"], s=size, color=INK, alpha=alpha, lw=0, zorder=3, label="trials")
     if filled and filled.get("filled_yi"):
         ax.scatter(filled["filled_yi"], np.sqrt(filled["filled_vi"]), s=18, facecolors="white", edgecolors=INK,
                    zorder=3, label="imputed by trim-and-fill")
@@ -298,7 +306,9 @@ def bubble_plot(analysis: dict, *, measure: str = "SMD", contrast: str = GENERIC
     x, y, v = np.asarray(analysis["x"]), np.asarray(analysis["yi"]), np.asarray(analysis["vi"])
     w = 1 / (v + analysis.get("tau2", 0))
     fig, ax = plt.subplots(figsize=(5.2, 3.0))
-    ax.scatter(x, y, s=250 * w / w.max(), color=ACCENT, alpha=0.45, edgecolors=INK, linewidths=0.5)
+    # the largest bubble shrinks as trials crowd the plot (250 pt^2 up to 50 trials)
+    biggest = 250 * min(1.0, np.sqrt(50 / len(x)))
+    ax.scatter(x, y, s=biggest * w / w.max(), color=ACCENT, alpha=0.45, edgecolors=INK, linewidths=0.5)
     xs = np.linspace(x.min(), x.max(), 50)
     ax.plot(xs, analysis["intercept"] + analysis["slope"] * xs, color=INK, lw=1)
     ax.axhline(0, color=MUTED, lw=0.6, ls=":")

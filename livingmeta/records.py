@@ -424,9 +424,15 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
             tp = blk.get("timepoint")
             if tp not in tps:
                 out.append(Problem(f, f"{base}.timepoint", f"unknown timepoint; expected one of {sorted(tps)}", tp))
-            if tp in seen:
-                out.append(Problem(f, f"{base}.timepoint", "the same timepoint appears twice for this outcome", tp))
-            seen.add(tp)
+            # several effects at one timepoint (multi-arm, several instruments) need distinct effect_ids
+            key = (tp, blk.get("effect_id"))
+            if key in seen:
+                out.append(Problem(f, f"{base}.timepoint", "the same timepoint appears twice for this outcome; give "
+                                                           "each block a distinct effect_id if both are wanted", tp))
+            seen.add(key)
+            if "generic" in blk:
+                out += _generic_block_problems(f, base, blk, arm_names, spec)
+                continue
             scale = (spec.get("scales") or {}).get(blk.get("measure") or "")
             if scale and spec["type"] == "continuous":
                 out += _scale_problems(f, base, blk, scale, spec)
@@ -434,6 +440,10 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
                 where = f"{base}.arms.{arm}"
                 if arm not in arm_names:
                     out.append(Problem(f, where, f"arm is not declared under 'arms' ({sorted(arm_names)})"))
+                if set(vals) == {"n"}:
+                    out.append(Problem(f, where, "a group size alone gives no effect: add mean and sd (or events and "
+                                                 "total), or give the block's effect under generic (estimate, se)"))
+                    continue
                 if spec["type"] == "continuous":
                     if "events" in vals:
                         out.append(Problem(f, where, "this outcome is continuous: give n, mean and sd, not events/total"))
@@ -473,6 +483,18 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
     for name in rec.get("moderators", {}):
         if name not in {m["name"] for m in definition.get("moderators", [])}:
             out.append(Problem(f, f"moderators.{name}", "not a moderator of this review (see review.yaml)"))
+    return out
+
+
+def _generic_block_problems(f, base, blk, arm_names, spec) -> list[Problem]:
+    """A block with a computed effect (generic: estimate, se): its arms only say who took part."""
+    out = []
+    for arm in blk.get("arms", {}):
+        if arm not in arm_names:
+            out.append(Problem(f, f"{base}.arms.{arm}", f"arm is not declared under 'arms' ({sorted(arm_names)})"))
+    if spec.get("effect_measure") in ("RR", "OR") and not blk["generic"].get("log_scale", False):
+        out.append(Problem(f, f"{base}.generic.log_scale", f"a {spec['effect_measure']} is pooled on the log scale: give "
+                                                           "the log estimate and its SE with log_scale: true"))
     return out
 
 

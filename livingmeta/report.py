@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import appraisal_report, grade
+from . import appraisal_report, dependent, grade
 from . import wording as w
 from .instruments import instrument_counts
 from .references import format_references, provenance_row
@@ -105,6 +105,7 @@ def _review_block(review_def: dict) -> dict:
             "search_date_note": review_def.get("search_date_note", ""),
             "inclusion_criteria": review_def.get("inclusion_criteria", []),
             "data_source": review_def.get("data_source", ""),
+            "attribution": review_def.get("attribution", ""), "licence": review_def.get("licence", ""),
             "short_title": rep.get("short_title", review_def["title"]), "keywords": rep.get("keywords", []),
             "context": rep.get("context", []), "language": rep.get("language", "en")}
 
@@ -250,7 +251,9 @@ def _bias_and_sensitivity(main, small_study, level) -> dict:
             sse_text += f" With fewer than {small_study['min_trials']} trials these tests have little power."
     else:
         sse_text = "Not assessed: " + small_study.get("not_analysed_reason", "too few trials") + "."
-    sens = [{"label": f"{s['method']} estimator, {'Hartung-Knapp' if s['test'] == 'knha' else 'Wald (z)'} CI",
+
+    # Sensitivity rows.
+    sens = [{"label": s.get("label") or f"{s['method']} estimator, {'Hartung-Knapp' if s['test'] == 'knha' else 'Wald (z)'} CI",
              "estimate": w.fmt(s["estimate"]), "ci": w.fmt_ci(s["ci_lower"], s["ci_upper"]),
              "tau2": w.fmt(s["tau2"]), "I2": w.fmt(s["I2"], 0)} for s in main.get("sensitivity", [])]
     loo = main.get("leave_one_out")
@@ -281,7 +284,7 @@ def _trials_and_references(review_def, trials, effects, main, primary, timepoint
         e = eff.loc[t.trial_id] if t.trial_id in eff.index else None
         source_key = sources.setdefault(e.source, f"S{len(sources) + 1}") if e is not None else ""
         rows.append({"label": t.label, "mods": [_moderator_cell(review_def, c, t.get(c["name"])) for c in columns],
-                     "n": f"{int(e.n_int)} / {int(e.n_ctl)}" if e is not None else "",
+                     "n": f"{w.fmt(e.n_int, 0)} / {w.fmt(e.n_ctl, 0)}" if e is not None and pd.notna(e.n_int) else "",
                      "g": w.fmt(e.yi) if e is not None else "", "ci": w.fmt_ci(e.ci_lower, e.ci_upper) if e is not None else "",
                      "weight": f"{weights[t.trial_id]:.1f}%" if t.trial_id in weights else "", "source": source_key})
         citation = _citation(t)
@@ -339,6 +342,7 @@ def _methods(config, words, level) -> dict:
                         f"Begg and Mazumdar's rank correlation, trim-and-fill (Duval & Tweedie 2000, L0 estimator), and a "
                         f"contour-enhanced funnel plot (Peters et al. 2008)."),
         "settings": _settings_rows(config),
+        "dependent_effects": dependent.methods_text(review_def, main),
     }
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from .records import Review
 
 ARM_COLUMNS = ["trial_id", "label", "year", "outcome", "outcome_type", "timepoint", "arm", "role",
-               "n", "mean", "sd", "events", "total", "reversed", "source"]
+               "n", "mean", "sd", "events", "total", "reversed", "source", "effect_id", "yi", "se"]
 
 
 def arm_table(review: Review) -> pd.DataFrame:
@@ -23,19 +23,30 @@ def arm_table(review: Review) -> pd.DataFrame:
     for rec in review.trials:
         for oid, blocks in rec["outcomes"].items():
             for blk in blocks:
-                for arm, vals in blk["arms"].items():
+                for arm, vals in _block_arms(blk, review.definition["arms"]).items():
                     rows.append({
                         "trial_id": rec["id"], "label": rec["label"], "year": rec["year"], "outcome": oid,
                         "outcome_type": types[oid], "timepoint": blk["timepoint"], "arm": arm,
                         "role": rec["arms"][arm]["role"], "n": vals.get("n"), "mean": vals.get("mean"),
                         "sd": vals.get("sd"), "events": vals.get("events"), "total": vals.get("total"),
                         "reversed": bool(blk.get("reversed", False)),
-                        "source": blk["source"],
+                        "source": blk["source"], "effect_id": blk.get("effect_id"),
+                        "yi": blk.get("generic", {}).get("estimate"), "se": blk.get("generic", {}).get("se"),
                     })
     df = pd.DataFrame(rows, columns=ARM_COLUMNS)
     for col in ("n", "events", "total"):
         df[col] = df[col].astype("Int64")
     return df.sort_values(["outcome", "timepoint", "label", "role"], ignore_index=True)
+
+
+def _block_arms(blk: dict, review_arms: dict) -> dict:
+    """The arms of a block; a block given as a computed effect (generic: estimate, se) gets one
+    row per compared arm (group size only, if known) so intervention and control line up as usual."""
+    if "generic" not in blk:
+        return blk["arms"]
+    given = blk.get("arms", {})
+    return {arm: {"n": given.get(arm, {}).get("n", given.get(arm, {}).get("total"))}
+            for arm in (review_arms["intervention"], review_arms["control"])}
 
 
 def trial_table(review: Review) -> pd.DataFrame:

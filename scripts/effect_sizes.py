@@ -2,12 +2,15 @@
 import pandas as pd
 
 from livingmeta.analysis import effect_size_table
+from livingmeta.dependent import dependent_rho, one_effect_per_trial
 from livingmeta.files import stage_line, write_csv
 from livingmeta.records import load_yaml
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)
-table = effect_size_table(pd.read_csv(sm.input.arms), review_def, dict(sm.params.effect_size))
+every = effect_size_table(pd.read_csv(sm.input.arms), review_def, dict(sm.params.effect_size))
+write_csv(sm.output.all, every)
+table = one_effect_per_trial(every, rho=dependent_rho(review_def))
 write_csv(sm.output[0], table)
-stage_line("effect_sizes", f"{len(table)} effect sizes ({', '.join(sorted(table.measure.unique()))}; "
+stage_line("effect_sizes", f"{len(every)} effect sizes, {len(table)} after aggregating within trials ({', '.join(sorted(table.measure.unique()))}; "
            f"SMD variance {sm.params.effect_size.get('variance', 'LS')}) -> {sm.output[0]}", sm.log[0])

@@ -7,7 +7,8 @@ from livingmeta.records import load_yaml
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)
-pooled = pool_review(pd.read_csv(sm.input.effects), review_def, dict(sm.params.pooling))
+pooled = pool_review(pd.read_csv(sm.input.effects), review_def, dict(sm.params.pooling),
+                     all_effects=pd.read_csv(sm.input.effects_all))
 write_json(sm.output[0], pooled)
 first = next(a for a in pooled["analyses"] if "model" in a)
 m = first["model"]

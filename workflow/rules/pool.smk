@@ -4,6 +4,7 @@ rule pool:
     priority: 10
     input:
         effects=f"{RESULTS}/{{review}}/effects.csv",
+        effects_all=f"{RESULTS}/{{review}}/effects_all.csv",
         review=review_definition,
     output:
         f"{RESULTS}/{{review}}/pooled.json",
