@@ -18,10 +18,21 @@ def review_copy(tmp_path):
 PROJECT_PARTS = ["Snakefile", "workflow", "scripts", "templates", "config", "data", "environment.yml"]
 
 
-def copy_project(dst: Path) -> Path:
-    """A private copy of the project (code + default review) that a test may edit and build."""
+TEST_REVIEWS = ("exercise-depression",)
+
+
+def copy_project(dst: Path, reviews=TEST_REVIEWS) -> Path:
+    """A private copy of the project (code + data) that a test may edit and build. Its config
+    lists only ``reviews`` (by default the 35-trial default review, as snakemake-workflows' .test
+    configs do: the 480-study review has tests of its own); ``reviews=None`` keeps config.yaml."""
+    import yaml
     dst.mkdir(parents=True, exist_ok=True)
     for part in PROJECT_PARTS:
         src = ROOT / part
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dst / part)
+    if reviews is not None:
+        cfg_path = dst / "config" / "config.yaml"
+        cfg = yaml.safe_load(cfg_path.read_text())
+        cfg["reviews"] = list(reviews)
+        cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return dst

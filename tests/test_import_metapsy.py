@@ -266,7 +266,7 @@ def test_living_update_from_release_22_to_24_reports_what_changed(tmp_path):
     second edition's changes.json lists the studies added, removed and corrected, how the
     estimate moved and whether the conclusion changed. (Two builds of a 480-study review.)"""
     from conftest import copy_project
-    work = copy_project(tmp_path / "project")
+    work = copy_project(tmp_path / "project", reviews=["psychotherapy-depression"])
     review_dir = work / "data" / "reviews" / "psychotherapy-depression"
     shutil.rmtree(review_dir)
     cli = [sys.executable, "-m", "livingmeta.cli"]
