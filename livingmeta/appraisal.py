@@ -45,7 +45,7 @@ JUDGEMENT_WORDS = {"low": "low risk", "unclear": "unclear risk", "some_concerns"
                    "high": "high risk", NOT_ASSESSED: "not assessed"}
 TOOL_NAMES = {"rob1": "Cochrane risk-of-bias tool, version 1 (RoB 1; Higgins et al. 2011)",
               "rob2": "Cochrane risk-of-bias tool, version 2 (RoB 2; Sterne et al. 2019)"}
-# Default low-risk criterion: the domains the Cochrane exercise review (Cooney 2013) used for its
+# Default low-risk criterion: the domains the Cochrane review CD004366 (Cooney 2013) used for its
 # sensitivity analysis (allocation concealment, blinded outcome assessment, intention to treat);
 # RoB 2's overall judgement (Sterne 2019).
 DEFAULTS = {
@@ -157,7 +157,7 @@ def analysis_risk_of_bias(sub: pd.DataFrame, records: dict, outcome_id: str, mai
                        "source": (records.get(r.trial_id, {}).get("risk_of_bias") or {}).get("source"),
                        "class": trial_class(tool, judg, domains), "weight_pct": float(weights.get(r.trial_id, 0.0))})
     classes = [t["class"] for t in trials]
-    out = {"outcome": outcome_id, "k": len(trials), "trials": trials,
+    out = {"outcome": outcome_id, "k": len(trials), "trials": trials, "level": level,
            "tools": sorted({t["tool"] for t in trials if t["tool"]}),
            "criterion": {tool: criterion.get(tool, []) for tool in sorted({t["tool"] for t in trials if t["tool"]})},
            "counts": {c: classes.count(c) for c in ("low", "unclear", "some_concerns", "high", NOT_ASSESSED)},

@@ -15,10 +15,10 @@ def _domain_list(tool: str, domains: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _effect(x: dict, ratio: bool) -> str:
+def _effect(x: dict, ratio: bool, level: float) -> str:
     import math
     tr = math.exp if ratio else (lambda v: v)
-    return f"{w.fmt(tr(x['estimate']))} (95% CI {w.fmt_ci(tr(x['ci_lower']), tr(x['ci_upper']))})"
+    return f"{w.fmt(tr(x['estimate']))} ({w.pct(level)} CI {w.fmt_ci(tr(x['ci_lower']), tr(x['ci_upper']))})"
 
 
 def risk_of_bias_section(rob: dict, figures: dict) -> dict:
@@ -35,8 +35,8 @@ def risk_of_bias_section(rob: dict, figures: dict) -> dict:
         c = a["counts"]
         left_out = ", ".join(f"{n} {JUDGEMENT_WORDS[k]}" for k, n in c.items() if k != "low" and n)
         rows.append({"label": f"{a['outcome_label']}, {a['timepoint_label']}", "measure": a["measure"],
-                     "main": f"{_effect(a['main'], ratio)}; {a['main']['k']} trials, {a['main']['participants']:,} participants",
-                     "low": (f"{_effect(lr, ratio)}; {lr['k']} trials, {lr['participants']:,} participants"
+                     "main": f"{_effect(a['main'], ratio, a['level'])}; {a['main']['k']} trials, {a['main']['participants']:,} participants",
+                     "low": (f"{_effect(lr, ratio, a['level'])}; {lr['k']} trials, {lr['participants']:,} participants"
                              if "estimate" in lr else f"not pooled: {lr['not_pooled_reason']}"),
                      "left_out": left_out or "none"})
     out = {"available": bool(primary and tools), "criterion_text": criterion_text, "rows": rows,
@@ -63,7 +63,7 @@ def risk_of_bias_section(rob: dict, figures: dict) -> dict:
     if "estimate" in lr:
         out["sensitivity_text"] = (
             f"Restricted to the {lr['k']} trials at low risk of bias ({lr['participants']:,} participants), the pooled "
-            f"{primary['measure']} was {_effect(lr, ratio)}, against {_effect(main, ratio)} from all {main['k']} trials "
+            f"{primary['measure']} was {_effect(lr, ratio, primary['level'])}, against {_effect(main, ratio, primary['level'])} from all {main['k']} trials "
             f"({main['participants']:,} participants): a shift of {w.fmt(lr['shift'])}"
             f"{' on the log scale' if ratio else ''}. "
             + ("The interval now includes no effect." if w.ci_excludes_null(main["ci_lower"], main["ci_upper"])

@@ -21,7 +21,7 @@ Priors for tau (``parse_tau_prior``):
                                          plain ``rhodes`` is their general setting
 The default, half-normal with scale 0.5, is the weakly informative prior Röver et al. (2021) and
 Friede et al. (2017, Biom J 59:658) use for log odds ratios; standardised mean differences live
-on a similar scale. It puts 95% prior probability on tau < 0.98, i.e. anything short of "fairly
+on a similar scale. It puts prior probability 0.95 on tau < 0.98, i.e. anything short of "fairly
 extreme" heterogeneity. For risk differences choose a smaller scale in config.
 """
 

@@ -257,7 +257,11 @@ def cmd_import(args) -> int:
     from .records import RecordError
     if is_metapsy_folder(args.sheet):  # matches studies across releases on --sync (see importers/metapsy.py)
         target = _new_review_dir(args.review)
-        report = import_metapsy(target, Path(args.sheet), sync=args.sync)
+        try:
+            report = import_metapsy(target, Path(args.sheet), sync=args.sync)
+        except LivingmetaError as e:  # exit 1: the source or the review refused (as check)
+            print(f"livingmeta import: {e}", file=sys.stderr)
+            return 1
         for line in report.lines():
             print(line)
         print(f"{target}: {len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "

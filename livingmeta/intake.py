@@ -306,7 +306,7 @@ _BLOCK_FIELD = re.compile(r"^outcomes\.([^.\[]+)\[(\d+)\](?:\.arms\.([^.]+)(?:\.
 
 
 def _sheet_cell(field: str, tid: str, first: int, origin: dict, arms: dict) -> tuple[int, str]:
-    """The sheet row and column a record field came from (outcomes.depression[0].arms.exercise.sd
+    """The sheet row and column a record field came from (outcomes.<outcome>[0].arms.<arm>.sd
     -> the row of that block, sd_int); trial-level fields come from the trial's first row."""
     m = _BLOCK_FIELD.match(field)
     if m:

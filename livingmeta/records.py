@@ -280,7 +280,7 @@ def schema_problems(data, schema, path) -> list[Problem]:
 
 
 def _where(parts) -> str:
-    """A field's path as reviewers write it: outcomes.depression[0].arms.exercise.sd."""
+    """A field's path as reviewers write it: outcomes.<outcome>[0].arms.<arm>.sd."""
     out = ""
     for p in parts:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))

@@ -83,7 +83,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     ctx.update(_bias_and_sensitivity(main, small_study, level))
     ctx.update(_trials_and_references(review_def, trials, effects, main, primary, tp["id"]))
     ctx["what_they_did"] = _what_they_did(review_def, trials, main)
-    ctx["methods"] = _methods(config, words, level)
+    ctx["methods"] = _methods(config, words, level, review_def, main)
     ctx["review"] = _review_block(review_def)
     ctx["edition"] = {"id": edition["id"], "date": edition["date"], "data_hash": edition["fingerprint"]["data"],
                       "config_hash": edition["fingerprint"]["config"], "code_hash": edition["fingerprint"]["code"]}
@@ -322,7 +322,7 @@ def _what_they_did(review_def, trials, main) -> dict:
             "instruments": instrument_counts(measures)}
 
 
-def _methods(config, words, level) -> dict:
+def _methods(config, words, level, review_def, main) -> dict:
     pooling_cfg, es_cfg = config.get("pooling", {}), config.get("effect_size", {})
     level_pct = w.pct(level)
     return {

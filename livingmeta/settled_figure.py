@@ -9,7 +9,7 @@ import numpy as np
 from .figures import ACCENT, INK, MUTED, plt
 
 
-def sequential_plot(seq: dict, *, favours=("Favours intervention", "Favours control")):
+def sequential_plot(seq: dict, *, favours=("Favours intervention", "Favours comparator")):
     fig, ax = plt.subplots(figsize=(6.4, 3.4))
     if "looks" not in seq:
         ax.text(0.5, 0.5, "Not analysed: " + seq.get("not_analysed_reason", ""), ha="center", va="center",

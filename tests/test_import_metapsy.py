@@ -244,7 +244,10 @@ def test_sync_lists_added_removed_and_corrected_studies(synced):
     assert len(unchanged) == report.unchanged > 0
     flow = yaml.safe_load((target / "review.yaml").read_text())["search_flow"]
     assert [e["label"] for e in flow] == ["Metapsy release 22.0.2", "Metapsy release 24.0.2"]
-    assert flow[1]["studies_included_new"] == 80
+    # each release's counts cover every search to date: drawn in the new-review form, never added to
+    # the previous release's (the studies new since then are the edition's "what changed")
+    assert [e["scope"] for e in flow] == ["cumulative", "cumulative"]
+    assert flow[1]["studies_included_new"] is None and flow[1]["studies_included_total"] == 480
 
 
 def test_cli_import_dispatches_a_metapsy_folder_and_lists_the_sync(tmp_path):

@@ -544,7 +544,10 @@ def search_flow_entry(db: MetapsyRelease, studies_new: int | None = None) -> dic
             "reports_sought": None, "reports_not_retrieved": None,
             "reports_assessed": count("full.text.assessed.for.eligibility"),
             "reports_excluded": {str(k): v for k, v in reasons.items()},
-            "studies_included_new": studies_new, "studies_included_total": count("included"),
+            # A release's counts cover every search to date (PRISMA 2020 new-review form, never
+            # added to the previous edition); studies new since the last release are listed by the
+            # edition's "what changed", not invented as a PRISMA box.
+            "scope": "cumulative", "studies_included_new": None, "studies_included_total": count("included"),
             "reports_included_total": None}
 
 
@@ -646,8 +649,6 @@ def plan_review(source, review_dir=None) -> tuple[ImportedReview, ImportPlan, di
     definition = plan.definition
     if old_def:
         new_labels = {f["label"] for f in definition["search_flow"]}
-        for entry in definition["search_flow"]:
-            entry["studies_included_new"] = len(set(plan.records) - set(previous))
         flow = [e for e in old_def.get("search_flow", []) if e.get("label") not in new_labels]
         definition = {**definition, **{k: v for k, v in old_def.items() if k not in IMPORTER_KEYS}}
         definition["search_flow"] = flow + plan.definition["search_flow"]
