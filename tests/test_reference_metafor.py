@@ -126,6 +126,13 @@ def test_meta_regression_matches_metafor(case):
     close(fit.se, ref["se"], ITER)
     close(fit.pval, ref["pval"], ITER)
     close([fit.QM, fit.QMp], [ref["QM"], ref["QMp"]], ITER)
+    close([fit.QE, fit.QEp, fit.I2, fit.H2], [ref["QE"], ref["QEp"], ref["I2"], ref["H2"]], ITER)
+    close(fit.ci_lower, ref["ci_lb"], ITER)
+    close(fit.ci_upper, ref["ci_ub"], ITER)
+    if method == "FE":  # metafor reports no R^2 (and no tau^2 SE) for a fixed-effects model
+        assert fit.R2 is None
+        return
+    close(fit.se_tau2, ref["se_tau2"], ITER)
     close(fit.R2, ref["R2"], ITER, atol=1e-7)
 
 
@@ -271,3 +278,4 @@ def test_subgroup_analysis_with_separate_tau2_matches_metafor():
     close(lv.se, ref["se"], ITER)
     close(lv.tau2, ref["tau2"], ITER)
     close([sg.Q_between, sg.p_between], [ref["Q_between"], ref["p_between"]], ITER)
+
