@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from . import dist
-from .pooling import ModelError, _check_inputs, _WLS, design_matrix
+from .estimators import Problem
+from .pooling import ModelError, _check_inputs, design_matrix
 
 
 @dataclass
@@ -174,8 +175,7 @@ def three_level(yi, vi, cluster, mods=None, *, level: float = 0.95, intercept: b
     se = np.sqrt(np.diag(M))
     z = beta / se
     crit = dist.norm_isf((1 - level) / 2)
-    fe = _WLS(X, y, 1 / v)
-    QE = max(0.0, fe.rss)
+    QE = max(0.0, float(Problem(y, v, X).fit(0.0).rss))
     btt = slice(1, p) if (intercept and p > 1) else slice(0, p)
     b = beta[btt]
     QM = float(b @ np.linalg.solve(M[btt, btt], b))
