@@ -65,6 +65,11 @@ def design_matrix(mods, k: int, intercept: bool = True):
     return X, names
 
 
+def _finite_or_none(x):
+    """JSON has no NaN or infinity: a value that is not a finite number is missing (null)."""
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
 # --------------------------------------------------------------------------------------------
 # The fitted model.
 # --------------------------------------------------------------------------------------------
@@ -164,13 +169,15 @@ class MetaAnalysis:
     def to_dict(self) -> dict:
         """Plain JSON-able summary (the keys of the CLI's ``analyze --json``)."""
         out = {"k": self.k, "method": self.method, "test": self.test, "level": self.level,
-               "tau2": self.tau2, "se_tau2": self.se_tau2, "I2": self.I2, "H2": self.H2,
+               "tau2": self.tau2, "se_tau2": _finite_or_none(self.se_tau2), "I2": self.I2, "H2": self.H2,
                "Q": self.QE, "Q_df": self.k - self.p, "Q_p": self.QEp}
         if self.int_only:
             pr = self.predict()
+            # a common-effect model has no prediction interval (as metafor): null, not a number
+            random = METHODS[self.method].random_effects
             out.update(estimate=self.estimate, se=float(self.se[0]), zval=float(self.zval[0]),
                        pval=float(self.pval[0]), ci_lower=float(self.ci_lower[0]), ci_upper=float(self.ci_upper[0]),
-                       pi_lower=pr["pi_lower"], pi_upper=pr["pi_upper"])
+                       pi_lower=pr["pi_lower"] if random else None, pi_upper=pr["pi_upper"] if random else None)
         else:
             out.update(
                 coefficients=dict(zip(self.coef_names, map(float, self.beta))),
@@ -181,7 +188,7 @@ class MetaAnalysis:
                 QM=self.QM, QM_df=list(self.QM_df), QM_p=self.QMp, R2=self.R2)
         if self.test == "knha":
             out["df"] = self.ddf
-        return out
+        return {key: _finite_or_none(val) if isinstance(val, float) else val for key, val in out.items()}
 
     def summary(self) -> str:
         """A printable summary in the spirit of metafor's print.rma.uni."""
@@ -201,6 +208,13 @@ class MetaAnalysis:
         return "\n".join(lines)
 
 
+# The numeric range the engine accepts: effect sizes on any scale in use (log ratios, SMDs, raw
+# mean differences) and their variances lie far inside it, and within it every weighted sum of
+# w^3 y^2 (w = 1/v) stays finite in double precision.
+YI_MAX = 1e10
+VI_RANGE = (1e-12, 1e20)
+
+
 def _check_inputs(yi, vi):
     yi = np.asarray(yi, dtype=float).ravel()
     vi = np.asarray(vi, dtype=float).ravel()
@@ -210,6 +224,14 @@ def _check_inputs(yi, vi):
         raise ModelError("yi and vi must be finite numbers (no missing values)")
     if np.any(vi <= 0):
         raise ModelError("every sampling variance vi must be positive")
+    bad_y = np.flatnonzero(np.abs(yi) > YI_MAX)
+    bad_v = np.flatnonzero((vi < VI_RANGE[0]) | (vi > VI_RANGE[1]))
+    if bad_y.size or bad_v.size:
+        name, vals, i = ("yi", yi, bad_y[0]) if bad_y.size else ("vi", vi, bad_v[0])
+        limits = (f"effect sizes must lie within +/-{YI_MAX:g}" if name == "yi"
+                  else f"sampling variances must lie between {VI_RANGE[0]:g} and {VI_RANGE[1]:g}")
+        raise ModelError(f"{name} in row {i + 1} is {vals[i]:g}: {limits}; check that row's value, its scale "
+                         "(e.g. a log ratio, not the ratio) and that vi is a variance, not an SE or a sample size")
     if yi.size < 2:
         raise ModelError("a meta-analysis needs at least 2 studies")
     return yi, vi
