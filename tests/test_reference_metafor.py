@@ -279,3 +279,15 @@ def test_subgroup_analysis_with_separate_tau2_matches_metafor():
     close(lv.tau2, ref["tau2"], ITER)
     close([sg.Q_between, sg.p_between], [ref["Q_between"], ref["p_between"]], ITER)
 
+
+
+def test_cluster_robust_prediction_interval_matches_metafor_predict_on_robust():
+    """metafor's predict() on robust(..., clubSandwich = TRUE): CR2 SE, t(df_CR2) critical value,
+    prediction interval pred +/- qt(.975, df) sqrt(se_CR2^2 + tau^2) (issue 14, item 15)."""
+    d, yi, vi = bcg_rr()
+    fit = pooling.rma(yi, vi)
+    rob = multilevel.robust_univariate(fit, d.trial)
+    pr = rob.predict()
+    ref = REF["robust_predict"]["bcg_trial"]
+    close([pr["pred"], pr["se"], pr["ci_lower"], pr["ci_upper"], pr["pi_lower"], pr["pi_upper"], rob.df[0]],
+          [ref["pred"], ref["se"], ref["ci_lb"], ref["ci_ub"], ref["pi_lb"], ref["pi_ub"], ref["df"]], ITER)
