@@ -111,6 +111,10 @@ def nonnegative_step(t, adj):
     """One Fisher-scoring step per problem: halve steps that would make tau^2 negative (metafor's
     rma.uni halves until tau^2 + step >= 0, which at tau^2 = 0 ends at a zero step), and flag
     convergence (change below THRESHOLD relative to max(1, tau^2))."""
+    if np.ndim(t) == 0:  # one problem: the same rule on plain numbers (cheaper than arrays)
+        while t + adj < 0 and adj != 0:
+            adj /= 2
+        return max(t + adj, 0.0), abs(adj) < THRESHOLD * max(1.0, t)
     new = t + adj
     for _ in range(60):
         neg = new < 0
@@ -177,7 +181,7 @@ def q_root(pr: Problem, target):
         for _ in range(60):
             fit = sub.fit(new)
             # past the root by more than rounding (Q is flat near a large root, so allow 1e-9)
-            past = ~(fit.rss >= tgt * (1 - 1e-9)) & (np.abs(new - t) > THRESHOLD * np.maximum(1.0, t))
+            past = np.logical_not(fit.rss >= tgt * (1 - 1e-9)) & (np.abs(new - t) > THRESHOLD * np.maximum(1.0, t))
             if not past.any():
                 break
             new = np.where(past, (t + new) / 2, new)

@@ -220,13 +220,15 @@ def _check_inputs(yi, vi):
     vi = np.asarray(vi, dtype=float).ravel()
     if yi.shape != vi.shape:
         raise ModelError(f"yi has {yi.size} values but vi has {vi.size}")
-    if not (np.all(np.isfinite(yi)) and np.all(np.isfinite(vi))):
+    if np.abs(yi).max(initial=0.0) <= YI_MAX and VI_RANGE[0] <= vi.min(initial=1.0) and vi.max(initial=1.0) <= VI_RANGE[1]:
+        pass  # the usual case, settled by three reductions (NaN fails every comparison)
+    elif not (np.all(np.isfinite(yi)) and np.all(np.isfinite(vi))):
         raise ModelError("yi and vi must be finite numbers (no missing values)")
-    if np.any(vi <= 0):
+    elif np.any(vi <= 0):
         raise ModelError("every sampling variance vi must be positive")
-    bad_y = np.flatnonzero(np.abs(yi) > YI_MAX)
-    bad_v = np.flatnonzero((vi < VI_RANGE[0]) | (vi > VI_RANGE[1]))
-    if bad_y.size or bad_v.size:
+    else:
+        bad_y = np.flatnonzero(np.abs(yi) > YI_MAX)
+        bad_v = np.flatnonzero((vi < VI_RANGE[0]) | (vi > VI_RANGE[1]))
         name, vals, i = ("yi", yi, bad_y[0]) if bad_y.size else ("vi", vi, bad_v[0])
         limits = (f"effect sizes must lie within +/-{YI_MAX:g}" if name == "yi"
                   else f"sampling variances must lie between {VI_RANGE[0]:g} and {VI_RANGE[1]:g}")

@@ -13,6 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 
+def _rowdot(a, b):
+    """sum_k a_k b_k for each problem (a: (B, k) or a k-vector for one problem; b: the same, or a
+    k-vector shared by all)."""
+    return a @ b if a.ndim == 1 or b.ndim == 1 else np.einsum("bk,bk->b", a, b)
+
+
 def _trace(A, B):
     """tr(A B) for p x p matrices or stacks of them."""
     return np.einsum("...pq,...qp->...", A, B)
@@ -32,11 +38,14 @@ class BatchWLS:
         self._A2 = None
         if X is None:
             s1, s2 = w @ moments, w2 @ moments
-            self.W, self.W2 = W, W2 = s1[..., 0], s2[..., 0]
-            self._mu_c = mu_c = s1[..., 1] / W
+            # one problem: plain numbers from here on (much cheaper than numpy scalars)
+            s1, s2 = (s1.tolist(), s2.tolist()) if s1.ndim == 1 else (s1.T, s2.T)
+            (W, Wy, Wyy), (W2, W2y, W2yy) = s1, s2
+            self.W, self.W2 = W, W2
+            self._mu_c = mu_c = Wy / W
             self._centre = centre
-            self.rss = s1[..., 2] - s1[..., 1] * mu_c                          # sum w e^2
-            self.ypp = s2[..., 2] - mu_c * (2 * s2[..., 1] - mu_c * W2)        # sum w^2 e^2
+            self.rss = Wyy - Wy * mu_c                                     # sum w e^2
+            self.ypp = W2yy - mu_c * (2 * W2y - mu_c * W2)                 # sum w^2 e^2
         else:
             self.W = w.sum(-1)
             self.A = self.xtax(w)
@@ -88,16 +97,16 @@ class BatchWLS:
 
     def tr_P(self, d=None):
         """tr(P D) = sum w d - tr(M X'W^2DX)."""
+        if self.X is None:  # the same with X = 1: sum w d - sum w^2 d / sum w
+            return (self.W - self.W2 / self.W) if d is None else (_rowdot(self.w, d) - _rowdot(self.w2, d) / self.W)
         if d is None:
-            if self.X is None:  # the same with X = 1: sum w - sum w^2 / sum w
-                return self.W - self.W2 / self.W
             return self.W - _trace(self.M, self._xtw2x())
-        return (self.w * d).sum(-1) - _trace(self.M, self.xtax(self.w2 * d))
+        return _rowdot(self.w, d) - _trace(self.M, self.xtax(self.w2 * d))
 
     def tr_PDPF(self, d=None, f=None):
         """tr(P D P F) = sum w^2 d f - 2 tr(M X'W^3DFX) + tr(M X'W^2DX M X'W^2FX)."""
         if d is None and f is None:
-            W3 = (self.w2 * self.w).sum(-1)
+            W3 = _rowdot(self.w2, self.w)
             if self.X is None:  # the same with X = 1
                 r = self.W2 / self.W
                 return self.W2 - 2 * W3 / self.W + r * r
