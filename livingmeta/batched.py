@@ -15,11 +15,6 @@ from .wls import wald_statistic
 SUPPORTED = tuple(name for name, m in METHODS.items() if m.permutations)
 
 
-def tau2_batched(X, y, v, method):
-    """tau^2 for each of the B model matrices X[b] (the estimators of pooling.rma)."""
-    return estimate_tau2(Problem(y, v, X), method)[0]
-
-
 def qm_batched(X, y, v, *, method="REML", test="z", btt=None):
     """Omnibus test statistic QM for each model matrix X[b] (Wald chi^2, or F under knha)."""
     B, k, p = X.shape

@@ -24,16 +24,6 @@ def _blocks(k):
         yield idx, mask
 
 
-def tau2_leave_one_out(y, v, method, start: float | None = None):
-    """tau^2 of each of the k leave-one-out problems. ``start``: the full-data tau^2, a close
-    starting value for the likelihood estimators (the same fixed point is reached from any start)."""
-    y, v = np.asarray(y, float), np.asarray(v, float)
-    out = np.empty(y.size)
-    for idx, mask in _blocks(y.size):
-        out[idx] = estimate_tau2(Problem(y, v, mask=mask), method, start=None if start is None else max(0.0, start))[0]
-    return out
-
-
 def leave_one_out_fits(y, v, *, method="REML", test="z", level=0.95, start: float | None = None) -> dict:
     """Estimate, SE, CI, p-value, prediction interval, tau^2, Q, I^2 and H^2 of every
     leave-one-out fit (arrays of length k), as metafor's ``leave1out``."""
