@@ -20,7 +20,7 @@ def qm_batched(X, y, v, *, method="REML", test="z", btt=None):
     B, k, p = X.shape
     btt = np.arange(1, p) if btt is None else np.asarray(btt)
     pr = Problem(y, v, X)
-    fit = pr.fit(estimate_tau2(pr, method)[0])
+    fit = pr.fit(estimate_tau2(pr, method, se=False)[0])
     vb = fit.M
     if test == "knha":
         vb = vb * knha_factor(fit.rss, k - p)[:, None, None]

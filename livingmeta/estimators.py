@@ -46,12 +46,15 @@ class Problem:
         self.p = 1 if X is None else X.shape[-1]
         self.k = float(y.size) if mask is None else mask.sum(1).astype(float)
         self.centre = float(y.mean())
-        self.moments = None
-        if X is None:
-            self.moments = m = np.empty((y.size, 3))
-            m[:, 0] = 1.0
-            np.subtract(y, self.centre, out=m[:, 1])
-            np.multiply(m[:, 1], m[:, 1], out=m[:, 2])
+        self.yc = y - self.centre if X is None else None   # centred for precision
+        self._moments = None
+
+    @property
+    def moments(self):
+        """[1, yc, yc^2] (k x 3): a batch's weighted sums of y in one matrix product."""
+        if self._moments is None:
+            self._moments = np.stack([np.ones_like(self.yc), self.yc, self.yc * self.yc], axis=1)
+        return self._moments
 
     def subset(self, rows) -> Problem:
         """The problems ``rows`` of a batch (an index array)."""
@@ -69,21 +72,31 @@ class Problem:
     def zeros(self):
         return 0.0 if self.B is None else np.zeros(self.B)
 
-    def weighted(self, w) -> BatchWLS:
-        """The weighted least-squares fit with weights w, masked rows set to zero."""
-        if self.mask is not None:
-            w *= self.mask  # w is always a fresh array here
-        return BatchWLS(self.X, self.y, w, self.moments, self.centre)
+    def weighted(self, w, masked: bool = False) -> BatchWLS:
+        """The weighted least-squares fit with weights w (consumed), masked rows set to zero
+        (``masked``: they already are)."""
+        if self.mask is not None and not masked:
+            w *= self.mask
+        moments = self.moments if (self.X is None and w.ndim == 2) else None
+        return BatchWLS(self.X, self.y, w, self.yc, self.centre, moments)
 
     def fit(self, tau2) -> BatchWLS:
-        """The fit with weights 1/(v + tau^2) (tau2: a scalar, or one value per problem)."""
+        """The fit with weights 1/(v + tau^2), zero on masked rows (tau2: a scalar, or one value
+        per problem)."""
         if self.B is None:
-            return self.weighted(1.0 / (self.v + tau2))
-        return self.weighted(1.0 / (self.v + np.broadcast_to(tau2, (self.B,))[:, None]))
+            w = self.v + tau2
+        else:
+            w = self.v + np.broadcast_to(tau2, (self.B,))[:, None]
+        return self.weighted(np.divide(1.0 if self.mask is None else self.mask, w, out=w), masked=True)
 
     def sum_rows(self, a):
-        """Sum over each problem's rows of a (B, k) array (or a k-vector for one problem)."""
-        return (a * self.mask).sum(-1) if self.mask is not None else a.sum(-1)
+        """Sum over each problem's rows of a k-vector, or of a (B, k) array (consumed)."""
+        if self.mask is None:
+            return a.sum(-1)
+        if a.ndim == 1:
+            return np.where(self.mask, a, 0.0).sum(-1)
+        a *= self.mask
+        return a.sum(-1)
 
     @property
     def df(self):
@@ -96,7 +109,8 @@ class Problem:
 def log_likelihood(pr: Problem, tau2, reml: bool = True):
     """(Restricted) log-likelihood of each problem at tau2 (Viechtbauer 2005, eq. 7-8)."""
     fit = pr.fit(tau2)
-    logv = pr.sum_rows(np.log(pr.v + (tau2 if pr.B is None else np.broadcast_to(tau2, (pr.B,))[:, None])))
+    logv = pr.v + (tau2 if pr.B is None else np.broadcast_to(tau2, (pr.B,))[:, None])
+    logv = pr.sum_rows(np.log(logv, out=logv))
     if reml:
         return -0.5 * (pr.df * np.log(2 * np.pi) + logv + fit.logdet_xtwx() + fit.rss)
     return -0.5 * (pr.k * np.log(2 * np.pi) + logv + fit.rss)
@@ -200,7 +214,7 @@ def q_root(pr: Problem, target):
     return out
 
 
-def _fisher_scoring(pr: Problem, reml: bool, start):
+def _fisher_scoring(pr: Problem, reml: bool, start, se: bool = True):
     """REML or ML by Fisher scoring (metafor's rma.uni), from ``start`` or the HE estimate; then
     metafor's ll0check (keep tau^2 = 0 where the likelihood is higher there)."""
     t = np.maximum(0.0, _he_raw(pr)[0]) if start is None else np.maximum(0.0, start + pr.zeros())
@@ -218,9 +232,10 @@ def _fisher_scoring(pr: Problem, reml: bool, start):
         zero = pr.zeros()
         worse = (t > 0) & (log_likelihood(pr, zero, reml) > log_likelihood(pr, t, reml) + LL0_TOLERANCE)
         t = np.where(worse, zero, t) if pr.B is not None else (0.0 if worse else t)
+    if not se:
+        return t, None, iterations
     fit = pr.fit(t)
-    se = np.sqrt(2 / fit.tr_PDPF()) if reml else np.sqrt(2 / fit.W2)
-    return t, se, iterations
+    return t, (np.sqrt(2 / fit.tr_PDPF()) if reml else np.sqrt(2 / fit.W2)), iterations
 
 
 def _he_raw(pr: Problem):
@@ -231,12 +246,12 @@ def _he_raw(pr: Problem):
 # --------------------------------------------------------------------------------------------
 # The estimators: each returns (tau2, se_tau2, iterations), arrays over the batch.
 # --------------------------------------------------------------------------------------------
-def fe(pr: Problem, start=None, fe_fit=None):
+def fe(pr: Problem, start=None, fe_fit=None, se=True):
     """Common (fixed) effect: tau^2 = 0."""
     return pr.zeros(), pr.zeros() + np.nan, 0
 
 
-def dl(pr: Problem, start=None, fe_fit=None):
+def dl(pr: Problem, start=None, fe_fit=None, se=True):
     """(Q - (k - p)) / tr(P) at weights 1/v, truncated at 0 (generalised by Raudenbush 2009)."""
     fit = fe_fit or pr.fit(pr.zeros())
     trP = fit.tr_P()
@@ -245,7 +260,7 @@ def dl(pr: Problem, start=None, fe_fit=None):
     return t, se, 0
 
 
-def hs(pr: Problem, start=None, fe_fit=None):
+def hs(pr: Problem, start=None, fe_fit=None, se=True):
     """(y'Py - k) / sum(1/v) at weights 1/v, truncated at 0 (as metafor)."""
     fit = fe_fit or pr.fit(pr.zeros())
     t = np.maximum(0.0, (fit.rss - pr.k) / fit.W)
@@ -253,7 +268,7 @@ def hs(pr: Problem, start=None, fe_fit=None):
     return t, se, 0
 
 
-def he(pr: Problem, start=None, fe_fit=None):
+def he(pr: Problem, start=None, fe_fit=None, se=True):
     """(RSS_OLS - tr(P0 V)) / (k - p), P0 the unweighted residual projector, truncated at 0."""
     raw, ols = _he_raw(pr)
     t = np.maximum(0.0, raw)
@@ -261,7 +276,7 @@ def he(pr: Problem, start=None, fe_fit=None):
     return t, se, 0
 
 
-def sj(pr: Problem, start=None, fe_fit=None):
+def sj(pr: Problem, start=None, fe_fit=None, se=True):
     """Two steps: tau0 = var(y) (k - 1)/k, then tau0 y'P(tau0)y / (k - p)."""
     yc = pr.y - pr.centre
     mean = pr.sum_rows(yc) / pr.k
@@ -272,22 +287,21 @@ def sj(pr: Problem, start=None, fe_fit=None):
     return t, se, 0
 
 
-def pm(pr: Problem, start=None, fe_fit=None):
+def pm(pr: Problem, start=None, fe_fit=None, se=True):
     """The tau^2 at which the generalised Q equals k - p. Also the empirical Bayes estimate: its
     estimating equation k/(k - p) y'Py = k is the same (metafor iterates it; the root is equal)."""
     t = q_root(pr, pr.df)
-    se = np.sqrt(2 * pr.k**2 / pr.df) / pr.fit(t).W
-    return t, se, 0
+    return t, (np.sqrt(2 * pr.k**2 / pr.df) / pr.fit(t).W if se else None), 0
 
 
-def reml(pr: Problem, start=None, fe_fit=None):
+def reml(pr: Problem, start=None, fe_fit=None, se=True):
     """Restricted maximum likelihood, Fisher scoring from the HE estimate (or ``start``)."""
-    return _fisher_scoring(pr, True, start)
+    return _fisher_scoring(pr, True, start, se)
 
 
-def ml(pr: Problem, start=None, fe_fit=None):
+def ml(pr: Problem, start=None, fe_fit=None, se=True):
     """Maximum likelihood, Fisher scoring from the HE estimate (or ``start``)."""
-    return _fisher_scoring(pr, False, start)
+    return _fisher_scoring(pr, False, start, se)
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,6 +344,7 @@ def method(name: str) -> Method:
     return METHODS[key]
 
 
-def estimate_tau2(pr: Problem, name: str, start=None, fe_fit=None):
-    """(tau2, se_tau2, iterations) for each problem of the batch by the method ``name``."""
-    return method(name).estimate(pr, start=start, fe_fit=fe_fit)
+def estimate_tau2(pr: Problem, name: str, start=None, fe_fit=None, se: bool = True):
+    """(tau2, se_tau2, iterations) for each problem of the batch by the method ``name``
+    (``se=False``: skip the standard error where it costs another fit; it is then None)."""
+    return method(name).estimate(pr, start=start, fe_fit=fe_fit, se=se)

@@ -34,10 +34,11 @@ def leave_one_out_fits(y, v, *, method="REML", test="z", level=0.95, start: floa
     for idx, mask in _blocks(k):
         pr = Problem(y, v, mask=mask)
         fe = pr.fit(np.zeros(idx.size))
-        tau2[idx] = estimate_tau2(pr, method, start=None if start is None else max(0.0, start), fe_fit=fe)[0]
+        QE[idx], trP[idx] = np.maximum(0.0, fe.rss), fe.tr_P()
+        del fe  # one (block x k) array at a time
+        tau2[idx] = estimate_tau2(pr, method, start=None if start is None else max(0.0, start), se=False)[0]
         fit = pr.fit(tau2[idx])
         mu[idx], se[idx], q_gen[idx] = fit.beta[:, 0], np.sqrt(1 / fit.W), fit.rss
-        QE[idx], trP[idx] = np.maximum(0.0, fe.rss), fe.tr_P()
     s2w = np.ones(k)
     a = (1 - level) / 2
     if test == "knha":

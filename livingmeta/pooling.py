@@ -326,7 +326,7 @@ def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: floa
         H2 = t2 / vt + 1
     R2 = None
     if p > 1 and intercept and METHODS[method].random_effects and compute_r2:
-        t2_re = float(estimate_tau2(Problem(yi, vi), method)[0])
+        t2_re = float(estimate_tau2(Problem(yi, vi), method, se=False)[0])
         R2 = 0.0 if t2_re <= 0 else max(0.0, 100 * (t2_re - t2) / t2_re)
     return MetaAnalysis(
         yi=yi, vi=vi, X=X, coef_names=names, method=method, test=test, level=level, tau2=float(t2),

@@ -26,21 +26,28 @@ def _trace(A, B):
 
 class BatchWLS:
     """The weighted fit of y on X with weights w (B, k), and the traces of P. A single problem may
-    pass w as a k-vector: every result is then a scalar (cheaper than arrays of one).
+    pass w as a k-vector: every result is then a scalar (plain numbers, cheaper than arrays of one).
 
-    ``moments`` (intercept-only models): the (k, 3) matrix [1, y - c, (y - c)^2], centred at
-    ``centre`` = c for precision, so that one matrix product gives a whole batch's weighted sums
-    and no (B, k) residual matrix is formed."""
+    Intercept-only models (X None) need only weighted sums of y - c (``yc``, centred at ``centre``
+    = c for precision): for one problem as dot products, for a batch from one matrix product with
+    ``moments`` = [1, yc, yc^2] (k x 3), so no (B, k) residual matrix is formed. Only w is kept;
+    its powers are made when a trace needs them, so memory stays at one (B, k) array per fit."""
 
-    def __init__(self, X, y, w, moments=None, centre=0.0):
+    def __init__(self, X, y, w, yc=None, centre=0.0, moments=None):
         self.X, self.y, self.w = X, y, w
-        self.w2 = w2 = w * w
         self._A2 = None
         if X is None:
-            s1, s2 = w @ moments, w2 @ moments
-            # one problem: plain numbers from here on (much cheaper than numpy scalars)
-            s1, s2 = (s1.tolist(), s2.tolist()) if s1.ndim == 1 else (s1.T, s2.T)
-            (W, Wy, Wyy), (W2, W2y, W2yy) = s1, s2
+            if w.ndim == 1:
+                wyc = w * yc
+                W, Wy, Wyy = float(w.sum()), float(wyc.sum()), float(wyc @ yc)
+                W2, W2y, W2yy = float(w @ w), float(wyc @ w), float(wyc @ wyc)
+                del wyc
+                self.W3 = float((w * w) @ w)
+            else:
+                w2 = w * w
+                (W, Wy, Wyy), (W2, W2y, W2yy) = (w @ moments).T, (w2 @ moments).T
+                self.W3 = np.einsum("bk,bk->b", w2, w)
+                del w2
             self.W, self.W2 = W, W2
             self._mu_c = mu_c = Wy / W
             self._centre = centre
@@ -55,7 +62,8 @@ class BatchWLS:
             we = w * e
             self.rss = np.einsum("...k,...k->...", we, e)
             self.ypp = np.einsum("...k,...k->...", we, we)
-            self.W2 = w2.sum(-1)
+            del e, we
+            self.W2 = np.einsum("...k,...k->...", w, w)
 
     def __getattr__(self, name):
         # coefficients and (X'WX)^-1 of an intercept-only fit, made only when asked for
@@ -92,30 +100,33 @@ class BatchWLS:
     def _xtw2x(self):
         """X'W^2X, shared by tr(P) and tr(PP)."""
         if self._A2 is None:
-            self._A2 = self.xtax(self.w2)
+            self._A2 = self.xtax(self.w * self.w)
         return self._A2
 
     def tr_P(self, d=None):
         """tr(P D) = sum w d - tr(M X'W^2DX)."""
-        if self.X is None:  # the same with X = 1: sum w d - sum w^2 d / sum w
-            return (self.W - self.W2 / self.W) if d is None else (_rowdot(self.w, d) - _rowdot(self.w2, d) / self.W)
         if d is None:
+            if self.X is None:  # the same with X = 1: sum w - sum w^2 / sum w
+                return self.W - self.W2 / self.W
             return self.W - _trace(self.M, self._xtw2x())
-        return _rowdot(self.w, d) - _trace(self.M, self.xtax(self.w2 * d))
+        wd = self.w * d
+        if self.X is None:
+            return wd.sum(-1) - _rowdot(wd, self.w) / self.W
+        return wd.sum(-1) - _trace(self.M, self.xtax(wd * self.w))
 
     def tr_PDPF(self, d=None, f=None):
         """tr(P D P F) = sum w^2 d f - 2 tr(M X'W^3DFX) + tr(M X'W^2DX M X'W^2FX)."""
         if d is None and f is None:
-            W3 = _rowdot(self.w2, self.w)
             if self.X is None:  # the same with X = 1
                 r = self.W2 / self.W
-                return self.W2 - 2 * W3 / self.W + r * r
+                return self.W2 - 2 * self.W3 / self.W + r * r
             MA = self.M @ self._xtw2x()
-            return self.W2 - 2 * _trace(self.M, self.xtax(self.w2 * self.w)) + _trace(MA, MA)
-        w2d = self.w2 if d is None else self.w2 * d
+            return self.W2 - 2 * _trace(self.M, self.xtax(self.w * self.w * self.w)) + _trace(MA, MA)
+        w2 = self.w * self.w
+        w2d = w2 if d is None else w2 * d
         w2df = w2d if f is None else w2d * f
         MAd = self.M @ (self._xtw2x() if d is None else self.xtax(w2d))
-        MAf = self.M @ (self._xtw2x() if f is None else self.xtax(self.w2 * f))
+        MAf = self.M @ (self._xtw2x() if f is None else self.xtax(w2 * f))
         return w2df.sum(-1) - 2 * _trace(self.M, self.xtax(w2df * self.w)) + _trace(MAd, MAf)
 
     def logdet_xtwx(self):
