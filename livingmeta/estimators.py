@@ -1,14 +1,15 @@
 """The tau^2 estimators, each written once, and the one registry of methods.
 
 Every estimator works on a :class:`Problem`: a batch of B random-effects problems that share
-outcomes y and sampling variances v. A single fit is B = 1; leave-one-out is k problems whose
+outcomes y and sampling variances v. A single fit is one problem; leave-one-out is k problems whose
 masks drop one study each (metafor's ``leave1out`` refits with ``subset``: no new math); a
 permutation test is B model matrices; an intercept-only model has no matrix at all (p = 1).
 The same cores, the same Fisher-scoring loop, the same root finder and the same convergence
 settings serve all of them (the design follows PyMARE's estimators over parallel datasets).
 
 The registry :data:`METHODS` (name, label, citation, what each supports) is what ``rma``,
-leave-one-out, the permutation test, the command line, the report and the config schema read.
+leave-one-out, the permutation test and the command line read; tests/test_method_registry.py
+holds the config schema's method lists and the report's method names to it.
 """
 
 from __future__ import annotations
