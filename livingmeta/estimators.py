@@ -27,6 +27,7 @@ from .wls import BatchWLS
 # could make a tighter threshold cycle.
 THRESHOLD = 1e-10
 MAXITER = 1000
+SMALL_K = 4096        # single problems up to this size use the k x 3 moment matrix (see Problem.weighted)
 LL0_TOLERANCE = 1e-10  # metafor's ll0check: keep tau^2 = 0 if its likelihood is higher
 
 
@@ -78,7 +79,9 @@ class Problem:
         (``masked``: they already are)."""
         if self.mask is not None and not masked:
             w *= self.mask
-        moments = self.moments if (self.X is None and w.ndim == 2) else None
+        # the k x 3 moment matrix: for a batch, or a single problem small enough that the cost of
+        # numpy calls, not memory, is what counts
+        moments = self.moments if self.X is None and (w.ndim == 2 or self.y.size <= SMALL_K) else None
         return BatchWLS(self.X, self.y, w, self.yc, self.centre, moments)
 
     def fit(self, tau2) -> BatchWLS:
@@ -129,7 +132,8 @@ def nonnegative_step(t, adj):
     if np.ndim(t) == 0:  # one problem: the same rule on plain numbers (cheaper than arrays)
         while t + adj < 0 and adj != 0:
             adj /= 2
-        return max(t + adj, 0.0), abs(adj) < THRESHOLD * max(1.0, t)
+        new = max(t + adj, 0.0)
+        return new, _converged(new, t)
     new = t + adj
     for _ in range(60):
         neg = new < 0
@@ -139,7 +143,14 @@ def nonnegative_step(t, adj):
         new = t + adj
     else:
         new = np.maximum(new, 0.0)
-    return new, np.abs(adj) < THRESHOLD * np.maximum(1.0, t)
+    return new, _converged(new, t)
+
+
+def _converged(new, t):
+    """Whether tau^2 moved by less than THRESHOLD relative to max(1, tau^2)."""
+    if np.ndim(t) == 0:  # plain numbers for one problem
+        return abs(new - t) <= THRESHOLD * max(1.0, t)
+    return np.abs(new - t) <= THRESHOLD * np.maximum(1.0, t)
 
 
 def _not_converged(what: str):
@@ -175,12 +186,13 @@ def _iterate(pr: Problem, t, update, what: str):
     raise _not_converged(what)
 
 
-def q_root(pr: Problem, target):
+def q_root(pr: Problem, target, fit0=None):
     """tau^2 at which the generalised Q = y'P(tau^2)y equals ``target`` (0 where Q(0) is already
     at or below it), for each problem. Newton steps (dQ/dtau^2 = -y'PPy) from the left of the
     root: Q is decreasing and convex there, so a step does not pass the root; one that does (by
-    rounding, or a non-convex Q with moderators) is halved until Q is above the target again."""
-    fit0 = pr.fit(pr.zeros())
+    rounding, or a non-convex Q with moderators) is halved until Q is above the target again.
+    ``fit0``: the fit at tau^2 = 0, if at hand."""
+    fit0 = fit0 or pr.fit(pr.zeros())
     if pr.B is None:
         if fit0.rss <= target:
             return 0.0
@@ -196,15 +208,15 @@ def q_root(pr: Problem, target):
         for _ in range(60):
             fit = sub.fit(new)
             # past the root by more than rounding (Q is flat near a large root, so allow 1e-9)
-            past = np.logical_not(fit.rss >= tgt * (1 - 1e-9)) & (np.abs(new - t) > THRESHOLD * np.maximum(1.0, t))
+            past = np.logical_not(fit.rss >= tgt * (1 - 1e-9)) & np.logical_not(_converged(new, t))
             if not past.any():
                 break
-            new = np.where(past, (t + new) / 2, new)
+            new = np.where(past, (t + new) / 2, new) if rows is not None else (t + new) / 2
         if rows is None:
             state[:2] = fit.rss, fit.ypp
         else:
             state[0][rows], state[1][rows] = fit.rss, fit.ypp
-        return new, np.abs(new - t) <= THRESHOLD * np.maximum(1.0, t)
+        return new, _converged(new, t)
 
     what = "the Paule-Mandel / Q-profile root finder"
     if pr.B is None:
@@ -291,7 +303,7 @@ def sj(pr: Problem, start=None, fe_fit=None, se=True):
 def pm(pr: Problem, start=None, fe_fit=None, se=True):
     """The tau^2 at which the generalised Q equals k - p. Also the empirical Bayes estimate: its
     estimating equation k/(k - p) y'Py = k is the same (metafor iterates it; the root is equal)."""
-    t = q_root(pr, pr.df)
+    t = q_root(pr, pr.df, fe_fit)
     return t, (np.sqrt(2 * pr.k**2 / pr.df) / pr.fit(t).W if se else None), 0
 
 

@@ -37,12 +37,14 @@ class BatchWLS:
         self.X, self.y, self.w = X, y, w
         self._A2 = None
         if X is None:
-            if w.ndim == 1:
+            if w.ndim == 1 and moments is not None:  # a small single problem: fewest numpy calls
+                self._w2 = w2 = w * w  # small: kept for sum w^3
+                (W, Wy, Wyy), (W2, W2y, W2yy) = (w @ moments).tolist(), (w2 @ moments).tolist()
+            elif w.ndim == 1:  # a large single problem: no k x 3 matrix, no array of w^2 kept
                 wyc = w * yc
                 W, Wy, Wyy = float(w.sum()), float(wyc.sum()), float(wyc @ yc)
                 W2, W2y, W2yy = float(w @ w), float(wyc @ w), float(wyc @ wyc)
                 del wyc
-                self.W3 = float((w * w) @ w)
             else:
                 w2 = w * w
                 (W, Wy, Wyy), (W2, W2y, W2yy) = (w @ moments).T, (w2 @ moments).T
@@ -70,6 +72,10 @@ class BatchWLS:
         if name == "beta":
             mu = self._centre + self._mu_c
             return np.array([mu]) if np.ndim(mu) == 0 else mu[:, None]
+        if name == "W3":  # sum w^3 of one problem, for tr(PP)
+            w2 = self.__dict__.get("_w2")
+            self.W3 = float((self.w * self.w if w2 is None else w2) @ self.w)
+            return self.W3
         if name == "M":
             return np.array([[1 / self.W]]) if np.ndim(self.W) == 0 else (1 / self.W)[:, None, None]
         raise AttributeError(name)
