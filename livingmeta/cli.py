@@ -95,7 +95,6 @@ def cmd_analyze(args) -> int:
         out = three_level(df["yi"], df["vi"], df[args.cluster].astype(str), mods=mods).to_dict()
         text = json.dumps(out, indent=2)
     elif args.cluster:
-        from .dist import t_isf
         from .multilevel import robust_univariate
         fit = pooling.rma(df["yi"], df["vi"], mods=mods, method=args.method, test=args.test, study=study)
         rob = robust_univariate(fit, df[args.cluster].astype(str))
@@ -103,11 +102,12 @@ def cmd_analyze(args) -> int:
             print(f"warning: the CR2 test has {min(rob.df):.1f} Satterthwaite degrees of freedom (< 4): with so few "
                   f"clusters ({args.cluster}) its p-values and intervals are unreliable (Tipton 2015)", file=sys.stderr)
         out = {**fit.to_dict(), "robust": rob.to_dict()}
-        if fit.int_only:
-            out.update(estimate=float(rob.beta[0]), se=float(rob.se[0]), df=float(rob.df[0]),
-                       pval=float(rob.pval[0]))
-            half = t_isf(0.025, rob.df[0]) * rob.se[0]
-            out.update(ci_lower=float(rob.beta[0] - half), ci_upper=float(rob.beta[0] + half))
+        if fit.int_only:  # estimate, SE, df, CI and prediction interval all from the CR2 inference
+            pr = rob.predict()
+            out.update(estimate=pr["pred"], se=pr["se"], df=pr["df"], pval=float(rob.pval[0]),
+                       ci_lower=pr["ci_lower"], ci_upper=pr["ci_upper"],
+                       pi_lower=pr["pi_lower"] if fit.method != "FE" else None,
+                       pi_upper=pr["pi_upper"] if fit.method != "FE" else None)
         text = json.dumps(out, indent=2)
     else:
         fit = pooling.rma(df["yi"], df["vi"], mods=mods, method=args.method, test=args.test, study=study)

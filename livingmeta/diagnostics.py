@@ -140,8 +140,9 @@ def cumulative(fit: MetaAnalysis, order) -> pd.DataFrame:
         if j == 1:
             y, v = fit.yi[idx[0]], fit.vi[idx[0]]
             se = np.sqrt(v)
-            rows.append({"study": fit.study[idx[0]], "k": 1, "estimate": y, "se": se, "ci_lower": y - 1.959963984540054 * se,
-                         "ci_upper": y + 1.959963984540054 * se, "tau2": 0.0, "I2": 0.0})
+            crit = float(dist.norm_isf((1 - fit.level) / 2))  # a single study: its own Wald interval
+            rows.append({"study": fit.study[idx[0]], "k": 1, "estimate": y, "se": se, "ci_lower": y - crit * se,
+                         "ci_upper": y + crit * se, "tau2": 0.0, "I2": 0.0})
             continue
         r = rma(fit.yi[idx], fit.vi[idx], method=fit.method, test=fit.test, level=fit.level)
         rows.append({"study": fit.study[idx[-1]], "k": j, "estimate": r.estimate, "se": float(r.se[0]),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from . import batched, dist
+from .estimators import METHODS
 from .pooling import MetaAnalysis, ModelError, rma
 
 
@@ -118,12 +119,17 @@ def permutation_test(fit: MetaAnalysis, *, iterations: int = 1000, seed: int = 2
             "iterations": n, "exact": exact, "seed": None if exact else seed}
 
 
+def _batched(fit: MetaAnalysis) -> bool:
+    """Whether the fit's method can refit a batch of permuted model matrices at once."""
+    return METHODS[fit.method].permutations
+
+
 def _permuted_qm(fit: MetaAnalysis, perms, n: int, chunk: int | None = None) -> np.ndarray:
     """QM of the model refitted with its moderator rows in each order of ``perms``; batched
-    (no loop over permutations) for the estimators livingmeta.batched supports."""
+    (no loop over permutations) for the methods the registry marks as supporting it."""
     k, p = fit.X.shape
     out = np.empty(n)
-    if fit.method not in batched.SUPPORTED:
+    if not _batched(fit):
         for i, perm in enumerate(perms):
             out[i] = rma(fit.yi, fit.vi, mods=fit.X[list(perm)], intercept=False, method=fit.method,
                          test=fit.test, compute_r2=False).QM

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from . import dist
-from .pooling import ModelError, _check_inputs, _WLS, design_matrix
+from .estimators import Problem
+from .pooling import ModelError, _check_inputs, design_matrix
 
 
 @dataclass
@@ -174,8 +175,7 @@ def three_level(yi, vi, cluster, mods=None, *, level: float = 0.95, intercept: b
     se = np.sqrt(np.diag(M))
     z = beta / se
     crit = dist.norm_isf((1 - level) / 2)
-    fe = _WLS(X, y, 1 / v)
-    QE = max(0.0, fe.rss)
+    QE = max(0.0, float(Problem(y, v, X).fit(0.0).rss))
     btt = slice(1, p) if (intercept and p > 1) else slice(0, p)
     b = beta[btt]
     QM = float(b @ np.linalg.solve(M[btt, btt], b))
@@ -204,6 +204,21 @@ class RobustTest:
     pval: np.ndarray
     vcov: np.ndarray
     n_clusters: int
+    tau2: float = 0.0     # the model's total heterogeneity variance, for prediction intervals
+    level: float = 0.95
+
+    def predict(self) -> dict:
+        """Pooled effect with confidence and prediction interval from the CR2 inference (metafor's
+        ``predict`` on ``robust(..., clubSandwich = TRUE)``): pred +/- t(df) se for the CI and
+        pred +/- t(df) sqrt(se^2 + tau^2) for the PI, t from the Satterthwaite df, for a model
+        without moderators."""
+        if self.coef_names != ["intrcpt"]:
+            raise ModelError("a robust prediction is defined here for models without moderators")
+        pred, se, df = float(self.beta[0]), float(self.se[0]), float(self.df[0])
+        crit = float(dist.t_isf((1 - self.level) / 2, df))
+        half_pi = crit * np.sqrt(se**2 + self.tau2)
+        return {"pred": pred, "se": se, "df": df, "ci_lower": pred - crit * se, "ci_upper": pred + crit * se,
+                "pi_lower": pred - half_pi, "pi_upper": pred + half_pi}
 
     def to_dict(self) -> dict:
         return {"coefficients": dict(zip(self.coef_names, map(float, self.beta))),
@@ -213,7 +228,7 @@ class RobustTest:
                 "vcov": "CR2", "test": "Satterthwaite"}
 
 
-def cr2_test(X, resid, blocks, starts, beta, coef_names) -> RobustTest:
+def cr2_test(X, resid, blocks, starts, beta, coef_names, *, tau2: float = 0.0, level: float = 0.95) -> RobustTest:
     """CR2 sandwich variance and Satterthwaite t tests for a model fitted by GLS with the inverse
     of its working covariance (clubSandwich ``coef_test(vcov = "CR2")`` with inverse_var = TRUE).
 
@@ -250,13 +265,14 @@ def cr2_test(X, resid, blocks, starts, beta, coef_names) -> RobustTest:
         P[np.diag_indices(J)] += np.array([np.sum(g[i] ** 2) for g in G_rows])
         df[i] = np.trace(P) ** 2 / np.sum(P**2)
     t = beta / se
-    return RobustTest(list(coef_names), np.asarray(beta), se, t, df, 2 * dist.t_sf(np.abs(t), df), vcov, J)
+    return RobustTest(list(coef_names), np.asarray(beta), se, t, df, 2 * dist.t_sf(np.abs(t), df), vcov, J,
+                      tau2=float(tau2), level=level)
 
 
 def robust_three_level(fit: ThreeLevelModel) -> RobustTest:
     """CR2 / Satterthwaite inference for a three-level model, clustered by its top level."""
     return cr2_test(fit._X, fit._y - fit._X @ fit.beta, fit.marginal_blocks(), fit._clusters.starts, fit.beta,
-                    fit.coef_names)
+                    fit.coef_names, tau2=fit.sigma2_between + fit.sigma2_within, level=fit.level)
 
 
 def robust_univariate(fit, cluster) -> RobustTest:
@@ -266,4 +282,4 @@ def robust_univariate(fit, cluster) -> RobustTest:
     X, y, v = fit.X[cl.order], fit.yi[cl.order], fit.vi[cl.order]
     ends = np.r_[cl.starts[1:], len(y)]
     blocks = [np.diag(v[s:e] + fit.tau2) for s, e in zip(cl.starts, ends)]
-    return cr2_test(X, y - X @ fit.beta, blocks, cl.starts, fit.beta, fit.coef_names)
+    return cr2_test(X, y - X @ fit.beta, blocks, cl.starts, fit.beta, fit.coef_names, tau2=fit.tau2, level=fit.level)

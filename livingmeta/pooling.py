@@ -2,8 +2,8 @@
 
 The model is y_i = x_i' beta + u_i + e_i with e_i ~ N(0, v_i) known and u_i ~ N(0, tau^2)
 (Viechtbauer 2010; metafor's ``rma.uni``). Every formula works on k-vectors and p x p matrices
-only (thin QR of the weighted design), so memory is linear in k and there are no loops over
-studies.
+only (livingmeta.wls), so memory is linear in k and there are no loops over studies; the tau^2
+estimators are those of livingmeta.estimators, shared with leave-one-out and permutation fits.
 """
 
 from __future__ import annotations
@@ -13,215 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from . import dist
-from . import intercept as intercept_only
+from .errors import ConvergenceError, ModelError  # noqa: F401  (re-exported)
+from . import estimators
+from .estimators import METHODS, Problem, estimate_tau2, knha_factor, q_root
+from .wls import wald_statistic
 
-TAU2_METHODS = ("FE", "DL", "REML", "ML", "PM", "HE", "HS", "SJ", "EB")
+TAU2_METHODS = tuple(METHODS)  # the registry's names, in its order
 TESTS = ("z", "knha")
-TAU2_MAX = 100.0  # metafor's default upper bound for root-finding estimators
-FISHER_THRESHOLD = 1e-12
-FISHER_MAXITER = 10_000
-
-
-from livingmeta.errors import ConvergenceError, ModelError  # noqa: E402,F401  (re-exported)
-
-
-# --------------------------------------------------------------------------------------------
-# Weighted least squares through a thin QR decomposition.
-# --------------------------------------------------------------------------------------------
-@dataclass
-class _WLS:
-    """Weighted least squares of y on X with weights w, plus the traces the estimators need.
-
-    With B = diag(sqrt(w)) and BX = QR, the matrix P = W - WX(X'WX)^-1 X'W of Viechtbauer (2005)
-    is B (I - QQ') B, so every trace of P reduces to row norms of Q and p x p products.
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    w: np.ndarray
-
-    def __post_init__(self):
-        sw = np.sqrt(self.w)
-        if self.X.shape[1] == 1:
-            # One column (an intercept-only model): QR, coefficients and (X'WX)^-1 in closed form;
-            # numpy's LAPACK wrappers would cost more than the arithmetic at small k.
-            a = self.X[:, 0] * sw
-            r2 = a @ a
-            if not r2 > 0:
-                raise ModelError("the model matrix is all zeros")
-            r = np.sqrt(r2)
-            self.Q, self.R = (a / r)[:, None], np.array([[r]])
-            self.beta = np.array([(a @ (sw * self.y)) / r2])
-            self.M = np.array([[1 / r2]])
-            self.h = self.Q[:, 0] ** 2
-        else:
-            self.Q, self.R = np.linalg.qr(self.X * sw[:, None])
-            if np.any(np.abs(np.diag(self.R)) < 1e-10 * max(1.0, np.abs(self.R).max())):
-                raise ModelError("the moderators are collinear (model matrix not of full rank)")
-            self.beta = np.linalg.solve(self.R, self.Q.T @ (sw * self.y))
-            self.h = np.einsum("ij,ij->i", self.Q, self.Q)  # hat values (diagonal of QQ')
-            Rinv = np.linalg.inv(self.R)
-            self.M = Rinv @ Rinv.T  # (X'WX)^-1
-        self.resid = self.y - self.X @ self.beta
-
-    @property
-    def rss(self) -> float:
-        """y'Py, the weighted residual sum of squares (generalised Q)."""
-        return float(np.sum(self.w * self.resid**2))
-
-    def tr_P_diag(self, d) -> float:
-        """tr(P D) for diagonal D = diag(d)."""
-        e = self.w * d
-        return float(np.sum(e) - np.sum(e * self.h))
-
-    def tr_PDPF(self, d, f) -> float:
-        """tr(P D P F) for diagonal D, F (with P = B(I-H)B; uses tr((I-H)E(I-H)G))."""
-        e, g = self.w * d, self.w * f
-        QeQ = self.Q.T @ (self.Q * e[:, None])
-        QgQ = self.Q.T @ (self.Q * g[:, None])
-        return float(np.sum(e * g) - 2 * np.sum(e * g * self.h) + np.sum(QeQ * QgQ.T))
-
-    def py_norm2(self) -> float:
-        """y'PPy = ||Py||^2 with Py = W e."""
-        return float(np.sum((self.w * self.resid) ** 2))
-
-
-def _ones(k):
-    return np.ones(k)
-
-
-# --------------------------------------------------------------------------------------------
-# tau^2 estimators. Each takes y, v, X and returns (tau2, se_tau2 or nan, iterations).
-# --------------------------------------------------------------------------------------------
-def tau2_dl(yi, vi, X, fe: _WLS | None = None):
-    """DerSimonian & Laird (1986) method-of-moments estimator, generalised to meta-regression
-    (Raudenbush 2009): (Q - (k - p)) / tr(P), truncated at zero. ``fe``: the fixed-effect fit
-    with weights 1/v, if already at hand."""
-    k, p = X.shape
-    fit = fe if fe is not None else _WLS(X, yi, 1 / vi)
-    trP = fit.tr_P_diag(_ones(k))
-    tau2 = max(0.0, (fit.rss - (k - p)) / trP)
-    se = np.sqrt((2 * (k - p) + 4 * tau2 * trP + 2 * tau2**2 * fit.tr_PDPF(_ones(k), _ones(k))) / trP**2)
-    return tau2, se, 0
-
-
-def tau2_he(yi, vi, X):
-    """Hedges (1983) / Hedges-Olkin unweighted method-of-moments estimator:
-    (RSS_OLS - tr(P0 V)) / (k - p), P0 the OLS residual projector."""
-    k, p = X.shape
-    raw, ols = _he_raw(yi, vi, X)
-    tau2 = max(0.0, raw)
-    # metafor: se = sqrt(1/(k-p)^2 (2 tr(P0 V P0 V) + 4 tau2 tr(P0 V) + 2 tau2^2 (k - p)))
-    trPV = ols.tr_P_diag(vi)
-    se = np.sqrt((2 * ols.tr_PDPF(vi, vi) + 4 * tau2 * trPV + 2 * tau2**2 * (k - p)) / (k - p) ** 2)
-    return tau2, se, 0
-
-
-def _he_raw(yi, vi, X):
-    k, p = X.shape
-    ols = _WLS(X, yi, _ones(k))
-    return (ols.rss - ols.tr_P_diag(vi)) / (k - p), ols
-
-
-def tau2_hs(yi, vi, X):
-    """Hunter & Schmidt (2004) estimator as in metafor: (y'Py - k) / sum(w), w = 1/v."""
-    k, p = X.shape
-    w = 1 / vi
-    fit = _WLS(X, yi, w)
-    tau2 = max(0.0, (fit.rss - k) / np.sum(w))
-    se = np.sqrt((2 * (k - p) + 4 * tau2 * fit.tr_P_diag(_ones(k)) + 2 * tau2**2 * fit.tr_PDPF(_ones(k), _ones(k))) / np.sum(w) ** 2)
-    return tau2, se, 0
-
-
-def tau2_sj(yi, vi, X):
-    """Sidik & Jonkman (2005) two-step estimator: tau0 = var(y)(k-1)/k, then tau0 y'P(tau0)y/(k-p)."""
-    k, p = X.shape
-    tau0 = float(np.var(yi))  # population variance = var(y) (k-1)/k
-    fit = _WLS(X, yi, 1 / (vi + tau0))
-    tau2 = max(0.0, tau0 * fit.rss / (k - p))
-    se = np.sqrt(tau0**2 / (k - p) ** 2 * (2 * fit.tr_PDPF(vi, vi) + 4 * tau2 * fit.tr_PDPF(vi, _ones(k))
-                                          + 2 * tau2**2 * fit.tr_PDPF(_ones(k), _ones(k))))
-    return tau2, se, 0
-
-
-def generalised_q(tau2, yi, vi, X) -> float:
-    """Generalised Q statistic sum w_i (y_i - x_i'b)^2 with w_i = 1/(v_i + tau2)."""
-    return _WLS(X, yi, 1 / (vi + tau2)).rss
-
-
-def _q_root(target, yi, vi, X, lo=0.0, hi=TAU2_MAX):
-    """tau2 at which the generalised Q equals ``target`` (Q decreases in tau2)."""
-    from scipy import optimize
-
-    f = lambda t: generalised_q(t, yi, vi, X) - target  # noqa: E731
-    if f(lo) < 0:
-        return lo
-    while f(hi) > 0:
-        hi *= 10
-        if hi > 1e12:
-            raise ModelError("no tau^2 makes Q equal its target; the data may be degenerate")
-    return optimize.brentq(f, lo, hi, xtol=1e-15, rtol=1e-14, maxiter=1000)
-
-
-def tau2_pm(yi, vi, X):
-    """Paule & Mandel (1982) estimator: the tau2 at which the generalised Q equals k - p."""
-    k, p = X.shape
-    tau2 = _q_root(k - p, yi, vi, X)
-    w = 1 / (vi + tau2)
-    se = np.sqrt(2 * k**2 / (k - p) / np.sum(w) ** 2)
-    return tau2, se, 0
-
-
-def tau2_eb(yi, vi, X):
-    """Empirical Bayes estimator (Morris 1983; Berkey et al. 1995). Its estimating equation,
-    k/(k-p) y'Py = k, is the Paule-Mandel one, so it is solved the same way (metafor iterates)."""
-    return tau2_pm(yi, vi, X)
-
-
-def _fisher_scoring(yi, vi, X, reml: bool):
-    k, p = X.shape
-    tau2 = max(0.0, _he_raw(yi, vi, X)[0])  # metafor starts ML/REML from the HE estimate
-
-    def step(t):
-        fit = _WLS(X, yi, 1 / (vi + t))
-        if reml:
-            return (fit.py_norm2() - fit.tr_P_diag(_ones(k))) / fit.tr_PDPF(_ones(k), _ones(k))
-        return (fit.py_norm2() - np.sum(fit.w)) / np.sum(fit.w**2)
-
-    try:
-        tau2, it = intercept_only.fisher_scoring(tau2, step, FISHER_THRESHOLD, FISHER_MAXITER)
-    except RuntimeError:
-        raise ModelError("Fisher scoring for tau^2 did not converge") from None
-    # metafor's ll0check: keep tau2 = 0 if the likelihood is higher there.
-    if tau2 > 0 and log_likelihood(0.0, yi, vi, X, reml) > log_likelihood(tau2, yi, vi, X, reml) + 1e-10:
-        tau2 = 0.0
-    fit = _WLS(X, yi, 1 / (vi + tau2))
-    se = np.sqrt(2 / fit.tr_PDPF(_ones(k), _ones(k))) if reml else np.sqrt(2 / np.sum(fit.w**2))
-    return tau2, se, it
-
-
-def tau2_reml(yi, vi, X):
-    """Restricted maximum likelihood (Viechtbauer 2005), Fisher scoring from the HE estimate."""
-    return _fisher_scoring(yi, vi, X, reml=True)
-
-
-def tau2_ml(yi, vi, X):
-    """Maximum likelihood (Hardy & Thompson 1996), Fisher scoring from the HE estimate."""
-    return _fisher_scoring(yi, vi, X, reml=False)
-
-
-def log_likelihood(tau2, yi, vi, X, reml: bool = True) -> float:
-    """(Restricted) log-likelihood of the random-effects model at tau2 (Viechtbauer 2005, eq. 7-8)."""
-    k, p = X.shape
-    fit = _WLS(X, yi, 1 / (vi + tau2))
-    if reml:
-        logdet = 2 * np.sum(np.log(np.abs(np.diag(fit.R))))
-        return float(-0.5 * (k - p) * np.log(2 * np.pi) - 0.5 * np.sum(np.log(vi + tau2)) - 0.5 * logdet - 0.5 * fit.rss)
-    return float(-0.5 * k * np.log(2 * np.pi) - 0.5 * np.sum(np.log(vi + tau2)) - 0.5 * fit.rss)
-
-
-_ESTIMATORS = {"DL": tau2_dl, "HE": tau2_he, "HS": tau2_hs, "SJ": tau2_sj, "PM": tau2_pm,
-               "EB": tau2_eb, "REML": tau2_reml, "ML": tau2_ml}
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,6 +63,11 @@ def design_matrix(mods, k: int, intercept: bool = True):
     if X.shape[0] != k:
         raise ModelError(f"moderators have {X.shape[0]} rows but there are {k} studies")
     return X, names
+
+
+def _finite_or_none(x):
+    """JSON has no NaN or infinity: a value that is not a finite number is missing (null)."""
+    return float(x) if x is not None and np.isfinite(x) else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,8 +156,8 @@ class MetaAnalysis:
         k, p = self.X.shape
         a = (1 - self.level) / 2
         crit_u, crit_l = dist.chi2_isf(a, k - p), dist.chi2_ppf(a, k - p)
-        lb = _q_root(crit_u, self.yi, self.vi, self.X)
-        ub = _q_root(crit_l, self.yi, self.vi, self.X)
+        pr = _problem(self.yi, self.vi, self.X)
+        lb, ub = (float(q_root(pr, crit)) for crit in (crit_u, crit_l))
         vt = self.vt
         return {
             "tau2": (lb, ub),
@@ -366,13 +169,15 @@ class MetaAnalysis:
     def to_dict(self) -> dict:
         """Plain JSON-able summary (the keys of the CLI's ``analyze --json``)."""
         out = {"k": self.k, "method": self.method, "test": self.test, "level": self.level,
-               "tau2": self.tau2, "se_tau2": self.se_tau2, "I2": self.I2, "H2": self.H2,
+               "tau2": self.tau2, "se_tau2": _finite_or_none(self.se_tau2), "I2": self.I2, "H2": self.H2,
                "Q": self.QE, "Q_df": self.k - self.p, "Q_p": self.QEp}
         if self.int_only:
             pr = self.predict()
+            # a common-effect model has no prediction interval (as metafor): null, not a number
+            random = METHODS[self.method].random_effects
             out.update(estimate=self.estimate, se=float(self.se[0]), zval=float(self.zval[0]),
                        pval=float(self.pval[0]), ci_lower=float(self.ci_lower[0]), ci_upper=float(self.ci_upper[0]),
-                       pi_lower=pr["pi_lower"], pi_upper=pr["pi_upper"])
+                       pi_lower=pr["pi_lower"] if random else None, pi_upper=pr["pi_upper"] if random else None)
         else:
             out.update(
                 coefficients=dict(zip(self.coef_names, map(float, self.beta))),
@@ -383,7 +188,7 @@ class MetaAnalysis:
                 QM=self.QM, QM_df=list(self.QM_df), QM_p=self.QMp, R2=self.R2)
         if self.test == "knha":
             out["df"] = self.ddf
-        return out
+        return {key: _finite_or_none(val) if isinstance(val, float) else val for key, val in out.items()}
 
     def summary(self) -> str:
         """A printable summary in the spirit of metafor's print.rma.uni."""
@@ -403,18 +208,48 @@ class MetaAnalysis:
         return "\n".join(lines)
 
 
+# The numeric range the engine accepts: effect sizes on any scale in use (log ratios, SMDs, raw
+# mean differences) and their variances lie far inside it, and within it every weighted sum of
+# w^3 y^2 (w = 1/v) stays finite in double precision.
+YI_MAX = 1e10
+VI_RANGE = (1e-12, 1e20)
+
+
 def _check_inputs(yi, vi):
     yi = np.asarray(yi, dtype=float).ravel()
     vi = np.asarray(vi, dtype=float).ravel()
     if yi.shape != vi.shape:
         raise ModelError(f"yi has {yi.size} values but vi has {vi.size}")
-    if not (np.all(np.isfinite(yi)) and np.all(np.isfinite(vi))):
+    if np.abs(yi).max(initial=0.0) <= YI_MAX and VI_RANGE[0] <= vi.min(initial=1.0) and vi.max(initial=1.0) <= VI_RANGE[1]:
+        pass  # the usual case, settled by three reductions (NaN fails every comparison)
+    elif not (np.all(np.isfinite(yi)) and np.all(np.isfinite(vi))):
         raise ModelError("yi and vi must be finite numbers (no missing values)")
-    if np.any(vi <= 0):
+    elif np.any(vi <= 0):
         raise ModelError("every sampling variance vi must be positive")
+    else:
+        bad_y = np.flatnonzero(np.abs(yi) > YI_MAX)
+        bad_v = np.flatnonzero((vi < VI_RANGE[0]) | (vi > VI_RANGE[1]))
+        name, vals, i = ("yi", yi, bad_y[0]) if bad_y.size else ("vi", vi, bad_v[0])
+        limits = (f"effect sizes must lie within +/-{YI_MAX:g}" if name == "yi"
+                  else f"sampling variances must lie between {VI_RANGE[0]:g} and {VI_RANGE[1]:g}")
+        raise ModelError(f"{name} in row {i + 1} is {vals[i]:g}: {limits}; check that row's value, its scale "
+                         "(e.g. a log ratio, not the ratio) and that vi is a variance, not an SE or a sample size")
     if yi.size < 2:
         raise ModelError("a meta-analysis needs at least 2 studies")
     return yi, vi
+
+
+def _problem(yi, vi, X) -> Problem:
+    """One fit as a batch of one; an intercept-only model needs no matrix algebra (p = 1)."""
+    intercept_only = X.shape[1] == 1 and bool(np.all(X[:, 0] == 1))
+    return Problem(yi, vi, None if intercept_only else X)
+
+
+def _check_rank(X, vi):
+    """Refuse collinear moderators (the thin QR of the weighted model matrix)."""
+    R = np.linalg.qr(X / np.sqrt(vi)[:, None], mode="r")
+    if np.any(np.abs(np.diag(R)) < 1e-10 * max(1.0, np.abs(R).max())):
+        raise ModelError("the moderators are collinear (model matrix not of full rank)")
 
 
 def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: float = 0.95,
@@ -426,9 +261,7 @@ def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: floa
     Knapp & Hartung 2003). ``tau2`` fixes tau^2 instead of estimating it.
     """
     yi, vi = _check_inputs(yi, vi)
-    method = method.upper()
-    if method not in TAU2_METHODS:
-        raise ModelError(f"method must be one of {', '.join(TAU2_METHODS)}, not {method!r}")
+    method = estimators.method(method).name
     if test not in TESTS:
         raise ModelError(f"test must be one of {', '.join(TESTS)}, not {test!r}")
     k = yi.size
@@ -441,37 +274,25 @@ def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: floa
     p = X.shape[1]
     if k <= p:
         raise ModelError(f"{k} studies cannot estimate {p} coefficients")
-    iterations = 0
     if p == 1 and intercept:
-        # No moderators: every quantity is a sum over studies (livingmeta.intercept).
-        fe_s = intercept_only.Sums(yi, vi, 0.0)
-        if tau2 is not None:
-            t2, se_t2 = float(tau2), np.nan
-        elif method == "FE":
-            t2, se_t2 = 0.0, np.nan
-        else:
-            t2, se_t2, iterations = intercept_only.tau2(yi, vi, method, fe_s)
-        fit_s = intercept_only.Sums(yi, vi, t2)
-        beta, vb, rss, w = np.array([fit_s.mu]), np.array([[1 / fit_s.W]]), fit_s.q, fit_s.w
-        QE, vt = max(0.0, fe_s.q), (k - 1) / fe_s.trP
+        pr = Problem(yi, vi)  # no moderators: no matrix algebra at all
     else:
-        fe = _WLS(X, yi, 1 / vi)  # Cochran's Q below; DL starts from the same fit
-        if tau2 is not None:
-            t2, se_t2 = float(tau2), np.nan
-        elif method == "FE":
-            t2, se_t2 = 0.0, np.nan
-        elif method == "DL":
-            t2, se_t2, iterations = tau2_dl(yi, vi, X, fe)
-        else:
-            t2, se_t2, iterations = _ESTIMATORS[method](yi, vi, X)
-        fit = _WLS(X, yi, 1 / (vi + t2))
-        beta, vb, rss, w = fit.beta, fit.M.copy(), fit.rss, 1 / (vi + t2)
-        # Heterogeneity: Cochran's Q with fixed-effect weights, I^2/H^2 via the "typical"
-        # within-study variance vt = (k - p)/tr(P) (Higgins & Thompson 2002, eq. 9; metafor i2def "1").
-        QE, vt = max(0.0, fe.rss), (k - p) / fe.tr_P_diag(_ones(k))
+        _check_rank(X, vi)
+        pr = Problem(yi, vi, X)
+    fe = pr.fit(0.0)  # Cochran's Q below; DL and HS start from the same fit
+    if tau2 is not None:
+        t2, se_t2, iterations = float(tau2), np.nan, 0
+    else:
+        t2, se_t2, iterations = estimate_tau2(pr, method, fe_fit=fe)
+    t2, se_t2 = float(t2), float(se_t2)
+    fit = pr.fit(t2)
+    beta, vb, w = fit.beta, fit.M, fit.w
+    # Heterogeneity: Cochran's Q with fixed-effect weights, I^2/H^2 via the "typical"
+    # within-study variance vt = (k - p)/tr(P) (Higgins & Thompson 2002, eq. 9; metafor i2def "1").
+    QE, vt = max(0.0, float(fe.rss)), (k - p) / float(fe.tr_P())
     s2w = 1.0
     if test == "knha":
-        s2w = rss / (k - p) if rss > np.finfo(float).eps else 0.0
+        s2w = float(knha_factor(fit.rss, k - p))
         vb = s2w * vb
     se = np.sqrt(np.diag(vb))
     zval = beta / se
@@ -479,8 +300,7 @@ def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: floa
     btt = slice(1, p) if (intercept and p > 1) else slice(0, p)
     m = len(range(p)[btt])
     if m > 0 and not (intercept and p == 1):
-        b = beta[btt]
-        QM = float(b @ np.linalg.solve(vb[btt, btt], b))
+        QM = float(wald_statistic(beta[btt], vb[btt, btt]))
     else:
         QM = float(beta[0] ** 2 / vb[0, 0])
         m = 1
@@ -498,15 +318,15 @@ def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: floa
         pval = 2 * dist.norm_sf(np.abs(zval))
         crit = dist.norm_isf(a)
     QEp = float(dist.chi2_sf(QE, k - p))
-    if method == "FE":
+    if not METHODS[method].random_effects:
         I2 = max(0.0, 100 * (QE - (k - p)) / QE) if QE > 0 else 0.0
         H2 = QE / (k - p)
     else:
         I2 = 100 * t2 / (vt + t2)
         H2 = t2 / vt + 1
     R2 = None
-    if p > 1 and intercept and method != "FE" and compute_r2:
-        t2_re = intercept_only.tau2(yi, vi, method)[0]
+    if p > 1 and intercept and METHODS[method].random_effects and compute_r2:
+        t2_re = float(estimate_tau2(Problem(yi, vi), method, se=False)[0])
         R2 = 0.0 if t2_re <= 0 else max(0.0, 100 * (t2_re - t2) / t2_re)
     return MetaAnalysis(
         yi=yi, vi=vi, X=X, coef_names=names, method=method, test=test, level=level, tau2=float(t2),

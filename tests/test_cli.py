@@ -88,3 +88,17 @@ def test_analyze_robust_uses_cr2_with_satterthwaite_df(konstantopoulos_csv):
 def test_model_without_cluster_is_refused(konstantopoulos_csv):
     res = run("analyze", str(konstantopoulos_csv), "--model", "threelevel")
     assert res.returncode != 0 and "--cluster" in res.stderr
+
+
+def test_analyze_robust_prediction_interval_matches_metafor(tmp_path):
+    """Issue 14, item 15: with --model robust the prediction interval uses the CR2 SE and the
+    t(df_CR2) critical value (metafor's predict on robust(..., clubSandwich = TRUE))."""
+    d, yi, vi = bcg_rr()
+    path = tmp_path / "bcg.csv"
+    pd.DataFrame({"trial": d.trial, "yi": yi, "vi": vi}).to_csv(path, index=False)
+    res = run("analyze", str(path), "--cluster", "trial", "--model", "robust", "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    ref = REF["robust_predict"]["bcg_trial"]
+    got = [out[k] for k in ("estimate", "se", "df", "ci_lower", "ci_upper", "pi_lower", "pi_upper")]
+    assert got == pytest.approx([ref[k] for k in ("pred", "se", "df", "ci_lb", "ci_ub", "pi_lb", "pi_ub")], rel=1e-5)

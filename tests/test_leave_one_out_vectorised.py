@@ -24,7 +24,7 @@ def test_vectorised_leave_one_out_equals_refitting(dname, method, test):
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("method", ["REML", "DL", "PM", "FE"])
+@pytest.mark.parametrize("method", pooling.TAU2_METHODS)
 @pytest.mark.parametrize("test", pooling.TESTS)
 def test_vectorised_influence_equals_refitting(method, test):
     yi, vi = DATASETS["bcg"]()
@@ -36,7 +36,7 @@ def test_vectorised_influence_equals_refitting(method, test):
     assert (fast["influential"] == slow["influential"]).all()
 
 
-@pytest.mark.parametrize("method", ["REML", "ML", "DL", "HE", "HS", "FE"])
+@pytest.mark.parametrize("method", pooling.TAU2_METHODS)
 @pytest.mark.parametrize("test", pooling.TESTS)
 def test_batched_permutation_fits_equal_refitting(method, test):
     import itertools
@@ -49,6 +49,7 @@ def test_batched_permutation_fits_equal_refitting(method, test):
     perms = [rng.permutation(len(yi)) for _ in range(40)]
     fast = moderators._permuted_qm(fit, iter(perms), len(perms), chunk=16)
     slow = [pooling.rma(yi, vi, mods=fit.X[p], intercept=False, method=method, test=test).QM for p in perms]
+    assert moderators._batched(fit)  # every registered method runs batched
     np.testing.assert_allclose(fast, slow, rtol=1e-6, atol=1e-9)
     del itertools
 

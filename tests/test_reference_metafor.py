@@ -126,6 +126,13 @@ def test_meta_regression_matches_metafor(case):
     close(fit.se, ref["se"], ITER)
     close(fit.pval, ref["pval"], ITER)
     close([fit.QM, fit.QMp], [ref["QM"], ref["QMp"]], ITER)
+    close([fit.QE, fit.QEp, fit.I2, fit.H2], [ref["QE"], ref["QEp"], ref["I2"], ref["H2"]], ITER)
+    close(fit.ci_lower, ref["ci_lb"], ITER)
+    close(fit.ci_upper, ref["ci_ub"], ITER)
+    if method == "FE":  # metafor reports no R^2 (and no tau^2 SE) for a fixed-effects model
+        assert fit.R2 is None
+        return
+    close(fit.se_tau2, ref["se_tau2"], ITER)
     close(fit.R2, ref["R2"], ITER, atol=1e-7)
 
 
@@ -271,3 +278,16 @@ def test_subgroup_analysis_with_separate_tau2_matches_metafor():
     close(lv.se, ref["se"], ITER)
     close(lv.tau2, ref["tau2"], ITER)
     close([sg.Q_between, sg.p_between], [ref["Q_between"], ref["p_between"]], ITER)
+
+
+
+def test_cluster_robust_prediction_interval_matches_metafor_predict_on_robust():
+    """metafor's predict() on robust(..., clubSandwich = TRUE): CR2 SE, t(df_CR2) critical value,
+    prediction interval pred +/- qt(.975, df) sqrt(se_CR2^2 + tau^2) (issue 14, item 15)."""
+    d, yi, vi = bcg_rr()
+    fit = pooling.rma(yi, vi)
+    rob = multilevel.robust_univariate(fit, d.trial)
+    pr = rob.predict()
+    ref = REF["robust_predict"]["bcg_trial"]
+    close([pr["pred"], pr["se"], pr["ci_lower"], pr["ci_upper"], pr["pi_lower"], pr["pi_upper"], rob.df[0]],
+          [ref["pred"], ref["se"], ref["ci_lb"], ref["ci_ub"], ref["pi_lb"], ref["pi_ub"], ref["df"]], ITER)

@@ -78,7 +78,9 @@ for (d in names(datasets)) for (m in c("FE", "DL", "REML", "ML", "PM", "HE", "HS
   out$rma[[paste(d, m, t, sep = "_")]] <- s
 }
 out$metareg <- list()
-for (t in c("z", "knha")) for (m in c("REML", "DL", "ML")) {
+# Every tau^2 estimator with a numeric (ablat + year) and a categorical (alloc) moderator, so
+# the general (moderator) path of each estimator is checked, not only the intercept-only one.
+for (t in c("z", "knha")) for (m in c("REML", "DL", "ML", "SJ", "PM", "EB", "HE", "HS", "FE")) {
   out$metareg[[paste("bcg_ablat_year", m, t, sep = "_")]] <- fit_summary(rma(yi, vi, mods = ~ ablat + year, data = datasets$bcg, method = m, test = t, control = ctrl))
   out$metareg[[paste("bcg_alloc", m, t, sep = "_")]] <- fit_summary(rma(yi, vi, mods = ~ alloc, data = datasets$bcg, method = m, test = t, control = ctrl))
 }
@@ -166,6 +168,15 @@ out$threelevel <- list(
 ru <- rma(yi, vi, data = ko, control = ctrl)
 cu2 <- coef_test(ru, vcov = "CR2", cluster = ko$district, test = "Satterthwaite")
 out$threelevel$cr2_univariate <- list(beta = num(cu2$beta), se = num(cu2$SE), df = num(cu2$df_Satt), pval = num(cu2$p_Satt), tau2 = ru$tau2)
+
+# ---- cluster-robust prediction (metafor's predict on robust(..., clubSandwich = TRUE)) ---------
+# CR2 variance, Satterthwaite df; the prediction interval is pred +/- qt(.975, df) sqrt(se^2 + tau^2).
+rb <- rma(yi, vi, data = datasets$bcg, control = ctrl)
+rob <- robust(rb, cluster = datasets$bcg$trial, clubSandwich = TRUE)
+prb <- predict(rob)
+out$robust_predict <- list(bcg_trial = list(
+  pred = num(prb$pred), se = num(prb$se), ci_lb = num(prb$ci.lb), ci_ub = num(prb$ci.ub),
+  pi_lb = num(prb$pi.lb), pi_ub = num(prb$pi.ub), df = num(rob$ddf), tau2 = rb$tau2))
 
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE), "tests/reference/metafor_reference.json")
 cat("wrote tests/reference/metafor_reference.json\n")
