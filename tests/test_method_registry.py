@@ -56,7 +56,8 @@ def test_rma_and_the_command_line_offer_the_registry_methods():
             pass
     finally:
         argparse.ArgumentParser.parse_args = orig
-    assert list(parser_choices) == list(estimators.METHODS)
+    # the tau^2 estimators are the registry's; RevMan's pooling methods (MH, MH+DL, Peto) follow them
+    assert list(parser_choices) == [*estimators.METHODS, *cli.REVMAN_METHODS]
 
 
 def test_every_method_names_its_source_and_support():
