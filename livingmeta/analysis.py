@@ -29,7 +29,7 @@ def _wide(arms: pd.DataFrame, review_def: dict) -> pd.DataFrame:
     return wide.reset_index()
 
 
-def effect_size_table(arms: pd.DataFrame, review_def: dict, cfg: dict) -> pd.DataFrame:
+def effect_size_table(arms: pd.DataFrame, review_def: dict, cfg: dict, level: float = 0.95) -> pd.DataFrame:
     """Effect size and sampling variance per trial, outcome, timepoint and effect (intervention
     minus control; log scale for ratios). Continuous outcomes: Hedges' g with the configured
     correction and variance; binary: the configured measure with the zero-cell correction. A block
@@ -64,8 +64,7 @@ def effect_size_table(arms: pd.DataFrame, review_def: dict, cfg: dict) -> pd.Dat
         sub["measure"] = measure
         sub["yi"], sub["vi"] = yi, vi
         sub["sei"] = np.sqrt(vi)
-        z = dist.norm_isf(0.025)
-        sub["ci_lower"], sub["ci_upper"] = sub.yi - z * sub.sei, sub.yi + z * sub.sei
+        sub["ci_lower"], sub["ci_upper"] = effects.wald_ci(sub.yi, sub.sei, level)  # at the configured level
         parts.append(sub)
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values(["outcome", "timepoint", "label", "effect_id"], ignore_index=True)

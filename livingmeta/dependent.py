@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .effects import wald_ci
 from .errors import EffectSizeError
 
 DEFAULT_RHO = 0.6  # metapsyTools runMetaAnalysis(rho.within.study = 0.6)
@@ -54,7 +55,7 @@ def multilevel_i2(vi, sigma2_between: float, sigma2_within: float) -> float:
     return float(100 * total / (total + typical))
 
 
-def one_effect_per_trial(table: pd.DataFrame, *, rho: float = DEFAULT_RHO) -> pd.DataFrame:
+def one_effect_per_trial(table: pd.DataFrame, *, rho: float = DEFAULT_RHO, level: float = 0.95) -> pd.DataFrame:
     """An effect table (effects.csv rows) with the effects of each trial x outcome x timepoint
     aggregated into one row. Rows of trials with a single effect are kept as they are. Group
     sizes of an aggregate are the largest among its effects (a shared control group is not
@@ -78,8 +79,7 @@ def one_effect_per_trial(table: pd.DataFrame, *, rho: float = DEFAULT_RHO) -> pd
         rows.append(row)
     agg_tab = pd.DataFrame(rows)
     agg_tab["sei"] = np.sqrt(agg_tab.vi)
-    z = 1.959963984540054
-    agg_tab["ci_lower"], agg_tab["ci_upper"] = agg_tab.yi - z * agg_tab.sei, agg_tab.yi + z * agg_tab.sei
+    agg_tab["ci_lower"], agg_tab["ci_upper"] = wald_ci(agg_tab.yi, agg_tab.sei, level)
     out = pd.concat([single, agg_tab], ignore_index=True)
     return out.sort_values(["outcome", "timepoint", "label", "effect_id"], ignore_index=True)
 

@@ -20,6 +20,12 @@ BINARY_MEASURES = ("RR", "OR", "RD")
 from livingmeta.errors import EffectSizeError  # noqa: E402  (re-exported: effects.EffectSizeError)
 
 
+def wald_ci(yi, sei, level: float):
+    """Each study's Wald confidence interval, yi -/+ z_(1-(1-level)/2) * sei (metafor's escalc summary)."""
+    z = dist.norm_isf((1 - level) / 2)
+    return yi - z * sei, yi + z * sei
+
+
 @dataclass(frozen=True)
 class EffectSizes:
     """Effect estimates ``yi`` with sampling variances ``vi`` (one entry per study)."""

@@ -45,7 +45,7 @@ def test_no_review_word_in_code_templates_or_figure_defaults():
 
 
 def test_no_hard_coded_confidence_level_in_code_or_templates():
-    pattern = re.compile(r"95 ?%|(?<![-\d.])\b1\.96\b|1\.959964|\b0\.975\b")  # -1.96: a prior table value
+    pattern = re.compile(r"95 ?%|(?<![-\d.])\b1\.96\b|1\.95996|\b0\.975\b")  # -1.96: a prior table value
     hits = [f"{p.relative_to(ROOT)}:{i}" for p in CODE for i, line in enumerate(p.read_text().splitlines(), 1)
             if pattern.search(line)]
     assert not hits, hits

@@ -9,6 +9,7 @@ rule effect_sizes:
         all=f"{RESULTS}/{{review}}/effects_all.csv",
     params:
         effect_size=config.get("effect_size", {}),
+        level=config["pooling"]["level"],
     log:
         f"{RESULTS}/{{review}}/logs/effect_sizes.log",
     conda:
