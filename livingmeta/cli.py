@@ -29,15 +29,20 @@ class InputError(LivingmetaError):
     """A command-line input (file, column, option) livingmeta cannot use."""
 
 
-def _read_effects(path: str, moderators: list[str]):
+def _read_csv(path: str):
+    """The table at ``path``, or an InputError naming the file and what is wrong with it."""
     import pandas as pd
-    p = Path(path)
-    if not p.is_file():
+    if not Path(path).is_file():
         raise InputError(f"{path}: file not found")
     try:
-        df = pd.read_csv(p)
+        return pd.read_csv(path)
     except Exception as e:  # pandas raises many kinds for unreadable CSV
         raise InputError(f"{path}: not a readable CSV file ({e.__class__.__name__}: {e})") from None
+
+
+def _read_effects(path: str, moderators: list[str]):
+    import pandas as pd
+    df = _read_csv(path)
     missing = [c for c in ["yi", "vi", *moderators] if c not in df.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
@@ -147,13 +152,7 @@ def _analyze_revman(args) -> int:
     kind = "binary" if measure in ("RR", "OR", "RD") else "continuous" if measure in ("MD", "SMD") else None
     if kind is None:
         raise InputError(f"--measure must be one of RR, OR, RD, MD, SMD; got {args.measure!r}")
-    p = Path(args.effects)
-    if not p.is_file():
-        raise InputError(f"{args.effects}: file not found")
-    try:
-        df = pd.read_csv(p)
-    except Exception as e:  # pandas raises many kinds for unreadable CSV
-        raise InputError(f"{args.effects}: not a readable CSV file ({e.__class__.__name__}: {e})") from None
+    df = _read_csv(args.effects)
     cols = STUDY_COLUMNS[kind] if all(c in df.columns for c in STUDY_COLUMNS[kind]) else STUDY_COLUMNS["generic"]
     missing = [c for c in cols if c not in df.columns]
     if missing:
