@@ -34,6 +34,7 @@ for svg in sorted(Path(sm.input.prisma_figures).glob("edition_*.svg")):
     figures[f"prisma:{svg.stem.split('_')[1]}"] = svg.relative_to(out_dir).as_posix()
 settled = settled_inputs(sm.input.bayes, sm.input.sequential, sm.params.previous_edition,
                          Path(sm.input.sequential_plot).relative_to(out_dir).as_posix())
+figures["sequential"] = settled["figure"]  # so the web edition inlines it too
 fp = fingerprint(sm.params.review_dir, sm.params.config_file, project_root=Path.cwd())
 epoch, epoch_source = build_epoch(fp, sm.params.review_dir, sm.params.config_file, out_dir)
 date = edition_date(epoch)
