@@ -219,8 +219,18 @@ def synced(tmp_path_factory):
     target = tmp_path_factory.mktemp("sync") / "psy"
     metapsy.import_metapsy(target, R22)
     before = {p.stem: yaml.safe_load(p.read_text()) for p in (target / "trials").glob("*.yaml")}
+    # a review author's own outcome setting, which the database does not hold
+    definition = yaml.safe_load((target / "review.yaml").read_text())
+    definition["outcomes"][0]["clinically_important_difference"] = {"value": 0.24, "source": "set by the authors"}
+    (target / "review.yaml").write_text(yaml.safe_dump(definition, sort_keys=False))
     report = metapsy.import_metapsy(target, R24, sync=True)
     return target, before, report
+
+
+def test_sync_keeps_hand_written_outcome_settings(synced):
+    target, _, _ = synced
+    outcome = yaml.safe_load((target / "review.yaml").read_text())["outcomes"][0]
+    assert outcome["clinically_important_difference"] == {"value": 0.24, "source": "set by the authors"}
 
 
 def test_sync_lists_added_removed_and_corrected_studies(synced):

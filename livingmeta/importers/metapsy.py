@@ -651,6 +651,11 @@ def plan_review(source, review_dir=None) -> tuple[ImportedReview, ImportPlan, di
         new_labels = {f["label"] for f in definition["search_flow"]}
         flow = [e for e in old_def.get("search_flow", []) if e.get("label") not in new_labels]
         definition = {**definition, **{k: v for k, v in old_def.items() if k not in IMPORTER_KEYS}}
+        # hand-written keys of an outcome the importer does not write (clinically_important_difference,
+        # scales, ...) survive a sync, as hand-written top-level keys do
+        old_outcomes = {o.get("id"): o for o in old_def.get("outcomes", [])}
+        definition["outcomes"] = [{**{k: v for k, v in old_outcomes.get(o["id"], {}).items() if k not in o}, **o}
+                                  for o in definition["outcomes"]]
         definition["search_flow"] = flow + plan.definition["search_flow"]
     extra = {"provenance/metapsy-rows.csv": _rows_csv(plan.rows, db.release).encode("utf-8")}
     extra.update({f"provenance/metapsy-source/{rel}": data for rel, data in _source_files(db).items()})
