@@ -319,7 +319,7 @@ def _what_they_did(review_def, trials, main) -> dict:
                 for _, t in trials.iterrows()}
     return {"trials": main["k"], "participants": main["participants"],
             "years": f"{int(trials.year.min())} to {int(trials.year.max())}", "ranges": ranges,
-            "instruments": instrument_counts(measures)}
+            "instruments": instrument_counts(measures, review_def.get("instruments"))}
 
 
 def _methods(config, words, level, review_def, main) -> dict:

@@ -4,7 +4,7 @@ records; outcome instruments are normalised and counted."""
 
 import yaml
 
-from livingmeta.instruments import instrument_counts, normalise_instruments
+from livingmeta.instruments import instrument_counts, instrument_table, normalise_instruments
 from livingmeta.records import load_review
 from livingmeta.references import (csl_name, format_references, import_references, provenance_row,
                                    read_reference_file)
@@ -113,12 +113,14 @@ def test_an_unknown_reference_format_is_a_clear_error(tmp_path):
 
 
 def test_instrument_names_are_normalised_and_counted():
-    assert normalise_instruments("HRSD-17 (primary); GDS; CGI; PGI") == ["HAM-D 17", "GDS", "CGI", "PGI"]
-    assert normalise_instruments("HAM-D (17-item) and BDI") == ["HAM-D 17", "BDI"]
-    assert normalise_instruments("BDI-II") == ["BDI-II"]
-    assert normalise_instruments("standard psychiatric interview; BDI not confirmed") == []
-    assert normalise_instruments("unknown") == []
-    counts = instrument_counts({"A": "BDI; HAM-D", "B": "BDI", "C": "unknown", "D": "interview only"})
+    entries = yaml.safe_load((REVIEW / "review.yaml").read_text())["instruments"]
+    table = instrument_table(entries)
+    assert normalise_instruments("HRSD-17 (primary); GDS; CGI; PGI", table) == ["HAM-D 17", "GDS", "CGI", "PGI"]
+    assert normalise_instruments("HAM-D (17-item) and BDI", table) == ["HAM-D 17", "BDI"]
+    assert normalise_instruments("BDI-II", table) == ["BDI-II"]
+    assert normalise_instruments("standard psychiatric interview; BDI not confirmed", table) == []
+    assert normalise_instruments("unknown", table) == []
+    counts = instrument_counts({"A": "BDI; HAM-D", "B": "BDI", "C": "unknown", "D": "interview only"}, entries)
     assert [(r["abbreviation"], r["trials"]) for r in counts["rows"]] == [("BDI", 2), ("HAM-D", 1)]
     assert counts["not_recorded"] == ["C"] and counts["unmatched"] == ["D"]
 

@@ -61,7 +61,7 @@ MODERATORS = [
     ("format", "categorical", "Treatment format"),
     ("country", "categorical", "Country"),
     ("target_group", "categorical", "Target group"),
-    ("diagnosis", "categorical", "How depression was defined"),
+    ("diagnosis", "categorical", "How the condition was defined (diagnosis)"),
     ("age_group", "categorical", "Age group"),
     ("recruitment", "categorical", "Recruitment"),
     ("rob", "continuous", "Risk of bias score (number of low-risk items, 0-4)"),
@@ -453,7 +453,7 @@ def plan_import(db: MetapsyRelease, previous: dict | None = None) -> ImportPlan:
                      CONTROL: {"role": "control",
                                "description": "; ".join(sorted({r.get("condition_arm2") or "?" for r in rows}))}},
             "moderators": {}, "moderator_sources": {},
-            "outcomes": {"depression": blocks},
+            "outcomes": {outcome_of(db)[0]: blocks},
             "import_source": {"database": "Metapsy", "study_label": study, "reference_key": reference_key(full_ref),
                               "rows_file": "provenance/metapsy-rows.csv"},
         }
@@ -551,6 +551,14 @@ def search_flow_entry(db: MetapsyRelease, studies_new: int | None = None) -> dic
             "reports_included_total": None}
 
 
+def outcome_of(db: MetapsyRelease) -> tuple[str, str]:
+    """(id, label) of the outcome a Metapsy database measures. The standard does not name it; a
+    database's shorthand does ("<condition>-<comparison>", e.g. <condition>-psyctr): its studies
+    report the condition's symptom severity. A review may relabel it in review.yaml (kept by --sync)."""
+    condition = re.split(r"[-_ ]", (db.text.get("shorthand") or "").strip().lower())[0] or "outcome"
+    return condition, f"{condition.capitalize()} symptom severity"
+
+
 def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list) -> dict:
     comparison = db.text.get("comparisons", "psychotherapy vs control")
     short = db.text.get("shorthand", "metapsy")
@@ -570,7 +578,7 @@ def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list) 
     flow = search_flow_entry(db)
     return {
         "id": "", "title": f"Metapsy {short}: {comparison}",
-        "question": f"How large is the effect of {comparison} on depressive symptoms at post-test?",
+        "question": f"How large is the effect of {comparison} on {outcome_of(db)[1].lower()} at post-test?",
         "population": "As included by the Metapsy database (see its inclusion criteria)",
         "intervention": "Psychotherapy, as classified by the database (condition_arm1)",
         "comparison": "Control conditions, as classified by the database (condition_arm2)",
@@ -581,8 +589,8 @@ def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list) 
                         f"{db.text.get('registration', 'not stated')}. Imported with livingmeta import."),
         "licence": "Open Data Commons Attribution License (ODC-By) v1.0",
         "attribution": attribution(db),
-        "primary_outcome": "depression",
-        "outcomes": [{"id": "depression", "label": "Depressive symptoms", "type": "continuous",
+        "primary_outcome": outcome_of(db)[0],
+        "outcomes": [{"id": outcome_of(db)[0], "label": outcome_of(db)[1], "type": "continuous",
                       "effect_measure": "SMD", "direction": "lower_is_better",
                       "timepoints": [{"id": tp, "label": tp_labels.get(tp, tp)} for tp in timepoints]}],
         "arms": {"intervention": INTERVENTION, "control": CONTROL},
@@ -651,10 +659,10 @@ def plan_review(source, review_dir=None) -> tuple[ImportedReview, ImportPlan, di
         new_labels = {f["label"] for f in definition["search_flow"]}
         flow = [e for e in old_def.get("search_flow", []) if e.get("label") not in new_labels]
         definition = {**definition, **{k: v for k, v in old_def.items() if k not in IMPORTER_KEYS}}
-        # hand-written keys of an outcome the importer does not write (clinically_important_difference,
-        # scales, ...) survive a sync, as hand-written top-level keys do
+        # what a review author set on an outcome (its label, clinically_important_difference, scales,
+        # ...) survives a sync, as hand-written top-level keys do; the timepoints follow the release
         old_outcomes = {o.get("id"): o for o in old_def.get("outcomes", [])}
-        definition["outcomes"] = [{**{k: v for k, v in old_outcomes.get(o["id"], {}).items() if k not in o}, **o}
+        definition["outcomes"] = [{**o, **{k: v for k, v in old_outcomes.get(o["id"], {}).items() if k != "timepoints"}}
                                   for o in definition["outcomes"]]
         definition["search_flow"] = flow + plan.definition["search_flow"]
     extra = {"provenance/metapsy-rows.csv": _rows_csv(plan.rows, db.release).encode("utf-8")}
