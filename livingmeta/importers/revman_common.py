@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from livingmeta.errors import ImportFormatError
@@ -330,3 +331,17 @@ def to_imported(rev: RevManReview) -> ImportedReview:
     header = (f"Imported from {rev.source} ({rev.fmt}) by livingmeta import; `livingmeta import --sync` "
               "replaces this file from the source.")
     return ImportedReview(definition=definition, records=records, source=rev.source, header=header)
+
+
+def read_revman_file(path, parse, *, limit: int, what: str, skipped_note=lambda s: s):
+    """ImportedReview from the RevMan file at ``path`` (``what``: a .rm5 file, a data package):
+    refused above ``limit`` bytes before it is read, parsed by ``parse(bytes, name)``, mapped; each
+    analysis the parser skipped becomes a warning."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > limit:
+        raise ImportFormatError(f"{path.name}: file is {size:,} bytes; the limit for {what} is {limit:,}")
+    rev = parse(path.read_bytes(), path.name)
+    imported = to_imported(rev)
+    imported.warnings += [f"{path.name}: {skipped_note(s)}" for s in rev.skipped]
+    return imported

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 from livingmeta.errors import ImportFormatError
 
-from .revman_common import (Analysis, RevManReview, Study, StudyRow, add_rob, number, to_imported)
+from .revman_common import (Analysis, RevManReview, Study, StudyRow, add_rob, number, read_revman_file)
 
 MAX_MEMBERS = 10_000
 MAX_MEMBER_BYTES = 100_000_000      # one CSV of a very large review is a few MB
@@ -270,11 +270,4 @@ def parse(data: bytes, source: str) -> RevManReview:
 
 def read(path: Path):
     """ImportedReview from a RevMan Web data package (.zip)."""
-    path = Path(path)
-    size = path.stat().st_size
-    if size > MAX_TOTAL_BYTES:
-        raise ImportFormatError(f"{path.name}: file is {size:,} bytes; the limit is {MAX_TOTAL_BYTES:,}")
-    rev = parse(path.read_bytes(), path.name)
-    imported = to_imported(rev)
-    imported.warnings += [f"{path.name}: {s}" for s in rev.skipped]
-    return imported
+    return read_revman_file(path, parse, limit=MAX_TOTAL_BYTES, what="a RevMan Web data package")

@@ -23,7 +23,7 @@ from defusedxml import DefusedXmlException
 
 from livingmeta.errors import ImportFormatError
 
-from .revman_common import (Analysis, RevManReview, Study, StudyRow, add_rob, number, to_imported)
+from .revman_common import (Analysis, RevManReview, Study, StudyRow, add_rob, number, read_revman_file)
 
 MAX_RM5_BYTES = 200_000_000   # the largest Cochrane reviews are tens of MB
 ENCODINGS = ("iso-8859-1", "latin-1", "utf-8", "windows-1252")
@@ -199,12 +199,6 @@ def parse(data: bytes, source: str) -> RevManReview:
 
 def read(path: Path):
     """ImportedReview from a .rm5 file."""
-    path = Path(path)
-    size = path.stat().st_size
-    if size > MAX_RM5_BYTES:
-        raise ImportFormatError(f"{path.name}: file is {size:,} bytes; the limit for a RevMan file is {MAX_RM5_BYTES:,}")
-    rev = parse(path.read_bytes(), path.name)
-    imported = to_imported(rev)
-    imported.warnings += [f"{path.name}: {s}: analysis type not imported (only dichotomous, continuous and generic "
-                         "inverse-variance analyses are)" for s in rev.skipped]
-    return imported
+    return read_revman_file(path, parse, limit=MAX_RM5_BYTES, what="a RevMan file",
+                            skipped_note=lambda s: f"{s}: analysis type not imported (only dichotomous, continuous "
+                                                   "and generic inverse-variance analyses are)")
