@@ -79,12 +79,6 @@ def _participants(sub: pd.DataFrame) -> tuple[int, int]:
 
 def _fit_dict(fit: pooling.MetaAnalysis, with_ci: bool = True) -> dict:
     d = fit.to_dict()
-    if fit.int_only and d.get("pi_lower") is None:
-        # A common-effect model has no prediction interval (to_dict gives null); until the
-        # report's wording handles a missing interval, it keeps reading the model's interval at
-        # tau^2 = 0 here, as before.
-        pr = fit.predict()
-        d["pi_lower"], d["pi_upper"] = pr["pi_lower"], pr["pi_upper"]
     if fit.method != "FE" and with_ci:
         ci = fit.confint_tau2()
         d["tau2_ci"] = list(ci["tau2"])
