@@ -8,7 +8,7 @@ min_version("8.0")
 configfile: "config/config.yaml"
 
 
-from livingmeta.config_check import check_config
+from livingmeta.pipeline.config_check import check_config
 
 # YAML 1.2 numbers and one message naming a misspelt key or a bad value, before Snakemake's own check
 config.update(check_config(config, " + ".join(map(str, workflow.overwrite_configfiles or ["config/config.yaml"]))))

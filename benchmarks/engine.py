@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from livingmeta import bayes, diagnostics, moderators, multilevel, pooling
+from livingmeta.stats import bayes, diagnostics, moderators, multilevel, pooling
 from synthetic import clustered, effects
 from timing import measure
 

@@ -40,7 +40,7 @@ def synthetic_sheet(path: Path, rows: int, seed: int = 1) -> None:
 
 
 def run(rows: int = 100_000) -> dict:
-    from livingmeta.intake import import_sheet
+    from livingmeta.pipeline.intake import import_sheet
     with tempfile.TemporaryDirectory() as tmp:
         review = Path(tmp) / "exercise-depression"
         shutil.copytree(ROOT / "data" / "reviews" / "exercise-depression", review)

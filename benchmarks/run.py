@@ -27,7 +27,7 @@ def startup_times() -> dict:
         t = time.perf_counter()
         r = subprocess.run(cmd, capture_output=True)
         return (time.perf_counter() - t) if r.returncode == 0 else None
-    return {"python + import livingmeta.pooling": wall([sys.executable, "-c", "import livingmeta.pooling"]),
+    return {"python + import livingmeta.stats.pooling": wall([sys.executable, "-c", "import livingmeta.stats.pooling"]),
             "python + import statsmodels meta_analysis": wall([sys.executable, "-c", "import statsmodels.stats.meta_analysis"]),
             "Rscript + library(metafor)": wall(["Rscript", "-e", "suppressMessages(library(metafor))"])
             if subprocess.run(["which", "Rscript"], capture_output=True).returncode == 0 else None}

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from livingmeta.errors import ImportFormatError, LivingmetaError
 
-from . import pooling
+from livingmeta.stats import pooling
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from livingmeta.paths import INSTALL_ROOT as PROJECT_ROOT
 
 
 class InputError(LivingmetaError):
@@ -96,11 +96,11 @@ def cmd_analyze(args) -> int:
         mods = mods.drop(columns=constant) if len(constant) < mods.shape[1] else None
     study = df["study"].astype(str).tolist() if "study" in df.columns else None
     if args.cluster and args.model == "threelevel":
-        from .multilevel import three_level
+        from livingmeta.stats.multilevel import three_level
         out = three_level(df["yi"], df["vi"], df[args.cluster].astype(str), mods=mods).to_dict()
         text = json.dumps(out, indent=2)
     elif args.cluster:
-        from .multilevel import robust_univariate
+        from livingmeta.stats.multilevel import robust_univariate
         fit = pooling.rma(df["yi"], df["vi"], mods=mods, method=args.method, test=args.test, study=study)
         rob = robust_univariate(fit, df[args.cluster].astype(str))
         if (rob.df < 4).any():
@@ -119,7 +119,7 @@ def cmd_analyze(args) -> int:
         out = fit.to_dict()
         text = fit.summary()
     if args.bayes:
-        from .bayes import bayes_rma
+        from livingmeta.stats.bayes import bayes_rma
         bfit = bayes_rma(df["yi"], df["vi"], tau_prior=args.tau_prior, mu_prior=args.mu_prior)
         out["bayes"] = bfit.to_dict(threshold=args.threshold, labels=study)
         b = out["bayes"]
@@ -139,13 +139,13 @@ STUDY_COLUMNS = {"binary": ["ai", "n1i", "ci", "n2i"], "continuous": ["m1i", "sd
 
 def _analyze_revman(args) -> int:
     """Study rows in metafor's column names (ai,n1i,ci,n2i / m1i,sd1i,n1i,m2i,sd2i,n2i / yi,vi),
-    pooled by livingmeta.revman (MH, MH+DL, Peto, or inverse variance FE/DL) or, without
+    pooled by livingmeta.stats.revman (MH, MH+DL, Peto, or inverse variance FE/DL) or, without
     --revman and for other methods, by the usual engine on escalc-style effects."""
     import numpy as np
     import pandas as pd
 
-    from . import effects, revman
-    from .files import _jsonable  # NaN (e.g. tau^2's SE under FE) -> null: JSON never carries NaN
+    from livingmeta.stats import effects, revman
+    from livingmeta.files import _jsonable  # NaN (e.g. tau^2's SE under FE) -> null: JSON never carries NaN
     measure = (args.measure or "").upper()
     if not measure:
         raise InputError("--method MH, MH+DL, Peto and --revman need --measure (RR, OR, RD, MD or SMD)")
@@ -215,7 +215,7 @@ def _revman_summary(out: dict) -> str:
 
 
 def cmd_check(args) -> int:
-    from .records import RecordError, load_review
+    from livingmeta.pipeline.records import RecordError, load_review
     try:
         review = load_review(_review_dir(args.review))
     except RecordError as e:
@@ -238,8 +238,8 @@ def _review_dir(review: str) -> Path:
 
 
 def cmd_new_trial(args) -> int:
-    from .intake import new_trial_template
-    from .records import RecordError
+    from livingmeta.pipeline.intake import new_trial_template
+    from livingmeta.pipeline.records import RecordError
     try:
         path = new_trial_template(_review_dir(args.review), args.trial_id, label=args.label, year=args.year)
     except RecordError as e:
@@ -250,10 +250,10 @@ def cmd_new_trial(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .importers import detect_format
-    from .importers.metapsy import import_metapsy, is_metapsy_folder
-    from .intake import import_sheet
-    from .records import RecordError
+    from livingmeta.living.importers import detect_format
+    from livingmeta.living.importers.metapsy import import_metapsy, is_metapsy_folder
+    from livingmeta.pipeline.intake import import_sheet
+    from livingmeta.pipeline.records import RecordError
     if is_metapsy_folder(args.sheet):  # matches studies across releases on --sync (see importers/metapsy.py)
         target = _new_review_dir(args.review)
         try:
@@ -294,9 +294,9 @@ def _new_review_dir(review: str) -> Path:
 
 
 def _import_whole_review(args) -> int:
-    from .importers import detect_format, read_whole_review
-    from .importers.review_writer import write_review
-    from .records import RecordError, load_review
+    from livingmeta.living.importers import detect_format, read_whole_review
+    from livingmeta.living.importers.review_writer import write_review
+    from livingmeta.pipeline.records import RecordError, load_review
     fmt = detect_format(args.sheet)
     target = _new_review_dir(args.review)
     try:
@@ -309,7 +309,7 @@ def _import_whole_review(args) -> int:
         print(f"warning: {w}", file=sys.stderr)
     print("\n".join(changes.describe()))
     if fmt in ("rm5", "revman-web"):
-        from .revman_reproduction import console_table, disagreements, reproduce
+        from livingmeta.pipeline.revman_reproduction import console_table, disagreements, reproduce
         review = load_review(target)
         try:
             table = reproduce(review.definition, review.trials)
@@ -328,8 +328,8 @@ def _import_whole_review(args) -> int:
 
 
 def cmd_references(args) -> int:
-    from .errors import ImportFormatError
-    from .references import import_references
+    from livingmeta.errors import ImportFormatError
+    from livingmeta.report.references import import_references
     try:
         out = import_references(_review_dir(args.review), args.file)
     except ImportFormatError as e:
@@ -346,8 +346,8 @@ def _project_root(root=None) -> Path:
 
 
 def cmd_update(args) -> int:
-    from .config_check import load_config
-    from .editions import run_update
+    from livingmeta.pipeline.config_check import load_config
+    from livingmeta.living.update import run_update
     root = _project_root(args.root)
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is not None and not epoch.strip().isdigit():
@@ -359,7 +359,7 @@ def cmd_update(args) -> int:
 
 
 def cmd_build(args) -> int:
-    from .runlock import run_build
+    from livingmeta.living.runlock import run_build
     return run_build(_project_root(), args.snakemake_args, log=lambda m: print(m, file=sys.stderr, flush=True))
 
 

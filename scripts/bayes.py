@@ -2,8 +2,8 @@
 import pandas as pd
 
 from livingmeta.files import stage_line, write_json
-from livingmeta.records import load_yaml
-from livingmeta.settled import bayes_analysis
+from livingmeta.pipeline.records import load_yaml
+from livingmeta.pipeline.settled import bayes_analysis
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)

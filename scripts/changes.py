@@ -1,9 +1,9 @@
 """Rule changes: what changed since the previous edition."""
 from pathlib import Path
 
-from livingmeta.editions import compare_editions, record_hashes
+from livingmeta.living.editions import compare_editions, record_hashes
 from livingmeta.files import read_json, stage_line, write_json
-from livingmeta.records import load_yaml
+from livingmeta.pipeline.records import load_yaml
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)

@@ -1,9 +1,9 @@
 """Rule cumulative: cumulative meta-analysis by publication year."""
 import pandas as pd
 
-from livingmeta.analysis import cumulative_by_year
+from livingmeta.pipeline.analysis import cumulative_by_year
 from livingmeta.files import stage_line, write_json
-from livingmeta.records import load_yaml
+from livingmeta.pipeline.records import load_yaml
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)

@@ -1,8 +1,8 @@
 """Rule cumulative_plot: the estimate as trials accrued."""
-from livingmeta.figures import cumulative_plot, save_figure
+from livingmeta.report.figures import cumulative_plot, save_figure
 from livingmeta.files import read_json, stage_line
-from livingmeta.records import load_yaml
-from livingmeta.review_words import figure_style
+from livingmeta.pipeline.records import load_yaml
+from livingmeta.report.review_words import figure_style
 
 sm = snakemake  # noqa: F821
 cum = read_json(sm.input.cumulative)

@@ -1,10 +1,10 @@
 """Rule effect_sizes: one effect size and variance per trial, outcome and timepoint."""
 import pandas as pd
 
-from livingmeta.analysis import effect_size_table
-from livingmeta.dependent import dependent_rho, one_effect_per_trial
+from livingmeta.pipeline.analysis import effect_size_table
+from livingmeta.stats.dependent import dependent_rho, one_effect_per_trial
 from livingmeta.files import stage_line, write_csv
-from livingmeta.records import load_yaml
+from livingmeta.pipeline.records import load_yaml
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)

@@ -2,8 +2,8 @@
 import sys
 
 from livingmeta.files import stage_line, write_csv
-from livingmeta.records import RecordError, load_review
-from livingmeta.tables import arm_table, published_table, trial_table
+from livingmeta.pipeline.records import RecordError, load_review
+from livingmeta.pipeline.tables import arm_table, published_table, trial_table
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 try:

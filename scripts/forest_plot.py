@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from livingmeta.analysis import primary_analysis_rows
-from livingmeta.figures import FOREST_ROWS_PER_PAGE, forest_plot, forest_plot_pages, save_figure
+from livingmeta.pipeline.analysis import primary_analysis_rows
+from livingmeta.report.figures import FOREST_ROWS_PER_PAGE, forest_plot, forest_plot_pages, save_figure
 from livingmeta.files import read_json, stage_line
-from livingmeta.records import load_yaml
-from livingmeta.review_words import figure_style
+from livingmeta.pipeline.records import load_yaml
+from livingmeta.report.review_words import figure_style
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)

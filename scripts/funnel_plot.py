@@ -1,8 +1,8 @@
 """Rule funnel_plot: contour-enhanced funnel plot."""
-from livingmeta.figures import funnel_plot, save_figure
+from livingmeta.report.figures import funnel_plot, save_figure
 from livingmeta.files import read_json, stage_line
-from livingmeta.records import load_yaml
-from livingmeta.review_words import figure_style
+from livingmeta.pipeline.records import load_yaml
+from livingmeta.report.review_words import figure_style
 
 sm = snakemake  # noqa: F821
 sse = read_json(sm.input.small_study_effects)

@@ -1,10 +1,10 @@
 """Rule moderator_plots: a subgroup forest or bubble plot per analysed moderator."""
 from pathlib import Path
 
-from livingmeta.figures import bubble_plot, save_figure, subgroup_forest
+from livingmeta.report.figures import bubble_plot, save_figure, subgroup_forest
 from livingmeta.files import read_json, stage_line
-from livingmeta.records import load_yaml
-from livingmeta.review_words import figure_style
+from livingmeta.pipeline.records import load_yaml
+from livingmeta.report.review_words import figure_style
 
 sm = snakemake  # noqa: F821
 mods = read_json(sm.input.moderators)

@@ -1,9 +1,9 @@
 """Rule moderators: subgroup analyses and meta-regressions on the primary outcome."""
 import pandas as pd
 
-from livingmeta.analysis import moderator_analyses
+from livingmeta.pipeline.analysis import moderator_analyses
 from livingmeta.files import stage_line, write_json
-from livingmeta.records import load_yaml
+from livingmeta.pipeline.records import load_yaml
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)

@@ -1,9 +1,9 @@
 """Rule pool: meta-analysis of every outcome and timepoint."""
 import pandas as pd
 
-from livingmeta.analysis import pool_review
+from livingmeta.pipeline.analysis import pool_review
 from livingmeta.files import stage_line, write_json
-from livingmeta.records import load_yaml
+from livingmeta.pipeline.records import load_yaml
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)

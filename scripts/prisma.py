@@ -2,10 +2,11 @@
 import sys
 from pathlib import Path
 
-from livingmeta.figures import save_figure
+from livingmeta.report.figures import save_figure
 from livingmeta.files import stage_line, write_json
-from livingmeta.prisma import FlowError, flow_diagram, prisma_summary
-from livingmeta.records import load_yaml
+from livingmeta.pipeline.prisma import FlowError, prisma_summary
+from livingmeta.report.prisma_figure import flow_diagram
+from livingmeta.pipeline.records import load_yaml
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)

@@ -7,12 +7,13 @@ import pandas as pd
 import yaml
 
 from livingmeta.files import atomic_write_bytes, read_json, stage_line, write_json
-from livingmeta.records import load_yaml
-from livingmeta.editions import build_epoch, edition_date, edition_id, fingerprint
-from livingmeta import revman_reproduction
-from livingmeta.report import ATTACHMENTS, TEMPLATE_DIR, build_context, render_html
-from livingmeta.web import data_downloads, inline_figures
-from livingmeta.settled_report import settled_inputs
+from livingmeta.pipeline.records import load_yaml
+from livingmeta.living.editions import build_epoch, edition_date, edition_id
+from livingmeta.living.fingerprint import fingerprint
+from livingmeta.pipeline import revman_reproduction
+from livingmeta.report.context import ATTACHMENTS, TEMPLATE_DIR, build_context, render_html
+from livingmeta.report.web import data_downloads, inline_figures
+from livingmeta.report.settled import settled_inputs
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)

@@ -4,8 +4,8 @@ import os
 from pathlib import Path
 
 from livingmeta.files import read_json, stage_line
-from livingmeta.pdf import render_pdf
-from livingmeta.report import ATTACHMENTS
+from livingmeta.report.pdf import render_pdf
+from livingmeta.report.context import ATTACHMENTS
 
 sm = snakemake  # noqa: F821
 context = read_json(sm.input.context)

@@ -1,9 +1,9 @@
 """Rule risk_of_bias: judgements from the trial records, low-risk refit and subgroups -> rob.json."""
 import pandas as pd
 
-from livingmeta.appraisal import risk_of_bias_review
+from livingmeta.pipeline.appraisal import risk_of_bias_review
 from livingmeta.files import read_json, stage_line, write_json
-from livingmeta.records import load_review
+from livingmeta.pipeline.records import load_review
 
 sm = snakemake  # noqa: F821
 review = load_review(sm.params.review_dir)

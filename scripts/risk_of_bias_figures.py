@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from livingmeta.analysis import primary_analysis_rows
-from livingmeta.appraisal import find_analysis
-from livingmeta.figures import forest_plot_pages, save_figure, subgroup_forest
+from livingmeta.pipeline.analysis import primary_analysis_rows
+from livingmeta.pipeline.appraisal import find_analysis
+from livingmeta.report.figures import forest_plot_pages, save_figure, subgroup_forest
 from livingmeta.files import read_json, stage_line
-from livingmeta.records import load_yaml
-from livingmeta.rob_figures import forest_rob_columns, summary_plot, traffic_light_pages
+from livingmeta.pipeline.records import load_yaml
+from livingmeta.report.rob_figures import forest_rob_columns, summary_plot, traffic_light_pages
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)

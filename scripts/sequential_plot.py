@@ -1,8 +1,8 @@
 """Rule sequential_plot: the trial sequential analysis figure."""
-from livingmeta.figures import save_figure
+from livingmeta.report.figures import save_figure
 from livingmeta.files import read_json, stage_line
-from livingmeta.records import load_yaml
-from livingmeta.settled_figure import sequential_plot
+from livingmeta.pipeline.records import load_yaml
+from livingmeta.report.settled_figure import sequential_plot
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)

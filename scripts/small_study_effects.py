@@ -1,9 +1,9 @@
 """Rule small_study_effects: Egger, Begg, trim-and-fill, funnel data."""
 import pandas as pd
 
-from livingmeta.analysis import small_study_analysis
+from livingmeta.pipeline.analysis import small_study_analysis
 from livingmeta.files import stage_line, write_json
-from livingmeta.records import load_yaml
+from livingmeta.pipeline.records import load_yaml
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)

@@ -2,8 +2,8 @@
 import pandas as pd
 
 from livingmeta.files import read_json, stage_line, write_json
-from livingmeta.grade import summary_of_findings
-from livingmeta.records import load_yaml
+from livingmeta.report.grade import summary_of_findings
+from livingmeta.pipeline.records import load_yaml
 
 sm = snakemake  # noqa: F821
 review_def, _ = load_yaml(sm.input.review)

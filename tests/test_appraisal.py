@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from livingmeta import appraisal as ap
-from livingmeta.records import RecordError, load_review
+from livingmeta.pipeline import appraisal as ap
+from livingmeta.pipeline.records import RecordError, load_review
 
 CRIT = ap.DEFAULTS["low_risk_domains"]
 
@@ -197,7 +197,7 @@ def test_by_outcome_must_name_an_outcome_of_the_review(review_copy):
 
 
 def test_traffic_light_pages_then_compresses_for_large_databases():
-    from livingmeta import rob_figures as rf
+    from livingmeta.report import rob_figures as rf
     import matplotlib.pyplot as plt
 
     def trials(n):

@@ -4,9 +4,10 @@ named and counted, footnotes follow the ratings, and the methods print the thres
 import pytest
 import yaml
 
-from livingmeta import analysis, appraisal, appraisal_report, grade
-from livingmeta.records import load_review
-from livingmeta.tables import arm_table
+from livingmeta.pipeline import analysis, appraisal
+from livingmeta.report import appraisal as appraisal_report, grade
+from livingmeta.pipeline.records import load_review
+from livingmeta.pipeline.tables import arm_table
 
 CONFIG = {"effect_size": {}, "pooling": {"method": "REML", "test": "knha"},
           "appraisal": {"grade": {"i2_serious": 40, "egger_p": 0.05}}}

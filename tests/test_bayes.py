@@ -1,4 +1,4 @@
-"""Bayesian random-effects meta-analysis (livingmeta.bayes) against R's bayesmeta's published
+"""Bayesian random-effects meta-analysis (livingmeta.stats.bayes) against R's bayesmeta's published
 worked examples (tests/reference/bayesmeta_published.json: Röver 2020 and the package vignette),
 against an independent brute-force quadrature over (mu, tau) (bayes_bruteforce_reference.json,
 made by tests/reference/make_bayes_reference.py), and against a dense 2-D grid computed here."""
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from livingmeta.bayes import PriorSpecError, bayes_rma, parse_tau_prior
+from livingmeta.stats.bayes import PriorSpecError, bayes_rma, parse_tau_prior
 from livingmeta.errors import ModelError
 
 REF = Path(__file__).parent / "reference"
@@ -193,7 +193,7 @@ def test_config_schema_accepts_exactly_the_priors_the_engine_reads():
     import re
 
     import yaml
-    from livingmeta.bayes import RHODES_2015, RHODES_COMPARISONS, TURNER_2015, TURNER_COMPARISONS
+    from livingmeta.stats.bayes import RHODES_2015, RHODES_COMPARISONS, TURNER_2015, TURNER_COMPARISONS
     schema = yaml.safe_load((Path(__file__).parents[1] / "workflow" / "schemas" / "config.schema.yaml").read_text())
     pattern = schema["$defs"]["tau_prior"]["pattern"]
     good = ([f"turner:{o}:{c}" for o in TURNER_2015 for c in TURNER_COMPARISONS]

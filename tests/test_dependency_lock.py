@@ -6,7 +6,8 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
-from livingmeta import lockfile, report
+from livingmeta.pipeline import lockfile
+from livingmeta.report import context as report
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "lock.txt"

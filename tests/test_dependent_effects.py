@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from livingmeta import multilevel, pooling
-from livingmeta.dependent import aggregate_effects, dependent_sensitivity, multilevel_i2, one_effect_per_trial
+from livingmeta.stats import multilevel, pooling
+from livingmeta.stats.dependent import aggregate_effects, dependent_sensitivity, multilevel_i2, one_effect_per_trial
 from livingmeta.errors import EffectSizeError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from livingmeta import effects
+from livingmeta.stats import effects
 
 
 def test_combining_two_arms_gives_the_mean_and_sd_of_the_pooled_raw_data():

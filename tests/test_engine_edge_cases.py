@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from livingmeta import estimators, pooling
+from livingmeta.stats import estimators, pooling
 from livingmeta.errors import ConvergenceError, ModelError
 
 CLI = [sys.executable, "-m", "livingmeta.cli"]

@@ -3,7 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from livingmeta import figures, pooling
+from livingmeta.report import figures
+from livingmeta.stats import pooling
 
 
 def synthetic_rows(k, seed=3):

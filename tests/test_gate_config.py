@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from livingmeta.config_check import check_config, load_config
+from livingmeta.pipeline.config_check import check_config, load_config
 from livingmeta.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,7 +110,7 @@ def test_a_no_op_update_needs_no_write_access(tmp_path, monkeypatch, review_copy
     import builtins
     import json
 
-    from livingmeta import editions
+    from livingmeta.living import fingerprint, update
     root = tmp_path / "project"
     (root / "config").mkdir(parents=True)
     (root / "data" / "reviews").mkdir(parents=True)
@@ -118,7 +118,7 @@ def test_a_no_op_update_needs_no_write_access(tmp_path, monkeypatch, review_copy
     cfg = root / "config" / "config.yaml"
     cfg.write_text("reviews: [exercise-depression]\n")
     results = root / "results" / "exercise-depression"
-    fp = editions.fingerprint(root / "data" / "reviews" / "exercise-depression", cfg, root)
+    fp = fingerprint.fingerprint(root / "data" / "reviews" / "exercise-depression", cfg, root)
     ed = results / "editions" / "2026-01-01-abcdef12"
     ed.mkdir(parents=True)
     (ed / "manifest.json").write_text(json.dumps({"fingerprint": fp}))
@@ -132,14 +132,15 @@ def test_a_no_op_update_needs_no_write_access(tmp_path, monkeypatch, review_copy
 
     monkeypatch.setattr(builtins, "open", read_only_open)
     logged = []
-    rc = editions.run_update("exercise-depression", project_root=root, log=logged.append)
+    rc = update.run_update("exercise-depression", project_root=root, log=logged.append)
     assert rc == 0 and "up to date" in logged[-1]
 
 
 def test_a_full_disk_is_one_line_not_a_traceback(review_copy, tmp_path, monkeypatch, capsys):
     import pandas as pd
 
-    from livingmeta import cli, intake
+    from livingmeta import cli
+    from livingmeta.pipeline import intake
     from test_intake import sheet_rows
     sheet = tmp_path / "ok.csv"
     pd.DataFrame(sheet_rows()).to_csv(sheet, index=False)

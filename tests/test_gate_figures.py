@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from livingmeta.errors import FigureError
-from livingmeta.figures import save_figure
+from livingmeta.report.figures import save_figure
 
 
 def svg_of(tmp_path, text):
@@ -29,7 +29,7 @@ def test_a_figure_that_is_not_well_formed_svg_fails_instead_of_vanishing(tmp_pat
 
 def test_the_forest_plot_draws_a_label_with_dollars(tmp_path):
     import pandas as pd
-    from livingmeta.figures import forest_plot
+    from livingmeta.report.figures import forest_plot
     rows = pd.DataFrame({"label": ["$5 vs $10", r"Zz $\foo$ 2020"], "yi": [-0.3, -0.5], "ci_lower": [-0.8, -1.0],
                          "ci_upper": [0.2, 0.0], "weight_pct": [50.0, 50.0], "mean_int": [9.0, 8.0],
                          "sd_int": [4.0, 4.0], "n_int": [30, 30], "mean_ctl": [10.0, 10.0], "sd_ctl": [4.0, 4.0],

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from livingmeta.errors import ImportFormatError
-from livingmeta.intake import import_sheet
-from livingmeta.records import RecordError, load_review
+from livingmeta.pipeline.intake import import_sheet
+from livingmeta.pipeline.records import RecordError, load_review
 from test_intake import sheet_rows
 
 CLI = [sys.executable, "-m", "livingmeta.cli"]
@@ -82,7 +82,7 @@ def test_unreadable_sheets_raise_the_import_error_class(review_copy, tmp_path):
 
 # -- item 13 ----------------------------------------------------------------------------------
 def test_a_formula_in_a_label_is_imported_with_a_warning_and_neutralised_on_export(review_copy, tmp_path):
-    from livingmeta import tables
+    from livingmeta.pipeline import tables
     from livingmeta.files import write_csv
     rows = sheet_rows()
     for r in rows:
@@ -159,7 +159,7 @@ def test_a_thousand_rows_import_and_check(review_copy, tmp_path):
 def test_a_write_failure_half_way_leaves_no_new_records(review_copy, tmp_path, monkeypatch):
     import errno
 
-    from livingmeta import intake
+    from livingmeta.pipeline import intake
     rows = sheet_rows() + [{**sheet_rows()[0], "trial_id": "roe-2025", "label": "Roe 2025"}]
     real = intake.atomic_write_bytes
     calls = []

@@ -9,8 +9,8 @@ import socket
 import pytest
 import yaml
 
-from livingmeta import records
-from livingmeta.records import RecordError, load_review
+from livingmeta.pipeline import records
+from livingmeta.pipeline.records import RecordError, load_review
 
 TRIAL = "blumenthal-1999"
 ARM = "outcomes.depression[0].arms.exercise"
@@ -128,7 +128,7 @@ def test_control_characters_anywhere_in_a_record_are_refused(review_copy):
 
 # -- item 9: one definition of a trial record ---------------------------------------------------
 def test_yml_records_are_records_everywhere(review_copy, tmp_path):
-    from livingmeta import editions
+    from livingmeta.living import fingerprint
     src = review_copy / "trials" / f"{TRIAL}.yaml"
     src.rename(src.with_suffix(".yml"))
     paths = records.record_paths(review_copy / "trials")
@@ -138,9 +138,9 @@ def test_yml_records_are_records_everywhere(review_copy, tmp_path):
     assert TRIAL in editions.record_hashes(review_copy / "trials")
     cfg = tmp_path / "config.yaml"
     cfg.write_text("reviews: [exercise-depression]\n")
-    before = editions.fingerprint(review_copy, cfg)["data"]
+    before = fingerprint.fingerprint(review_copy, cfg)["data"]
     src.with_suffix(".yml").write_text(src.with_suffix(".yml").read_text().replace("Blumenthal", "Blumenthal "))
-    assert editions.fingerprint(review_copy, cfg)["data"] != before
+    assert fingerprint.fingerprint(review_copy, cfg)["data"] != before
 
 
 def test_the_rules_take_their_trial_inputs_from_record_paths():
@@ -200,7 +200,7 @@ def test_a_symlink_to_a_regular_record_is_still_a_record(review_copy, tmp_path):
 def test_dump_yaml_reads_back_exactly(review_copy, tmp_path):
     """The records `livingmeta import` writes read back as written: every shipped record, and
     text that YAML would otherwise read as a number, a boolean or null."""
-    from livingmeta.records import dump_yaml, load_yaml
+    from livingmeta.pipeline.records import dump_yaml, load_yaml
     recs = [load_yaml(p)[0] for p in records.record_paths(review_copy / "trials")]
     recs.append({"id": "x", "label": "6.9e0", "year": 2020, "t": ["yes", "null", "1e5", "- a", "#c", 'q"uote',
                                                                  "line\nbreak\u2028", "", "  pad"],

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from livingmeta import grade as g
+from livingmeta.report import grade as g
 
 G = g.DEFAULTS
 ROB = dict(threshold=0.0, share_limit=0.5, material_shift=0.2, main_ci=(-0.8, -0.4))
@@ -170,7 +170,7 @@ def test_table_with_no_risk_of_bias_data_rates_down_and_uses_the_trials_control_
     assert rob_rating["downgrade"] == 1 and "100% of the weight" in rob_rating["reason"]
     # 400 participants < 786 -> imprecision
     assert mood["ratings"][3]["downgrade"] == 1 and mood["level"] == "low"
-    from scipy.stats import norm  # independent of livingmeta.dist
+    from scipy.stats import norm  # independent of livingmeta.stats.dist
     assert mood["absolute"]["nnt"] == math.ceil(1 / (norm.cdf(0.45 + norm.ppf(0.30)) - 0.30))  # Furukawa 1999
     assert "small effect" in mood["absolute"]["text"]                                          # |SMD| 0.45 < 0.5
     # control risk from the trials: 100 events / 400 participants = 250 per 1,000; RR 0.8 -> 200

@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from livingmeta import analysis, tables
+from livingmeta.pipeline import analysis, tables
 from livingmeta.errors import ImportFormatError
-from livingmeta.importers import metapsy
-from livingmeta.records import load_review
+from livingmeta.living.importers import metapsy
+from livingmeta.pipeline.records import load_review
 
 ROOT = Path(__file__).resolve().parents[1]
 FIX = ROOT / "tests" / "fixtures" / "metapsy"
@@ -344,7 +344,7 @@ def test_a_nul_byte_is_refused_with_its_line(tmp_path):
 def test_generic_blocks_pool_as_given_and_ratios_must_be_on_the_log_scale(review_copy):
     """A record block with a computed effect (generic: estimate, se) enters the effect table as it
     is; for a ratio outcome the estimate must be a log ratio (log_scale: true)."""
-    from livingmeta.records import RecordError
+    from livingmeta.pipeline.records import RecordError
     path = review_copy / "trials" / "singh-2005.yaml"
     rec = yaml.safe_load(path.read_text())
     def arms():

@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from livingmeta import cli, revman_reproduction
+from livingmeta import cli
+from livingmeta.pipeline import revman_reproduction
 from livingmeta.errors import ImportFormatError
-from livingmeta.importers import detect_format, rm5, revman_web
-from livingmeta.importers.review_writer import write_review
-from livingmeta.records import load_review
+from livingmeta.living.importers import detect_format, rm5, revman_web
+from livingmeta.living.importers.review_writer import write_review
+from livingmeta.pipeline.records import load_review
 
 FIX = Path(__file__).parent / "fixtures" / "revman"
 RM5 = FIX / "Fleiss1993.rm5"
@@ -231,7 +232,7 @@ def test_detect_format(tmp_path):
 def test_report_section_shows_reproduction_only_for_revman_reviews(tmp_path):
     import jinja2
 
-    from livingmeta.report import TEMPLATE_DIR
+    from livingmeta.report.context import TEMPLATE_DIR
     _import(tmp_path, ZIP)
     ctx = revman_reproduction.section_for_review_dir(tmp_path / "fleiss-1993")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
@@ -303,7 +304,7 @@ def test_generic_inverse_variance_outcome_imports_and_reproduces(tmp_path):
 
 
 def test_risk_of_bias_item_names_map_to_rob1_keys():
-    from livingmeta.importers.revman_common import Study, add_rob, rob1_domains
+    from livingmeta.living.importers.revman_common import Study, add_rob, rob1_domains
     assert rob1_domains("Random sequence generation (selection bias)") == ["sequence_generation"]
     assert rob1_domains("Blinding of participants and personnel (performance bias)") == [
         "blinding_participants", "blinding_personnel"]
@@ -372,7 +373,7 @@ def test_references_identifiers_and_characteristics_are_kept(tmp_path):
 
 
 def test_ris_references_of_the_data_package():
-    from livingmeta.importers.revman_web import _ris
+    from livingmeta.living.importers.revman_web import _ris
     text = ("TY  - JOUR\nNS  - ISIS-2\nAU  - ISIS-2 Collaborative Group\nTI  - Randomised trial\nJO  - Lancet\n"
             "PY  - 1988\nVL  - 2\nSP  - 349\nEP  - 60\nDO  - 10.1016/S0140-6736(88)92833-4\nER  - \n")
     (ref,) = _ris(text)["ISIS-2"]

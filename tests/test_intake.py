@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from livingmeta.intake import import_sheet, new_trial_template
-from livingmeta.records import RecordError, load_review
+from livingmeta.pipeline.intake import import_sheet, new_trial_template
+from livingmeta.pipeline.records import RecordError, load_review
 
 
 def test_new_trial_writes_a_template_that_check_flags_until_filled(review_copy):

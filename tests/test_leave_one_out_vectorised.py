@@ -4,7 +4,7 @@ estimator and both CI methods. The refits are the metafor-validated `rma`."""
 import numpy as np
 import pytest
 
-from livingmeta import diagnostics, leaveout, pooling
+from livingmeta.stats import diagnostics, leaveout, pooling
 from test_reference_metafor import DATASETS
 
 
@@ -41,7 +41,7 @@ def test_vectorised_influence_equals_refitting(method, test):
 def test_batched_permutation_fits_equal_refitting(method, test):
     import itertools
 
-    from livingmeta import moderators
+    from livingmeta.stats import moderators
     from test_reference_metafor import bcg_rr
     d, yi, vi = bcg_rr()
     fit = pooling.rma(yi, vi, mods=d[["ablat", "year"]], method=method, test=test)
@@ -58,7 +58,7 @@ def test_batched_permutation_fits_equal_refitting(method, test):
 def test_exact_kendall_equals_scipy(n):
     from scipy.stats import kendalltau
 
-    from livingmeta.bias import kendall_exact
+    from livingmeta.stats.bias import kendall_exact
     rng = np.random.default_rng(n)
     x = rng.normal(size=n)
     y = rng.normal(size=n) + 0.4 * x

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from conftest import copy_project
 
-from livingmeta import editions, runlock
+from livingmeta.living import editions, runlock
 
 REVIEW = "exercise-depression"
 ENV = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}

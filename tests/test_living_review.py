@@ -16,7 +16,7 @@ import yaml
 from conftest import copy_project
 from smtp_fixture import smtp_server
 
-from livingmeta import delivery, editions, runlock
+from livingmeta.living import delivery, editions, fingerprint, runlock
 
 REVIEW = "exercise-depression"
 EPOCH = "1764028800"  # 2025-11-25, fixed so editions are reproducible
@@ -62,7 +62,7 @@ def test_first_update_publishes_an_edition_with_pdf_results_and_input_snapshot(p
         assert (ed / name).is_file(), name
     assert len(list((ed / "inputs" / "trials").glob("*.yaml"))) == 35
     manifest = json.loads((ed / "manifest.json").read_text())
-    assert manifest["files"]["report.pdf"] == editions.sha256_file(ed / "report.pdf")
+    assert manifest["files"]["report.pdf"] == fingerprint.sha256_file(ed / "report.pdf")
     assert json.loads((ed / "changes.json").read_text())["first_edition"] is True
 
 
@@ -160,7 +160,7 @@ def test_a_full_disk_while_publishing_keeps_the_previous_edition(project, monkey
 
     monkeypatch.setattr(editions.shutil, "copy2", failing_copy)
     review_dir = project / "data" / "reviews" / REVIEW
-    fp = editions.fingerprint(review_dir, project / "config" / "config.yaml", project)
+    fp = fingerprint.fingerprint(review_dir, project / "config" / "config.yaml", project)
     with pytest.raises(OSError):
         editions.publish_edition(results(project), review_dir, project / "config" / "config.yaml",
                                  {**fp, "all": "f" * 64}, int(EPOCH))

@@ -1,11 +1,13 @@
-"""One registry of tau^2 methods (livingmeta.estimators.METHODS): the config schema's method
+"""One registry of tau^2 methods (livingmeta.stats.estimators.METHODS): the config schema's method
 enums, the command line's choices and the report's method names are the registry's."""
 
 from pathlib import Path
 
 import yaml
 
-from livingmeta import cli, estimators, pooling, report
+from livingmeta import cli
+from livingmeta.stats import estimators, pooling
+from livingmeta.report import context as report
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,8 +7,9 @@ import copy
 import jsonschema
 import pytest
 
-from livingmeta import prisma
-from livingmeta.records import load_schema
+from livingmeta.pipeline import prisma
+from livingmeta.report import prisma_figure
+from livingmeta.pipeline.records import load_schema
 
 # the contract's example (Metapsy release 24.0.2): 35,518 + 142 - 10,351 = 25,309 screened;
 # reasons add up to 3,875 of 4,439 reports assessed (reports and studies are counted separately)
@@ -93,9 +94,9 @@ def test_summary_validates_before_drawing():
 
 
 def test_diagram_is_vector_text_in_the_shipped_font(tmp_path):
-    from livingmeta.figures import save_figure
+    from livingmeta.report.figures import save_figure
     for i in (0, 1):
-        save_figure(prisma.flow_diagram([FIRST, UPDATE], i), tmp_path / f"e{i}", png=False)
+        save_figure(prisma_figure.flow_diagram([FIRST, UPDATE], i), tmp_path / f"e{i}", png=False)
         svg = (tmp_path / f"e{i}.svg").read_text()
         assert "Records screened" in svg and "Noto Sans" in svg and "<image" not in svg
     assert "previous version" in (tmp_path / "e1.svg").read_text()
@@ -117,7 +118,7 @@ def test_review_schema_rejects_bad_counts(change):
 
 def test_check_gate_refuses_counts_that_do_not_add_up(review_copy):
     import yaml
-    from livingmeta.records import RecordError, load_review
+    from livingmeta.pipeline.records import RecordError, load_review
     path = review_copy / "review.yaml"
     review = yaml.safe_load(path.read_text())
     review["search_flow"] = [{**FIRST, "records_screened": 25000}]

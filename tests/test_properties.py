@@ -9,8 +9,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from livingmeta import effects
-from livingmeta.records import RecordError, load_review
+from livingmeta.stats import effects
+from livingmeta.pipeline.records import RecordError, load_review
 
 REVIEW = Path(__file__).resolve().parents[1] / "data" / "reviews" / "exercise-depression"
 numbers = st.floats(allow_nan=True, allow_infinity=True, width=64) | st.integers(-10**6, 10**6)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from smtp_fixture import TricklingSMTPHandler, refused_port, smtp_server
 
-from livingmeta import delivery, editions, files, publish
+from livingmeta.living import delivery, editions, publish
+from livingmeta import files
 
 REVIEW = "synthetic-review"
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from livingmeta import analysis, pooling, records, tables
+from livingmeta.pipeline import analysis, records, tables
+from livingmeta.stats import pooling
 
 REVIEW_DIR = Path(__file__).resolve().parents[1] / "data" / "reviews" / "exercise-depression"
 PUBLISHED = yaml.safe_load((REVIEW_DIR / "provenance" / "published-results.yaml").read_text())["cochrane_cd004366_2013"]

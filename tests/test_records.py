@@ -4,7 +4,7 @@ all problems are reported at once."""
 import pytest
 import yaml
 
-from livingmeta.records import RecordError, load_review
+from livingmeta.pipeline.records import RecordError, load_review
 
 
 def edit(review_dir, trial_id, change):
@@ -122,7 +122,7 @@ def test_a_scale_running_the_other_way_needs_reversed(review_copy):
 
 
 def test_reversed_scales_flip_the_sign_of_the_effect(review_copy):
-    from livingmeta import analysis, tables
+    from livingmeta.pipeline import analysis, tables
     with_scales(review_copy)
     before = analysis.effect_size_table(tables.arm_table(load_review(review_copy)), yaml.safe_load(
         (review_copy / "review.yaml").read_text()), {})
@@ -144,7 +144,7 @@ def test_check_command_lists_problems_without_a_traceback(review_copy):
 
 def test_a_moderator_no_trial_reports_is_listed_as_not_analysed(review_copy):
     """Found by the many-reviews benchmark: an all-null moderator must not stop the build."""
-    from livingmeta import analysis, tables
+    from livingmeta.pipeline import analysis, tables
     for path in (review_copy / "trials").glob("*.yaml"):
         rec = yaml.safe_load(path.read_text())
         rec["moderators"]["population"] = None

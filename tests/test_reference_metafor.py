@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from livingmeta import bias, diagnostics, effects, moderators, multilevel, pooling
+from livingmeta.stats import bias, diagnostics, effects, moderators, multilevel, pooling
 
 REF_DIR = Path(__file__).parent / "reference"
 REF = json.loads((REF_DIR / "metafor_reference.json").read_text())

@@ -4,9 +4,9 @@ records; outcome instruments are normalised and counted."""
 
 import yaml
 
-from livingmeta.instruments import instrument_counts, instrument_table, normalise_instruments
-from livingmeta.records import load_review
-from livingmeta.references import (csl_name, format_references, import_references, provenance_row,
+from livingmeta.pipeline.instruments import instrument_counts, instrument_table, normalise_instruments
+from livingmeta.pipeline.records import load_review
+from livingmeta.report.references import (csl_name, format_references, import_references, provenance_row,
                                    read_reference_file)
 
 from conftest import REVIEW

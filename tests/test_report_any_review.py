@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from livingmeta import analysis, tables
-from livingmeta.records import load_review
-from livingmeta.report import build_context, render_html
+from livingmeta.pipeline import analysis, tables
+from livingmeta.pipeline.records import load_review
+from livingmeta.report.context import build_context, render_html
 
 ROOT = Path(__file__).resolve().parents[1]
 REVIEW_DIR = ROOT / "data" / "reviews" / "exercise-depression"
@@ -66,9 +66,9 @@ def _context(review_def, config_changes=None):
     sse = analysis.small_study_analysis(effects, review_def, config["pooling"], config["small_study_effects"])
     figures = {"forest_pages": ["f.svg"], "funnel": "u.svg", "cumulative": "c.svg"}
     edition = {"id": "2025-01-01-test", "date": "2025-01-01", "fingerprint": {"data": "d", "config": "c", "code": "x"}}
-    from livingmeta.appraisal import risk_of_bias_review
-    from livingmeta.grade import summary_of_findings
-    from livingmeta.prisma import prisma_summary
+    from livingmeta.pipeline.appraisal import risk_of_bias_review
+    from livingmeta.report.grade import summary_of_findings
+    from livingmeta.pipeline.prisma import prisma_summary
     rob = risk_of_bias_review(review_def, review.trials, effects, pooled, config["pooling"], config.get("appraisal", {}),
                               config["moderators"])
     appraisal = {"rob": rob, "sof": summary_of_findings(review_def, pooled, effects, rob, config),

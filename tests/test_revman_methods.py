@@ -1,4 +1,4 @@
-"""RevMan's methods (livingmeta.revman) and `livingmeta analyze --measure/--method/--revman`
+"""RevMan's methods (livingmeta.stats.revman) and `livingmeta analyze --measure/--method/--revman`
 against metafor 3.8.1 (tests/reference/make_reference_revman.R -> revman_reference.json) and
 against the totals stored in RevMan's own file (tests/fixtures/revman/Fleiss1993.rm5)."""
 
@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from livingmeta import cli, revman
+from livingmeta import cli
+from livingmeta.stats import revman
 
 REF = json.loads((Path(__file__).parent / "reference" / "revman_reference.json").read_text())
 DATA = Path(__file__).parent / "reference" / "data"

@@ -1,4 +1,4 @@
-"""Trial sequential analysis (livingmeta.sequential): information sizes and Lan-DeMets O'Brien-Fleming
+"""Trial sequential analysis (livingmeta.stats.sequential): information sizes and Lan-DeMets O'Brien-Fleming
 boundaries against R's RTSA documented examples (tests/reference/tsa_published.json), and the
 boundaries against a Monte Carlo simulation of the z-process under no effect."""
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from livingmeta import sequential as sq
+from livingmeta.stats import sequential as sq
 from livingmeta.errors import ModelError
 
 REF = json.loads((Path(__file__).parent / "reference" / "tsa_published.json").read_text())

@@ -1,5 +1,5 @@
 """'How settled is the evidence?': the CLI contract of `analyze --bayes`, the pipeline stages
-(livingmeta.settled) and the report sentences (livingmeta.settled_report). Effect tables here are
+(livingmeta.pipeline.settled) and the report sentences (livingmeta.report.settled). Effect tables here are
 synthetic (labelled so); the statistics themselves are checked in test_bayes.py and
 test_sequential.py against published examples."""
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from livingmeta.settled import bayes_analysis, edition_points, sequential_analysis
-from livingmeta.settled_report import settled_context
+from livingmeta.pipeline.settled import bayes_analysis, edition_points, sequential_analysis
+from livingmeta.report.settled import settled_context
 
 REF = json.loads((__import__("pathlib").Path(__file__).parent / "reference" / "bayesmeta_published.json").read_text())
 BRUTE = json.loads((__import__("pathlib").Path(__file__).parent / "reference" / "bayes_bruteforce_reference.json").read_text())

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from livingmeta.pdf import render_pdf
+from livingmeta.report.pdf import render_pdf
 
 
 def test_the_renderer_refuses_local_files_outside_the_build_and_the_network(tmp_path):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from livingmeta import wording as w
+from livingmeta.report import wording as w
 
 
 @pytest.mark.parametrize("smd,words", [(0.1, "very small"), (-0.3, "small"), (0.62, "moderate"), (-0.9, "large")])

@@ -1,4 +1,4 @@
-# Reference values for livingmeta.revman (RevMan 5's conventions) computed by R's metafor.
+# Reference values for livingmeta.stats.revman (RevMan 5's conventions) computed by R's metafor.
 # Run from the repository root:  Rscript tests/reference/make_reference_revman.R
 # Writes tests/reference/revman_reference.json and the inputs tests/reference/data/revman_*.csv.
 #

@@ -1,11 +1,11 @@
 # Shared helpers for the rules: where a review's inputs live.
 from pathlib import Path
 
-from livingmeta.records import record_paths
+from livingmeta.pipeline.records import record_paths
 
 
 def trial_records(wildcards):
-    """Every trial record of the review (*.yaml and *.yml, regular files: livingmeta.records.record_paths,
+    """Every trial record of the review (*.yaml and *.yml, regular files: livingmeta.pipeline.records.record_paths,
     the one definition check, the fingerprint and the snapshot use); adding or removing one reruns extraction."""
     return [str(p) for p in record_paths(f"{DATA}/{wildcards.review}/trials")]
 
@@ -17,7 +17,8 @@ def review_definition(wildcards):
 def previous_edition_dir(wildcards):
     """The edition to compare with: the latest published one, or the one before it when the
     inputs are the latest edition's own (resolved, so a later edition does not change this path)."""
-    from livingmeta.editions import comparison_edition, fingerprint
+    from livingmeta.living.editions import comparison_edition
+    from livingmeta.living.fingerprint import fingerprint
 
     fp = fingerprint(f"{DATA}/{wildcards.review}", config_file(), project_root=Path.cwd())
     ed = comparison_edition(f"{RESULTS}/{wildcards.review}", fp["all"])

@@ -1,0 +1,734 @@
+"""Import a database in the Metapsy data standard (a folder with data.csv and metadata/).
+
+https://docs.metapsy.org/data-preparation/format/ -- data.csv is semicolon-separated with decimal
+commas and NA for missing; one row per comparison x instrument x time point, so a study has
+several rows (multi-arm trials, several instruments): dependent effects.
+
+Mapping (documented in the README, section "Metapsy databases"):
+- one trial record per study label (column ``study``); every row becomes one effect block of
+  that record, keyed by ``effect_id`` = the row's Metapsy ``.id`` (or a key built from its
+  instrument, arms and time point where ``.id`` is missing);
+- the effect of a row, in this order: raw means/SDs at post-test; else change scores; else events
+  (the database's own conversion to g, ``.g``, since the review pools SMDs); else the
+  precomputed g (``precalc_g``, ``precalc_g_se``); else the database's computed ``.g`` (the last
+  three as a ``generic`` block: estimate and se, generic inverse variance). Each block
+  says which in ``effect_source``. Metapsy's g is positive when psychotherapy is better; records
+  store intervention minus control on a lower-is-better scale, so imported g is negated;
+- the record's content does not depend on the release or the row number, so a study whose data
+  did not change between releases has an identical record; row numbers and the release are in
+  provenance/metapsy-rows.csv;
+- risk of bias: RoB 1 items sg/ac/ba/itt or RoB 2 domains rob_d1..rob_d5 (+ overall); other
+  columns that look like risk of bias are refused.
+
+Records are plain dicts; the shared :func:`review_writer.write_review` (also used by the RevMan
+importers) writes them atomically after validating the whole review: nothing is written unless
+everything validates.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from livingmeta.errors import ImportFormatError
+from livingmeta.living.importers.review_writer import ImportedReview, write_review
+
+MAX_CSV_BYTES = 50_000_000
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+DOI_PATTERN = re.compile(r"10\.5281(?:/|%2F)zenodo\.(\d+)", re.IGNORECASE)
+ROB1_ITEMS = {"sg": "sequence_generation", "ac": "allocation_concealment", "ba": "blinding_outcome_assessment",
+              "itt": "incomplete_outcome_data"}
+ROB1_CODES = {"1": "low", "0": "high"}
+ROB2_DOMAINS = {"rob_d1": "randomisation", "rob_d2": "deviations", "rob_d3": "missing_data", "rob_d4": "measurement",
+                "rob_d5": "selection", "rob_overall": "overall", "rob_d_overall": "overall"}
+ROB2_CODES = {"low": "low", "some concerns": "some_concerns", "some_concerns": "some_concerns", "high": "high",
+              "0": "high", "1": "some_concerns", "2": "low"}
+ROB_SCORE = "rob"  # number of low-risk RoB 1 items (0-4): a moderator, not a domain
+NUMERIC = ["mean_arm1", "sd_arm1", "n_arm1", "mean_arm2", "sd_arm2", "n_arm2", "mean_change_arm1", "sd_change_arm1",
+           "n_change_arm1", "mean_change_arm2", "sd_change_arm2", "n_change_arm2", "event_arm1", "event_arm2",
+           "totaln_arm1", "totaln_arm2", "precalc_g", "precalc_g_se", ".g", ".g_se", "year"]
+# Moderators read from the database when present: (column, type, label used when the codebook has none)
+MODERATORS = [
+    ("condition_arm1", "categorical", "Type of psychotherapy"),
+    ("condition_arm2", "categorical", "Type of control condition"),
+    ("format", "categorical", "Treatment format"),
+    ("country", "categorical", "Country"),
+    ("target_group", "categorical", "Target group"),
+    ("diagnosis", "categorical", "How the condition was defined (diagnosis)"),
+    ("age_group", "categorical", "Age group"),
+    ("recruitment", "categorical", "Recruitment"),
+    ("rob", "continuous", "Risk of bias score (number of low-risk items, 0-4)"),
+    ("n_sessions_arm1", "continuous", "Number of sessions"),
+    ("time_weeks", "continuous", "Time of assessment (weeks after randomisation)"),
+    ("year", "continuous", "Publication year"),
+]
+SEVERAL = "several"  # level of a categorical moderator whose value differs between a study's rows
+INTERVENTION, CONTROL = "psychotherapy", "control"
+
+
+def _fail(path, where: str, reason: str):
+    raise ImportFormatError(f"{path}: {where}: {reason}")
+
+
+@dataclass
+class MetapsyRelease:
+    """One release of a Metapsy database as read from its folder."""
+
+    folder: Path
+    release: str
+    rows: pd.DataFrame                  # all columns as text (None = NA), plus 'row' (1-based data row)
+    numbers: pd.DataFrame               # NUMERIC columns parsed
+    codebook: dict
+    search_flow: dict | None
+    text: dict                          # metadata/*.txt by stem, README.md, LICENSE.txt
+    references: dict
+    authors: list
+
+
+@dataclass
+class ImportPlan:
+    """What an import would write: the review definition, one record per study, and the fate of
+    every data row (used in a record, or refused with a reason)."""
+
+    definition: dict
+    records: dict                       # trial id -> record dict
+    rows: list = field(default_factory=list)      # dicts for provenance/metapsy-rows.csv
+    refused: list = field(default_factory=list)   # (row, study, reason)
+    warnings: list = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading
+# ------------------------------------------------------------------------------------------------
+def is_metapsy_folder(path) -> bool:
+    p = Path(path)
+    return p.is_dir() and (p / "data.csv").is_file() and (p / "metadata").is_dir()
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        _fail(path, f"byte {e.start}", "not UTF-8 text")
+
+
+def _read_json(path: Path):
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(_read_text(path))
+    except json.JSONDecodeError as e:
+        _fail(path, f"line {e.lineno}, column {e.colno}", f"malformed JSON ({e.msg})")
+
+
+def _parse_csv(path: Path) -> pd.DataFrame:
+    """data.csv as text cells. Every row must have as many fields as the header; the error names
+    the row (1 = first data row) and its line in the file."""
+    size = path.stat().st_size
+    if size > MAX_CSV_BYTES:
+        _fail(path, "(file)", f"{size:,} bytes; a Metapsy data.csv is a few MB (limit {MAX_CSV_BYTES:,})")
+    text = _read_text(path)
+    control = CONTROL_CHARS.search(text)
+    if control:
+        _fail(path, f"line {text.count(chr(10), 0, control.start()) + 1}",
+              f"control character {control.group(0)!r} in the text: not a text CSV file")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"', strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        _fail(path, "line 1", "empty file; expected a header row of column names")
+    except csv.Error as e:
+        _fail(path, "line 1", f"malformed CSV ({e})")
+    header = [h.strip() for h in header]
+    if "study" not in header:
+        _fail(path, "line 1", f"no column 'study' (found {header[:8]}...): not a Metapsy data.csv "
+                              "(semicolon-separated, decimal commas)")
+    if header[0] == "":
+        header[0] = "_rownames"
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        _fail(path, "line 1", f"duplicate column names {dupes}")
+    body = []
+    try:
+        for i, fields in enumerate(reader, start=1):
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                _fail(path, f"data row {i} (line {reader.line_num})",
+                      f"{len(fields)} fields, the header has {len(header)}: a stray ';' or quote?")
+            body.append([None if f == "NA" or f == "" else f for f in fields])
+    except csv.Error as e:
+        _fail(path, f"line {reader.line_num}", f"malformed CSV ({e})")
+    if not body:
+        _fail(path, "(file)", "no data rows")
+    df = pd.DataFrame(body, columns=header, dtype=object)
+    df["row"] = range(1, len(df) + 1)
+    return df
+
+
+def _numbers(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    out = pd.DataFrame(index=df.index)
+    for col in NUMERIC:
+        if col not in df:
+            out[col] = float("nan")
+            continue
+        raw = df[col]
+        num = pd.to_numeric(raw.str.replace(",", ".", regex=False), errors="coerce")
+        bad = raw.notna() & num.isna()
+        if bad.any():
+            i = bad.to_numpy().nonzero()[0][0]
+            _fail(path, f"data row {df.row.iloc[i]}, column {col}",
+                  f"{raw.iloc[i]!r} is not a number (decimal comma, NA for missing)")
+        out[col] = num
+    return out
+
+
+def _release_name(folder: Path) -> str:
+    name = folder.resolve().name
+    return name if re.fullmatch(r"\d+(\.\d+)*", name) else "unversioned"
+
+
+def read_metapsy(folder) -> MetapsyRelease:
+    """Read and check a Metapsy folder; raise ImportFormatError naming file, location and reason."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        _fail(folder, "(folder)", "not found")
+    if not (folder / "data.csv").is_file():
+        _fail(folder / "data.csv", "(file)", "missing: a Metapsy database is a folder with data.csv and metadata/")
+    if not (folder / "metadata").is_dir():
+        _fail(folder / "metadata", "(folder)", "missing: a Metapsy database is a folder with data.csv and metadata/")
+    rows = _parse_csv(folder / "data.csv")
+    numbers = _numbers(rows, folder / "data.csv")
+    meta = folder / "metadata"
+    codebook = _read_json(meta / "variable_description.json") or {}
+    text = {p.stem: _read_text(p).strip() for p in sorted(meta.glob("*.txt"))}
+    for name, where in (("README", folder / "README.md"), ("LICENSE", folder / "LICENSE.txt"),
+                        ("LICENSE", folder.parent / "LICENSE.txt")):
+        if where.is_file() and name not in text:
+            text[name] = _read_text(where)
+    return MetapsyRelease(folder, _release_name(folder), rows, numbers, codebook,
+                          _read_json(meta / "search_flow.json"), text, _read_json(meta / "references.json") or {},
+                          _read_json(meta / "authors.json") or [])
+
+
+# ------------------------------------------------------------------------------------------------
+# Mapping rows to records
+# ------------------------------------------------------------------------------------------------
+def slug(label: str) -> str:
+    ascii_ = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode()
+    s = re.sub(r"[^a-z0-9]+", "-", ascii_.lower()).strip("-")
+    return s or "study"
+
+
+def reference_key(text: str | None) -> str | None:
+    """A citation reduced to lower-case letters and digits: survives changed punctuation and
+    mis-encoded characters between releases."""
+    if not text:
+        return None
+    key = re.sub(r"[^a-z0-9]", "", unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower())
+    return key[:160] or None
+
+
+def _int_or_none(x):
+    if x is None or pd.isna(x):
+        return None
+    return int(x) if float(x).is_integer() else None
+
+
+def _arm_values(num, suffix_mean, suffix_sd, suffix_n):
+    vals = [num[f"{suffix_mean}_arm{i}"] for i in (1, 2)] + [num[f"{suffix_sd}_arm{i}"] for i in (1, 2)] + \
+           [num[f"{suffix_n}_arm{i}"] for i in (1, 2)]
+    return None if any(pd.isna(v) for v in vals) else vals
+
+
+def _effect_block(text_row, num) -> tuple[dict | None, str | None]:
+    """One row's effect block (without effect_id/timepoint/source) and, if refused, why."""
+    skipped = []
+    for kind, cols, label in (("msd", ("mean", "sd", "n"), "means and SDs"),
+                              ("change", ("mean_change", "sd_change", "n_change"), "change scores")):
+        vals = _arm_values(num, *cols)
+        if vals is None:
+            continue
+        m1, m2, s1, s2, n1, n2 = vals
+        n1i, n2i = _int_or_none(n1), _int_or_none(n2)
+        if n1i is None or n2i is None:
+            skipped.append(f"{label} given but a group size is not a whole number ({n1:g}, {n2:g})")
+        elif min(n1i, n2i) < 2 or min(s1, s2) <= 0:
+            skipped.append(f"{label} given but n < 2 or SD <= 0 (n {n1i}, {n2i}; SD {s1:g}, {s2:g})")
+        else:
+            return {"effect_source": f"{label} (arm 1 psychotherapy, arm 2 control); Hedges' g computed by livingmeta",
+                    "arms": {INTERVENTION: {"n": n1i, "mean": float(m1), "sd": float(s1)},
+                             CONTROL: {"n": n2i, "mean": float(m2), "sd": float(s2)}}}, None
+    ev = [num["event_arm1"], num["totaln_arm1"], num["event_arm2"], num["totaln_arm2"]]
+    why = ("; ".join(skipped) + "; ") if skipped else ""
+    # beside a computed effect the arms say only who took part (null = not reported)
+    sizes = {INTERVENTION: {"n": _int_or_none(num["n_arm1"])}, CONTROL: {"n": _int_or_none(num["n_arm2"])}}
+    if not any(pd.isna(v) for v in ev) and not pd.isna(num[".g"]) and not pd.isna(num[".g_se"]):
+        e1, t1, e2, t2 = (_int_or_none(v) for v in ev)
+        block = {"effect_source": f"{why}events ({text_row.get('outcome_type') or 'dichotomous'}): the database's "
+                                  "g converted from the odds ratio (columns .g, .g_se), the review pooling SMDs",
+                 "generic": {"estimate": -float(num[".g"]), "se": float(num[".g_se"])}, "arms": sizes}
+        if None not in (e1, t1, e2, t2):
+            block["arms"] = {INTERVENTION: {"events": e1, "total": t1}, CONTROL: {"events": e2, "total": t2}}
+        return block, None
+    if not pd.isna(num["precalc_g"]) and not pd.isna(num["precalc_g_se"]) and num["precalc_g_se"] > 0:
+        return {"effect_source": f"{why}precomputed g (columns precalc_g, precalc_g_se; "
+                                 f"{text_row.get('other_stat') or 'statistic not stated'})",
+                "generic": {"estimate": -float(num["precalc_g"]), "se": float(num["precalc_g_se"])}, "arms": sizes}, None
+    if not pd.isna(num[".g"]) and not pd.isna(num[".g_se"]) and num[".g_se"] > 0:
+        return {"effect_source": f"{why}only the database's computed g is given (columns .g, .g_se)",
+                "generic": {"estimate": -float(num[".g"]), "se": float(num[".g_se"])}, "arms": sizes}, None
+    return None, (why + "no usable effect data (means/SDs, change scores, events, precomputed g or .g)").strip()
+
+
+def _effect_key(t: dict) -> str:
+    """Which effect of a study a row is, from the standard's own columns (comparison, instrument,
+    rating). Metapsy's ``.id`` is not used: it is missing on some rows and its layout changed
+    between releases, which would make every study look corrected."""
+    return f"{_comparison(t)}: {t.get('instrument') or 'instrument not stated'} ({t.get('rating') or 'rating NA'})"
+
+
+def _comparison(t: dict) -> str:
+    a1 = t.get("condition_arm1") or "?"
+    a2 = t.get("condition_arm2") or "?"
+    if t.get("multi_arm1"):
+        a1 += f" ({t['multi_arm1']})"
+    if t.get("multi_arm2"):
+        a2 += f" ({t['multi_arm2']})"
+    return f"{a1} vs {a2}"
+
+
+def _rob1(rows: list[dict], columns) -> dict:
+    domains = {}
+    for col, domain in ROB1_ITEMS.items():
+        if col not in columns:
+            continue
+        values = sorted({r.get(col) or "NA" for r in rows})
+        if len(values) > 1:
+            domains[domain] = {"judgement": "not_assessed", "support": f"rows of this study disagree ({col} = {values})"}
+        elif values[0] in ROB1_CODES:
+            domains[domain] = {"judgement": ROB1_CODES[values[0]], "support": None}
+        elif col == "ba" and values[0] == "sr":
+            domains[domain] = {"judgement": "not_assessed",
+                               "support": "self-reported outcome ('sr'): the database made no judgement on assessor "
+                                          "blinding (its rob score counts 'sr' as low risk)"}
+        else:
+            domains[domain] = {"judgement": "not_assessed", "support": f"code {values[0]!r} of column {col} is not in "
+                                                                      "the database's codebook (0 = high, 1 = low)"}
+    return domains
+
+
+def _rob2(rows: list[dict], columns, path) -> dict:
+    domains = {}
+    for col, domain in ROB2_DOMAINS.items():
+        if col not in columns:
+            continue
+        values = sorted({(r.get(col) or "NA").strip().lower() for r in rows})
+        if len(values) > 1:
+            domains[domain] = {"judgement": "not_assessed", "support": f"rows of this study disagree ({col} = {values})"}
+        elif values[0] == "na":
+            domains[domain] = {"judgement": "not_assessed", "support": None}
+        elif values[0] in ROB2_CODES:
+            domains[domain] = {"judgement": ROB2_CODES[values[0]], "support": None}
+        else:
+            row = next(r["row"] for r in rows)
+            _fail(path, f"data row {row}, column {col}", f"{values[0]!r} is not a RoB 2 judgement "
+                                                         "(low, some concerns, high)")
+    return domains
+
+
+def rob_columns(columns, path) -> str | None:
+    """'rob1', 'rob2' or None; refuse columns that look like risk of bias but are not mapped."""
+    cols = set(columns)
+    known = set(ROB1_ITEMS) | set(ROB2_DOMAINS) | {ROB_SCORE}
+    unknown = sorted(c for c in cols - known if re.match(r"^(rob|risk_?of_?bias)[_.]?", c, re.IGNORECASE))
+    if unknown:
+        _fail(path, "line 1", f"risk-of-bias column(s) {unknown} cannot be mapped; known: RoB 1 items "
+                              f"{sorted(ROB1_ITEMS)} (+ score 'rob') or RoB 2 domains {sorted(ROB2_DOMAINS)}")
+    has1, has2 = bool(cols & set(ROB1_ITEMS)), bool(cols & set(ROB2_DOMAINS))
+    if has1 and has2:
+        _fail(path, "line 1", "both RoB 1 items and RoB 2 domains: one tool per database")
+    return "rob1" if has1 else "rob2" if has2 else None
+
+
+def codebook_levels(description: str | None) -> dict:
+    """'ind= individual; grp= group' -> {'ind': 'individual', 'grp': 'group'}."""
+    out = {}
+    for code, label in re.findall(r"([A-Za-z0-9][\w &+.-]*?)\s*=\s*([^;,=]+?)\s*(?=[;,]\s*[\w &+.-]+\s*=|[;,)]?\s*$)",
+                                  description or ""):
+        out.setdefault(code.strip(), label.strip())
+    return out
+
+
+def _moderator_value(rows: list[dict], nums, col, kind):
+    if kind == "categorical":
+        values = sorted({r.get(col) for r in rows if r.get(col)})
+        if not values:
+            return None, None
+        return (values[0], None) if len(values) == 1 else (SEVERAL, f"{col} differs between rows: {values}")
+    vals = sorted({float(x) for x in nums if not pd.isna(x)})
+    if not vals:
+        return None, None
+    if len(vals) > 1:
+        return None, f"{col} differs between rows ({vals}); not reported as one value"
+    v = vals[0]
+    return (int(v) if v.is_integer() else v), None
+
+
+def _to_float_series(rows_df, col):
+    return pd.to_numeric(rows_df[col].str.replace(",", ".", regex=False), errors="coerce") if col in rows_df else None
+
+
+def plan_import(db: MetapsyRelease, previous: dict | None = None) -> ImportPlan:
+    """Map a release to a review definition and records. ``previous``: the existing records
+    (id -> record) of the review being synced, whose ids are kept for the same studies."""
+    path = db.folder / "data.csv"
+    rob_tool = rob_columns(db.rows.columns, path)
+    columns = set(db.rows.columns)
+    mods = [(c, k, l) for c, k, l in MODERATORS if c in columns]
+    text_rows = db.rows.where(db.rows.notna(), None).to_dict(orient="records")
+    nums = db.numbers.to_dict(orient="records")
+    mod_numbers = {c: _to_float_series(db.rows, c) for c, k, _ in mods if k == "continuous"}
+    by_study: dict[str, list[int]] = {}
+    for i, t in enumerate(text_rows):
+        if not t.get("study"):
+            _fail(path, f"data row {t['row']}, column study", "empty study label")
+        by_study.setdefault(t["study"].strip(), []).append(i)
+    ids = _assign_ids(by_study, text_rows, previous or {})
+    plan = ImportPlan(definition={}, records={})
+    levels: dict[str, set] = {c: set() for c, k, _ in mods if k == "categorical"}
+    timepoints: list[str] = []
+    for study, idx in by_study.items():
+        rows = [text_rows[i] for i in idx]
+        blocks, seen = [], {}
+        for i in idx:
+            t, num = text_rows[i], nums[i]
+            block, reason = _effect_block(t, num)
+            key = _effect_key(t)
+            seen[key] = seen.get(key, 0) + 1
+            effect_id = key if seen[key] == 1 else f"{key} #{seen[key]}"
+            tp = t.get("time") or "post"
+            if block is None:
+                plan.refused.append((t["row"], study, reason))
+                plan.rows.append({"row": t["row"], "study": study, "trial_id": None, "effect_id": effect_id,
+                                  "metapsy_id": t.get(".id"), "used": "refused", "reason": reason})
+                continue
+            if tp not in timepoints:
+                timepoints.append(tp)
+            out = {"timepoint": tp, "effect_id": effect_id,
+                   "source": "Metapsy data.csv (row and .id: provenance/metapsy-rows.csv)",
+                   "measure": t.get("instrument"),
+                   "rating": t.get("rating"), "comparison": _comparison(t), **block}
+            blocks.append(out)
+            plan.rows.append({"row": t["row"], "study": study, "trial_id": ids[study], "effect_id": effect_id,
+                              "metapsy_id": t.get(".id"), "used": block["effect_source"].split(" (")[0], "reason": ""})
+        blocks.sort(key=lambda b: (timepoints.index(b["timepoint"]), b["effect_id"]))  # row order is not data
+        if not blocks:
+            plan.warnings.append(f"{study}: no row with usable effect data; study not imported")
+            continue
+        first = rows[0]
+        year = _int_or_none(nums[idx[0]]["year"])
+        year_source = "column year of data.csv"
+        if year is None:
+            m = re.search(r"(19|20)\d\d", study)
+            year, year_source = (int(m.group(0)), "from the study label (column year is NA)") if m else (None, None)
+        if year is None:
+            _fail(path, f"data row {first['row']}, column year", f"no year for study {study!r} (column year is NA "
+                                                                "and the label has none)")
+        full_ref = first.get("full_ref") or db.references.get(study)
+        record = {
+            "id": ids[study], "label": study, "year": year, "year_source": year_source,
+            # only the standard's columns (study, full_ref): optional ones (doi, title) come and go
+            # between releases and would mark every study as corrected
+            "citation": {"first_author": study.split(",")[0].strip() or study, "detail": full_ref},
+            "arms": {INTERVENTION: {"role": "intervention",
+                                    "description": "; ".join(sorted({r.get("condition_arm1") or "?" for r in rows}))},
+                     CONTROL: {"role": "control",
+                               "description": "; ".join(sorted({r.get("condition_arm2") or "?" for r in rows}))}},
+            "moderators": {}, "moderator_sources": {},
+            "outcomes": {outcome_of(db)[0]: blocks},
+            "import_source": {"database": "Metapsy", "study_label": study, "reference_key": reference_key(full_ref),
+                              "rows_file": "provenance/metapsy-rows.csv"},
+        }
+        for col, kind, _ in mods:
+            numbers = mod_numbers[col].iloc[idx].tolist() if kind == "continuous" else None
+            value, note = _moderator_value(rows, numbers, col, kind)
+            record["moderators"][col] = value
+            if value is not None and kind == "categorical":
+                levels[col].add(value)
+            if note:
+                record["moderator_sources"][col] = note
+        if rob_tool:
+            domains = _rob1(rows, columns) if rob_tool == "rob1" else _rob2(rows, columns, path)
+            record["risk_of_bias"] = {"tool": rob_tool, "source": "Metapsy data.csv, columns " + ", ".join(
+                c for c in (ROB1_ITEMS if rob_tool == "rob1" else ROB2_DOMAINS) if c in columns), "domains": domains}
+        plan.records[ids[study]] = record
+    plan.definition = review_definition(db, mods, levels, timepoints)
+    return plan
+
+
+def _assign_ids(by_study: dict, text_rows: list, previous: dict) -> dict:
+    """Study label -> trial id. A study keeps the id it had in the review being synced when its
+    label matches; a study whose label is new keeps the id of a study that disappeared with the
+    same full reference, compared as letters and digits only (a renamed label). Otherwise a new id from the label."""
+    prev_by_label = {r["import_source"]["study_label"]: tid for tid, r in previous.items() if r.get("import_source")}
+    gone = {tid: r for tid, r in previous.items() if r.get("import_source", {}).get("study_label") not in by_study}
+    by_ref = {}
+    for tid, r in gone.items():
+        for key in (r["import_source"].get("reference_key"),):
+            if key:
+                by_ref.setdefault(key, []).append(tid)
+    ids, used = {}, set()
+    for study, idx in by_study.items():
+        if study in prev_by_label:
+            ids[study] = prev_by_label[study]
+            used.add(ids[study])
+    for study, idx in by_study.items():
+        if study in ids:
+            continue
+        first = text_rows[idx[0]]
+        for key in (reference_key(first.get("full_ref")),):
+            cands = [t for t in by_ref.get(key, []) if t not in used] if key else []
+            if len(cands) == 1:
+                ids[study] = cands[0]
+                used.add(cands[0])
+                break
+    taken = set(previous) | used
+    for study in by_study:
+        if study in ids:
+            continue
+        base, n = slug(study), 2
+        tid = base
+        while tid in taken:
+            tid, n = f"{base}-{n}", n + 1
+        ids[study] = tid
+        taken.add(tid)
+    return ids
+
+
+def attribution(db: MetapsyRelease) -> str:
+    readme = db.text.get("README", "")
+    name = (re.search(r"`(data-[a-z0-9-]+)`", readme) or [None, f"data-{db.text.get('shorthand', 'metapsy')}"])[1]
+    doi = DOI_PATTERN.search(readme)
+    return (f"Metapsy: {db.text.get('comparisons', 'psychotherapy vs control')} database ({name}), version "
+            f"{db.release}, the Metapsy collaboration" + (f"; doi:10.5281/zenodo.{doi.group(1)}" if doi else "") + ".")
+
+
+def search_flow_entry(db: MetapsyRelease, studies_new: int | None = None) -> dict | None:
+    """metadata/search_flow.json as one PRISMA 2020 entry (CONTRACTS.md). Counts are copied, never
+    derived: 'database.hits.duplicates.removed' is the number of records left after removing
+    duplicates (it equals records.screened), so duplicates_removed stays null (not reported)."""
+    sf = db.search_flow
+    if not sf:
+        return None
+
+    def count(key):
+        v = sf.get(key)
+        if v is None:
+            return None
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            _fail(db.folder / "metadata" / "search_flow.json", key, f"{v!r} is not a non-negative whole number")
+        return v
+    reasons = sf.get("full.text.excluded.reasons") or {}
+    return {"label": f"Metapsy release {db.release}", "date": db.text.get("last_search") or None,
+            "source": f"metadata/search_flow.json of the Metapsy database, release {db.release}",
+            "identified": {"databases": count("database.hits"), "registers": None, "other": count("additional.records")},
+            "duplicates_removed": None, "records_screened": count("records.screened"), "records_excluded": None,
+            "reports_sought": None, "reports_not_retrieved": None,
+            "reports_assessed": count("full.text.assessed.for.eligibility"),
+            "reports_excluded": {str(k): v for k, v in reasons.items()},
+            # A release's counts cover every search to date (PRISMA 2020 new-review form, never
+            # added to the previous edition); studies new since the last release are listed by the
+            # edition's "what changed", not invented as a PRISMA box.
+            "scope": "cumulative", "studies_included_new": None, "studies_included_total": count("included"),
+            "reports_included_total": None}
+
+
+def outcome_of(db: MetapsyRelease) -> tuple[str, str]:
+    """(id, label) of the outcome a Metapsy database measures. The standard does not name it; a
+    database's shorthand does ("<condition>-<comparison>", e.g. <condition>-psyctr): its studies
+    report the condition's symptom severity. A review may relabel it in review.yaml (kept by --sync)."""
+    condition = re.split(r"[-_ ]", (db.text.get("shorthand") or "").strip().lower())[0] or "outcome"
+    return condition, f"{condition.capitalize()} symptom severity"
+
+
+def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list) -> dict:
+    comparison = db.text.get("comparisons", "psychotherapy vs control")
+    short = db.text.get("shorthand", "metapsy")
+    tp_labels = {"post": "post-test", "fu1": "first follow-up", "fu2": "second follow-up"}
+    moderators = []
+    for col, kind, fallback in mods:
+        desc = db.codebook.get(col) or db.codebook.get({"n_sessions_arm1": "n_sessions_ig"}.get(col, col))
+        entry = {"name": col, "label": fallback, "type": kind}
+        if kind == "categorical":
+            book = codebook_levels(desc)
+            entry["levels"] = {lv: book.get(lv, f"{lv} (code not in the codebook)") for lv in sorted(levels[col])}
+            if SEVERAL in levels[col]:
+                entry["levels"][SEVERAL] = "several values within the study"
+        if desc:
+            entry["description"] = desc
+        moderators.append(entry)
+    flow = search_flow_entry(db)
+    return {
+        "id": "", "title": f"Metapsy {short}: {comparison}",
+        "question": f"How large is the effect of {comparison} on {outcome_of(db)[1].lower()} at post-test?",
+        "population": "As included by the Metapsy database (see its inclusion criteria)",
+        "intervention": "Psychotherapy, as classified by the database (condition_arm1)",
+        "comparison": "Control conditions, as classified by the database (condition_arm2)",
+        "authors": [a["name"] for a in db.authors if isinstance(a, dict) and a.get("name")] or ["Metapsy collaboration"],
+        "search_date": db.text.get("last_search") or "not reported",
+        "data_source": (f"Metapsy database {short} ({comparison}), release {db.release}: data.csv and metadata/ as "
+                        f"published by the Metapsy collaboration (https://www.metapsy.org). Registration: "
+                        f"{db.text.get('registration', 'not stated')}. Imported with livingmeta import."),
+        "licence": "Open Data Commons Attribution License (ODC-By) v1.0",
+        "attribution": attribution(db),
+        "primary_outcome": outcome_of(db)[0],
+        "outcomes": [{"id": outcome_of(db)[0], "label": outcome_of(db)[1], "type": "continuous",
+                      "effect_measure": "SMD", "direction": "lower_is_better",
+                      "timepoints": [{"id": tp, "label": tp_labels.get(tp, tp)} for tp in timepoints]}],
+        "arms": {"intervention": INTERVENTION, "control": CONTROL},
+        "labels": {"intervention": "psychotherapy", "comparator": "control",
+                   "favours_intervention": "Favours psychotherapy", "favours_comparator": "Favours control"},
+        "dependent_effects": {"primary": "aggregate", "rho": 0.6,
+                              "note": "metapsyTools' default: effects within a study aggregated with an assumed "
+                                      "correlation of 0.6 (metafor aggregate, Borenstein 2009); the three-level "
+                                      "model (CR2) and all effects treated as independent are sensitivity analyses"},
+        "moderators": moderators,
+        "search_flow": [flow] if flow else [],
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+# Writing (atomic; the whole review is validated before anything is replaced)
+# ------------------------------------------------------------------------------------------------
+IMPORTER_KEYS = ("data_source", "licence", "attribution", "search_date", "outcomes", "moderators", "dependent_effects")
+
+
+@dataclass
+class SyncReport:
+    added: list
+    removed: list
+    changed: list
+    unchanged: int
+    refused: list
+    warnings: list
+
+    def lines(self) -> list[str]:
+        out = [f"added: {lab} ({tid})" for tid, lab in self.added]
+        out += [f"removed: {lab} ({tid})" for tid, lab in self.removed]
+        out += [f"changed: {lab} ({tid}){' -- ' + why if why else ''}" for tid, lab, why in self.changed]
+        out += [f"refused row {row} ({study}): {reason}" for row, study, reason in self.refused]
+        out += [f"warning: {w}" for w in self.warnings]
+        return out
+
+
+def _existing(review_dir: Path) -> tuple[dict, dict]:
+    from livingmeta.pipeline.records import load_yaml
+    if not (review_dir / "review.yaml").is_file():
+        return {}, {}
+    definition, _ = load_yaml(review_dir / "review.yaml")
+    records = {}
+    for p in sorted((review_dir / "trials").glob("*.yaml")):
+        data, _ = load_yaml(p)
+        if isinstance(data, dict):
+            records[p.stem] = data
+    return (definition if isinstance(definition, dict) else {}), records
+
+
+HEADER = ("Imported from a Metapsy database with `livingmeta import`; for a new release re-run it with --sync "
+          "rather than editing by hand.\nA sync rewrites the records and review.yaml's " + ", ".join(IMPORTER_KEYS)
+          + " and search_flow; other keys (title, question, report, ...) are kept.")
+
+
+def plan_review(source, review_dir=None) -> tuple[ImportedReview, ImportPlan, dict]:
+    """Read a Metapsy folder and build what would be written (nothing is written): the
+    ImportedReview for review_writer, the plan (rows, refusals), and the previous records of the
+    review at ``review_dir`` (if any), whose ids and hand-written review.yaml keys are kept."""
+    db = read_metapsy(source)
+    old_def, previous = _existing(Path(review_dir)) if review_dir else ({}, {})
+    plan = plan_import(db, previous)
+    definition = plan.definition
+    if old_def:
+        new_labels = {f["label"] for f in definition["search_flow"]}
+        flow = [e for e in old_def.get("search_flow", []) if e.get("label") not in new_labels]
+        definition = {**definition, **{k: v for k, v in old_def.items() if k not in IMPORTER_KEYS}}
+        # what a review author set on an outcome (its label, clinically_important_difference, scales,
+        # ...) survives a sync, as hand-written top-level keys do; the timepoints follow the release
+        old_outcomes = {o.get("id"): o for o in old_def.get("outcomes", [])}
+        definition["outcomes"] = [{**o, **{k: v for k, v in old_outcomes.get(o["id"], {}).items() if k != "timepoints"}}
+                                  for o in definition["outcomes"]]
+        definition["search_flow"] = flow + plan.definition["search_flow"]
+    extra = {"provenance/metapsy-rows.csv": _rows_csv(plan.rows, db.release).encode("utf-8")}
+    extra.update({f"provenance/metapsy-source/{rel}": data for rel, data in _source_files(db).items()})
+    imported = ImportedReview(definition=definition, records=plan.records, source=str(source), header=HEADER,
+                              extra_files=extra, warnings=list(plan.warnings))
+    return imported, plan, previous
+
+
+def read(path) -> ImportedReview:
+    """The importers package's entry point (``read_whole_review``): a new review, ids from the
+    study labels. ``import_metapsy`` is the same with identity matching against an existing
+    review for ``--sync``."""
+    return plan_review(path)[0]
+
+
+def import_metapsy(review_dir, source, *, sync: bool = False) -> SyncReport:
+    """Create (or with ``sync`` update) a review folder from a Metapsy database folder; studies
+    keep their ids across releases (see _assign_ids). Written by review_writer.write_review:
+    atomically, and only if the whole review validates."""
+    review_dir = Path(review_dir)
+    if (review_dir / "review.yaml").is_file() and not sync:
+        raise ImportFormatError(f"{review_dir}: review exists; use --sync to make it equal to {source} "
+                                "(trials added, changed and removed are listed)")
+    imported, plan, previous = plan_review(source, review_dir)
+    write_review(review_dir, imported, sync=sync)
+    return _diff(previous, plan)
+
+
+def _rows_csv(rows: list, release: str) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["release", "row", "study", "trial_id", "effect_id", "metapsy_id", "used",
+                                        "reason"], lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({"release": release, **r})
+    return buf.getvalue()
+
+
+def _source_files(db: MetapsyRelease) -> dict:
+    """The source data with its licence and README beside it (ODC-By: attribution travels with
+    the data): relative path -> bytes."""
+    out = {"data.csv": (db.folder / "data.csv").read_bytes(), "RELEASE": (db.release + "\n").encode()}
+    for p in sorted((db.folder / "metadata").glob("*")):
+        if p.is_file():
+            out[f"metadata/{p.name}"] = p.read_bytes()
+    for name, src in (("README.md", db.folder / "README.md"), ("LICENSE.txt", db.folder / "LICENSE.txt"),
+                      ("LICENSE.txt", db.folder.parent / "LICENSE.txt"),
+                      ("DATABASE-README.md", db.folder.parent / "README.md")):
+        if src.is_file() and name not in out:
+            out[name] = src.read_bytes()
+    return out
+
+
+def _diff(previous: dict, plan: ImportPlan) -> SyncReport:
+    new = plan.records
+    added = sorted((tid, new[tid]["label"]) for tid in set(new) - set(previous))
+    removed = sorted((tid, previous[tid].get("label", tid)) for tid in set(previous) - set(new))
+    changed, same = [], 0
+    for tid in sorted(set(new) & set(previous)):
+        old, cur = previous[tid], new[tid]
+        if old == cur:
+            same += 1
+            continue
+        why = [f"renamed from {old.get('label')!r}"] if old.get("label") != cur["label"] else []
+        why += [k for k in ("outcomes", "moderators", "risk_of_bias", "citation", "year", "arms")
+                if old.get(k) != cur.get(k)]
+        changed.append((tid, cur["label"], ", ".join(why)))
+    return SyncReport(added, removed, changed, same, plan.refused, plan.warnings)

@@ -1,0 +1,191 @@
+"""Writing a whole imported review, atomically, and ``--sync`` against an existing one.
+
+Shared by every whole-review importer (RevMan 5, RevMan Web data package, Metapsy). An importer
+parses its source into an :class:`ImportedReview` (review.yaml content + one record per trial,
+all plain dicts), then calls :func:`write_review`:
+
+    from livingmeta.living.importers.review_writer import ImportedReview, write_review, trial_id_for
+    imported = ImportedReview(definition={...}, records={"smith-2004": {...}, ...},
+                              source="Fleiss1993.rm5", header="Imported from Fleiss1993.rm5 ...")
+    changes = write_review(Path("data/reviews/fleiss-1993"), imported, sync=False)
+    print(changes.describe())          # one line per trial added / changed / removed
+
+Guarantees:
+- Nothing is written unless the whole review validates (``records.load_review`` on a scratch
+  copy built beside the target); the scratch copy then replaces the target by rename, so a
+  reader never sees half a review and a failed import leaves the previous one untouched.
+- A folder that already holds a review is refused unless ``sync=True``. With ``sync`` the review
+  becomes equal to the source: trials added, changed and removed (their record files deleted,
+  so the edition machinery's "what changed" lists them as removed), review.yaml replaced key by
+  key (top-level keys the importer does not produce, e.g. ``report:`` written by hand, are kept).
+  Files other than review.yaml and trials/*.yaml (provenance/, notes) are kept as they are.
+- A trial counts as "changed" when its record differs in any value: keep the source's file name
+  out of records (put it in review.yaml), or renaming the file marks every trial changed.
+- ``extra_files`` (relative path -> bytes) are written too, e.g. a provenance copy of the source.
+- ``warnings`` are for the caller to print (write_review does not print).
+
+Errors are ``ImportFormatError`` (refusals about the target) or ``records.RecordError`` (the
+imported review does not validate; every problem listed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from livingmeta.errors import ImportFormatError
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+@dataclass
+class ImportedReview:
+    """A review parsed from a whole-review source, ready to be written."""
+
+    definition: dict                      # content of review.yaml (``id`` is set by write_review)
+    records: dict[str, dict]              # trial id -> record (each with ``id`` equal to the key)
+    source: str                           # the imported file, for messages and headers
+    header: str = ""                      # comment written at the top of every file (one line)
+    extra_files: dict[str, bytes] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)   # shown on the console (parts not imported, ...)
+
+
+@dataclass
+class SyncChanges:
+    """What write_review did: trial ids added, changed, removed; whether review.yaml changed."""
+
+    review_dir: Path
+    created: bool
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    definition_changed: bool = False
+
+    def describe(self) -> list[str]:
+        """Console lines, one per trial touched (the issue asks each to be listed)."""
+        if self.created:
+            return [f"created review {self.review_dir} with {len(self.added)} trial record(s)"] + \
+                   [f"  added    {t}" for t in self.added]
+        lines = [f"synced review {self.review_dir}: {len(self.added)} added, {len(self.changed)} changed, "
+                 f"{len(self.removed)} removed, {len(self.unchanged)} unchanged"
+                 + ("; review.yaml changed" if self.definition_changed else "")]
+        lines += [f"  added    {t}" for t in self.added]
+        lines += [f"  changed  {t}" for t in self.changed]
+        lines += [f"  removed  {t} (its record was deleted; the next edition lists it as removed)" for t in self.removed]
+        return lines
+
+
+def trial_id_for(name: str, taken: set[str] | None = None) -> str:
+    """A record id from a study name ("ISIS-2" -> "isis-2", "Müller 2004a" -> "muller-2004a"),
+    unique within ``taken`` (a suffix -2, -3 ... is added); ``taken`` is updated."""
+    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode("ascii").lower()
+    base = re.sub(r"[^a-z0-9]+", "-", text).strip("-") or "study"
+    if not base[0].isalnum():
+        base = f"s-{base}"
+    tid, n = base, 2
+    taken = taken if taken is not None else set()
+    while tid in taken:
+        tid, n = f"{base}-{n}", n + 1
+    taken.add(tid)
+    return tid
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Records refuse YAML aliases (records.py), so an object used twice is written out twice."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
+def _dump(data: dict, header: str) -> bytes:
+    head = "".join(f"# {line}\n" for line in header.splitlines() if line.strip())
+    body = yaml.dump(data, Dumper=_NoAliasDumper, sort_keys=False, allow_unicode=True, width=100)
+    return (head + body).encode("utf-8")
+
+
+def _read_existing(review_dir: Path) -> tuple[dict, dict[str, dict]]:
+    from livingmeta.pipeline.records import RecordError, load_yaml
+    definition, prob = load_yaml(review_dir / "review.yaml")
+    if prob:
+        raise RecordError([prob])
+    records = {}
+    for path in sorted((review_dir / "trials").glob("*.yaml")):
+        rec, prob = load_yaml(path)
+        records[path.stem] = rec if prob is None else None
+    return definition or {}, records
+
+
+def write_review(review_dir: Path | str, imported: ImportedReview, *, sync: bool = False) -> SyncChanges:
+    """Write ``imported`` as the review folder ``review_dir`` (see the module docstring)."""
+    from livingmeta.pipeline.records import load_review
+    review_dir = Path(review_dir)
+    if not ID_PATTERN.match(review_dir.name):
+        raise ImportFormatError(f"{review_dir}: a review folder name must be lower-case letters, digits and hyphens "
+                                f"(it becomes the review id), e.g. {trial_id_for(review_dir.name)}")
+    for tid, rec in imported.records.items():
+        if not ID_PATTERN.match(tid) or rec.get("id") != tid:
+            raise ImportFormatError(f"{imported.source}: trial id {tid!r} is not a valid record id (importer bug)")
+    exists = (review_dir / "review.yaml").is_file()
+    if review_dir.exists() and not exists and any(review_dir.iterdir()):
+        raise ImportFormatError(f"{review_dir}: folder exists and is not a review (no review.yaml); "
+                                "choose a new folder name")
+    if exists and not sync:
+        raise ImportFormatError(f"{review_dir}: a review already exists here; use --sync to make it equal to "
+                                f"{imported.source} (trials added, changed and removed are listed), or choose a new "
+                                "review name")
+    definition = dict(imported.definition)
+    changes = SyncChanges(review_dir, created=not exists)
+    old_def, old_records = ({}, {}) if not exists else _read_existing(review_dir)
+    if exists:
+        definition = {**old_def, **definition}
+        changes.definition_changed = definition != old_def
+    definition = {"id": review_dir.name, **{k: v for k, v in definition.items() if k != "id"}}
+    for tid in imported.records:
+        if tid not in old_records:
+            changes.added.append(tid)
+        elif old_records[tid] != imported.records[tid]:
+            changes.changed.append(tid)
+        else:
+            changes.unchanged.append(tid)
+    changes.removed = sorted(set(old_records) - set(imported.records))
+
+    review_dir.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=review_dir.parent, prefix=f".{review_dir.name}.import-"))
+    try:
+        staged = scratch / review_dir.name
+        if exists:
+            shutil.copytree(review_dir, staged, symlinks=True)
+            for tid in changes.removed:
+                (staged / "trials" / f"{tid}.yaml").unlink()
+        (staged / "trials").mkdir(parents=True, exist_ok=True)
+        (staged / "review.yaml").write_bytes(_dump(definition, imported.header))
+        for tid in changes.added + changes.changed:
+            (staged / "trials" / f"{tid}.yaml").write_bytes(_dump(imported.records[tid], imported.header))
+        for rel, data in imported.extra_files.items():
+            target = (staged / rel).resolve()
+            if staged.resolve() not in target.parents:
+                raise ImportFormatError(f"{imported.source}: extra file {rel!r} would be written outside the review")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        load_review(staged)  # raises RecordError listing every problem; nothing is written then
+        if exists:
+            retired = scratch / f"{review_dir.name}.previous"
+            os.rename(review_dir, retired)
+            try:
+                os.rename(staged, review_dir)
+            except BaseException:
+                os.rename(retired, review_dir)
+                raise
+        else:
+            os.rename(staged, review_dir)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return changes

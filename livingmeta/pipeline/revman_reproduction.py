@@ -1,0 +1,178 @@
+"""Does livingmeta reproduce RevMan? Each imported analysis recomputed with its file's settings
+(livingmeta.stats.revman) and set beside the totals RevMan stored (review.yaml, ``revman.published``).
+
+The tolerance comes from the printed precision: half a unit in the last printed decimal for the
+RevMan Web CSVs (6 decimals); for RevMan 5 files, which store full doubles, 1e-8 relative, except
+p-values, which RevMan's chi-squared tail gives to about 1e-7 (absolute tolerance 1e-6).
+Used by ``livingmeta import`` (a loud warning on any disagreement) and by the report's appendix
+(:func:`section_context`, template ``templates/sections/revman_reproduction.html.j2``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from livingmeta.stats import revman
+
+STAT_LABELS = {"effect": "pooled estimate", "ci_lower": "CI lower", "ci_upper": "CI upper", "chi2": "Chi² (Q)",
+               "df": "df", "p_chi2": "P (heterogeneity)", "i2": "I² (%)", "tau2": "Tau²", "z": "Z", "p_z": "P (effect)",
+               "events_1": "events, group 1", "total_1": "participants, group 1", "events_2": "events, group 2",
+               "total_2": "participants, group 2", "weight": "weight (%)"}
+P_KEYS = ("p_chi2", "p_z", "p")
+
+
+def tolerance(key: str, printed: str, decimals: int | None) -> float:
+    if decimals is not None:
+        return 0.5 * 10.0 ** (-decimals) * (1 + 1e-9) + 1e-12
+    if key in P_KEYS:
+        return 1e-6
+    return 1e-8 * max(1.0, abs(float(printed)))
+
+
+def _ours(res: revman.RevManResult, ratio: bool) -> dict:
+    back = math.exp if ratio else (lambda x: x)
+    out = {"effect": back(res.estimate), "ci_lower": back(res.ci_lower), "ci_upper": back(res.ci_upper),
+           "chi2": res.Q, "df": res.df, "p_chi2": res.Q_p, "i2": res.I2, "tau2": res.tau2, "z": abs(res.zval),
+           "p_z": res.pval}
+    out.update(res.totals)
+    return out
+
+
+def _analyse(spec: dict, blocks: list[dict]) -> revman.RevManResult:
+    rv = spec["revman"]
+    level = float(rv.get("ci_total") or 95) / 100
+    arms = ("experimental", "control")
+    if rv["data_type"] == "dichotomous":
+        cols = [[b["arms"][arm][k] for b in blocks] for arm in arms for k in ("events", "total")]
+        return revman.dichotomous(cols[0], cols[1], cols[2], cols[3], measure=rv["effect_measure"], method=rv["method"],
+                                  random=rv["model"] == "random", level=level, swap_events=rv.get("swap_events", False))
+    if rv["data_type"] == "continuous":
+        c = {f"{k}{i}": [b["arms"][arm][k] for b in blocks] for i, arm in enumerate(arms, 1) for k in ("mean", "sd", "n")}
+        return revman.continuous(c["mean1"], c["sd1"], c["n1"], c["mean2"], c["sd2"], c["n2"],
+                                 measure=rv["effect_measure"], random=rv["model"] == "random", level=level)
+    return revman.generic([b["generic"]["estimate"] for b in blocks], [b["generic"]["se"] for b in blocks],
+                          measure=rv["effect_measure"], random=rv["model"] == "random", level=level,
+                          log_scale=bool(rv.get("log_data", True)) if rv["effect_measure"] in revman.RATIO else True)
+
+
+def _compare(label: str, ours: dict, stored: dict | None, decimals, ratio_random: bool) -> list[dict]:
+    rows = []
+    for key, printed in (stored or {}).items():
+        if key not in ours or key == "tau2" and not ratio_random:
+            continue
+        value = ours[key]
+        try:
+            theirs = float(printed)
+        except (TypeError, ValueError):
+            continue
+        ok_value = value is not None and np.isfinite(value)
+        diff = abs(value - theirs) if ok_value else float("inf")
+        tol = 0.0 if key == "df" else tolerance(key, printed, decimals)
+        rows.append({"part": label, "statistic": STAT_LABELS.get(key, key), "key": key,
+                     "ours": float(value) if ok_value else None, "revman": printed,
+                     "difference": diff if np.isfinite(diff) else None, "tolerance": tol, "agree": bool(diff <= tol)})
+    return rows
+
+
+def reproduce(definition: dict, trials: list[dict]) -> list[dict]:
+    """One entry per imported RevMan analysis: settings, our totals, and the comparison rows."""
+    out = []
+    for spec in definition.get("outcomes", []):
+        rv = spec.get("revman")
+        if not rv:
+            continue
+        entries = [(t, b) for t in sorted(trials, key=lambda t: t["id"]) for b in t["outcomes"].get(spec["id"], [])]
+        ratio = rv["effect_measure"] in revman.RATIO
+        decimals = rv.get("printed_decimals")
+        res = _analyse(spec, [b for _, b in entries])
+        rows = _compare("overall", _ours(res, ratio), rv.get("published"), decimals, rv["model"] == "random")
+        sub_results = []
+        for sg in rv.get("subgroups") or []:
+            members = [b for _, b in entries if b.get("subgroup") == sg["name"]]
+            if not members:
+                continue
+            sres = _analyse(spec, members)
+            sub_results.append(sres)
+            rows += _compare(f"subgroup {sg['name']}", _ours(sres, ratio), sg.get("published"), decimals,
+                             rv["model"] == "random")
+        if rv.get("subgroup_test") and sub_results:
+            test = revman.subgroup_differences(sub_results)
+            rows += _compare("subgroup differences", {"chi2": test["chi2"], "p": test["p"], "i2": test["i2"]},
+                             {k: v for k, v in rv["subgroup_test"].items() if k != "df"}, decimals, True)
+        study_rows = []
+        back = math.exp if ratio else (lambda x: x)
+        crit = revman.dist.norm_isf((1 - float(rv.get("ci_study") or 95) / 100) / 2)
+        for i, (t, b) in enumerate(entries):
+            pub = (b.get("published") or {}).get("revman")
+            if not pub or not res.estimable[i]:
+                continue
+            if rv["data_type"] == "generic":
+                # IV_DATA's EFFECT_SIZE is the entered estimate (its scale depends on LOG_DATA), not
+                # a computed result: only the weight is RevMan's own study result here.
+                pub = {k: v for k, v in pub.items() if k == "weight"}
+            y, s = res.yi[i], math.sqrt(res.vi[i])
+            mine = {"effect": back(y), "ci_lower": back(y - crit * s), "ci_upper": back(y + crit * s),
+                    "weight": res.weights[i]}
+            study_rows += _compare(t["label"], mine, pub, decimals, False)
+        out.append({
+            "analysis": rv["analysis"], "outcome_id": spec["id"], "name": spec["label"],
+            "settings": f"{rv['effect_measure']}, {_method_name(rv)}, {'random effects' if rv['model'] == 'random' else 'fixed effect'}",
+            "k": res.k, "not_estimable": [entries[i][0]["label"] for i in np.flatnonzero(~res.estimable)],
+            "stored": bool(rv.get("published")), "rows": rows,
+            "studies_checked": len({r["part"] for r in study_rows}),
+            "study_disagreements": [r for r in study_rows if not r["agree"]],
+            "agree": all(r["agree"] for r in rows + study_rows),
+            "ours": {k: v for k, v in _ours(res, ratio).items()},
+        })
+    return out
+
+
+def _method_name(rv) -> str:
+    return {"MH": "Mantel-Haenszel", "IV": "inverse variance", "PETO": "Peto"}.get(rv["method"], rv["method"])
+
+
+def disagreements(table: list[dict]) -> list[str]:
+    """Plain lines for a loud console warning, one per statistic that does not reproduce."""
+    lines = []
+    for a in table:
+        for r in a["rows"] + a["study_disagreements"]:
+            if not r["agree"]:
+                lines.append(f"analysis {a['analysis']} ({a['name']}), {r['part']}, {r['statistic']}: ours "
+                             f"{r['ours']!r}, RevMan {r['revman']} (tolerance {r['tolerance']:.1g})")
+    return lines
+
+
+def console_table(table: list[dict]) -> list[str]:
+    lines = []
+    for a in table:
+        head = f"analysis {a['analysis']} {a['name']} [{a['settings']}; {a['k']} studies"
+        head += f"; not estimable: {', '.join(a['not_estimable'])}]" if a["not_estimable"] else "]"
+        lines.append(head)
+        if not a["stored"]:
+            lines.append("  RevMan stored no totals for this analysis; nothing to compare")
+        for r in a["rows"]:
+            ours = "n/a" if r["ours"] is None else f"{r['ours']:.10g}"
+            lines.append(f"  {r['part']:<22s} {r['statistic']:<22s} ours {ours:<18s} RevMan {r['revman']:<22s} "
+                         f"{'ok' if r['agree'] else 'DIFFERS'}")
+        if a["studies_checked"]:
+            lines.append(f"  study results: {a['studies_checked']} studies checked (estimate, CI, weight), "
+                         f"{len(a['study_disagreements'])} differ")
+    return lines
+
+
+def section_context(review_def: dict, trials: list[dict]) -> dict | None:
+    """Context of the report's appendix table; None when the review has no stored RevMan totals."""
+    if not any((o.get("revman") or {}).get("published") for o in review_def.get("outcomes", [])):
+        return None
+    table = reproduce(review_def, trials)
+    return {"analyses": table, "all_agree": all(a["agree"] for a in table),
+            "source": (review_def.get("revman") or {}).get("file")}
+
+
+def section_for_review_dir(review_dir) -> dict | None:
+    """:func:`section_context` for a review folder (the report script's one call)."""
+    from livingmeta.pipeline.records import load_review
+    review = load_review(review_dir)
+    return section_context(review.definition, review.trials)

@@ -1,0 +1,165 @@
+"""'How settled is the evidence?': the pipeline stages that fit the Bayesian random-effects model
+and the trial sequential analysis to the primary outcome (pure functions; the rule scripts do I/O).
+
+Both are aids to interpretation beside the main frequentist analysis (Cochrane Handbook, ch. 22),
+not replacements for it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from livingmeta.stats import pooling, sequential
+from livingmeta.pipeline.analysis import RATIO_MEASURES, _participants, primary_analysis_rows
+from livingmeta.stats.bayes import DEFAULT_TAU_PRIOR, bayes_rma
+
+CID_FIELD = "clinically_important_difference"
+# Refitted under these tau priors to show how much the probabilities depend on the prior: a wider
+# half-normal and the heavier-tailed half-Cauchy (Röver et al. 2021 discuss both).
+DEFAULT_SENSITIVITY_PRIORS = ("half-normal:1.0", "half-cauchy:0.5")
+
+
+def important_difference(outcome: dict) -> dict | None:
+    """The outcome's clinically important difference from review.yaml ({value, source}), if any."""
+    cid = outcome.get(CID_FIELD)
+    if cid is None:
+        return None
+    return cid if isinstance(cid, dict) else {"value": float(cid), "source": "not stated in review.yaml"}
+
+
+def bayes_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> dict:
+    """Bayesian random-effects fit of the primary outcome, with the posterior probabilities of any
+    benefit, of a benefit at least as large as the clinically important difference, and of harm."""
+    outcome, tp, sub = primary_analysis_rows(effect_table, review_def)
+    tau_spec = cfg.get("tau_prior", DEFAULT_TAU_PRIOR)
+    out = {"outcome": outcome["id"], "outcome_label": outcome["label"], "timepoint": tp["id"],
+           "direction": outcome["direction"], "k": int(len(sub)), "tau_prior_spec": tau_spec}
+    if len(sub) < 2:
+        out["not_analysed_reason"] = f"{len(sub)} trial(s) report the primary outcome; the model needs 2 or more"
+        return out
+    measure = str(sub["measure"].iloc[0])
+    fit = bayes_rma(sub.yi.to_numpy(), sub.vi.to_numpy(), tau_prior=tau_spec, mu_prior=cfg.get("mu_prior"),
+                    level=cfg.get("level", 0.95))
+    cid = important_difference(outcome)
+    lower_better = outcome["direction"] == "lower_is_better"
+    threshold = sequential.threshold_on_analysis_scale(cid["value"], measure, outcome["direction"]) if cid else 0.0
+    fitted = fit.to_dict(threshold=threshold, labels=sub.label.astype(str).tolist())
+    below_zero = fitted["prob_below_zero"]
+    probs = {"benefit": below_zero if lower_better else 1 - below_zero,
+             "harm": 1 - below_zero if lower_better else below_zero}
+    if cid:
+        probs["important_benefit"] = fitted["prob_below_threshold"] if lower_better else fitted["prob_above_threshold"]
+    n_int, n_ctl = _participants(sub)
+    out.update(measure=measure, ratio=measure in RATIO_MEASURES, participants=n_int + n_ctl,
+               important_difference=cid, threshold_analysis_scale=threshold if cid else None,
+               probabilities=probs, model=fitted, prior_sensitivity=[])
+    for spec in cfg.get("sensitivity_tau_priors", DEFAULT_SENSITIVITY_PRIORS):
+        alt = bayes_rma(sub.yi.to_numpy(), sub.vi.to_numpy(), tau_prior=spec, mu_prior=cfg.get("mu_prior"),
+                        level=cfg.get("level", 0.95))
+        p0 = alt.prob_mu_below(0.0)
+        row = {"tau_prior": alt.tau_prior.description, "benefit": p0 if lower_better else 1 - p0,
+               "mu_median": float(alt.mu_quantile(0.5)[0])}
+        if cid:
+            pt = alt.prob_mu_below(threshold)
+            row["important_benefit"] = pt if lower_better else 1 - pt
+        out["prior_sensitivity"].append(row)
+    return out
+
+
+def _z_fit(yi, vi, method: str):
+    fit = pooling.rma(yi, vi, method=method, test="z")
+    return fit.estimate, float(fit.se[0])
+
+
+def _control_risk(sub: pd.DataFrame) -> float | None:
+    if "events_ctl" not in sub or sub["events_ctl"].isna().all():
+        return None
+    return float(sub["events_ctl"].sum() / sub["total_ctl"].sum())
+
+
+def edition_points(editions_dir, outcome: str, timepoint: str, direction: str) -> list[dict]:
+    """One point per published edition: participants and z of the primary analysis then. From the
+    edition's sequential.json when it has one, else from its pooled.json (Wald z of its model)."""
+    points = []
+    root = Path(editions_dir) if editions_dir else None
+    if root is None or not root.is_dir():
+        return points
+    for ed in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            manifest = json.loads((ed / "manifest.json").read_text())
+            if (ed / "sequential.json").is_file():
+                cur = json.loads((ed / "sequential.json").read_text()).get("current")
+                if cur:
+                    points.append({"label": manifest["date"], "edition": manifest["edition"],
+                                   "participants": cur["participants"], "z": cur["z"], "z_source": "sequential.json"})
+                continue
+            pooled = json.loads((ed / "pooled.json").read_text())
+            a = next(x for x in pooled["analyses"] if x["outcome"] == outcome and x["timepoint"] == timepoint)
+            m = a["model"]
+            points.append({"label": manifest["date"], "edition": manifest["edition"], "participants": a["participants"],
+                           "z": sequential.controlled_z(m["estimate"], m["se"], direction),
+                           "z_source": f"pooled.json ({m.get('test', 'z')} standard error)"})
+        except (OSError, KeyError, StopIteration, ValueError, TypeError):
+            continue  # an edition without the primary analysis adds no point
+    return points
+
+
+def sequential_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict, pooling_cfg: dict,
+                        editions_dir=None) -> dict:
+    """Trial sequential analysis of the primary outcome: required information size from the
+    clinically important difference (corrected for diversity D^2), O'Brien-Fleming boundaries, the
+    cumulative z-curve by publication year, and one point per published edition."""
+    outcome, tp, sub = primary_analysis_rows(effect_table, review_def)
+    direction = outcome["direction"]
+    alpha, power = cfg.get("alpha", 0.05), cfg.get("power", 0.80)
+    method = pooling_cfg.get("method", "REML")
+    out = {"outcome": outcome["id"], "timepoint": tp["id"], "direction": direction, "alpha": alpha, "power": power,
+           "method": method, "k": int(len(sub))}
+    cid = important_difference(outcome)
+    if len(sub) < 2:
+        out["not_analysed_reason"] = f"{len(sub)} trial(s) report the primary outcome; the analysis needs 2 or more"
+        return out
+    if cid is None:
+        out["not_analysed_reason"] = (f"review.yaml gives no {CID_FIELD} for outcome {outcome['id']!r}, so there is "
+                                      f"no anticipated effect to size the required information on")
+        return out
+    measure = str(sub["measure"].iloc[0])
+    est_re, se_re = _z_fit(sub.yi, sub.vi, method)
+    d2 = (sequential.diversity(_z_fit(sub.yi, sub.vi, "FE")[1], se_re)
+          if cfg.get("heterogeneity_correction", "diversity") == "diversity" and method != "FE" else 0.0)
+    effect = sequential.anticipated_effect(cid["value"], measure, direction)
+    ris = sequential.required_information_size(effect, measure=measure, alpha=alpha, power=power,
+                                               control_risk=_control_risk(sub), diversity=d2)
+    sub = sub.sort_values(["year", "label"], kind="stable").reset_index(drop=True)
+    looks = []
+    for year in sorted(sub.year.unique()):
+        upto = sub[sub.year <= year]
+        n = sum(_participants(upto))
+        z = (sequential.controlled_z(*_z_fit(upto.yi, upto.vi, method), direction) if len(upto) >= 2
+             else sequential.controlled_z(float(upto.yi.iloc[0]), math.sqrt(float(upto.vi.iloc[0])), direction))
+        looks.append({"label": str(int(year)), "participants": int(n), "z": z, "k": int(len(upto))})
+    editions = edition_points(editions_dir, outcome["id"], tp["id"], direction)
+    n_now = sum(_participants(sub))
+    z_now = sequential.controlled_z(est_re, se_re, direction)
+    power_for_futility = power if cfg.get("futility", True) else None
+    mon = sequential.monitor(looks + [dict(e, kind="edition") for e in editions], ris["adjusted"], alpha=alpha,
+                             power=power_for_futility)
+    year_looks, edition_looks = mon["looks"][:len(looks)], mon["looks"][len(looks):]
+    first = lambda rows, what: next((r["label"] for r in rows if r["crossed"] == what), None)  # noqa: E731
+    out.update(measure=measure, important_difference=cid, anticipated_effect=effect, ris=ris,
+               participants=int(n_now), percent_of_ris=100.0 * n_now / ris["adjusted"],
+               current={"participants": int(n_now), "z": z_now, "boundary": year_looks[-1]["boundary"]},
+               looks=year_looks, editions=edition_looks,
+               first_benefit_year=first(year_looks, "benefit"), first_harm_year=first(year_looks, "harm"),
+               first_benefit_edition=first(edition_looks, "benefit"), first_harm_edition=first(edition_looks, "harm"),
+               conventional_z=mon["conventional_z"],
+               futility=power_for_futility is not None,
+               boundary_curve=sequential.boundary_curve(ris["adjusted"], n_now, alpha=alpha, power=power_for_futility))
+    last = year_looks[-1]["crossed"]
+    out["status"] = (last if last in ("benefit", "harm", "futility")
+                     else "information_reached" if n_now >= ris["adjusted"] else "not_yet")
+    return out

@@ -1,0 +1,424 @@
+"""The report: a context of ready-to-print strings built from the analysis files, a Jinja2
+template that places them, and WeasyPrint for the PDF.
+
+Trial text is untrusted: Jinja2 autoescapes everything, and WeasyPrint gets a URL fetcher that
+serves only files inside the build folder and the templates folder, never the network or any
+other file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from livingmeta.report import appraisal as appraisal_report, grade
+from livingmeta.stats import dependent
+from livingmeta.report import wording as w
+from livingmeta.pipeline.instruments import instrument_counts
+from livingmeta.report.references import format_references, provenance_row
+from livingmeta.report.review_words import favours_pair, moderator_unit, review_words
+from livingmeta.report.settled import settled_context
+
+from livingmeta.paths import INSTALL_ROOT as PROJECT_ROOT, TEMPLATE_DIR
+HKSJ_TEXT = "Hartung-Knapp-Sidik-Jonkman method (t distribution, k \u2212 1 df)"
+SOFTWARE = ("livingmeta", "numpy", "scipy", "pandas", "statsmodels", "matplotlib", "jinja2", "weasyprint", "snakemake")
+
+
+def software_versions() -> dict:
+    out = {"python": platform.python_version()}
+    for name in SOFTWARE:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    from livingmeta.pipeline.lockfile import lock_summary
+    out["dependency lock"] = lock_summary(PROJECT_ROOT)
+    return out
+
+
+def _analysis(pooled: dict, outcome: str, timepoint: str) -> dict:
+    return next(a for a in pooled["analyses"] if a["outcome"] == outcome and a["timepoint"] == timepoint)
+
+
+def _range_text(values, unit: str) -> str:
+    v = pd.Series(values).dropna()
+    if v.empty:
+        return "not reported by any trial"
+    unit = f" {unit}" if unit else ""
+    return f"{w.fmt(v.min(), 0)} to {w.fmt(v.max(), 0)}{unit} (median {w.fmt(v.median(), 0)}; reported by {len(v)} trials)"
+
+
+def _words_and_level(review_def: dict, config: dict, model: dict) -> tuple[dict, float]:
+    """The review's own words and the confidence level of the fit (the configured one)."""
+    level = float(model.get("level") or config.get("pooling", {}).get("level", w.DEFAULT_LEVEL))
+    return review_words(review_def), level
+
+
+def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFrame, pooled: dict,
+                  moderators: dict, small_study: dict, config: dict, external: dict | None,
+                  edition: dict, changes: dict, figures: dict, appraisal: dict, fonts_dir: str = "fonts",
+                  settled: dict | None = None) -> dict:
+    """Everything the template prints, as strings and simple lists. One entry point; each part
+    of the report has its own builder below. ``appraisal``: the rob.json, sof.json and prisma.json
+    results; the certainty everywhere is the summary-of-findings table's."""
+    primary = review_def["primary_outcome"]
+    outcome = next(o for o in review_def["outcomes"] if o["id"] == primary)
+    tp = outcome["timepoints"][0]
+    main = _analysis(pooled, primary, tp["id"])
+    m = main["model"]
+    words, level = _words_and_level(review_def, config, m)
+    ctx = {"words": words, "level": level, "level_pct": w.pct(level), "measure": main["measure"],
+           "figures": figures, "fonts_dir": fonts_dir, "software": software_versions()}
+    certainty = grade.primary_certainty(appraisal["sof"], primary, tp["id"])
+    ctx.update(_main_result(review_def, outcome, tp, main, certainty, config, words, level))
+    ctx["other_outcomes"] = _other_outcomes(review_def, pooled, main, words, level)
+    ctx["outcome_sections"] = _outcome_sections(review_def, pooled, main, words, level)
+    ctx["moderators"] = _moderator_items(review_def, moderators, figures, outcome["direction"], main["measure"], level)
+    ctx.update(_external(review_def, moderators, external, main["measure"], level))
+    ctx.update(_bias_and_sensitivity(main, small_study, level))
+    ctx.update(_trials_and_references(review_def, trials, effects, main, primary, tp["id"]))
+    ctx["what_they_did"] = _what_they_did(review_def, trials, main)
+    ctx["methods"] = _methods(config, words, level, review_def, main)
+    ctx["review"] = _review_block(review_def)
+    ctx["edition"] = {"id": edition["id"], "date": edition["date"], "data_hash": edition["fingerprint"]["data"],
+                      "config_hash": edition["fingerprint"]["config"], "code_hash": edition["fingerprint"]["code"]}
+    ctx["changes"] = w.changes_sentences(changes, main["measure"], level=level)
+    ctx["missing_data"] = _missing_data(trials, review_def)
+    ctx["settled"] = settled_context(review_def=review_def, **settled) if settled else None
+    ctx["risk_of_bias"] = appraisal_report.risk_of_bias_section(appraisal["rob"], figures)
+    ctx["sof"] = appraisal_report.summary_of_findings_section(appraisal["sof"], review_def)
+    ctx["prisma"] = appraisal_report.prisma_section(appraisal["prisma"], figures)
+    ctx["appraisal_methods"] = appraisal_report.methods_section(appraisal["sof"], appraisal["rob"])
+    return ctx
+
+
+def _review_block(review_def: dict) -> dict:
+    rep = review_def.get("report", {})
+    return {"title": review_def["title"], "subtitle": review_def.get("subtitle", ""),
+            "question": review_def["question"], "authors": review_def.get("authors", []),
+            "search_date": review_def.get("search_date", "not stated"),
+            "search_date_note": review_def.get("search_date_note", ""),
+            "inclusion_criteria": review_def.get("inclusion_criteria", []),
+            "data_source": review_def.get("data_source", ""),
+            "attribution": review_def.get("attribution", ""), "licence": review_def.get("licence", ""),
+            "short_title": rep.get("short_title", review_def["title"]), "keywords": rep.get("keywords", []),
+            "context": rep.get("context", []), "language": rep.get("language", "en")}
+
+
+def _main_result(review_def, outcome, tp, main, certainty, config, words, level) -> dict:
+    """Headline, lead, key findings and the sentences about the primary outcome."""
+    m, direction, measure = main["model"], outcome["direction"], main["measure"]
+    intervention, comparator = words["intervention"], words["comparator"]
+    outcome_words = outcome["label"].lower()
+    cer = config.get("report", {}).get("nnt_control_response_rate", 0.30)
+    nnt = w.nnt_from_smd(w.benefit(m["estimate"], direction), cer) if measure == "SMD" else None
+    key = {"estimate": w.fmt(m["estimate"]), "ci": w.fmt_ci(m["ci_lower"], m["ci_upper"]),
+           "pi": w.fmt_ci(m["pi_lower"], m["pi_upper"]) if m.get("pi_lower") is not None else None,
+           "measure": measure, "size_words": w.smd_size_words(m["estimate"]) if measure == "SMD" else "",
+           "size_convention": w.SIZE_CONVENTION, "k": main["k"], "participants": main["participants"],
+           "participants_intervention": main["participants_intervention"],
+           "participants_control": main["participants_control"],
+           "heterogeneity": w.heterogeneity_words(m["I2"]), "I2": w.fmt(m["I2"], 0), "tau2": w.fmt(m["tau2"]),
+           "heterogeneity_convention": w.HETEROGENEITY_CONVENTION,
+           "nnt": None if nnt is None else f"{math.ceil(nnt)}"  # rounded up (Cochrane Handbook 15.4.4), as in the SoF table
+           , "nnt_cer": f"{100 * cer:.0f}%", "certainty": certainty["level"]}
+    result_text = w.result_sentence(m["estimate"], m["ci_lower"], m["ci_upper"], direction=direction,
+                                    intervention=intervention, control=comparator, outcome=outcome_words,
+                                    measure=measure, ratio=main.get("ratio", False), level=level)
+    pi_text = (w.prediction_sentence(m["pi_lower"], m["pi_upper"], direction=direction, intervention=intervention,
+                                     level=level) if m.get("pi_lower") is not None else "")
+    favours = favours_pair(words, direction)
+    return {
+        "key": key, "result_text": result_text, "pi_text": pi_text, "certainty": certainty,
+        "headline": w.headline(m, direction=direction, intervention=intervention, outcome=outcome_words,
+                               certainty=certainty["level"], measure=measure),
+        "lead": (f"{review_def['question']} Across {main['k']} randomised trials with {main['participants']:,} "
+                 f"participants, " + result_text[0].lower() + result_text[1:]
+                 + f" The certainty of this evidence is {certainty['summary']}."),
+        "take_home": _take_home(m, direction, intervention, outcome_words, certainty["summary"], measure),
+        "primary_label": f"{outcome_words}, {tp['label']}",
+        "favours_note": f"Left of the line of no effect: {favours[0][0].lower() + favours[0][1:]}; right: {favours[1][0].lower() + favours[1][1:]}.",
+        "model_line": {"method": m["method"], "test": m["test"], "estimate": w.fmt(m["estimate"]),
+                       "ci": w.fmt_ci(m["ci_lower"], m["ci_upper"]), "tau2": w.fmt(m["tau2"]),
+                       "tau2_ci": w.fmt_ci(*m["tau2_ci"]) if m.get("tau2_ci") else "", "I2": w.fmt(m["I2"], 0),
+                       "Q": w.fmt(m["Q"]), "Q_df": m["Q_df"], "Q_p": w.fmt_p(m["Q_p"])},
+    }
+
+
+def _outcome_row(review_def, a, words, level) -> dict:
+    """One compact row of a secondary analysis: numbers and one sentence."""
+    row = {"outcome": a["outcome_label"], "timepoint": a["timepoint_label"], "k": a.get("k", 0),
+           "participants": f"{a['participants']:,}" if a.get("participants") is not None else "",
+           "measure": a.get("measure", ""), "estimate": "", "ci": "", "I2": ""}
+    if "model" not in a:
+        row["text"] = a.get("not_pooled_reason", "not pooled")
+        return row
+    o = next(x for x in review_def["outcomes"] if x["id"] == a["outcome"])
+    am, shown = a["model"], (lambda v: math.exp(v)) if a.get("ratio") else (lambda v: v)
+    row.update(estimate=w.fmt(shown(am["estimate"])), ci=w.fmt_ci(shown(am["ci_lower"]), shown(am["ci_upper"])),
+               I2=f"{w.fmt(am['I2'], 0)}%")
+    row["text"] = (w.result_sentence(am["estimate"], am["ci_lower"], am["ci_upper"], direction=o["direction"],
+                                     intervention=words["intervention"], control=words["comparator"],
+                                     outcome=o["label"].lower(), measure=a["measure"], ratio=a.get("ratio", False),
+                                     level=level)
+                   + f" {a['k']} trials, {a['participants']:,} participants; I\u00b2 = {w.fmt(am['I2'], 0)}%.")
+    return row
+
+
+def _other_outcomes(review_def, pooled, main, words, level) -> list[dict]:
+    """Every analysis but the main one, in review.yaml's order, as compact rows."""
+    return [{"title": f"{a['outcome_label']}, {a['timepoint_label']}", **_outcome_row(review_def, a, words, level)}
+            for a in pooled["analyses"] if a is not main]
+
+
+def _outcome_sections(review_def, pooled, main, words, level) -> list[dict]:
+    """The secondary analyses grouped by comparison (review.yaml outcomes[].comparison, as a
+    multi-comparison RevMan import writes it): one compact section per comparison, its
+    outcomes as rows. A review without comparisons gets one section."""
+    comparison = {o["id"]: o.get("comparison") or "" for o in review_def["outcomes"]}
+    sections: dict[str, list] = {}
+    for a in pooled["analyses"]:
+        if a is not main:
+            sections.setdefault(comparison.get(a["outcome"], ""), []).append(_outcome_row(review_def, a, words, level))
+    return [{"comparison": name, "rows": rows} for name, rows in sections.items()]
+
+
+def _moderator_items(review_def, moderators, figures, direction, measure, level) -> list[dict]:
+    items = []
+    for a in moderators["analyses"]:
+        item = {"label": a["label"], "figure": figures.get(f"moderator:{a['name']}"), "name": a["name"], "type": a["type"],
+                "missing": (f"{a['k_not_reported']} of {a['k_total']} trials did not report this and are left out."
+                            if a["k_not_reported"] else "")}
+        if "not_analysed_reason" in a:
+            item["text"] = f"Not analysed: {a['not_analysed_reason']}."
+        elif a["type"] == "categorical":
+            item["text"] = w.subgroup_sentence(a, a.get("level_labels", {}))
+            if a.get("not_pooled"):
+                item["text"] += " Subgroups with too few trials to pool (shown, not pooled): " + ", ".join(
+                    a["level_labels"].get(x, x) for x in a["not_pooled"]) + "."
+        else:
+            item["text"] = w.regression_sentence(a, unit=moderator_unit(review_def, a["name"]), direction=direction,
+                                                 measure=measure, level=level)
+        items.append(item)
+    return items
+
+
+def _external(review_def, moderators, external, measure, level) -> dict:
+    """A subgroup of this review set beside an external meta-analysis of the same question
+    (review.yaml external_evidence: heading, moderator, level, subject, effect_words,
+    sign_note, note, ci_level); quoted, never pooled."""
+    spec = review_def.get("external_evidence") or {}
+    subgroup = None
+    mod = next((a for a in moderators["analyses"] if a["name"] == spec.get("moderator") and "levels" in a), None)
+    lv = next((x for x in mod["levels"] if x["level"] == spec.get("level")), None) if mod else None
+    if lv is not None:
+        name = mod.get("level_labels", {}).get(lv["level"], lv["level"])
+        subgroup = {"k": lv["k"], "text": (
+            f"In this review, {lv['k']} trials were in the subgroup \u2018{name}\u2019: pooled {measure} "
+            f"{w.fmt(lv['estimate'])} ({w.pct(level)} CI {w.fmt_ci(lv['ci_lower'], lv['ci_upper'])})."
+            if lv["pooled"] else f"In this review only {lv['k']} trial was in the subgroup \u2018{name}\u2019.")}
+    box = None
+    if external:
+        ci_level = float(spec.get("ci_level", w.DEFAULT_LEVEL))
+        ci = external.get(f"ci_{round(100 * ci_level)}") or external.get("ci")
+        box = {"citation": " ".join(external["citation"].split()), "text": (
+            f"A separate meta-analysis of {external['trials']} randomised trials of {spec.get('subject', 'the same question')} "
+            f"({external['participants']['total']:,} participants) found {spec.get('effect_words', 'an effect')} of "
+            f"\u0394 = {w.fmt(external['delta'])} ({w.pct(ci_level)} CI {w.fmt_ci(*ci)}), with "
+            f"I\u00b2 = {w.fmt(external['i2_pct'], 0)}%. {spec.get('sign_note', '')} "
+            f"{external.get('note', '')} It is quoted, not pooled.").replace("  ", " ")}
+    return {"subgroup_vs_external": subgroup, "external": box,
+            "external_heading": spec.get("heading", "External evidence")}
+
+
+def _bias_and_sensitivity(main, small_study, level) -> dict:
+    measure = main["measure"]
+    if "egger" in small_study:
+        tf = small_study["trim_and_fill"]
+        sse_text = (f"Egger's regression test {w.fmt_p(small_study['egger']['pval'])}; Begg's rank correlation "
+                    f"Kendall's \u03c4 = {w.fmt(small_study['begg']['tau'])}, {w.fmt_p(small_study['begg']['pval'])}. "
+                    f"Trim-and-fill imputed {tf['k0']} trial(s) on the {tf['side']} side; the adjusted estimate is "
+                    f"{w.fmt(tf['estimate'])} ({w.pct(tf.get('level', level))} CI {w.fmt_ci(tf['ci_lower'], tf['ci_upper'])}).")
+        if small_study["egger"]["pval"] < 0.10:
+            sse_text += (" Funnel-plot asymmetry suggests that small trials reported larger benefits, which can "
+                         "come from publication bias or from lower quality of small trials.")
+        if small_study["below_minimum"]:
+            sse_text += f" With fewer than {small_study['min_trials']} trials these tests have little power."
+    else:
+        sse_text = "Not assessed: " + small_study.get("not_analysed_reason", "too few trials") + "."
+
+    # Sensitivity rows.
+    sens = [{"label": s.get("label") or f"{s['method']} estimator, {'Hartung-Knapp' if s['test'] == 'knha' else 'Wald (z)'} CI",
+             "estimate": w.fmt(s["estimate"]), "ci": w.fmt_ci(s["ci_lower"], s["ci_upper"]),
+             "tau2": w.fmt(s["tau2"]), "I2": w.fmt(s["I2"], 0)} for s in main.get("sensitivity", [])]
+    loo = main.get("leave_one_out")
+    loo_text = (f"Leaving out one trial at a time, the pooled {measure} ranged from {w.fmt(loo['min_estimate'])} "
+                f"(without {loo['min_trial']}) to {w.fmt(loo['max_estimate'])} (without {loo['max_trial']})"
+                + ("; no single trial changes whether the confidence interval includes no effect." if not loo["any_changes_significance"]
+                   else "; leaving out a single trial can change whether the confidence interval includes no effect.")) if loo else ""
+    return {"small_study_text": sse_text, "sensitivity": sens, "loo_text": loo_text}
+
+
+def _table_moderators(review_def) -> list[dict]:
+    """The moderators shown as columns of the per-trial table: review.yaml
+    report.trial_table_moderators, else the first categorical and the first continuous one."""
+    mods = review_def.get("moderators", [])
+    names = review_def.get("report", {}).get("trial_table_moderators")
+    if names is None:
+        names = [m["name"] for kind in ("categorical", "continuous")
+                 for m in [next((x for x in mods if x["type"] == kind and x["name"] != "year"), None)] if m]
+    return [m for n in names for m in mods if m["name"] == n]
+
+
+def _trials_and_references(review_def, trials, effects, main, primary, timepoint) -> dict:
+    eff = effects[(effects.outcome == primary) & (effects.timepoint == timepoint)].set_index("trial_id")
+    weights = {t["trial_id"]: t["weight_pct"] for t in main["trials"]}
+    columns = _table_moderators(review_def)
+    rows, sources, entries, provenance = [], {}, [], []
+    for _, t in trials.sort_values("label").iterrows():
+        e = eff.loc[t.trial_id] if t.trial_id in eff.index else None
+        source_key = sources.setdefault(e.source, f"S{len(sources) + 1}") if e is not None else ""
+        rows.append({"label": t.label, "mods": [_moderator_cell(review_def, c, t.get(c["name"])) for c in columns],
+                     "n": f"{w.fmt(e.n_int, 0)} / {w.fmt(e.n_ctl, 0)}" if e is not None and pd.notna(e.n_int) else "",
+                     "g": w.fmt(e.yi) if e is not None else "", "ci": w.fmt_ci(e.ci_lower, e.ci_upper) if e is not None else "",
+                     "weight": f"{weights[t.trial_id]:.1f}%" if t.trial_id in weights else "", "source": source_key})
+        citation = _citation(t)
+        entries.append((t.trial_id, int(t.year), citation))
+        provenance.append(provenance_row(t.label, citation))
+    return {"trial_rows": rows, "trial_columns": [c["label"] for c in columns],
+            "references": format_references(entries), "citation_provenance": provenance,
+            "sources": [{"key": key, "text": text} for text, key in sources.items()]}
+
+
+def _moderator_cell(review_def, mod, value) -> str:
+    if mod["type"] == "continuous":
+        return w.fmt(value, 0) if value is not None and pd.notna(value) else "not reported"
+    return _level(review_def, mod["name"], value)
+
+
+def _citation(t) -> dict:
+    """The trial's citation block (trials.csv citation_json); older tables without it give the
+    flat columns, which are then the only fields known."""
+    raw = t.get("citation_json")
+    if isinstance(raw, str) and raw:
+        return json.loads(raw)
+    return {k: (t.get(k) if isinstance(t.get(k), str) else None) for k in ("title", "journal", "detail", "identifier")} | {
+        "first_author": t.first_author if isinstance(t.get("first_author"), str) else t.label.split()[0]}
+
+
+def _what_they_did(review_def, trials, main) -> dict:
+    ranges = [{"label": m["label"], "text": _range_text(trials.get(m["name"]), "")}
+              for m in review_def.get("moderators", []) if m["type"] == "continuous" and m["name"] in trials
+              and m["name"] != "year"]
+    measures = {t.label: (t.get("outcome_measure") if isinstance(t.get("outcome_measure"), str) else None)
+                for _, t in trials.iterrows()}
+    return {"trials": main["k"], "participants": main["participants"],
+            "years": f"{int(trials.year.min())} to {int(trials.year.max())}", "ranges": ranges,
+            "instruments": instrument_counts(measures, review_def.get("instruments"))}
+
+
+def _methods(config, words, level, review_def, main) -> dict:
+    pooling_cfg, es_cfg = config.get("pooling", {}), config.get("effect_size", {})
+    level_pct = w.pct(level)
+    return {
+        "effect_size": (f"Hedges' g (standardised mean difference, {words['contrast']}) with the "
+                        f"{'exact' if es_cfg.get('correction', 'exact') == 'exact' else es_cfg.get('correction')} small-sample correction "
+                        f"and the {_variance_name(es_cfg.get('variance', 'LS'))} sampling variance; binary outcomes as "
+                        f"{es_cfg.get('binary_measure', 'RR')} with {es_cfg.get('zero_cell_add', 0.5)} added to every cell of trials with a zero cell."),
+        "pooling": (f"Random-effects meta-analysis, \u03c4\u00b2 estimated by {_method_name(pooling_cfg.get('method', 'REML'))}, "
+                    f"{level_pct} confidence intervals by the "
+                    f"{HKSJ_TEXT if pooling_cfg.get('test', 'knha') == 'knha' else 'Wald method (normal distribution)'}, "
+                    f"and a {level_pct} prediction interval (Higgins, Thompson & Spiegelhalter 2009). Heterogeneity: Cochran's Q, "
+                    f"I\u00b2 (Higgins & Thompson 2002) and \u03c4\u00b2 with Q-profile confidence intervals (Viechtbauer 2007)."),
+        "moderators": (f"Subgroup analyses with {'a separate' if config.get('moderators', {}).get('subgroup_tau2', 'separate') == 'separate' else 'a common'} "
+                       f"\u03c4\u00b2 per subgroup and the test for subgroup differences; mixed-effects meta-regression for "
+                       f"continuous moderators. Trials that did not report a moderator are left out of that analysis only."),
+        "small_study": (f"Egger's regression test ({'classic weighted regression' if config.get('small_study_effects', {}).get('egger_model', 'lm') == 'lm' else 'mixed-effects version'}), "
+                        f"Begg and Mazumdar's rank correlation, trim-and-fill (Duval & Tweedie 2000, L0 estimator), and a "
+                        f"contour-enhanced funnel plot (Peters et al. 2008)."),
+        "settings": _settings_rows(config),
+        "dependent_effects": dependent.methods_text(review_def, main),
+    }
+
+
+def _level(review_def, name, value):
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "not reported"
+    mod = next((m for m in review_def["moderators"] if m["name"] == name), None)
+    return mod["levels"].get(str(value), str(value)) if mod and "levels" in mod else str(value)
+
+
+def _variance_name(v):
+    return {"LS": "large-sample (Hedges & Olkin 1985; metafor's default)", "UB": "unbiased (Hedges 1983)",
+            "LS2": "large-sample with J\u00b2 (Borenstein 2009)", "revman": "RevMan 5 'Hedges' adjusted g'"}.get(v, v)
+
+
+def _method_name(m):
+    return {"REML": "restricted maximum likelihood (REML)", "DL": "DerSimonian-Laird", "PM": "Paule-Mandel",
+            "ML": "maximum likelihood", "HE": "Hedges", "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman",
+            "EB": "empirical Bayes", "FE": "a common-effect model (\u03c4\u00b2 = 0)"}.get(m, m)
+
+
+def _settings_rows(config):
+    rows = []
+    for section in ("effect_size", "pooling", "moderators", "small_study_effects", "report"):
+        for k, v in (config.get(section) or {}).items():
+            if k == "sensitivity":
+                v = "; ".join(f"{s['method']} + {s['test']}" for s in v)
+            rows.append({"setting": f"{section}.{k}", "value": str(v)})
+    return rows
+
+
+def _missing_data(trials, review_def):
+    out = []
+    for mod in review_def["moderators"]:
+        if mod["name"] in trials:
+            n = int(trials[mod["name"]].isna().sum())
+            if n:
+                out.append(f"{mod['label']}: not reported for {n} of {len(trials)} trials")
+    for col, label in (("title", "full citation"),):
+        n = int(trials[col].isna().sum()) if col in trials else 0
+        if n:
+            out.append(f"{label.capitalize()}: not found for {n} of {len(trials)} trials")
+    return out
+
+
+def _take_home(m, direction, intervention, outcome, certainty, measure):
+    if not w.ci_excludes_null(m["ci_lower"], m["ci_upper"]):
+        return f"The trials do not show a clear effect of {intervention} on {outcome}."
+    if w.benefit(m["estimate"], direction) > 0:
+        size = w.smd_size_words(m["estimate"]) if measure == "SMD" else "a"
+        return (f"{intervention.capitalize()} led to a {size} reduction in {outcome} on average, but the effect varied "
+                f"between trials and the certainty of the evidence is {certainty}; larger, well-concealed and "
+                f"blinded trials are needed to pin it down.")
+    return f"On average {outcome} was worse with {intervention}; the certainty of the evidence is {certainty}."
+
+
+def css_string(text) -> "markupsafe.Markup":
+    """A quoted CSS string with every character but letters, digits and spaces escaped as a
+    CSS hex escape, so review text cannot end the string or the style sheet."""
+    import markupsafe
+    out = "".join(c if (c.isascii() and (c.isalnum() or c == " ")) else f"\\{ord(c):06x}" for c in str(text))
+    return markupsafe.Markup(f'"{out}"')
+
+
+ATTACHMENTS = (("trial_data.csv", "text/csv", "Per-arm trial data used by this edition (tidy CSV)"),
+               ("pooled_results.json", "application/json", "Fitted meta-analysis results of this edition (JSON)"))
+
+
+def render_html(context: dict, template_dir: Path = TEMPLATE_DIR, *, web: bool = False, inline_svgs=None,
+                downloads=()) -> str:
+    """The report's HTML: for print (WeasyPrint; figures as files, data attached to the PDF) or,
+    with ``web=True``, the self-contained web edition (figures inline, data as downloads)."""
+    import jinja2
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["css_string"] = css_string
+    return env.get_template("report.html.j2").render(
+        **context, web=web, inline_svgs=inline_svgs or {}, downloads=list(downloads),
+        attachment_names=[name for name, _, _ in ATTACHMENTS])

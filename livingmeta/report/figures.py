@@ -1,0 +1,347 @@
+"""Figures: forest plot (RevMan layout), contour-enhanced funnel plot, subgroup forest plot and
+meta-regression bubble plot. Each function takes tidy data and returns a matplotlib Figure;
+``save_figure`` writes SVG (vector, for the PDF) and PNG (previews) deterministically.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import matplotlib
+import matplotlib.font_manager
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from livingmeta.pipeline.appraisal import NOT_ASSESSED  # noqa: E402
+from livingmeta.pipeline.labels import check_svg  # noqa: E402
+
+from livingmeta.paths import FONT_DIR
+for _font in sorted(FONT_DIR.glob("NotoSans-*.ttf")):
+    matplotlib.font_manager.fontManager.addfont(str(_font))
+plt.rcParams.update({
+    "font.family": ["Noto Sans", "DejaVu Sans"], "font.size": 8, "svg.hashsalt": "livingmeta",
+    # SVG text stays text: small files, fast to render, selectable and readable by screen readers;
+    # the PDF embeds the same shipped font for it.
+    "svg.fonttype": "none", "axes.unicode_minus": False,  # Noto Sans 2020 has no U+2212
+    "axes.spines.top": False,
+    "axes.spines.right": False, "path.simplify": False,
+    # Labels come from trial records: plain text, never math text ("$5 vs $10", "$\\foo$").
+    "text.parse_math": False,
+})
+ROW_INCH = 0.165
+PREVIEW_DPI = 100  # PNG previews; the PDF uses the SVGs
+FOREST_FONT_PT = 7  # printed at about 90% on A4, so about 6.3 pt: the size of RevMan's tables
+INK, MUTED, ACCENT, DIAMOND = "#1a1a1a", "#6b6b6b", "#1f5f8b", "#111111"
+# risk-of-bias judgements in robvis's colours (green, yellow, red); not assessed: an empty circle
+COLOURS = {"low": "#02C100", "unclear": "#E2DF07", "some_concerns": "#E2DF07", "high": "#BF0000",
+           NOT_ASSESSED: "#ffffff"}
+GLYPHS = {"low": "+", "unclear": "?", "some_concerns": "!", "high": "\u2013", NOT_ASSESSED: ""}
+
+
+def save_figure(fig, stem: Path | str, *, png: bool = True) -> list[str]:
+    """Write stem.svg (for the PDF) and, unless ``png=False``, stem.png (previews) with fixed
+    metadata, so the same inputs give the same bytes."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(stem.with_suffix(".svg"), format="svg", metadata={"Date": None}, bbox_inches="tight")
+    check_svg(stem.with_suffix(".svg"))  # an invalid SVG would be dropped from the PDF without a word
+    written = [str(stem.with_suffix(".svg"))]
+    if png:
+        fig.savefig(stem.with_suffix(".png"), format="png", dpi=PREVIEW_DPI, metadata={"Software": None}, bbox_inches="tight")
+        written.append(str(stem.with_suffix(".png")))
+    plt.close(fig)
+    return written
+
+
+def _fmt(x, nd=2):
+    return "" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{nd}f}"
+
+
+def _count(x):
+    """A group size or event count; blank when not reported (e.g. beside a precomputed effect)."""
+    return "" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{int(x)}"
+
+
+def _p(p):
+    return "P < 0.001" if p < 0.001 else f"P = {p:.3f}" if p < 0.01 else f"P = {p:.2f}"
+
+
+FOREST_ROWS_PER_PAGE = 50  # about 60% of an A4 page at the report's scale; more splits
+
+
+def _forest_xlim(rows, model) -> float:
+    xs = np.concatenate([rows.ci_lower, rows.ci_upper, [model.get("pi_lower") or model["ci_lower"],
+                                                        model.get("pi_upper") or model["ci_upper"]]])
+    return float(np.ceil(np.nanmax(np.abs(xs)) * 2) / 2)
+
+
+def forest_plot(rows, model: dict, **kwargs):
+    """Forest plot in the layout of RevMan / Cochrane reviews: study, per-arm mean (SD) and n (or
+    events/total), weight, effect [CI], squares sized by weight, the pooled diamond, the
+    prediction interval, and the heterogeneity and overall-effect lines.
+
+    rows: DataFrame with label, yi, ci_lower, ci_upper, weight_pct and per-arm mean_int, sd_int,
+    n_int, mean_ctl, sd_ctl, n_ctl (continuous) or events_int, total_int, events_ctl, total_ctl.
+    model: the pooled result dict (pooled.json 'model'). ``show_total=False`` and ``continued``
+    draw one page of a split plot (see :func:`forest_plot_pages`).
+    """
+    with plt.rc_context({"font.size": FOREST_FONT_PT}):
+        return _forest_plot(rows, model, **kwargs)
+
+
+GENERIC_ARMS = ("Intervention", "Comparator")           # review.yaml labels replace these
+GENERIC_FAVOURS = ("Favours intervention", "Favours comparator")
+GENERIC_CONTRAST = "intervention minus comparator"
+
+
+def _pct(level) -> str:
+    return f"{100 * float(level):.10g}%"
+
+
+def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_ARMS,
+                 favours=GENERIC_FAVOURS, ratio: bool = False, level: float = 0.95,
+                 xlim: float | None = None, show_total: bool = True, continued: str | None = None,
+                 rob_headings: list | None = None):
+    rows = rows.reset_index(drop=True)
+    k = len(rows)
+    n_lines = k + (6 if show_total else 2)
+    fig = plt.figure(figsize=(7.6, 0.7 + ROW_INCH * n_lines))
+    tab = fig.add_axes([0.0, 0.0, 0.55, 1.0])
+    plot = fig.add_axes([0.565, 0.0, 0.245, 1.0])
+    right = fig.add_axes([0.815, 0.0, 0.185, 1.0])
+    for ax in (tab, right):
+        ax.set_axis_off()
+    plot.patch.set_visible(False)  # never paint over the table's last column
+    top = n_lines
+    for ax in (tab, plot, right):
+        ax.set_ylim(0, top + 0.6)
+    tab.set_xlim(0, 1)
+    right.set_xlim(0, 1)
+    continuous = "mean_int" in rows and rows["mean_int"].notna().any()
+    if continuous:
+        cols = [("Study", 0.0, "left"), (f"{arm_labels[0]}\nMean", 0.42, "right"), ("SD", 0.50, "right"),
+                ("Total", 0.58, "right"), (f"{arm_labels[1]}\nMean", 0.71, "right"), ("SD", 0.79, "right"),
+                ("Total", 0.87, "right"), ("Weight", 0.99, "right")]
+        tot_int, tot_ctl = 3, 6
+    else:
+        cols = [("Study", 0.0, "left"), (f"{arm_labels[0]}\nEvents", 0.48, "right"), ("Total", 0.59, "right"),
+                (f"{arm_labels[1]}\nEvents", 0.76, "right"), ("Total", 0.87, "right"), ("Weight", 1.0, "right")]
+        tot_int, tot_ctl = 2, 4
+    head_y = top - 0.2
+    for name, x, ha in cols:
+        tab.text(x, head_y, name, ha=ha, va="center", fontweight="bold", color=INK)
+    right.text(0.04, head_y, f"{measure}\n[{_pct(level)} CI]", ha="left", va="center", fontweight="bold")
+    if continued:
+        tab.text(0, top - 0.95, continued, ha="left", va="center", color=MUTED, fontsize=FOREST_FONT_PT - 0.5)
+    tr = np.exp if ratio else (lambda v: v)
+    w_max = max(float(model.get("max_weight", rows.weight_pct.max())), 1e-9)
+    for i, r in rows.iterrows():
+        y = top - 1.5 - i - (0.4 if continued else 0)
+        if continuous:
+            vals = [r.label, _fmt(r.mean_int, 1), _fmt(r.sd_int, 1), _count(r.n_int), _fmt(r.mean_ctl, 1),
+                    _fmt(r.sd_ctl, 1), _count(r.n_ctl), f"{r.weight_pct:.1f}%"]
+        else:
+            vals = [r.label, _count(r.events_int), _count(r.total_int), _count(r.events_ctl),
+                    _count(r.total_ctl), f"{r.weight_pct:.1f}%"]
+        for (name, x, ha), v in zip(cols, vals):
+            tab.text(x, y, v, ha=ha, va="center", color=INK)
+        right.text(0.04, y, f"{tr(r.yi):.2f} [{tr(r.ci_lower):.2f}, {tr(r.ci_upper):.2f}]", ha="left", va="center")
+        plot.plot([r.ci_lower, r.ci_upper], [y, y], color=INK, lw=0.8)
+        plot.plot(r.yi, y, marker="s", ms=2.5 + 5.5 * np.sqrt(r.weight_pct / w_max), color=ACCENT, mec=ACCENT)
+    lim = xlim or _forest_xlim(rows, model)
+    y_bottom = top - 1.5 - k - (0.4 if continued else 0)
+    if show_total:
+        y_tot = y_bottom - 0.1
+        n_int = int(model.get("n_intervention", rows.n_int.sum() if continuous else rows.total_int.sum()))
+        n_ctl = int(model.get("n_control", rows.n_ctl.sum() if continuous else rows.total_ctl.sum()))
+        tab.text(0, y_tot, f"Total ({_pct(level)} CI)", ha="left", va="center", fontweight="bold")
+        tab.text(cols[tot_int][1], y_tot, f"{n_int}", ha="right", va="center", fontweight="bold")
+        tab.text(cols[tot_ctl][1], y_tot, f"{n_ctl}", ha="right", va="center", fontweight="bold")
+        tab.text(cols[-1][1], y_tot, "100.0%", ha="right", va="center", fontweight="bold")
+        est, lo, hi = model["estimate"], model["ci_lower"], model["ci_upper"]
+        plot.fill([lo, est, hi, est], [y_tot, y_tot + 0.35, y_tot, y_tot - 0.35], color=DIAMOND)
+        right.text(0.04, y_tot, f"{tr(est):.2f} [{tr(lo):.2f}, {tr(hi):.2f}]", ha="left", va="center",
+                   fontweight="bold")
+        y_pi = y_tot - 1
+        if model.get("pi_lower") is not None:
+            plot.plot([model["pi_lower"], model["pi_upper"]], [y_pi, y_pi], color=MUTED, lw=2.2, solid_capstyle="butt")
+            tab.text(0, y_pi, "Prediction interval", ha="left", va="center", color=MUTED)
+            right.text(0.04, y_pi, f"[{tr(model['pi_lower']):.2f}, {tr(model['pi_upper']):.2f}]", ha="left",
+                       va="center", color=MUTED)
+        het = (f"Heterogeneity: Tau\u00b2 = {model['tau2']:.2f}; Chi\u00b2 = {model['Q']:.2f}, df = {model['Q_df']} "
+               f"({_p(model['Q_p'])}); I\u00b2 = {model['I2']:.0f}%")
+        stat = "t" if model.get("test") == "knha" else "Z"
+        overall = f"Test for overall effect: {stat} = {abs(model['z_or_t']):.2f} ({_p(model['pval'])})"
+        tab.text(0, y_pi - 1, het, ha="left", va="center", fontsize=FOREST_FONT_PT - 0.5)
+        tab.text(0, y_pi - 1.9, overall, ha="left", va="center", fontsize=FOREST_FONT_PT - 0.5)
+        axis_y = y_pi - 0.6
+    else:
+        tab.text(0, y_bottom - 0.2, "continued on the next page", ha="left", va="center", color=MUTED, fontsize=FOREST_FONT_PT - 0.5)
+        axis_y = y_bottom - 0.4
+    plot.plot([0, 0], [axis_y, top - 0.8], color=INK, lw=0.8)  # line of no effect, within the table rows
+    plot.set_xlim(-lim, lim)
+    plot.spines["left"].set_visible(False)
+    plot.set_yticks([])
+    plot.spines["bottom"].set_position(("data", axis_y))
+    ticks = np.linspace(-lim, lim, 5)
+    plot.set_xticks(ticks)
+    plot.set_xticklabels([f"{tr(t):.2g}" for t in ticks], fontsize=FOREST_FONT_PT - 0.5)
+    plot.text(-lim, axis_y - 1.5, favours[0], ha="left", va="center", fontsize=FOREST_FONT_PT - 0.5)
+    plot.text(lim, axis_y - 1.5, favours[1], ha="right", va="center", fontsize=FOREST_FONT_PT - 0.5)
+    plot.set_ylim(min(0, axis_y - 2.2), top + 0.6)
+    for ax in (tab, right):
+        ax.set_ylim(min(0, axis_y - 2.2), top + 0.6)
+    if rob_headings:
+        _forest_rob_columns(fig, rows, rob_headings, top, continued, tab.get_ylim())
+    return fig
+
+
+def _forest_rob_columns(fig, rows, headings, top, continued, ylim):
+    """Risk-of-bias judgements beside each trial (columns rob_0, rob_1, ... of ``rows``), headed
+    A, B, C...; the figure widens and the other panels keep their size."""
+    w, h = fig.get_size_inches()
+    extra = 0.3 + 0.2 * len(headings)
+    fig.set_size_inches(w + extra, h)
+    s = w / (w + extra)
+    for ax in fig.axes:
+        p = ax.get_position()
+        ax.set_position([p.x0 * s, p.y0, p.width * s, p.height])
+    ax = fig.add_axes([s, 0.0, 1 - s, 1.0])
+    ax.set_axis_off()
+    ax.set_xlim(-0.8, len(headings) - 0.3)
+    ax.set_ylim(*ylim)
+    for j in range(len(headings)):
+        ax.text(j, top - 0.2, chr(65 + j), ha="center", va="center", fontweight="bold", color=INK)
+        for i, r in rows.iterrows():
+            jd = r[f"rob_{j}"]
+            y = top - 1.5 - i - (0.4 if continued else 0)
+            ax.scatter(j, y, s=38, c=COLOURS[jd], edgecolors=MUTED if jd == "not_assessed" else "none", linewidths=0.5)
+            ax.text(j, y, GLYPHS[jd], ha="center", va="center", fontsize=FOREST_FONT_PT - 1, fontweight="bold",
+                    color="white" if jd not in ("unclear", "some_concerns") else INK)
+
+
+def forest_plot_pages(rows, model: dict, *, rows_per_page: int = FOREST_ROWS_PER_PAGE, **kwargs) -> list:
+    """The forest plot split into pages of at most ``rows_per_page`` trials, with the same
+    x-axis on every page, column headings repeated, and the totals on the last page."""
+    rows = rows.reset_index(drop=True)
+    pages = max(1, int(np.ceil(len(rows) / rows_per_page)))
+    lim = _forest_xlim(rows, model)
+    full = {**model, "max_weight": float(rows.weight_pct.max()),
+            "n_intervention": rows.n_int.sum() if "n_int" in rows and rows.n_int.notna().any() else rows.total_int.sum(),
+            "n_control": rows.n_ctl.sum() if "n_ctl" in rows and rows.n_ctl.notna().any() else rows.total_ctl.sum()}
+    figs = []
+    for p in range(pages):
+        chunk = rows.iloc[p * rows_per_page:(p + 1) * rows_per_page]
+        figs.append(forest_plot(chunk, full, xlim=lim, show_total=(p == pages - 1),
+                                continued=f"(page {p + 1} of {pages})" if pages > 1 else None, **kwargs))
+    return figs
+
+
+def funnel_plot(funnel: dict, *, measure: str = "SMD", filled: dict | None = None, contrast: str = GENERIC_CONTRAST):
+    """Contour-enhanced funnel plot (Peters et al. 2008): shaded regions where a study would be
+    significant at p < 0.10, 0.05, 0.01 around zero; the pseudo-confidence funnel around the pooled estimate."""
+    se = np.asarray(funnel["se"])
+    fig, ax = plt.subplots(figsize=(5.2, 4.0))
+    xmax = max(np.max(np.abs(funnel["yi"])) * 1.1, np.max(funnel["contours"]["0.99"]))
+    ax.fill_betweenx(se, -xmax * 2, xmax * 2, color="#d0d0d0", label="p < 0.01")
+    for lv, col in [("0.99", "#e6e6e6"), ("0.95", "#f2f2f2"), ("0.90", "white")]:
+        c = np.asarray(funnel["contours"][lv])
+        ax.fill_betweenx(se, -c, c, color=col, label={"0.99": "p 0.01 to 0.05", "0.95": "p 0.05 to 0.10",
+                                                      "0.90": "p > 0.10"}[lv])
+    ax.plot(funnel["funnel_lower"], se, color=MUTED, lw=0.8, ls="--")
+    ax.plot(funnel["funnel_upper"], se, color=MUTED, lw=0.8, ls="--")
+    ax.axvline(funnel["estimate"], color=ACCENT, lw=1)
+    k = len(funnel["yi"])
+    # hundreds of trials: smaller, translucent points so the shape of the funnel stays visible
+    size, alpha = (18, 1.0) if k <= 50 else (max(4.0, 18 * np.sqrt(50 / k)), 0.6)
+    ax.scatter(funnel["yi"], funnel["sei"], s=size, color=INK, alpha=alpha, lw=0, zorder=3, label="trials")
+    if filled and filled.get("filled_yi"):
+        ax.scatter(filled["filled_yi"], np.sqrt(filled["filled_vi"]), s=18, facecolors="white", edgecolors=INK,
+                   zorder=3, label="imputed by trim-and-fill")
+    ax.set_ylim(se.max(), 0)
+    ax.set_xlim(-xmax, xmax)
+    ax.set_xlabel(f"{measure} ({contrast})")
+    ax.set_ylabel("Standard error")
+    ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    return fig
+
+
+def subgroup_forest(analysis: dict, overall: dict | None = None, *, measure: str = "SMD",
+                    favours=GENERIC_FAVOURS):
+    """Pooled effect per level of a categorical moderator, with the test for subgroup differences."""
+    levels = analysis["levels"]
+    labels = analysis.get("level_labels", {})
+    n = len(levels)
+    fig, ax = plt.subplots(figsize=(4.2, 1.1 + 0.42 * (n + 1)))
+    ys = np.arange(n, 0, -1)
+    for y, lv in zip(ys, levels):
+        name = textwrap.fill(str(labels.get(lv["level"], lv["level"])), 34) + f" (k = {lv['k']})"
+        ax.text(-0.02, y, name, transform=ax.get_yaxis_transform(), ha="right", va="center")
+        if lv["pooled"]:
+            ax.plot([lv["ci_lower"], lv["ci_upper"]], [y, y], color=INK, lw=0.9)
+            ax.plot(lv["estimate"], y, marker="D", ms=6, color=ACCENT)
+            ax.text(1.02, y, f"{lv['estimate']:.2f} [{lv['ci_lower']:.2f}, {lv['ci_upper']:.2f}]",
+                    transform=ax.get_yaxis_transform(), ha="left", va="center")
+        elif lv["k"] == 1:
+            ax.plot(lv["estimate"], y, marker="o", ms=4, mfc="white", color=INK)
+            ax.text(1.02, y, f"{lv['estimate']:.2f} (single trial, not pooled)", transform=ax.get_yaxis_transform(),
+                    ha="left", va="center", color=MUTED)
+        else:
+            ax.text(1.02, y, "too few trials to pool", transform=ax.get_yaxis_transform(), ha="left", va="center",
+                    color=MUTED)
+    if overall:
+        ax.axvline(overall["estimate"], color=MUTED, lw=0.8, ls=":")
+    ax.axvline(0, color=INK, lw=0.8)
+    ax.set_yticks([])
+    ax.spines["left"].set_visible(False)
+    ax.set_ylim(0.3, n + 0.7)
+    ax.set_xlabel(f"{measure}:  {favours[0]}  |  {favours[1]}")
+    ax.set_title(f"Test for subgroup differences: Chi\u00b2 = {analysis['Q_between']:.2f}, "
+                 f"df = {analysis['df_between']} ({_p(analysis['p_between'])})", fontsize=8, loc="left")
+    return fig
+
+
+def bubble_plot(analysis: dict, *, measure: str = "SMD", contrast: str = GENERIC_CONTRAST):
+    """Meta-regression bubble plot: effect against the moderator, bubble area proportional to the
+    inverse-variance weight, with the fitted line."""
+    x, y, v = np.asarray(analysis["x"]), np.asarray(analysis["yi"]), np.asarray(analysis["vi"])
+    w = 1 / (v + analysis.get("tau2", 0))
+    fig, ax = plt.subplots(figsize=(5.2, 3.0))
+    # the largest bubble shrinks as trials crowd the plot (250 pt^2 up to 50 trials)
+    biggest = 250 * min(1.0, np.sqrt(50 / len(x)))
+    ax.scatter(x, y, s=biggest * w / w.max(), color=ACCENT, alpha=0.45, edgecolors=INK, linewidths=0.5)
+    xs = np.linspace(x.min(), x.max(), 50)
+    ax.plot(xs, analysis["intercept"] + analysis["slope"] * xs, color=INK, lw=1)
+    ax.axhline(0, color=MUTED, lw=0.6, ls=":")
+    ax.set_xlabel(analysis["label"])
+    ax.set_ylabel(f"{measure} ({contrast})")
+    ax.set_title(f"slope {analysis['slope']:.3f} [{analysis['slope_ci'][0]:.3f}, {analysis['slope_ci'][1]:.3f}], "
+                 f"{_p(analysis['pval'])}; k = {len(x)}", fontsize=8, loc="left")
+    return fig
+
+
+def cumulative_plot(rows: list, *, measure: str = "SMD", favours=GENERIC_FAVOURS, level: float = 0.95):
+    """Cumulative meta-analysis: the pooled estimate and its CI after each trial, in the order
+    the trials were published (one line per step, labelled with the trial added)."""
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.17 * n))
+    ys = np.arange(n, 0, -1)
+    for y, r in zip(ys, rows):
+        lo, hi = r["ci_lower"], r["ci_upper"]
+        ax.plot([lo, hi], [y, y], color=INK, lw=0.8)
+        ax.plot(r["estimate"], y, marker="o", ms=3.5, color=ACCENT)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([f"+ {r['study']}" + ("" if str(r["year"]) in r["study"] else f" ({r['year']})") for r in rows],
+                       fontsize=6.5)
+    ax.axvline(0, color=INK, lw=0.8)
+    finite = [v for r in rows for v in (r["ci_lower"], r["ci_upper"]) if v is not None and np.isfinite(v)]
+    lim = min(3.0, float(np.ceil(max(abs(v) for v in finite) * 2) / 2)) if finite else 2.0
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(0.3, n + 0.7)
+    ax.spines["left"].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlabel(f"Cumulative {measure} ({_pct(level)} CI):  {favours[0]}  |  {favours[1]}")
+    return fig

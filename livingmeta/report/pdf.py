@@ -1,0 +1,81 @@
+"""The PDF: WeasyPrint renders the report's HTML to a tagged, archival PDF/A-3a (structure tree in
+reading order, headings, tables with header cells, figures with their alt text, document
+language and title) with the shipped fonts and the data attached. Trial text is untrusted, so the renderer gets a URL fetcher that serves
+only files of the build and of templates/ (never other files, never the network).
+
+Kept apart from livingmeta.report.context (which builds the HTML) so the report_pdf rule imports only
+what rendering needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from livingmeta.paths import TEMPLATE_DIR
+
+
+def safe_url_fetcher(allowed_roots):
+    """A WeasyPrint URL fetcher that serves only local files under ``allowed_roots``; any other
+    URL (network, ``data:``, files outside the build) is refused and recorded in ``.refused``."""
+    from weasyprint.urls import URLFetcher
+
+    roots = [Path(r).resolve() for r in allowed_roots]
+
+    class _ProjectFilesOnly(URLFetcher):
+        def __init__(self):
+            super().__init__(allowed_protocols={"file"}, allow_redirects=False)
+            self.refused = []
+
+        def fetch(self, url, headers=None):
+            parsed = urlparse(url)
+            if parsed.scheme == "file":
+                path = Path(unquote(parsed.path)).resolve()
+                if any(path == r or r in path.parents for r in roots) and path.is_file():
+                    return super().fetch(url, headers)
+            self.refused.append(url)
+            raise ValueError(f"livingmeta refuses to fetch {url!r}: only files of this build are embedded")
+
+    return _ProjectFilesOnly()
+
+
+def use_shipped_fonts() -> None:
+    """Let fontconfig (and so WeasyPrint's SVG text) find the fonts in templates/fonts before
+    any system font, so figures are set in the shipped fonts on every machine. Must run before
+    WeasyPrint first loads Pango; the report_pdf rule runs in a fresh process."""
+    import os
+    import tempfile
+    if os.environ.get("LIVINGMETA_FONTCONFIG"):
+        return
+    conf = Path(tempfile.gettempdir()) / f"livingmeta-fonts-{os.getuid()}.conf"
+    text = ('<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+            f'  <dir>{TEMPLATE_DIR / "fonts"}</dir>\n'
+            f'  <include ignore_missing="yes">{os.environ.get("FONTCONFIG_FILE", "/etc/fonts/fonts.conf")}</include>\n'
+            '</fontconfig>\n')
+    if not conf.exists() or conf.read_text() != text:
+        conf.write_text(text)
+    os.environ["FONTCONFIG_FILE"] = str(conf)
+    os.environ["LIVINGMETA_FONTCONFIG"] = "1"
+
+
+def render_pdf(html_path: Path, pdf_path: Path, *, allowed_roots=None, attachments=(), edition_date=None,
+               pdf_variant: str = "pdf/a-3a") -> list[str]:
+    """Render the HTML file to a tagged archival PDF (PDF/A-3a by default) with the given files
+    attached; return the URLs that were refused. Attachment dates are the edition date, so the
+    same inputs give the same bytes."""
+    from datetime import datetime, timezone
+
+    use_shipped_fonts()
+    from weasyprint import HTML, Attachment
+
+    from livingmeta.files import atomic_write_bytes
+    html_path = Path(html_path).resolve()
+    fetcher = safe_url_fetcher(allowed_roots or [html_path.parent, TEMPLATE_DIR])
+    stamp = (datetime.fromisoformat(edition_date).replace(tzinfo=timezone.utc) if edition_date
+             else datetime(2000, 1, 1, tzinfo=timezone.utc))
+    files = [Attachment(string=Path(path).read_bytes(), name=name, description=desc, created=stamp, modified=stamp,
+                        relationship="Data") for path, name, desc in attachments]
+    pdf = HTML(filename=str(html_path), url_fetcher=fetcher).write_pdf(
+        attachments=files, pdf_variant=pdf_variant, pdf_tags=True, pdf_identifier=None, uncompressed_pdf=False)
+    atomic_write_bytes(pdf_path, pdf)
+    return list(fetcher.refused)
