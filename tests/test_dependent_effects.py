@@ -1,4 +1,4 @@
-"""Dependent effects (livingmeta/dependent.py) against R's metafor 3.8.1 and clubSandwich:
+"""Dependent effects (livingmeta/stats/dependent.py) against R's metafor 3.8.1 and clubSandwich:
 aggregation within studies (aggregate.escalc, compound symmetry), the random-effects model on the
 aggregates, and the three-level model with CR2 inference, all on the Metapsy depression-psyctr
 database 24.0.2 using the database's own g (.g, .g_se). Reference values:

@@ -128,7 +128,7 @@ def test_control_characters_anywhere_in_a_record_are_refused(review_copy):
 
 # -- item 9: one definition of a trial record ---------------------------------------------------
 def test_yml_records_are_records_everywhere(review_copy, tmp_path):
-    from livingmeta.living import fingerprint
+    from livingmeta.living import editions, fingerprint
     src = review_copy / "trials" / f"{TRIAL}.yaml"
     src.rename(src.with_suffix(".yml"))
     paths = records.record_paths(review_copy / "trials")

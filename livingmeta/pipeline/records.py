@@ -563,7 +563,7 @@ def load_review(review_dir: Path | str) -> Review:
         raise RecordError([prob])
     problems += schema_problems(definition, "review", def_path)
     problems += _text_problems(definition, str(def_path))
-    if not problems:  # PRISMA counts must add up (livingmeta/prisma.py)
+    if not problems:  # PRISMA counts must add up (livingmeta/pipeline/prisma.py)
         from livingmeta.pipeline.prisma import flow_problems
         problems += [Problem(str(def_path), "search_flow", p) for p in flow_problems(definition.get("search_flow") or [], None)]
     if problems:

@@ -4,7 +4,7 @@ engine's closed-form marginalisation over mu or its tau grid.
 
     p(mu, tau | y) ∝ p(tau) p(mu) prod_i N(y_i; mu, v_i + tau^2)
 
-Written separately from livingmeta/bayes.py on purpose; only the prior densities are restated
+Written separately from livingmeta/stats/bayes.py on purpose; only the prior densities are restated
 here (half-normal, half-Cauchy, uniform; normal or flat prior on mu).
 """
 

@@ -1,6 +1,6 @@
 """Writes tests/reference/bayes_bruteforce_reference.json: posterior summaries of the Bayesian
 random-effects model computed by brute-force nested adaptive quadrature over (mu, tau)
-(bayes_bruteforce.py), independent of livingmeta/bayes.py. Run: python tests/reference/make_bayes_reference.py
+(bayes_bruteforce.py), independent of livingmeta/stats/bayes.py. Run: python tests/reference/make_bayes_reference.py
 (about five minutes). The data are the two worked examples of R's bayesmeta (see bayesmeta_published.json)."""
 
 import json

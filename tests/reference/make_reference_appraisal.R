@@ -1,4 +1,4 @@
-# Reference values for the appraisal layer (livingmeta/appraisal.py, grade.py), computed by R's
+# Reference values for the appraisal layer (livingmeta/pipeline/appraisal.py, grade.py), computed by R's
 # metafor on the exercise review's post-treatment data with its RoB 1 judgements
 # (tests/reference/data/exercise_rob.csv, exported from the trial records). Run from the
 # repository root:  Rscript tests/reference/make_reference_appraisal.R

@@ -1,4 +1,4 @@
-# Reference values for dependent effects (livingmeta/dependent.py), computed by R's metafor and
+# Reference values for dependent effects (livingmeta/stats/dependent.py), computed by R's metafor and
 # clubSandwich on the Metapsy depression-psyctr database, release 24.0.2 (tests/fixtures/metapsy;
 # ODC-By, attribution in tests/fixtures/metapsy/README.md). The effects are the database's own
 # Hedges' g (.g, .g_se), so the inputs do not come from livingmeta. Run from the repository root:

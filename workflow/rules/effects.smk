@@ -5,7 +5,7 @@ rule effect_sizes:
         review=review_definition,
     output:
         f"{RESULTS}/{{review}}/effects.csv",
-        # every effect before dependent effects of a trial are aggregated (see livingmeta/dependent.py)
+        # every effect before dependent effects of a trial are aggregated (see livingmeta/stats/dependent.py)
         all=f"{RESULTS}/{{review}}/effects_all.csv",
     params:
         effect_size=config.get("effect_size", {}),
