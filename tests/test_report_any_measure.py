@@ -200,3 +200,28 @@ def test_the_config_no_longer_names_a_binary_measure_and_says_where_it_went():
     with pytest.raises(ConfigError, match=r"config.yaml: effect_size.binary_measure .*review.yaml.*effect_measure"):
         check_config(old, "config/config.yaml")
     assert "binary_measure" not in CONFIG["effect_size"]
+
+
+def _tick_texts(axis):
+    axis.figure.canvas.draw()
+    return [(t.get_position(), t.get_text()) for t in axis.get_ticklabels() if t.get_text()]
+
+
+def test_funnel_and_cumulative_plots_of_an_odds_ratio_have_ratio_axes(fleiss):
+    """Drawn on the log scale, labelled as odds ratios: each tick's text is exp of its position."""
+    from livingmeta.report import figures
+    arms = tables.arm_table(fleiss)
+    effects = analysis.effect_size_table(arms, fleiss.definition, CONFIG["effect_size"])
+    sse = analysis.small_study_analysis(effects, fleiss.definition, CONFIG["pooling"], CONFIG["small_study_effects"])
+    cum = analysis.cumulative_by_year(effects, fleiss.definition, CONFIG["pooling"])
+    drawn = {"funnel": figures.funnel_plot(sse["funnel"], measure="OR", filled=sse["trim_and_fill"]),
+             "cumulative": figures.cumulative_plot(cum["rows"], measure="OR")}
+    for name, fig in drawn.items():
+        ax = fig.axes[0]
+        assert "OR" in ax.get_xlabel() and "log scale" in ax.get_xlabel() and "SMD" not in ax.get_xlabel(), name
+        ticks = _tick_texts(ax.xaxis)
+        assert len(ticks) >= 3 and ("1", ) in [(text,) for _, text in ticks], (name, ticks)
+        for (x, _), text in ticks:
+            assert float(text) == pytest.approx(math.exp(x), rel=0.01), (name, text, x)
+    smd = figures.funnel_plot(sse["funnel"], measure="SMD")
+    assert smd.axes[0].get_xlabel().startswith("SMD (")

@@ -125,7 +125,7 @@ def nnt_from_smd(smd_benefit: float, control_rate: float) -> float | None:
 
 
 def result_sentence(estimate, lo, hi, *, direction: str, intervention: str, control: str,
-                    outcome: str, measure: str = "SMD", ratio: bool = False, level: float = DEFAULT_LEVEL) -> str:
+                    outcome: str, measure: str = "SMD", level: float = DEFAULT_LEVEL) -> str:
     """One sentence stating the pooled result with its uncertainty, including the 'no clear
     evidence of a difference' wording when the confidence interval includes no effect."""
     null = 0.0  # ratio measures arrive on the log scale
