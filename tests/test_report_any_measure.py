@@ -225,3 +225,16 @@ def test_funnel_and_cumulative_plots_of_an_odds_ratio_have_ratio_axes(fleiss):
             assert float(text) == pytest.approx(math.exp(x), rel=0.01), (name, text, x)
     smd = figures.funnel_plot(sse["funnel"], measure="SMD")
     assert smd.axes[0].get_xlabel().startswith("SMD (")
+
+
+def test_livingmeta_check_refuses_a_measure_that_does_not_fit_the_outcome_type(fleiss, tmp_path):
+    """`livingmeta check` is the gate: what passes it builds, so the mismatch is found there."""
+    import shutil
+    from livingmeta.pipeline.records import RecordError
+    review_dir = tmp_path / "fleiss"
+    shutil.copytree(fleiss.root, review_dir)
+    d = yaml.safe_load((review_dir / "review.yaml").read_text())
+    d["outcomes"][1]["effect_measure"] = "OR"
+    (review_dir / "review.yaml").write_text(yaml.safe_dump(d, sort_keys=False))
+    with pytest.raises(RecordError, match=r"outcomes\[?.?1.*effect_measure"):
+        load_review(review_dir)

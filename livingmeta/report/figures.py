@@ -120,7 +120,7 @@ def _effect_axis(ax, measure: str, which: str = "x") -> None:
         ticks = [t for i, t in enumerate(ticks) if (i - ticks.index(0.0)) % 2 == 0] if 0.0 in ticks else ticks[::2]
     if len(ticks) >= 2:
         axis.set_ticks(ticks)
-    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{math.exp(v):.3g}"))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{on_display_scale(v, measure):.3g}"))
 
 
 def effect_axis_label(measure: str, contrast: str) -> str:
