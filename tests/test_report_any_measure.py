@@ -238,3 +238,18 @@ def test_livingmeta_check_refuses_a_measure_that_does_not_fit_the_outcome_type(f
     (review_dir / "review.yaml").write_text(yaml.safe_dump(d, sort_keys=False))
     with pytest.raises(RecordError, match=r"outcomes\[?.?1.*effect_measure"):
         load_review(review_dir)
+
+
+def test_subgroup_and_edition_sentences_print_ratios_as_ratios():
+    levels = [{"level": "a", "pooled": True, "estimate": math.log(0.5), "ci_lower": math.log(0.25),
+               "ci_upper": math.log(1.0), "k": 3},
+              {"level": "b", "pooled": True, "estimate": 0.0, "ci_lower": -0.1, "ci_upper": 0.1, "k": 4}]
+    text = w.subgroup_sentence({"levels": levels, "Q_between": 1.0, "df_between": 1, "p_between": 0.3}, {}, "OR")
+    assert "a 0.50 (0.25 to 1.00; k = 3)" in text and "b 1.00 (0.90 to 1.11; k = 4)" in text
+    step = {"estimate": math.log(0.8), "ci_lower": math.log(0.6), "ci_upper": math.log(1.1), "k": 5,
+            "conclusion": "no clear evidence of a difference"}
+    changes = {"previous_edition": "e1", "added": ["X 2020"], "removed": [], "corrected": [], "previous": step,
+               "current": {**step, "k": 6}, "conclusion_changed": False}
+    assert "moved from 0.80 (95% CI 0.60 to 1.10; k = 5)" in " ".join(w.changes_sentences(changes, "RR"))
+    slope = {"slope": 0.1, "slope_ci": [0.05, 0.15], "pval": 0.01, "label": "Dose", "k_used": 8}
+    assert "change in the log OR" in w.regression_sentence(slope, measure="OR")

@@ -348,7 +348,6 @@ def _effect_size_methods(es_cfg, words, review_def) -> str:
     groups: dict[tuple, list] = {}
     for o in review_def["outcomes"]:
         groups.setdefault((o["type"] == "generic", o["effect_measure"]), []).append(o["label"])
-    versus = words["contrast"].replace(" minus ", " versus ")
     add = f"{es_cfg.get('zero_cell_add', 0.5)} added to every cell of trials with a zero cell"
     correction = es_cfg.get("correction", "exact")
     how = {
@@ -356,8 +355,8 @@ def _effect_size_methods(es_cfg, words, review_def) -> str:
                 f"correction and the {_variance_name(es_cfg.get('variance', 'LS'))} sampling variance"),
         "MD": (f"mean difference ({words['contrast']}) in the outcome's own units, with sampling variance "
                "SD\u2081\u00b2/n\u2081 + SD\u2082\u00b2/n\u2082"),
-        "RR": f"risk ratio ({versus}; variance of Greenland & Robins 1985), {add}",
-        "OR": f"odds ratio ({versus}; variance of Woolf 1955), {add}",
+        "RR": f"risk ratio ({w.contrast_words(words['contrast'], 'RR')}; variance of Greenland & Robins 1985), {add}",
+        "OR": f"odds ratio ({w.contrast_words(words['contrast'], 'OR')}; variance of Woolf 1955), {add}",
         "RD": f"risk difference ({words['contrast']}), {add}",
     }
     sentences = []

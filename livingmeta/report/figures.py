@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 from livingmeta.pipeline.appraisal import NOT_ASSESSED  # noqa: E402
 from livingmeta.pipeline.labels import check_svg  # noqa: E402
-from livingmeta.report.wording import is_ratio, on_display_scale  # noqa: E402
+from livingmeta.report.wording import contrast_words, is_ratio, on_display_scale  # noqa: E402
 
 from livingmeta.paths import FONT_DIR
 for _font in sorted(FONT_DIR.glob("NotoSans-*.ttf")):
@@ -125,9 +125,7 @@ def _effect_axis(ax, measure: str, which: str = "x") -> None:
 
 def effect_axis_label(measure: str, contrast: str) -> str:
     """'SMD (intervention minus comparator)'; a ratio: 'OR (intervention versus comparator; log scale)'."""
-    if is_ratio(measure):
-        return f"{measure} ({contrast.replace(' minus ', ' versus ')}; log scale)"
-    return f"{measure} ({contrast})"
+    return f"{measure} ({contrast_words(contrast, measure)}{'; log scale' if is_ratio(measure) else ''})"
 
 
 def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_ARMS,

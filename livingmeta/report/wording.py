@@ -51,6 +51,11 @@ MEASURE_NAMES = {"SMD": "standardised mean difference", "MD": "mean difference",
                  "OR": "odds ratio", "RD": "risk difference", "generic": "effect estimate"}
 
 
+def contrast_words(contrast: str, measure: str) -> str:
+    """'intervention minus comparator' for a difference; 'intervention versus comparator' for a ratio."""
+    return contrast.replace(" minus ", " versus ") if is_ratio(measure) else contrast
+
+
 def effect_text(measure, estimate, lo, hi, level: float) -> str:
     """'OR 0.87 (95% CI 0.74 to 1.02)': an effect with its confidence interval in a sentence."""
     est, ci = effect_numbers(measure, estimate, lo, hi)
