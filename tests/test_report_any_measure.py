@@ -162,6 +162,11 @@ def test_a_mean_difference_primary_outcome_is_reported_in_the_outcomes_units(fle
     assert key["ci"] == w.fmt_ci(ref["ci_lower"], ref["ci_upper"])
     assert key["pi"] == w.fmt_ci(ref["pi_lower"], ref["pi_upper"])
     assert f"ranged from {w.fmt(ref['loo_min'])}" in ctx["loo_text"]
+    shown = {r["label"]: (r["g"], r["ci"]) for r in ctx["trial_rows"] if r["g"]}
+    studies = ref["studies"]
+    assert {s: shown[s] for s in studies["study"]} == {
+        s: (w.fmt(y), w.fmt_ci(lo, hi)) for s, y, lo, hi in zip(studies["study"], studies["effect"], studies["ci_lower"],
+                                                                 studies["ci_upper"])}
     assert "mean difference" in ctx["methods"]["effect_size"]
     assert "Size in words" not in _visible(render_html(ctx))
 
