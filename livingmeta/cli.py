@@ -194,7 +194,7 @@ def _analyze_revman(args) -> int:
         if measure == "SMD":
             es = effects.hedges_g(data["m1i"], data["sd1i"], data["n1i"], data["m2i"], data["sd2i"], data["n2i"])
         else:
-            es = effects.EffectSizes(*revman.mean_difference(*(data[c] for c in STUDY_COLUMNS["continuous"])), "MD")
+            es = effects.mean_difference(*(data[c] for c in STUDY_COLUMNS["continuous"]))
     else:
         es = effects.EffectSizes(data["yi"], data["vi"], measure)
     study = df["study"].astype(str).tolist() if "study" in df.columns else None

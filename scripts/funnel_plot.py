@@ -8,6 +8,6 @@ sm = snakemake  # noqa: F821
 sse = read_json(sm.input.small_study_effects)
 review_def, _ = load_yaml(sm.input.review)
 outcome = next(o for o in review_def["outcomes"] if o["id"] == sse["outcome"])
-fig = funnel_plot(sse["funnel"], filled=sse.get("trim_and_fill"), contrast=figure_style(review_def, outcome["direction"])["contrast"])
+fig = funnel_plot(sse["funnel"], measure=outcome["effect_measure"], filled=sse.get("trim_and_fill"), contrast=figure_style(review_def, outcome["direction"])["contrast"])
 save_figure(fig, sm.output.svg[: -len(".svg")])
 stage_line("funnel_plot", f"{len(sse['funnel']['yi'])} trials -> {sm.output.svg}", sm.log[0])

@@ -31,7 +31,7 @@ def test_direction_matters_for_higher_is_better_outcomes():
 
 def test_ratio_measures_are_shown_exponentiated():
     s = w.result_sentence(0.0, -0.1, 0.1, direction="higher_is_better", intervention="exercise", control="control",
-                          outcome="completion", measure="RR", ratio=True)
+                          outcome="completion", measure="RR")
     assert "RR 1.00" in s and "0.90 to 1.11" in s
 
 

@@ -131,12 +131,12 @@ def _primary(pooled: dict, outcome: str, timepoint: str) -> dict | None:
     return None
 
 
-def _conclusion(model: dict, direction: str) -> str:
-    from livingmeta.report.wording import benefit, ci_excludes_null, smd_size_words
+def _conclusion(model: dict, direction: str, measure: str) -> str:
+    from livingmeta.report.wording import benefit, ci_excludes_null, size_words
     if not ci_excludes_null(model["ci_lower"], model["ci_upper"]):
         return "no clear evidence of a difference"
     side = "benefit" if benefit(model["estimate"], direction) > 0 else "harm"
-    return f"{smd_size_words(model['estimate'])} {side}"
+    return f"{size_words(model['estimate'], measure)} {side}".strip()
 
 
 def compare_editions(previous: dict | None, current_records: dict, current_pooled: dict, review_def: dict) -> dict:
@@ -150,7 +150,7 @@ def compare_editions(previous: dict | None, current_records: dict, current_poole
     out = {"first_edition": previous is None, "previous_edition": None, "added": [], "removed": [], "corrected": []}
     if cur:
         out["current"] = {k: cur["model"][k] for k in ("estimate", "ci_lower", "ci_upper")} | {
-            "k": cur["k"], "conclusion": _conclusion(cur["model"], outcome["direction"])}
+            "k": cur["k"], "conclusion": _conclusion(cur["model"], outcome["direction"], cur.get("measure", "SMD"))}
     if previous is None:
         return out
     old = previous["records"]
@@ -162,7 +162,7 @@ def compare_editions(previous: dict | None, current_records: dict, current_poole
     prev = _primary(previous["pooled"], outcome["id"], tp)
     if prev and cur:
         out["previous"] = {k: prev["model"][k] for k in ("estimate", "ci_lower", "ci_upper")} | {
-            "k": prev["k"], "conclusion": _conclusion(prev["model"], outcome["direction"])}
+            "k": prev["k"], "conclusion": _conclusion(prev["model"], outcome["direction"], prev.get("measure", "SMD"))}
         out["estimate_change"] = cur["model"]["estimate"] - prev["model"]["estimate"]
         out["conclusion_changed"] = out["previous"]["conclusion"] != out["current"]["conclusion"]
     return out

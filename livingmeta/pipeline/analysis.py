@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from livingmeta.errors import EffectSizeError
 from livingmeta.stats import bias, dependent, diagnostics, dist, effects, moderators, pooling
 
-RATIO_MEASURES = ("RR", "OR")
+RATIO_MEASURES = effects.RATIO_MEASURES
 
 
 def _wide(arms: pd.DataFrame, review_def: dict) -> pd.DataFrame:
@@ -29,37 +30,53 @@ def _wide(arms: pd.DataFrame, review_def: dict) -> pd.DataFrame:
     return wide.reset_index()
 
 
+MEASURES_BY_TYPE = {"continuous": effects.CONTINUOUS_MEASURES, "binary": effects.BINARY_MEASURES}
+
+
+def _measure(outcome: dict) -> str:
+    """The outcome's declared effect measure (review.yaml outcomes[].effect_measure), checked
+    against its type: the review's declaration is the only one (the config names no measure)."""
+    measure, allowed = outcome["effect_measure"], MEASURES_BY_TYPE.get(outcome["type"])
+    if allowed is not None and measure not in allowed:
+        raise EffectSizeError(f"review.yaml: outcomes[id={outcome['id']}].effect_measure is {measure!r}, which does not "
+                              f"fit a {outcome['type']} outcome; use one of {', '.join(allowed)}")
+    return measure
+
+
+def _arm_effects(raw: pd.DataFrame, outcome_type: str, measure: str, cfg: dict) -> effects.EffectSizes:
+    """Effect sizes from arm-level data: means and SDs (SMD with the configured correction and
+    variance, or MD) or 2x2 counts (RR, OR, RD with the configured zero-cell correction)."""
+    if outcome_type == "continuous":
+        groups = (raw.mean_int, raw.sd_int, raw.n_int.astype(float), raw.mean_ctl, raw.sd_ctl, raw.n_ctl.astype(float))
+        if measure == "MD":
+            return effects.mean_difference(*groups)
+        return effects.hedges_g(*groups, variance=cfg.get("variance", "LS"), correction=cfg.get("correction", "exact"))
+    return effects.binary_effect(raw.events_int.astype(float), raw.total_int.astype(float), raw.events_ctl.astype(float),
+                                 raw.total_ctl.astype(float), measure=measure, add=cfg.get("zero_cell_add", 0.5))
+
+
 def effect_size_table(arms: pd.DataFrame, review_def: dict, cfg: dict, level: float = 0.95) -> pd.DataFrame:
     """Effect size and sampling variance per trial, outcome, timepoint and effect (intervention
-    minus control; log scale for ratios). Continuous outcomes: Hedges' g with the configured
-    correction and variance; binary: the configured measure with the zero-cell correction. A block
-    given as a computed effect (yi, se: generic inverse variance) is taken as it is."""
+    minus control; log scale for ratios) in each outcome's declared effect measure. Continuous
+    outcomes: SMD (Hedges' g with the configured correction and variance) or MD; binary: RR, OR or
+    RD with the configured zero-cell correction. A block given as a computed effect (yi, se:
+    generic inverse variance) is taken as it is, on the measure's scale."""
     wide = _wide(arms, review_def)
     parts = []
     for outcome in review_def["outcomes"]:
         sub = wide[wide["outcome"] == outcome["id"]].copy()
         if sub.empty:
             continue
+        measure = _measure(outcome)
         given = (sub["given_yi"].notna() & sub["given_se"].notna()).to_numpy()
         yi, vi = np.full(len(sub), np.nan), np.full(len(sub), np.nan)
         yi[given], vi[given] = sub["given_yi"].to_numpy(float)[given], sub["given_se"].to_numpy(float)[given] ** 2
         raw = sub[~given]
-        if outcome["type"] == "continuous":
-            measure = "SMD"
-            if len(raw):
-                es = effects.hedges_g(raw.mean_int, raw.sd_int, raw.n_int.astype(float), raw.mean_ctl, raw.sd_ctl,
-                                      raw.n_ctl.astype(float), variance=cfg.get("variance", "LS"),
-                                      correction=cfg.get("correction", "exact"))
-                # a scale running against the outcome's direction: flip the sign (Cochrane Handbook 6.5.1.2)
-                yi[~given] = np.where(raw.reversed.to_numpy(dtype=bool), -es.yi, es.yi)
-                vi[~given] = es.vi
-        else:
-            measure = cfg.get("binary_measure", "RR")
-            if len(raw):
-                es = effects.binary_effect(raw.events_int.astype(float), raw.total_int.astype(float),
-                                           raw.events_ctl.astype(float), raw.total_ctl.astype(float),
-                                           measure=measure, add=cfg.get("zero_cell_add", 0.5))
-                yi[~given], vi[~given] = es.yi, es.vi
+        if len(raw):
+            es = _arm_effects(raw, outcome["type"], measure, cfg)
+            # a scale running against the outcome's direction: flip the sign (Cochrane Handbook 6.5.1.2)
+            flip = raw.reversed.to_numpy(dtype=bool) & (outcome["type"] == "continuous")
+            yi[~given], vi[~given] = np.where(flip, -es.yi, es.yi), es.vi
         sub = sub.drop(columns=["given_yi", "given_se"])
         sub["measure"] = measure
         sub["yi"], sub["vi"] = yi, vi

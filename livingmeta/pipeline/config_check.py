@@ -26,6 +26,11 @@ def _yaml12_numbers(obj):
     return obj
 
 
+RETIRED = {("effect_size", "binary_measure"): "each outcome's effect measure is declared in its review.yaml "
+                                            "(outcomes[].effect_measure: RR, OR or RD for binary outcomes); "
+                                            "delete this key"}
+
+
 def check_config(config, source) -> dict:
     """Return ``config`` with YAML 1.2 numbers, or raise ConfigError naming every problem."""
     if config is None:
@@ -34,6 +39,10 @@ def check_config(config, source) -> dict:
         raise ConfigError(f"{source}: the configuration must be a mapping of settings (reviews: ..., pooling: ...), "
                           f"found a {type(config).__name__}")
     config = _yaml12_numbers(config)
+    retired = [f"{source}: {section}.{key} is no longer a setting: {why}" for (section, key), why in RETIRED.items()
+               if isinstance(config.get(section), dict) and key in config[section]]
+    if retired:
+        raise ConfigError("; ".join(retired))
     problems = schema_problems(config, "config", source)
     if problems:
         raise ConfigError("; ".join(str(p) for p in problems))

@@ -15,10 +15,9 @@ def _domain_list(tool: str, domains: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def _effect(x: dict, ratio: bool, level: float) -> str:
-    import math
-    tr = math.exp if ratio else (lambda v: v)
-    return f"{w.fmt(tr(x['estimate']))} ({w.pct(level)} CI {w.fmt_ci(tr(x['ci_lower']), tr(x['ci_upper']))})"
+def _effect(x: dict, measure: str, level: float) -> str:
+    est, ci = w.effect_numbers(measure, x["estimate"], x["ci_lower"], x["ci_upper"])
+    return f"{est} ({w.pct(level)} CI {ci})"
 
 
 def risk_of_bias_section(rob: dict, figures: dict) -> dict:
@@ -30,13 +29,12 @@ def risk_of_bias_section(rob: dict, figures: dict) -> dict:
     criterion_text = "; ".join(f"{TOOL_NAMES[t].split(' (')[0]}: low risk on {_domain_list(t, crit[t])}" for t in tools)
     rows = []
     for a in rob["analyses"]:
-        ratio = a["measure"] in ("RR", "OR")
         lr = a["low_risk"]
         c = a["counts"]
         left_out = ", ".join(f"{n} {JUDGEMENT_WORDS[k]}" for k, n in c.items() if k != "low" and n)
         rows.append({"label": f"{a['outcome_label']}, {a['timepoint_label']}", "measure": a["measure"],
-                     "main": f"{_effect(a['main'], ratio, a['level'])}; {a['main']['k']} trials, {a['main']['participants']:,} participants",
-                     "low": (f"{_effect(lr, ratio, a['level'])}; {lr['k']} trials, {lr['participants']:,} participants"
+                     "main": f"{_effect(a['main'], a['measure'], a['level'])}; {a['main']['k']} trials, {a['main']['participants']:,} participants",
+                     "low": (f"{_effect(lr, a['measure'], a['level'])}; {lr['k']} trials, {lr['participants']:,} participants"
                              if "estimate" in lr else f"not pooled: {lr['not_pooled_reason']}"),
                      "left_out": left_out or "none"})
     out = {"available": bool(primary and tools), "criterion_text": criterion_text, "rows": rows,
@@ -59,11 +57,11 @@ def risk_of_bias_section(rob: dict, figures: dict) -> dict:
                           f"{100 * shares['unclear']:.0f}% unclear or some concerns, {100 * shares['high']:.0f}% high, "
                           f"{100 * shares['not_assessed']:.0f}% not assessed.")
     lr, main = primary["low_risk"], primary["main"]
-    ratio = primary["measure"] in ("RR", "OR")
+    ratio = w.is_ratio(primary["measure"])
     if "estimate" in lr:
         out["sensitivity_text"] = (
             f"Restricted to the {lr['k']} trials at low risk of bias ({lr['participants']:,} participants), the pooled "
-            f"{primary['measure']} was {_effect(lr, ratio, primary['level'])}, against {_effect(main, ratio, primary['level'])} from all {main['k']} trials "
+            f"{primary['measure']} was {_effect(lr, primary['measure'], primary['level'])}, against {_effect(main, primary['measure'], primary['level'])} from all {main['k']} trials "
             f"({main['participants']:,} participants): a shift of {w.fmt(lr['shift'])}"
             f"{' on the log scale' if ratio else ''}. "
             + ("The interval now includes no effect." if w.ci_excludes_null(main["ci_lower"], main["ci_upper"])
@@ -74,7 +72,7 @@ def risk_of_bias_section(rob: dict, figures: dict) -> dict:
                                 "trials not assessed are left out of it and counted as not assessed.")
     mod = primary["moderator"]
     if "levels" in mod:
-        out["moderator_text"] = w.subgroup_sentence(mod, mod["level_labels"]) + (
+        out["moderator_text"] = w.subgroup_sentence(mod, mod["level_labels"], primary["measure"]) + (
             f" {mod['k_not_reported']} trials not assessed are left out." if mod["k_not_reported"] else "")
     else:
         out["moderator_text"] = f"Not analysed: {mod['not_analysed_reason']}."

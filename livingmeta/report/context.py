@@ -117,10 +117,11 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level)
     outcome_words = outcome["label"].lower()
     cer = config.get("report", {}).get("nnt_control_response_rate", 0.30)
     nnt = w.nnt_from_smd(w.benefit(m["estimate"], direction), cer) if measure == "SMD" else None
-    key = {"estimate": w.fmt(m["estimate"]), "ci": w.fmt_ci(m["ci_lower"], m["ci_upper"]),
-           "pi": w.fmt_ci(m["pi_lower"], m["pi_upper"]) if m.get("pi_lower") is not None else None,
-           "measure": measure, "size_words": w.smd_size_words(m["estimate"]) if measure == "SMD" else "",
-           "size_convention": w.SIZE_CONVENTION, "k": main["k"], "participants": main["participants"],
+    estimate, ci = w.effect_numbers(measure, m["estimate"], m["ci_lower"], m["ci_upper"])
+    key = {"estimate": estimate, "ci": ci,
+           "pi": w.effect_numbers(measure, m["estimate"], m["pi_lower"], m["pi_upper"])[1] if m.get("pi_lower") is not None else None,
+           "measure": measure, "size_words": w.size_words(m["estimate"], measure),
+           "size_convention": w.size_convention(measure), "k": main["k"], "participants": main["participants"],
            "participants_intervention": main["participants_intervention"],
            "participants_control": main["participants_control"],
            "heterogeneity": w.heterogeneity_words(m["I2"]), "I2": w.fmt(m["I2"], 0), "tau2": w.fmt(m["tau2"]),
@@ -129,9 +130,9 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level)
            , "nnt_cer": f"{100 * cer:.0f}%", "certainty": certainty["level"]}
     result_text = w.result_sentence(m["estimate"], m["ci_lower"], m["ci_upper"], direction=direction,
                                     intervention=intervention, control=comparator, outcome=outcome_words,
-                                    measure=measure, ratio=main.get("ratio", False), level=level)
+                                    measure=measure, level=level)
     pi_text = (w.prediction_sentence(m["pi_lower"], m["pi_upper"], direction=direction, intervention=intervention,
-                                     level=level) if m.get("pi_lower") is not None else "")
+                                     level=level, measure=measure) if m.get("pi_lower") is not None else "")
     favours = favours_pair(words, direction)
     return {
         "key": key, "result_text": result_text, "pi_text": pi_text, "certainty": certainty,
@@ -143,8 +144,7 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level)
         "take_home": _take_home(m, direction, intervention, outcome_words, certainty["summary"], measure),
         "primary_label": f"{outcome_words}, {tp['label']}",
         "favours_note": f"Left of the line of no effect: {favours[0][0].lower() + favours[0][1:]}; right: {favours[1][0].lower() + favours[1][1:]}.",
-        "model_line": {"method": m["method"], "test": m["test"], "estimate": w.fmt(m["estimate"]),
-                       "ci": w.fmt_ci(m["ci_lower"], m["ci_upper"]), "tau2": w.fmt(m["tau2"]),
+        "model_line": {"method": m["method"], "test": m["test"], "estimate": estimate, "ci": ci, "tau2": w.fmt(m["tau2"]),
                        "tau2_ci": w.fmt_ci(*m["tau2_ci"]) if m.get("tau2_ci") else "", "I2": w.fmt(m["I2"], 0),
                        "Q": w.fmt(m["Q"]), "Q_df": m["Q_df"], "Q_p": w.fmt_p(m["Q_p"])},
     }
@@ -159,13 +159,12 @@ def _outcome_row(review_def, a, words, level) -> dict:
         row["text"] = a.get("not_pooled_reason", "not pooled")
         return row
     o = next(x for x in review_def["outcomes"] if x["id"] == a["outcome"])
-    am, shown = a["model"], (lambda v: math.exp(v)) if a.get("ratio") else (lambda v: v)
-    row.update(estimate=w.fmt(shown(am["estimate"])), ci=w.fmt_ci(shown(am["ci_lower"]), shown(am["ci_upper"])),
-               I2=f"{w.fmt(am['I2'], 0)}%")
+    am = a["model"]
+    estimate, ci = w.effect_numbers(a["measure"], am["estimate"], am["ci_lower"], am["ci_upper"])
+    row.update(estimate=estimate, ci=ci, I2=f"{w.fmt(am['I2'], 0)}%")
     row["text"] = (w.result_sentence(am["estimate"], am["ci_lower"], am["ci_upper"], direction=o["direction"],
                                      intervention=words["intervention"], control=words["comparator"],
-                                     outcome=o["label"].lower(), measure=a["measure"], ratio=a.get("ratio", False),
-                                     level=level)
+                                     outcome=o["label"].lower(), measure=a["measure"], level=level)
                    + f" {a['k']} trials, {a['participants']:,} participants; I\u00b2 = {w.fmt(am['I2'], 0)}%.")
     return row
 
@@ -197,7 +196,7 @@ def _moderator_items(review_def, moderators, figures, direction, measure, level)
         if "not_analysed_reason" in a:
             item["text"] = f"Not analysed: {a['not_analysed_reason']}."
         elif a["type"] == "categorical":
-            item["text"] = w.subgroup_sentence(a, a.get("level_labels", {}))
+            item["text"] = w.subgroup_sentence(a, a.get("level_labels", {}), measure)
             if a.get("not_pooled"):
                 item["text"] += " Subgroups with too few trials to pool (shown, not pooled): " + ", ".join(
                     a["level_labels"].get(x, x) for x in a["not_pooled"]) + "."
@@ -219,8 +218,8 @@ def _external(review_def, moderators, external, measure, level) -> dict:
     if lv is not None:
         name = mod.get("level_labels", {}).get(lv["level"], lv["level"])
         subgroup = {"k": lv["k"], "text": (
-            f"In this review, {lv['k']} trials were in the subgroup \u2018{name}\u2019: pooled {measure} "
-            f"{w.fmt(lv['estimate'])} ({w.pct(level)} CI {w.fmt_ci(lv['ci_lower'], lv['ci_upper'])})."
+            f"In this review, {lv['k']} trials were in the subgroup \u2018{name}\u2019: pooled "
+            f"{w.effect_text(measure, lv['estimate'], lv['ci_lower'], lv['ci_upper'], level)}."
             if lv["pooled"] else f"In this review only {lv['k']} trial was in the subgroup \u2018{name}\u2019.")}
     box = None
     if external:
@@ -243,7 +242,7 @@ def _bias_and_sensitivity(main, small_study, level) -> dict:
         sse_text = (f"Egger's regression test {w.fmt_p(small_study['egger']['pval'])}; Begg's rank correlation "
                     f"Kendall's \u03c4 = {w.fmt(small_study['begg']['tau'])}, {w.fmt_p(small_study['begg']['pval'])}. "
                     f"Trim-and-fill imputed {tf['k0']} trial(s) on the {tf['side']} side; the adjusted estimate is "
-                    f"{w.fmt(tf['estimate'])} ({w.pct(tf.get('level', level))} CI {w.fmt_ci(tf['ci_lower'], tf['ci_upper'])}).")
+                    f"{w.effect_text(measure, tf['estimate'], tf['ci_lower'], tf['ci_upper'], tf.get('level', level))}.")
         if small_study["egger"]["pval"] < 0.10:
             sse_text += (" Funnel-plot asymmetry suggests that small trials reported larger benefits, which can "
                          "come from publication bias or from lower quality of small trials.")
@@ -254,11 +253,11 @@ def _bias_and_sensitivity(main, small_study, level) -> dict:
 
     # Sensitivity rows.
     sens = [{"label": s.get("label") or f"{s['method']} estimator, {'Hartung-Knapp' if s['test'] == 'knha' else 'Wald (z)'} CI",
-             "estimate": w.fmt(s["estimate"]), "ci": w.fmt_ci(s["ci_lower"], s["ci_upper"]),
+             **dict(zip(("estimate", "ci"), w.effect_numbers(measure, s["estimate"], s["ci_lower"], s["ci_upper"]))),
              "tau2": w.fmt(s["tau2"]), "I2": w.fmt(s["I2"], 0)} for s in main.get("sensitivity", [])]
     loo = main.get("leave_one_out")
-    loo_text = (f"Leaving out one trial at a time, the pooled {measure} ranged from {w.fmt(loo['min_estimate'])} "
-                f"(without {loo['min_trial']}) to {w.fmt(loo['max_estimate'])} (without {loo['max_trial']})"
+    loo_text = (f"Leaving out one trial at a time, the pooled {measure} ranged from {w.fmt_effect(loo['min_estimate'], measure)} "
+                f"(without {loo['min_trial']}) to {w.fmt_effect(loo['max_estimate'], measure)} (without {loo['max_trial']})"
                 + ("; no single trial changes whether the confidence interval includes no effect." if not loo["any_changes_significance"]
                    else "; leaving out a single trial can change whether the confidence interval includes no effect.")) if loo else ""
     return {"small_study_text": sse_text, "sensitivity": sens, "loo_text": loo_text}
@@ -285,7 +284,7 @@ def _trials_and_references(review_def, trials, effects, main, primary, timepoint
         source_key = sources.setdefault(e.source, f"S{len(sources) + 1}") if e is not None else ""
         rows.append({"label": t.label, "mods": [_moderator_cell(review_def, c, t.get(c["name"])) for c in columns],
                      "n": f"{w.fmt(e.n_int, 0)} / {w.fmt(e.n_ctl, 0)}" if e is not None and pd.notna(e.n_int) else "",
-                     "g": w.fmt(e.yi) if e is not None else "", "ci": w.fmt_ci(e.ci_lower, e.ci_upper) if e is not None else "",
+                     **dict(zip(("g", "ci"), w.effect_numbers(e.measure, e.yi, e.ci_lower, e.ci_upper) if e is not None else ("", ""))),
                      "weight": f"{weights[t.trial_id]:.1f}%" if t.trial_id in weights else "", "source": source_key})
         citation = _citation(t)
         entries.append((t.trial_id, int(t.year), citation))
@@ -326,10 +325,7 @@ def _methods(config, words, level, review_def, main) -> dict:
     pooling_cfg, es_cfg = config.get("pooling", {}), config.get("effect_size", {})
     level_pct = w.pct(level)
     return {
-        "effect_size": (f"Hedges' g (standardised mean difference, {words['contrast']}) with the "
-                        f"{'exact' if es_cfg.get('correction', 'exact') == 'exact' else es_cfg.get('correction')} small-sample correction "
-                        f"and the {_variance_name(es_cfg.get('variance', 'LS'))} sampling variance; binary outcomes as "
-                        f"{es_cfg.get('binary_measure', 'RR')} with {es_cfg.get('zero_cell_add', 0.5)} added to every cell of trials with a zero cell."),
+        "effect_size": _effect_size_methods(es_cfg, words, review_def),
         "pooling": (f"Random-effects meta-analysis, \u03c4\u00b2 estimated by {_method_name(pooling_cfg.get('method', 'REML'))}, "
                     f"{level_pct} confidence intervals by the "
                     f"{HKSJ_TEXT if pooling_cfg.get('test', 'knha') == 'knha' else 'Wald method (normal distribution)'}, "
@@ -344,6 +340,37 @@ def _methods(config, words, level, review_def, main) -> dict:
         "settings": _settings_rows(config),
         "dependent_effects": dependent.methods_text(review_def, main),
     }
+
+
+def _effect_size_methods(es_cfg, words, review_def) -> str:
+    """The effect measures this review's outcomes use (review.yaml effect_measure), one sentence
+    each, naming the outcomes (or counting them, when there are many)."""
+    groups: dict[tuple, list] = {}
+    for o in review_def["outcomes"]:
+        groups.setdefault((o["type"] == "generic", o["effect_measure"]), []).append(o["label"])
+    add = f"{es_cfg.get('zero_cell_add', 0.5)} added to every cell of trials with a zero cell"
+    correction = es_cfg.get("correction", "exact")
+    how = {
+        "SMD": (f"Hedges' g (standardised mean difference, {words['contrast']}) with the {correction} small-sample "
+                f"correction and the {_variance_name(es_cfg.get('variance', 'LS'))} sampling variance"),
+        "MD": (f"mean difference ({words['contrast']}) in the outcome's own units, with sampling variance "
+               "SD\u2081\u00b2/n\u2081 + SD\u2082\u00b2/n\u2082"),
+        "RR": f"risk ratio ({w.contrast_words(words['contrast'], 'RR')}; variance of Greenland & Robins 1985), {add}",
+        "OR": f"odds ratio ({w.contrast_words(words['contrast'], 'OR')}; variance of Woolf 1955), {add}",
+        "RD": f"risk difference ({words['contrast']}), {add}",
+    }
+    sentences = []
+    for (given, measure), labels in groups.items():
+        which = "; ".join(labels) if len(labels) <= 3 else f"{len(labels)} outcomes"
+        if given or measure == "generic":
+            text = (f"the trials' own {w.MEASURE_NAMES.get(measure, measure)} estimates with their standard errors, as "
+                    "reported (generic inverse variance)")
+        else:
+            text = how[measure]
+        if w.is_ratio(measure):
+            text += "; analysed on the log scale and reported back-transformed"
+        sentences.append(f"{which}: {text}.")
+    return "Effect sizes by outcome. " + " ".join(sentences)
 
 
 def _level(review_def, name, value):
@@ -392,8 +419,9 @@ def _take_home(m, direction, intervention, outcome, certainty, measure):
     if not w.ci_excludes_null(m["ci_lower"], m["ci_upper"]):
         return f"The trials do not show a clear effect of {intervention} on {outcome}."
     if w.benefit(m["estimate"], direction) > 0:
-        size = w.smd_size_words(m["estimate"]) if measure == "SMD" else "a"
-        return (f"{intervention.capitalize()} led to a {size} reduction in {outcome} on average, but the effect varied "
+        size = w.size_words(m["estimate"], measure)
+        change = "reduction in" if direction == "lower_is_better" else "improvement in"
+        return (f"{intervention.capitalize()} led to a {size + ' ' if size else ''}{change} {outcome} on average, but the effect varied "
                 f"between trials and the certainty of the evidence is {certainty}; larger, well-concealed and "
                 f"blinded trials are needed to pin it down.")
     return f"On average {outcome} was worse with {intervention}; the certainty of the evidence is {certainty}."

@@ -5,11 +5,13 @@ meta-regression bubble plot. Each function takes tidy data and returns a matplot
 
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 
 import matplotlib
 import matplotlib.font_manager
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -17,6 +19,7 @@ import numpy as np  # noqa: E402
 
 from livingmeta.pipeline.appraisal import NOT_ASSESSED  # noqa: E402
 from livingmeta.pipeline.labels import check_svg  # noqa: E402
+from livingmeta.report.wording import contrast_words, is_ratio, on_display_scale  # noqa: E402
 
 from livingmeta.paths import FONT_DIR
 for _font in sorted(FONT_DIR.glob("NotoSans-*.ttf")):
@@ -99,6 +102,30 @@ GENERIC_CONTRAST = "intervention minus comparator"
 
 def _pct(level) -> str:
     return f"{100 * float(level):.10g}%"
+
+
+RATIO_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 5, 10, 20, 50, 100)
+
+
+def _effect_axis(ax, measure: str, which: str = "x") -> None:
+    """An axis of effects drawn on the analysis scale: for a ratio measure (log scale) the ticks
+    sit at round ratios and are labelled as ratios, so the axis reads as a log-scaled ratio axis
+    (as the forest plot's); other measures keep their own values."""
+    if not is_ratio(measure):
+        return
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    lo, hi = ax.get_xlim() if which == "x" else ax.get_ylim()
+    ticks = [math.log(r) for r in RATIO_TICKS if min(lo, hi) <= math.log(r) <= max(lo, hi)]
+    if len(ticks) > 7:  # a wide axis: every other round ratio, keeping 1
+        ticks = [t for i, t in enumerate(ticks) if (i - ticks.index(0.0)) % 2 == 0] if 0.0 in ticks else ticks[::2]
+    if len(ticks) >= 2:
+        axis.set_ticks(ticks)
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{on_display_scale(v, measure):.3g}"))
+
+
+def effect_axis_label(measure: str, contrast: str) -> str:
+    """'SMD (intervention minus comparator)'; a ratio: 'OR (intervention versus comparator; log scale)'."""
+    return f"{measure} ({contrast_words(contrast, measure)}{'; log scale' if is_ratio(measure) else ''})"
 
 
 def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_ARMS,
@@ -263,7 +290,8 @@ def funnel_plot(funnel: dict, *, measure: str = "SMD", filled: dict | None = Non
                    zorder=3, label="imputed by trim-and-fill")
     ax.set_ylim(se.max(), 0)
     ax.set_xlim(-xmax, xmax)
-    ax.set_xlabel(f"{measure} ({contrast})")
+    _effect_axis(ax, measure)
+    ax.set_xlabel(effect_axis_label(measure, contrast))
     ax.set_ylabel("Standard error")
     ax.legend(fontsize=6.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     return fig
@@ -283,11 +311,12 @@ def subgroup_forest(analysis: dict, overall: dict | None = None, *, measure: str
         if lv["pooled"]:
             ax.plot([lv["ci_lower"], lv["ci_upper"]], [y, y], color=INK, lw=0.9)
             ax.plot(lv["estimate"], y, marker="D", ms=6, color=ACCENT)
-            ax.text(1.02, y, f"{lv['estimate']:.2f} [{lv['ci_lower']:.2f}, {lv['ci_upper']:.2f}]",
+            est, lo, hi = (_fmt(on_display_scale(lv[key], measure)) for key in ("estimate", "ci_lower", "ci_upper"))
+            ax.text(1.02, y, f"{est} [{lo}, {hi}]",
                     transform=ax.get_yaxis_transform(), ha="left", va="center")
         elif lv["k"] == 1:
             ax.plot(lv["estimate"], y, marker="o", ms=4, mfc="white", color=INK)
-            ax.text(1.02, y, f"{lv['estimate']:.2f} (single trial, not pooled)", transform=ax.get_yaxis_transform(),
+            ax.text(1.02, y, f"{_fmt(on_display_scale(lv['estimate'], measure))} (single trial, not pooled)", transform=ax.get_yaxis_transform(),
                     ha="left", va="center", color=MUTED)
         else:
             ax.text(1.02, y, "too few trials to pool", transform=ax.get_yaxis_transform(), ha="left", va="center",
@@ -298,7 +327,8 @@ def subgroup_forest(analysis: dict, overall: dict | None = None, *, measure: str
     ax.set_yticks([])
     ax.spines["left"].set_visible(False)
     ax.set_ylim(0.3, n + 0.7)
-    ax.set_xlabel(f"{measure}:  {favours[0]}  |  {favours[1]}")
+    _effect_axis(ax, measure)
+    ax.set_xlabel(f"{measure}{' (log scale)' if is_ratio(measure) else ''}:  {favours[0]}  |  {favours[1]}")
     ax.set_title(f"Test for subgroup differences: Chi\u00b2 = {analysis['Q_between']:.2f}, "
                  f"df = {analysis['df_between']} ({_p(analysis['p_between'])})", fontsize=8, loc="left")
     return fig
@@ -317,7 +347,8 @@ def bubble_plot(analysis: dict, *, measure: str = "SMD", contrast: str = GENERIC
     ax.plot(xs, analysis["intercept"] + analysis["slope"] * xs, color=INK, lw=1)
     ax.axhline(0, color=MUTED, lw=0.6, ls=":")
     ax.set_xlabel(analysis["label"])
-    ax.set_ylabel(f"{measure} ({contrast})")
+    _effect_axis(ax, measure, "y")
+    ax.set_ylabel(effect_axis_label(measure, contrast))
     ax.set_title(f"slope {analysis['slope']:.3f} [{analysis['slope_ci'][0]:.3f}, {analysis['slope_ci'][1]:.3f}], "
                  f"{_p(analysis['pval'])}; k = {len(x)}", fontsize=8, loc="left")
     return fig
@@ -343,5 +374,7 @@ def cumulative_plot(rows: list, *, measure: str = "SMD", favours=GENERIC_FAVOURS
     ax.set_ylim(0.3, n + 0.7)
     ax.spines["left"].set_visible(False)
     ax.tick_params(axis="y", length=0)
-    ax.set_xlabel(f"Cumulative {measure} ({_pct(level)} CI):  {favours[0]}  |  {favours[1]}")
+    _effect_axis(ax, measure)
+    ax.set_xlabel(f"Cumulative {measure} ({_pct(level)} CI{'; log scale' if is_ratio(measure) else ''}):  "
+                  f"{favours[0]}  |  {favours[1]}")
     return fig

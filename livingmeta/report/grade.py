@@ -287,10 +287,7 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
            "k": k, "participants": analysis["participants"], "estimate": m["estimate"],
            "ci_lower": m["ci_lower"], "ci_upper": m["ci_upper"], "threshold": threshold, "ois": ois,
            "ratings": [r.to_dict() for r in ratings], **certainty(ratings)}
-    if ratio:
-        row["relative"] = f"{measure} {w.fmt(math.exp(m['estimate']))} ({w.fmt_ci(math.exp(m['ci_lower']), math.exp(m['ci_upper']))})"
-    else:
-        row["relative"] = f"{measure} {w.fmt(m['estimate'])} ({w.fmt_ci(m['ci_lower'], m['ci_upper'])})"
+    row["relative"] = "{} {} ({})".format(measure, *w.effect_numbers(measure, m["estimate"], m["ci_lower"], m["ci_upper"]))
     if control_risk is not None:
         pt = per_thousand(control_risk, m["estimate"], m["ci_lower"], m["ci_upper"], measure)
         row["absolute"] = {**pt, "control_risk": control_risk, "control_risk_source": risk_source,
@@ -309,6 +306,11 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
                                     + (f"; number needed to treat about {math.ceil(nnt)} (Furukawa's method, assuming "
                                        f"{100 * cer:.0f}% improve with {arms[1]})" if nnt else
                                        "; no number needed to treat (no benefit at the point estimate)"))}
+    elif measure == "MD":
+        row["absolute"] = {"text": "mean difference {} ({}) in the outcome's own units".format(
+            *w.effect_numbers(measure, m["estimate"], m["ci_lower"], m["ci_upper"]))}
+    else:
+        row["absolute"] = {"text": f"no absolute effect: the trials report {measure} estimates without their group counts"}
     return row
 
 

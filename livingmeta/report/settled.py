@@ -4,7 +4,6 @@ review-specific word (intervention, control, outcome) comes from review.yaml."""
 
 from __future__ import annotations
 
-import math
 
 from livingmeta.report import wording as w
 
@@ -24,19 +23,15 @@ def _pct(p: float) -> str:
     return f"{100 * p:.0f}%" if 0.01 <= p <= 0.99 else f"{100 * p:.1f}%"
 
 
-def _on_scale(x, ratio: bool):
-    return math.exp(x) if ratio else x
-
-
 def _bayes_text(b: dict, names: dict) -> dict:
     if "model" not in b:
         return {"available": False, "text": "Not analysed: " + b.get("not_analysed_reason", "") + "."}
-    m, p, ratio, measure = b["model"], b["probabilities"], b.get("ratio", False), b["measure"]
+    m, p, measure = b["model"], b["probabilities"], b["measure"]
     level = f"{100 * m['level']:.0f}%"
-    est = (f"The average effect is {measure} {w.fmt(_on_scale(m['mu_median'], ratio))} "
-           f"({level} credible interval {w.fmt_ci(_on_scale(m['mu_ci_lower'], ratio), _on_scale(m['mu_ci_upper'], ratio))}); "
-           f"the effect in a new trial would lie between {w.fmt(_on_scale(m['pred_ci_lower'], ratio))} and "
-           f"{w.fmt(_on_scale(m['pred_ci_upper'], ratio))} with {level} probability; the between-trial standard deviation "
+    median, cri = w.effect_numbers(measure, m["mu_median"], m["mu_ci_lower"], m["mu_ci_upper"])
+    est = (f"The average effect is {measure} {median} ({level} credible interval {cri}); "
+           f"the effect in a new trial would lie between {w.fmt_effect(m['pred_ci_lower'], measure)} and "
+           f"{w.fmt_effect(m['pred_ci_upper'], measure)} with {level} probability; the between-trial standard deviation "
            f"\u03c4 is {w.fmt(m['tau_median'])} ({level} credible interval {w.fmt_ci(m['tau_ci_lower'], m['tau_ci_upper'])}).")
     probs = (f"Given these trials, the probability that {names['intervention']} is better than {names['control']} "
              f"for {names['outcome']} is {_pct(p['benefit'])}")
@@ -52,9 +47,9 @@ def _bayes_text(b: dict, names: dict) -> dict:
              f"Prior: {m['tau_prior']} for \u03c4 (the between-trial standard deviation) and {m['mu_prior']} for the average effect.")
     sens = [{"prior": r["tau_prior"], "benefit": _pct(r["benefit"]),
              "important_benefit": _pct(r["important_benefit"]) if "important_benefit" in r else None,
-             "median": w.fmt(_on_scale(r["mu_median"], ratio))} for r in b.get("prior_sensitivity", [])]
+             "median": w.fmt_effect(r["mu_median"], measure)} for r in b.get("prior_sensitivity", [])]
     return {"available": True, "probabilities": probs, "estimates": est, "prior": prior, "sensitivity": sens,
-            "main_prior": m["tau_prior"], "main_median": w.fmt(_on_scale(m["mu_median"], ratio)), "measure": measure,
+            "main_prior": m["tau_prior"], "main_median": w.fmt_effect(m["mu_median"], measure), "measure": measure,
             "cid_source": cid.get("source") if cid else None,
             "rows": [{"label": f"P({names['intervention']} better)", "value": _pct(p["benefit"])}]
             + ([{"label": f"P(better by at least {measure} {w.fmt(cid['value'])})", "value": _pct(p["important_benefit"])}]

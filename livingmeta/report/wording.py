@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from livingmeta.stats import dist
+from livingmeta.stats.effects import RATIO_MEASURES
 
 
 def fmt(x, nd: int = 2) -> str:
@@ -21,6 +22,44 @@ def fmt(x, nd: int = 2) -> str:
 
 def fmt_ci(lo, hi, nd: int = 2) -> str:
     return f"{fmt(lo, nd)} to {fmt(hi, nd)}"
+
+
+def is_ratio(measure) -> bool:
+    """Analysed on the log scale and shown back-transformed (RR, OR)."""
+    return measure in RATIO_MEASURES
+
+
+def on_display_scale(x, measure):
+    """A value of an effect as readers see it: a ratio measure's log value exponentiated."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return x
+    return math.exp(x) if is_ratio(measure) else x
+
+
+def fmt_effect(x, measure, nd: int = 2) -> str:
+    """One value of an effect (an estimate, a bound) on the measure's display scale."""
+    return fmt(on_display_scale(x, measure), nd)
+
+
+def effect_numbers(measure, estimate, lo, hi, nd: int = 2) -> tuple[str, str]:
+    """An effect (log scale for ratio measures, as every analysis stores it) and its interval as
+    printed: ('0.87', '0.74 to 1.02') for an OR, the values themselves for SMD, MD and RD."""
+    return fmt_effect(estimate, measure, nd), fmt_ci(on_display_scale(lo, measure), on_display_scale(hi, measure), nd)
+
+
+MEASURE_NAMES = {"SMD": "standardised mean difference", "MD": "mean difference", "RR": "risk ratio",
+                 "OR": "odds ratio", "RD": "risk difference", "generic": "effect estimate"}
+
+
+def contrast_words(contrast: str, measure: str) -> str:
+    """'intervention minus comparator' for a difference; 'intervention versus comparator' for a ratio."""
+    return contrast.replace(" minus ", " versus ") if is_ratio(measure) else contrast
+
+
+def effect_text(measure, estimate, lo, hi, level: float) -> str:
+    """'OR 0.87 (95% CI 0.74 to 1.02)': an effect with its confidence interval in a sentence."""
+    est, ci = effect_numbers(measure, estimate, lo, hi)
+    return f"{measure} {est} ({pct(level)} CI {ci})"
 
 
 def pct(level: float) -> str:
@@ -39,6 +78,15 @@ def fmt_p(p) -> str:
 
 SIZE_BANDS = ((0.2, "very small"), (0.5, "small"), (0.8, "moderate"), (math.inf, "large"))
 SIZE_CONVENTION = "Cohen's (1988) rule of thumb for standardised mean differences: 0.2 small, 0.5 moderate, 0.8 large"
+
+
+def size_words(estimate: float, measure: str) -> str:
+    """The size of an effect in words where a convention exists (SMD: Cohen 1988); '' otherwise."""
+    return smd_size_words(estimate) if measure == "SMD" else ""
+
+
+def size_convention(measure: str) -> str:
+    return SIZE_CONVENTION if measure == "SMD" else ""
 
 
 def smd_size_words(smd: float) -> str:
@@ -82,11 +130,11 @@ def nnt_from_smd(smd_benefit: float, control_rate: float) -> float | None:
 
 
 def result_sentence(estimate, lo, hi, *, direction: str, intervention: str, control: str,
-                    outcome: str, measure: str = "SMD", ratio: bool = False, level: float = DEFAULT_LEVEL) -> str:
+                    outcome: str, measure: str = "SMD", level: float = DEFAULT_LEVEL) -> str:
     """One sentence stating the pooled result with its uncertainty, including the 'no clear
     evidence of a difference' wording when the confidence interval includes no effect."""
-    null = 0.0
-    shown = (fmt(math.exp(estimate)), fmt_ci(math.exp(lo), math.exp(hi))) if ratio else (fmt(estimate), fmt_ci(lo, hi))
+    null = 0.0  # ratio measures arrive on the log scale
+    shown = effect_numbers(measure, estimate, lo, hi)
     if not ci_excludes_null(lo, hi, null):
         return (f"There was no clear evidence of a difference in {outcome} between {intervention} and {control} "
                 f"({measure} {shown[0]}, {pct(level)} CI {shown[1]}); the interval includes no effect.")
@@ -99,21 +147,25 @@ def result_sentence(estimate, lo, hi, *, direction: str, intervention: str, cont
     return f"{outcome[0].upper() + outcome[1:]} favoured {who} ({measure} {shown[0]}, {pct(level)} CI {shown[1]})."
 
 
-def prediction_sentence(pi_lo, pi_hi, *, direction: str, intervention: str, level: float = DEFAULT_LEVEL) -> str:
-    """What the prediction interval says about a new setting."""
+def prediction_sentence(pi_lo, pi_hi, *, direction: str, intervention: str, level: float = DEFAULT_LEVEL,
+                        measure: str = "SMD") -> str:
+    """What the prediction interval says about a new setting (bounds on the analysis scale)."""
+    shown = effect_numbers(measure, pi_lo, pi_lo, pi_hi)[1]
     if ci_excludes_null(pi_lo, pi_hi):
-        return (f"The {pct(level)} prediction interval ({fmt_ci(pi_lo, pi_hi)}) lies entirely on one side of no effect: "
-                f"in a new setting like those studied, {intervention} would be expected to help.")
-    return (f"The {pct(level)} prediction interval ({fmt_ci(pi_lo, pi_hi)}) includes no effect and effects in the other "
-            f"direction: in a new setting like those studied, the effect of {intervention} could be large, "
-            f"small, or absent.")
+        expected = "help" if benefit(pi_lo, direction) > 0 else "do harm"
+        return (f"The {pct(level)} prediction interval ({shown}) lies entirely on one side of no effect: "
+                f"in a new setting like those studied, {intervention} would be expected to {expected}.")
+    could = "be large, small, or absent" if measure == "SMD" else "range from benefit to harm"
+    return (f"The {pct(level)} prediction interval ({shown}) includes no effect and effects in the other "
+            f"direction: in a new setting like those studied, the effect of {intervention} could {could}.")
 
 
-def subgroup_sentence(analysis: dict, level_labels: dict) -> str:
+def subgroup_sentence(analysis: dict, level_labels: dict, measure: str = "SMD") -> str:
     """One sentence per categorical moderator, built on the test for subgroup differences."""
     pooled = [lv for lv in analysis["levels"] if lv["pooled"]]
-    parts = ", ".join(f"{level_labels.get(lv['level'], lv['level'])} {fmt(lv['estimate'])} "
-                      f"({fmt_ci(lv['ci_lower'], lv['ci_upper'])}; k = {lv['k']})" for lv in pooled)
+    parts = ", ".join("{} {} ({}; k = {})".format(level_labels.get(lv["level"], lv["level"]),
+                                                  *effect_numbers(measure, lv["estimate"], lv["ci_lower"], lv["ci_upper"]),
+                                                  lv["k"]) for lv in pooled)
     if analysis["p_between"] < 0.05:
         verdict = "The effect differed between subgroups"
     else:
@@ -128,6 +180,7 @@ def regression_sentence(analysis: dict, *, unit: str | None = None, direction: s
     moderators[].unit, e.g. 'week'; 'unit' when not given) and which way the benefit moves."""
     slope, (lo, hi) = analysis["slope"], analysis["slope_ci"]
     label = analysis["label"].lower()
+    measure = f"log {measure}" if is_ratio(measure) else measure  # the slope is on the analysis scale
     per = unit or "unit"
     if ci_excludes_null(lo, hi):
         trend = "larger benefits" if benefit(slope, direction) > 0 else "smaller benefits"
@@ -142,11 +195,12 @@ def headline(model: dict, *, direction: str, intervention: str, outcome: str, ce
     if not ci_excludes_null(model["ci_lower"], model["ci_upper"]):
         return f"No clear evidence that {intervention} changes {outcome}"
     if benefit(model["estimate"], direction) > 0:
-        size = smd_size_words(model["estimate"]) if measure == "SMD" else "a"
+        size = size_words(model["estimate"], measure)
         verb = "reduces" if direction == "lower_is_better" else "improves"
         # GRADE informative statements (Santesso et al. 2020, J Clin Epidemiol 119:126): the verb carries the certainty
         verb = {"moderate": "probably " + verb, "low": "may " + verb[:-1], "very low": "may " + verb[:-1]}.get(certainty, verb)
-        return f"{intervention[0].upper() + intervention[1:]} {verb} {outcome}: a {size} benefit ({certainty}-certainty evidence)"
+        return (f"{intervention[0].upper() + intervention[1:]} {verb} {outcome}: a {size + ' ' if size else ''}benefit "
+                f"({certainty}-certainty evidence)")
     return f"{intervention[0].upper() + intervention[1:]} may make {outcome} worse ({certainty}-certainty evidence)"
 
 
@@ -163,9 +217,9 @@ def changes_sentences(changes: dict, measure: str = "SMD", level: float = DEFAUL
                                                                    else "no trial records changed") + ".")
     prev, cur = changes.get("previous"), changes.get("current")
     if prev and cur:
-        out.append(f"The pooled {measure} moved from {fmt(prev['estimate'])} ({pct(level)} CI {fmt_ci(prev['ci_lower'], prev['ci_upper'])}; "
-                   f"k = {prev['k']}) to {fmt(cur['estimate'])} ({pct(level)} CI {fmt_ci(cur['ci_lower'], cur['ci_upper'])}; "
-                   f"k = {cur['k']}).")
+        before, after = (effect_numbers(measure, e["estimate"], e["ci_lower"], e["ci_upper"]) for e in (prev, cur))
+        out.append(f"The pooled {measure} moved from {before[0]} ({pct(level)} CI {before[1]}; "
+                   f"k = {prev['k']}) to {after[0]} ({pct(level)} CI {after[1]}; k = {cur['k']}).")
         out.append(f"The conclusion changed, from {prev['conclusion']} to {cur['conclusion']}." if changes.get("conclusion_changed")
                    else f"The conclusion did not change ({cur['conclusion']}).")
     return out

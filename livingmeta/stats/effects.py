@@ -15,6 +15,8 @@ from livingmeta.stats import dist
 SMD_VARIANCES = ("LS", "UB", "LS2", "revman")
 SMD_CORRECTIONS = ("exact", "approx", "none")
 BINARY_MEASURES = ("RR", "OR", "RD")
+CONTINUOUS_MEASURES = ("SMD", "MD")
+RATIO_MEASURES = ("RR", "OR")  # analysed on the log scale, shown back-transformed
 
 
 from livingmeta.errors import EffectSizeError  # noqa: E402  (re-exported: effects.EffectSizeError)
@@ -133,6 +135,14 @@ def hedges_g(m1, sd1, n1, m2, sd2, n2, *, variance: str = "LS", correction: str 
     j = hedges_correction(n1 + n2 - 2, correction)
     g = j * d
     return EffectSizes(g, smd_variance(g, d, n1, n2, j, variance), "SMD")
+
+
+def mean_difference(m1, sd1, n1, m2, sd2, n2) -> EffectSizes:
+    """Raw mean difference, group 1 minus group 2 (metafor measure "MD"; RevMan's MD), in the
+    outcome's own units: var = sd1^2/n1 + sd2^2/n2 (Cochrane Handbook 6.5.1.1)."""
+    m1, sd1, n1, m2, sd2, n2 = _arr(m1, sd1, n1, m2, sd2, n2)
+    _check_groups(n1, n2, sd1, sd2)
+    return EffectSizes(m1 - m2, sd1**2 / n1 + sd2**2 / n2, "MD")
 
 
 def _smd_from_d(d, n1, n2, variance, correction) -> EffectSizes:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from livingmeta.stats import dist, pooling
-from livingmeta.stats.effects import binary_effect, hedges_g
+from livingmeta.stats.effects import binary_effect, hedges_g, mean_difference
 from livingmeta.errors import ModelError
 
 RATIO = ("OR", "RR", "PETO_OR", "HR")
@@ -203,12 +203,6 @@ def dichotomous(a, n1, c, n2, *, measure: str, method: str = "MH", random: bool 
     return res
 
 
-def mean_difference(m1, sd1, n1, m2, sd2, n2):
-    """(yi, vi) of the raw mean difference, group 1 minus group 2: var = sd1^2/n1 + sd2^2/n2."""
-    m1, sd1, n1, m2, sd2, n2 = (np.asarray(x, float) for x in (m1, sd1, n1, m2, sd2, n2))
-    return m1 - m2, sd1**2 / n1 + sd2**2 / n2
-
-
 def continuous(m1, sd1, n1, m2, sd2, n2, *, measure: str, random: bool = False, level: float = 0.95,
                revman: bool = True) -> RevManResult:
     """RevMan analysis of means and SDs: MD or SMD (Hedges' adjusted g when ``revman``), inverse variance."""
@@ -217,8 +211,8 @@ def continuous(m1, sd1, n1, m2, sd2, n2, *, measure: str, random: bool = False, 
     yi, vi = np.full(m1.shape, np.nan), np.full(m1.shape, np.nan)
     if ok.any():
         if measure == "MD":
-            y, v = mean_difference(m1, sd1, n1, m2, sd2, n2)
-            yi[ok], vi[ok] = y[ok], v[ok]
+            es = mean_difference(m1[ok], sd1[ok], n1[ok], m2[ok], sd2[ok], n2[ok])
+            yi[ok], vi[ok] = es.yi, es.vi
         elif measure == "SMD":
             opts = {"variance": "revman", "correction": "approx"} if revman else {}
             es = hedges_g(m1[ok], sd1[ok], n1[ok], m2[ok], sd2[ok], n2[ok], **opts)
