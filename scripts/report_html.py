@@ -51,7 +51,7 @@ context["source_date_epoch"] = epoch  # report_pdf stamps the PDF with it
 write_json(sm.output.context, context)
 atomic_write_bytes(sm.output.print_html, render_html(context).encode("utf-8"))
 downloads = data_downloads([(path, name, media, desc) for path, (name, media, desc)
-                            in zip((sm.input.arms, sm.input.pooled), ATTACHMENTS)])
+                            in zip((sm.input.arms, sm.input.pooled, sm.input.per_trial), ATTACHMENTS)])
 atomic_write_bytes(sm.output.html, render_html(context, web=True, inline_svgs=inline_figures(figures, out_dir),
                                                downloads=downloads).encode("utf-8"))
 stage_line("report_html", f"{len(context['trial_rows'])} trials, {len(figures)} figures, dated {date} (from "
