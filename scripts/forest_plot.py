@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from livingmeta.analysis import primary_analysis_rows
-from livingmeta.figures import FOREST_ROWS_PER_PAGE, forest_plot, forest_plot_pages, save_figure
+from livingmeta.figures import FOREST_ROWS_PER_PAGE, forest_overview, forest_plot, forest_plot_pages, save_figure
 from livingmeta.files import read_json, stage_line
 from livingmeta.records import load_yaml
 from livingmeta.review_words import figure_style
@@ -35,5 +35,7 @@ else:
         save_figure(fig, pages / f"page_{i}", png=(i == 1))
     shutil.copyfile(pages / "page_1.svg", sm.output.svg)
     shutil.move(pages / "page_1.png", sm.output.png)
+    # one page for the PDF of a review too large to print row by row (report.compact_print_above)
+    save_figure(forest_overview(rows, entry["model"], **style), pages / "overview", png=False)
     n_pages = len(figs)
 stage_line("forest_plot", f"{len(rows)} trials on {n_pages} page(s) -> {sm.output.svg}", sm.log[0])

@@ -91,3 +91,32 @@ def test_above_the_limit_the_pdf_prints_a_compact_appendix_and_says_where_the_re
                                                                     "figures/risk_of_bias/forest_rob_1.svg"]})
     assert "Data provenance of the citations" in _h3(web)   # the web edition keeps every row
     assert web.count('<th scope="row" class="trial">') == 2 * n
+
+
+def test_the_forest_overview_draws_every_trial_on_one_page_sorted_by_estimate():
+    from livingmeta import figures
+    from test_figures import synthetic_rows
+    rows, model = synthetic_rows(480)
+    fig = figures.forest_overview(rows, model)
+    ax = fig.axes[0]
+    segments = ax.collections[0].get_segments()
+    points = ax.collections[1].get_offsets()
+    assert len(segments) == len(points) == 480
+    assert fig.get_size_inches()[1] < 10.5                        # one A4 page at the report's scale
+    order = np.argsort(-points[:, 1])                             # top to bottom
+    assert np.all(np.diff(points[order, 0]) >= 0)                 # sorted by estimate
+    assert sorted(points[:, 0]) == sorted(rows.yi)                # every trial's estimate, none invented
+    assert not [t.get_text() for t in ax.texts if "Synthetic" in t.get_text()]  # no per-trial text
+    figures.plt.close(fig)
+
+
+def test_the_compact_pdf_prints_the_forest_overview_and_the_web_edition_every_page(review_def):
+    ctx = _context(review_def, {"report": {"compact_print_above": 10}})
+    ctx["figures"]["forest_overview"] = "o.svg"
+    printed = render_html(ctx)
+    assert 'src="o.svg"' in printed and 'src="f.svg"' not in printed and "web edition" in printed
+    web = render_html(ctx, web=True, inline_svgs={"f.svg": "PAGE-ONE", "o.svg": "OVERVIEW", "u.svg": "", "c.svg": ""})
+    assert "PAGE-ONE" in web and "OVERVIEW" not in web
+    ctx = _context(review_def)
+    ctx["figures"]["forest_overview"] = "o.svg"
+    assert 'src="o.svg"' not in render_html(ctx) and 'src="f.svg"' in render_html(ctx)
