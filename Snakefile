@@ -29,6 +29,7 @@ include: "workflow/rules/figures.smk"
 include: "workflow/rules/changes.smk"
 include: "workflow/rules/settled.smk"
 include: "workflow/rules/appraisal.smk"
+include: "workflow/rules/per_trial.smk"
 include: "workflow/rules/report.smk"
 
 

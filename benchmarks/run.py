@@ -49,8 +49,9 @@ def fmt_row(cols, widths):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--sections", default="engine,peers,pipeline,many,import",
-                    help="comma-separated: engine, peers (metafor), pipeline, many, import")
+    ap.add_argument("--sections", default="engine,peers,pipeline,metapsy,many,import",
+                    help="comma-separated: engine, peers (metafor), pipeline (default review), metapsy (480 studies), "
+                         "many, import")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--many-reviews", type=int, default=200)
     ap.add_argument("--many-executor", choices=("local", "slurm"), default="local",
@@ -90,6 +91,9 @@ def main(argv=None) -> int:
     if "pipeline" in sections:
         import pipeline
         report["pipeline"] = pipeline.run(max(1, args.repeat // 2 + 1))
+    if "metapsy" in sections:
+        import metapsy
+        report["metapsy"] = metapsy.run(max(1, args.repeat // 2 + 1))
     if "many" in sections:
         import many_reviews
         report["many_reviews"] = many_reviews.run(args.many_reviews, executor=args.many_executor)
@@ -128,10 +132,12 @@ def print_report(report):
     if report.get("metafor"):
         print(f"\nmetafor: {report['metafor']['skipped']}")
     if report.get("pipeline"):
-        print("\npipeline, default review (wall time; peak RSS of the largest process):")
-        for name, t in report["pipeline"].items():
-            print(f"  {name:32s} median {t['median_s']:6.2f} s  (min {t['min_s']:.2f}, max {t['max_s']:.2f}; "
-                  f"{t['runs']} runs)  peak {t['peak_mb']:.0f} MB")
+        import pipeline
+        pipeline.print_rows(f"pipeline, {pipeline.REVIEW}", report["pipeline"])
+    if report.get("metapsy"):
+        import metapsy
+        from pipeline import print_rows
+        print_rows(f"pipeline, {metapsy.REVIEW}", report["metapsy"])
     if report.get("many_reviews"):
         r = report["many_reviews"]
         print(f"\nmany reviews: {r['reviews']} synthetic reviews x {r['trials_per_review']} trials, -c {r['cores']}: "

@@ -1,12 +1,12 @@
-"""Rule forest_plot: RevMan-style forest plot of the primary outcome, whole (previews) and split
-into pages (the PDF)."""
+"""Rule forest_plot: RevMan-style forest plot of the primary outcome, split into pages (the report)
+and a preview (SVG and PNG: the whole plot when it fits one page, else its first page)."""
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
 from livingmeta.pipeline.analysis import primary_analysis_rows
-from livingmeta.report.figures import FOREST_ROWS_PER_PAGE, forest_plot, forest_plot_pages, save_figure
+from livingmeta.report.figures import FOREST_ROWS_PER_PAGE, forest_overview, forest_plot, forest_plot_pages, save_figure
 from livingmeta.files import read_json, stage_line
 from livingmeta.pipeline.records import load_yaml
 from livingmeta.report.review_words import figure_style
@@ -28,9 +28,14 @@ if len(rows) <= FOREST_ROWS_PER_PAGE:
     shutil.copyfile(sm.output.svg, pages / "page_1.svg")
     n_pages = 1
 else:
-    save_figure(forest_plot(rows, entry["model"], **style), sm.output.svg[: -len(".svg")])
+    # Several pages: the preview (SVG and PNG) is the first page. A one-piece plot of hundreds of
+    # rows (80 inches tall at 480) took half this rule's time, and the report never used it.
     figs = forest_plot_pages(rows, entry["model"], **style)
     for i, fig in enumerate(figs, start=1):
-        save_figure(fig, pages / f"page_{i}", png=False)
+        save_figure(fig, pages / f"page_{i}", png=(i == 1))
+    shutil.copyfile(pages / "page_1.svg", sm.output.svg)
+    shutil.move(pages / "page_1.png", sm.output.png)
+    # one page for the PDF of a review too large to print row by row (report.compact_print_above)
+    save_figure(forest_overview(rows, entry["model"], **style), pages / "overview", png=False)
     n_pages = len(figs)
 stage_line("forest_plot", f"{len(rows)} trials on {n_pages} page(s) -> {sm.output.svg}", sm.log[0])

@@ -27,6 +27,8 @@ pages = sorted(Path(sm.input.forest).glob("page_*.svg"), key=lambda p: int(p.ste
 figures = {"cumulative": Path(sm.input.cumulative_plot).relative_to(out_dir).as_posix(),
            "forest_pages": [p.relative_to(out_dir).as_posix() for p in pages],
            "funnel": Path(sm.input.funnel).relative_to(out_dir).as_posix()}
+if (Path(sm.input.forest) / "overview.svg").is_file():  # a paged forest plot's one-page overview
+    figures["forest_overview"] = (Path(sm.input.forest) / "overview.svg").relative_to(out_dir).as_posix()
 for svg in sorted(Path(sm.input.moderator_plots).glob("*.svg")):
     figures[f"moderator:{svg.stem}"] = svg.relative_to(out_dir).as_posix()
 for svg in sorted(Path(sm.input.rob_figures).glob("*.svg")):
@@ -52,7 +54,7 @@ context["source_date_epoch"] = epoch  # report_pdf stamps the PDF with it
 write_json(sm.output.context, context)
 atomic_write_bytes(sm.output.print_html, render_html(context).encode("utf-8"))
 downloads = data_downloads([(path, name, media, desc) for path, (name, media, desc)
-                            in zip((sm.input.arms, sm.input.pooled), ATTACHMENTS)])
+                            in zip((sm.input.arms, sm.input.pooled, sm.input.per_trial), ATTACHMENTS)])
 atomic_write_bytes(sm.output.html, render_html(context, web=True, inline_svgs=inline_figures(figures, out_dir),
                                                downloads=downloads).encode("utf-8"))
 stage_line("report_html", f"{len(context['trial_rows'])} trials, {len(figures)} figures, dated {date} (from "

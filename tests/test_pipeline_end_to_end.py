@@ -155,9 +155,14 @@ def test_same_inputs_give_a_byte_identical_archival_pdf_with_data_attached(proje
     assert second.returncode == 0
     assert sha(results(work) / "report.pdf") == a
     reader = pypdf.PdfReader(results(work) / "report.pdf")
-    assert set(reader.attachments) == {"trial_data.csv", "pooled_results.json"}
+    assert set(reader.attachments) == {"trial_data.csv", "pooled_results.json", "per_trial_results.csv"}
     pooled = json.loads(reader.attachments["pooled_results.json"][0])
     assert pooled == json.loads((results(work) / "pooled.json").read_text())
+    # the per-trial results: one row for every trial record of the review
+    per_trial = reader.attachments["per_trial_results.csv"][0].decode("utf-8").splitlines()
+    records = {yaml.safe_load(p.read_text())["id"] for p in (work / "data/reviews/exercise-depression/trials").glob("*.yaml")}
+    assert per_trial[0].startswith("trial_id,label,year") and {line.split(",")[0] for line in per_trial[1:]} == records
+    assert len(per_trial) - 1 == len(records)
     meta = reader.metadata
     assert "Exercise for depression" in meta.title and "Edition 2025-11-25-" in meta.subject
     assert "meta-analysis" in meta["/Keywords"] and meta.author
@@ -215,7 +220,7 @@ def test_the_pdf_is_tagged_pdf_a_3a_with_alt_text_headings_and_table_headers(pro
         assert str(pdf.Root.Lang) == "en" and bool(pdf.Root.ViewerPreferences.DisplayDocTitle)
         meta = pdf.open_metadata()
         assert meta.get("pdfaid:part") == "3" and meta.get("pdfaid:conformance") == "A"
-        assert set(pdf.attachments) == {"trial_data.csv", "pooled_results.json"}   # the data still attached
+        assert set(pdf.attachments) == {"trial_data.csv", "pooled_results.json", "per_trial_results.csv"}   # the data still attached
         tags = _struct_elements(pdf)
     names = [t for t, _ in tags]
     figures = [e for t, e in tags if t == "/Figure"]

@@ -17,7 +17,6 @@ import re
 import stat
 from pathlib import Path
 
-import jsonschema
 import yaml
 from livingmeta.errors import LivingmetaError
 from livingmeta.pipeline.labels import control_character_problem, label_length_problem
@@ -229,6 +228,7 @@ def _fast_validator(name: str):
 
 @functools.lru_cache(maxsize=None)
 def _validator(name: str):
+    import jsonschema  # here, not at module level: most rules read records' YAML without validating
     return jsonschema.Draft202012Validator(load_schema(name))
 
 
@@ -246,6 +246,7 @@ def schema_problems(data, schema, path) -> list[Problem]:
                 pass  # jsonschema names every problem below
         validator = _validator(schema)
     else:
+        import jsonschema
         validator = jsonschema.Draft202012Validator(schema)
     out = []
     for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):

@@ -20,6 +20,8 @@ from livingmeta.report import appraisal as appraisal_report, grade
 from livingmeta.stats import dependent
 from livingmeta.report import wording as w
 from livingmeta.pipeline.instruments import instrument_counts
+from livingmeta.report.pdf import ATTACHMENTS  # noqa: F401 (defined beside the renderer so report_pdf need not import this module)
+from livingmeta.report.per_trial import compact_print_section
 from livingmeta.report.references import format_references, provenance_row
 from livingmeta.report.review_words import favours_pair, moderator_unit, review_words
 from livingmeta.report.settled import settled_context
@@ -82,6 +84,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     ctx.update(_external(review_def, moderators, external, main["measure"], level))
     ctx.update(_bias_and_sensitivity(main, small_study, level))
     ctx.update(_trials_and_references(review_def, trials, effects, main, primary, tp["id"]))
+    ctx["compact_print"] = compact_print_section(review_def, pooled, ctx["trial_rows"], config)
     ctx["what_they_did"] = _what_they_did(review_def, trials, main)
     ctx["methods"] = _methods(config, words, level, review_def, main)
     ctx["review"] = _review_block(review_def)
@@ -433,10 +436,6 @@ def css_string(text) -> "markupsafe.Markup":
     import markupsafe
     out = "".join(c if (c.isascii() and (c.isalnum() or c == " ")) else f"\\{ord(c):06x}" for c in str(text))
     return markupsafe.Markup(f'"{out}"')
-
-
-ATTACHMENTS = (("trial_data.csv", "text/csv", "Per-arm trial data used by this edition (tidy CSV)"),
-               ("pooled_results.json", "application/json", "Fitted meta-analysis results of this edition (JSON)"))
 
 
 def render_html(context: dict, template_dir: Path = TEMPLATE_DIR, *, web: bool = False, inline_svgs=None,

@@ -15,6 +15,7 @@ import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
 import numpy as np  # noqa: E402
 
 from livingmeta.pipeline.appraisal import NOT_ASSESSED  # noqa: E402
@@ -250,6 +251,40 @@ def _forest_rob_columns(fig, rows, headings, top, continued, ylim):
                     color="white" if jd not in ("unclear", "some_concerns") else INK)
 
 
+def forest_overview(rows, model: dict, *, measure: str = "SMD", ratio: bool = False, level: float = 0.95,
+                    favours=GENERIC_FAVOURS, **_):
+    """The forest plot of a review too large to print row by row, on one page: every trial's
+    estimate (square sized by weight) and confidence interval, sorted by estimate, with the pooled
+    estimate and its interval; no per-trial text (the paged plot, in the web edition, has it)."""
+    rows = rows.sort_values(["yi", "label"], kind="stable").reset_index(drop=True)
+    k = len(rows)
+    lim = _forest_xlim(rows, model)
+    tr = np.exp if ratio else (lambda v: v)
+    fig, ax = plt.subplots(figsize=(6.4, 8.4))
+    ys = np.arange(k, 0, -1) + 2.0
+    ci_lo, ci_hi = rows.ci_lower.to_numpy(float), rows.ci_upper.to_numpy(float)
+    ax.add_collection(LineCollection([[(lo, y), (hi, y)] for lo, hi, y in zip(ci_lo, ci_hi, ys)],
+                                     colors=MUTED, linewidths=0.35))
+    w = rows.weight_pct.to_numpy(float)
+    ax.scatter(rows.yi.to_numpy(float), ys, s=(0.8 + 2.4 * np.sqrt(w / max(np.nanmax(w), 1e-9))) ** 2, marker="s",
+               color=ACCENT, linewidths=0, zorder=3)
+    est, lo, hi = model["estimate"], model["ci_lower"], model["ci_upper"]
+    ax.fill([lo, est, hi, est], [0.9, 1.5, 0.9, 0.3], color=DIAMOND, zorder=4)
+    ax.axvline(est, color=DIAMOND, lw=0.6, ls=(0, (3, 2)), zorder=2)
+    ax.axvline(0, color=INK, lw=0.8, zorder=2)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(0, k + 3)
+    ax.set_yticks([])
+    ax.spines["left"].set_visible(False)
+    ticks = np.linspace(-lim, lim, 5)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{tr(t):.2g}" for t in ticks])
+    ax.text(-lim, k + 2.6, f"{k} trials, sorted by {measure}; pooled {tr(est):.2f} [{tr(lo):.2f}, {tr(hi):.2f}] "
+            "(diamond and dashed line)", ha="left", va="bottom", color=INK)
+    ax.set_xlabel(f"{measure} ({_pct(level)} CI):  {favours[0]}  |  {favours[1]}")
+    return fig
+
+
 def forest_plot_pages(rows, model: dict, *, rows_per_page: int = FOREST_ROWS_PER_PAGE, **kwargs) -> list:
     """The forest plot split into pages of at most ``rows_per_page`` trials, with the same
     x-axis on every page, column headings repeated, and the totals on the last page."""
@@ -360,10 +395,12 @@ def cumulative_plot(rows: list, *, measure: str = "SMD", favours=GENERIC_FAVOURS
     n = len(rows)
     fig, ax = plt.subplots(figsize=(6.4, 0.8 + 0.17 * n))
     ys = np.arange(n, 0, -1)
-    for y, r in zip(ys, rows):
-        lo, hi = r["ci_lower"], r["ci_upper"]
-        ax.plot([lo, hi], [y, y], color=INK, lw=0.8)
-        ax.plot(r["estimate"], y, marker="o", ms=3.5, color=ACCENT)
+    # One collection of CI lines and one marker series, not two artists per step: hundreds of
+    # steps drew slowly and made an SVG the PDF renderer took seconds over. Missing values: not drawn.
+    num = lambda key: np.array([np.nan if r[key] is None else r[key] for r in rows], dtype=float)  # noqa: E731
+    ax.add_collection(LineCollection([[(lo, y), (hi, y)] for lo, hi, y in zip(num("ci_lower"), num("ci_upper"), ys)],
+                                     colors=INK, linewidths=0.8, capstyle="projecting"))
+    ax.plot(num("estimate"), ys, linestyle="none", marker="o", ms=3.5, color=ACCENT)
     ax.set_yticks(ys)
     ax.set_yticklabels([f"+ {r['study']}" + ("" if str(r["year"]) in r["study"] else f" ({r['year']})") for r in rows],
                        fontsize=6.5)

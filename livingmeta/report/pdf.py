@@ -14,6 +14,13 @@ from urllib.parse import unquote, urlparse
 
 from livingmeta.paths import TEMPLATE_DIR
 
+# The files of an edition attached to the PDF and offered by the web edition, in this order:
+# (name, media type, description). The report_html and report_pdf rules pass their paths.
+ATTACHMENTS = (("trial_data.csv", "text/csv", "Per-arm trial data used by this edition (tidy CSV)"),
+               ("pooled_results.json", "application/json", "Fitted meta-analysis results of this edition (JSON)"),
+               ("per_trial_results.csv", "text/csv",
+                "Each trial's effect, confidence interval, weight and source in the primary analysis (tidy CSV)"))
+
 
 def safe_url_fetcher(allowed_roots):
     """A WeasyPrint URL fetcher that serves only local files under ``allowed_roots``; any other

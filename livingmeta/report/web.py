@@ -13,6 +13,8 @@ import markupsafe
 
 _PROLOGUE = re.compile(r"^.*?(?=<svg\b)", re.S)       # XML declaration, DOCTYPE, comments
 _ID = re.compile(r'\bid="([^"]+)"')
+# an id, or a reference to one: url(#id) or (xlink:)href="#id"; group 2 is the id
+_ID_OR_REF = re.compile(r'(\bid="|url\(#|\bhref="#)([^")]+)(?=[")])')
 
 
 def inline_svg(path, prefix: str) -> markupsafe.Markup:
@@ -21,10 +23,8 @@ def inline_svg(path, prefix: str) -> markupsafe.Markup:
     livingmeta.report.figures (matplotlib escapes the text it draws), never taken from a record."""
     text = _PROLOGUE.sub("", Path(path).read_text(encoding="utf-8"), count=1)
     ids = set(_ID.findall(text))
-    for old in sorted(ids, key=len, reverse=True):
-        new = f"{prefix}-{old}"
-        text = (text.replace(f'id="{old}"', f'id="{new}"').replace(f"url(#{old})", f"url(#{new})")
-                .replace(f'href="#{old}"', f'href="#{new}"'))
+    # One pass over the text (a replace per id was quadratic: 6 s for a 480-trial forest plot).
+    text = _ID_OR_REF.sub(lambda m: f"{m[1]}{prefix}-{m[2]}" if m[2] in ids else m[0], text)
     text = re.sub(r"<svg\b", '<svg aria-hidden="true" focusable="false"', text, count=1)
     return markupsafe.Markup(text)
 

@@ -1,5 +1,5 @@
 rule forest_plot:
-    """Forest plot of the primary outcome in the RevMan layout."""
+    """Forest plot of the primary outcome in the RevMan layout: pages, and a preview (the first page when several)."""
     # the slowest figure; start it as soon as pooling is done
     priority: 9
     input:

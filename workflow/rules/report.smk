@@ -22,6 +22,7 @@ rule report_html:
         prisma=f"{RESULTS}/{{review}}/prisma.json",
         rob_figures=f"{RESULTS}/{{review}}/figures/risk_of_bias",
         prisma_figures=f"{RESULTS}/{{review}}/figures/prisma",
+        per_trial=f"{RESULTS}/{{review}}/per_trial_results.csv",
         template="templates/report.html.j2",
         settled_template="templates/sections/settled.html.j2",
         css="templates/report.css",
@@ -50,6 +51,7 @@ rule report_pdf:
         context=f"{RESULTS}/{{review}}/report_context.json",
         trial_data=f"{RESULTS}/{{review}}/extracted/arms.csv",
         results=f"{RESULTS}/{{review}}/pooled.json",
+        per_trial=f"{RESULTS}/{{review}}/per_trial_results.csv",
     output:
         f"{RESULTS}/{{review}}/report.pdf",
     log:
