@@ -7,12 +7,13 @@ import pandas as pd
 
 from livingmeta.pipeline.analysis import primary_analysis_rows
 from livingmeta.report.figures import FOREST_ROWS_PER_PAGE, forest_plot, forest_plot_pages, save_figure
-from livingmeta.files import read_json, stage_line
-from livingmeta.pipeline.records import load_yaml
+from livingmeta.files import read_json
 from livingmeta.report.review_words import figure_style
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
-review_def, _ = load_yaml(sm.input.review)
+ctx = rule_context(sm)
+review_def = ctx.review_def
 outcome, tp, rows = primary_analysis_rows(pd.read_csv(sm.input.effects), review_def)
 pooled = read_json(sm.input.pooled)
 entry = next(a for a in pooled["analyses"] if a["outcome"] == outcome["id"] and a["timepoint"] == tp["id"])
@@ -33,4 +34,4 @@ else:
     for i, fig in enumerate(figs, start=1):
         save_figure(fig, pages / f"page_{i}", png=False)
     n_pages = len(figs)
-stage_line("forest_plot", f"{len(rows)} trials on {n_pages} page(s) -> {sm.output.svg}", sm.log[0])
+ctx.line(f"{len(rows)} trials on {n_pages} page(s) -> {sm.output.svg}")

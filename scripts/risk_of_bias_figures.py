@@ -7,12 +7,13 @@ import pandas as pd
 from livingmeta.pipeline.analysis import primary_analysis_rows
 from livingmeta.pipeline.appraisal import find_analysis
 from livingmeta.report.figures import forest_plot_pages, save_figure, subgroup_forest
-from livingmeta.files import read_json, stage_line
-from livingmeta.pipeline.records import load_yaml
+from livingmeta.files import read_json
 from livingmeta.report.rob_figures import forest_rob_columns, summary_plot, traffic_light_pages
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
-review_def, _ = load_yaml(sm.input.review)
+ctx = rule_context(sm)
+review_def = ctx.review_def
 rob = read_json(sm.input.rob)
 out = Path(sm.output[0])
 out.mkdir(parents=True, exist_ok=True)
@@ -41,4 +42,4 @@ if a is not None:
     if "levels" in a["moderator"]:
         made += save_figure(subgroup_forest(a["moderator"], entry["model"], measure=entry["measure"],
                                             favours=(f"Favours {first}", f"Favours {second}")), out / "subgroups", png=False)
-stage_line("risk_of_bias_figures", f"{len(made)} figures -> {out}", sm.log[0])
+ctx.line(f"{len(made)} figures -> {out}")
