@@ -83,7 +83,6 @@ def _fit_dict(fit: pooling.MetaAnalysis, with_ci: bool = True) -> dict:
         ci = fit.confint_tau2()
         d["tau2_ci"] = list(ci["tau2"])
         d["I2_ci"] = list(ci["I2"])
-    d["Q_df"] = fit.k - fit.p
     d["z_or_t"] = float(fit.zval[0])
     return d
 
@@ -174,7 +173,7 @@ def moderator_analyses(effect_table: pd.DataFrame, trial_tab: pd.DataFrame, revi
                 fit = moderators.meta_regression(data.yi[ok], data.vi[ok], pd.DataFrame({name: x[ok].to_numpy()}),
                                                  method=method, test=test, level=level)
                 entry.update(slope=float(fit.beta[1]), slope_se=float(fit.se[1]), slope_ci=[float(fit.ci_lower[1]), float(fit.ci_upper[1])],
-                             intercept=float(fit.beta[0]), pval=float(fit.pval[1]), QM=fit.QM, QM_p=fit.QMp,
+                             intercept=float(fit.beta[0]), pval=float(fit.pval[1]), QM=fit.QM, QMp=fit.QMp,
                              R2=fit.R2, tau2=fit.tau2, x=x[ok].tolist(), yi=data.yi[ok].tolist(),
                              vi=data.vi[ok].tolist(), labels=data.label[ok].tolist(), x_range=[float(x[ok].min()), float(x[ok].max())])
         except pooling.ModelError as e:

@@ -146,7 +146,7 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level)
         "model_line": {"method": m["method"], "test": m["test"], "estimate": w.fmt(m["estimate"]),
                        "ci": w.fmt_ci(m["ci_lower"], m["ci_upper"]), "tau2": w.fmt(m["tau2"]),
                        "tau2_ci": w.fmt_ci(*m["tau2_ci"]) if m.get("tau2_ci") else "", "I2": w.fmt(m["I2"], 0),
-                       "Q": w.fmt(m["Q"]), "Q_df": m["Q_df"], "Q_p": w.fmt_p(m["Q_p"])},
+                       "QE": w.fmt(m["QE"]), "QEdf": m["QEdf"], "QEp": w.fmt_p(m["QEp"])},
     }
 
 
