@@ -42,12 +42,14 @@ def test_a_crash_leaves_its_traceback_in_the_log_and_one_line_on_the_console(tmp
     assert "Traceback (most recent call last)" in log and "KeyError: 'missing_key'" in log
 
 
-def test_a_livingmeta_error_is_its_own_message_on_the_console(tmp_path):
+def test_a_livingmeta_error_is_its_own_message_on_the_console_and_in_the_log(tmp_path):
     body = 'from livingmeta.errors import ModelError\nraise ModelError("method must be one of REML, DL; got \'XYZ\'")'
     run, log = _run(tmp_path, body=body)
     assert run.returncode == 1
-    assert run.stderr.splitlines()[-1] == "[livingmeta:pool] method must be one of REML, DL; got 'XYZ'"
-    assert "Traceback" in log and "ModelError" in log
+    line = "[livingmeta:pool] method must be one of REML, DL; got 'XYZ'"
+    assert run.stderr.splitlines()[-1] == line
+    # bad input, not a bug: the log (which the profile prints for a failed job) has no traceback either
+    assert log.splitlines()[-1] == line and "Traceback" not in log
 
 
 def test_a_broken_review_yaml_stops_the_rule_naming_file_and_line(tmp_path):
@@ -55,7 +57,7 @@ def test_a_broken_review_yaml_stops_the_rule_naming_file_and_line(tmp_path):
     assert run.returncode == 1
     assert "fitted" not in run.stderr and "Traceback" not in run.stderr
     assert "review.yaml: line 2" in run.stderr and "malformed YAML" in run.stderr
-    assert "RecordError" in log
+    assert "malformed YAML" in log and "Traceback" not in log
 
 
 def test_a_review_yaml_that_is_not_a_mapping_is_refused(tmp_path):

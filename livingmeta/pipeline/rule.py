@@ -6,8 +6,8 @@ It does what each script would otherwise repeat (and what eight of them got wron
 - sends the script's stderr, Python tracebacks included, to the rule's log (``log[0]``), as the
   Snakemake workflow catalog does (``sys.stderr = open(snakemake.log[0], "w")``);
 - keeps the console to one line per stage: :meth:`RuleContext.line` prints the stage's summary
-  (and appends it to the log), and an uncaught error prints one line naming the error and the log
-  that holds its traceback.
+  (and appends it to the log); an uncaught LivingmetaError (bad input) prints its message, any
+  other error (a bug) one line naming the error and the log that holds its traceback.
 """
 from __future__ import annotations
 
@@ -40,13 +40,15 @@ class RuleContext:
         raise SystemExit(1)
 
     def report_error(self, exc_type, exc, tb) -> None:
-        """sys.excepthook: the traceback goes to the log (sys.stderr), one line to the console."""
+        """sys.excepthook: one line on the console. A LivingmetaError is bad input, whose message
+        names file, field, value and fix: the log gets that message too, never a traceback (the
+        profile shows failed logs). Anything else is a bug: its traceback goes to the log."""
+        if isinstance(exc, LivingmetaError):
+            stage_line(self.stage, str(exc), self.log, console=self.console)
+            return
         traceback.print_exception(exc_type, exc, tb, file=sys.stderr)
         sys.stderr.flush()
-        if isinstance(exc, LivingmetaError):
-            message = str(exc)
-        else:  # a bug, not bad input: say where its traceback is
-            message = f"failed: {exc_type.__name__}: {exc}" + (f" (traceback in {self.log})" if self.log else "")
+        message = f"failed: {exc_type.__name__}: {exc}" + (f" (traceback in {self.log})" if self.log else "")
         stage_line(self.stage, message, None, console=self.console)
 
 
