@@ -53,8 +53,14 @@ def atomic_write_bytes(path, data: bytes, mode: int | None = None) -> None:
         raise
 
 
-def write_json(path, obj) -> None:
-    text = json.dumps(_jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
+def write_json(path, obj, check=None) -> None:
+    """Write ``obj`` as JSON: numpy values as plain numbers, NaN as null (missing stays missing;
+    json.dumps refuses any NaN left). ``check(data, path)`` sees exactly what will be written and
+    may raise to keep the file from being written (livingmeta.pipeline.contracts)."""
+    data = _jsonable(obj)
+    if check is not None:
+        check(data, path)
+    text = json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"))
 
 

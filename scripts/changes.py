@@ -2,7 +2,8 @@
 from pathlib import Path
 
 from livingmeta.living.editions import compare_editions, record_hashes
-from livingmeta.files import read_json, write_json
+from livingmeta.files import read_json
+from livingmeta.pipeline.contracts import write_stage_json
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -14,7 +15,7 @@ if sm.params.previous:
     previous = {"edition": ed.name, "records": record_hashes(ed / "inputs" / "trials"),
                 "pooled": read_json(ed / "pooled.json")}
 result = compare_editions(previous, record_hashes(sm.params.trial_dir), read_json(sm.input.pooled), review_def)
-write_json(sm.output[0], result)
+write_stage_json(sm.output[0], result, "changes")
 msg = ("first edition" if previous is None else
        f"since {previous['edition']}: {len(result['added'])} added, {len(result['removed'])} removed, "
        f"{len(result['corrected'])} corrected")

@@ -2,12 +2,12 @@
 import pandas as pd
 
 from livingmeta.pipeline.analysis import cumulative_by_year
-from livingmeta.files import write_json
+from livingmeta.pipeline.contracts import write_stage_json
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
 ctx = rule_context(sm)
 review_def = ctx.review_def
 result = cumulative_by_year(pd.read_csv(sm.input.effects), review_def, dict(sm.params.pooling))
-write_json(sm.output[0], result)
+write_stage_json(sm.output[0], result, "cumulative")
 ctx.line(f"{len(result['rows'])} cumulative steps -> {sm.output[0]}")

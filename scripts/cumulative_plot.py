@@ -9,7 +9,7 @@ ctx = rule_context(sm)
 cum = read_json(sm.input.cumulative)
 review_def = ctx.review_def
 outcome = next(o for o in review_def["outcomes"] if o["id"] == cum["outcome"])
-level = cum["rows"][0].get("level", sm.config.get("pooling", {}).get("level", 0.95)) if cum["rows"] else 0.95
-save_figure(cumulative_plot(cum["rows"], favours=figure_style(review_def, outcome["direction"])["favours"], level=level),
+save_figure(cumulative_plot(cum["rows"], favours=figure_style(review_def, outcome["direction"])["favours"],
+                            level=cum["settings"]["level"]),
             sm.output.svg[: -len(".svg")])
 ctx.line(f"{len(cum['rows'])} steps -> {sm.output.svg}")

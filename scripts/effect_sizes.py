@@ -4,6 +4,7 @@ import pandas as pd
 from livingmeta.pipeline.analysis import effect_size_table
 from livingmeta.stats.dependent import dependent_rho, one_effect_per_trial
 from livingmeta.files import write_csv
+from livingmeta.pipeline.config_check import section
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -14,4 +15,4 @@ write_csv(sm.output.all, every)
 table = one_effect_per_trial(every, rho=dependent_rho(review_def), level=sm.params.level)
 write_csv(sm.output[0], table)
 ctx.line(f"{len(every)} effect sizes, {len(table)} after aggregating within trials ({', '.join(sorted(table.measure.unique()))}; "
-         f"SMD variance {sm.params.effect_size.get('variance', 'LS')}) -> {sm.output[0]}")
+         f"SMD variance {section('effect_size', sm.params.effect_size)['variance']}) -> {sm.output[0]}")

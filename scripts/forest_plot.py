@@ -19,7 +19,7 @@ pooled = read_json(sm.input.pooled)
 entry = next(a for a in pooled["analyses"] if a["outcome"] == outcome["id"] and a["timepoint"] == tp["id"])
 rows["weight_pct"] = rows.trial_id.map({t["trial_id"]: t["weight_pct"] for t in entry["trials"]})
 words = figure_style(review_def, outcome["direction"])
-style = dict(measure=entry["measure"], ratio=entry.get("ratio", False), level=entry["model"].get("level", 0.95),
+style = dict(measure=entry["measure"], ratio=entry.get("ratio", False), level=entry["model"]["level"],
              arm_labels=words["arm_labels"], favours=words["favours"])
 pages = Path(sm.output.pages)
 pages.mkdir(parents=True, exist_ok=True)

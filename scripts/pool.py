@@ -2,7 +2,7 @@
 import pandas as pd
 
 from livingmeta.pipeline.analysis import pool_review
-from livingmeta.files import write_json
+from livingmeta.pipeline.contracts import write_stage_json
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -10,7 +10,7 @@ ctx = rule_context(sm)
 review_def = ctx.review_def
 pooled = pool_review(pd.read_csv(sm.input.effects), review_def, dict(sm.params.pooling),
                      all_effects=pd.read_csv(sm.input.effects_all))
-write_json(sm.output[0], pooled)
+write_stage_json(sm.output[0], pooled, "pooled")
 first = next(a for a in pooled["analyses"] if "model" in a)
 m = first["model"]
 ctx.line(f"{len(pooled['analyses'])} analyses; {first['outcome']}/{first['timepoint']}: "

@@ -2,9 +2,9 @@
 from pathlib import Path
 
 from livingmeta.report.figures import save_figure
-from livingmeta.files import write_json
 from livingmeta.pipeline.prisma import prisma_summary
 from livingmeta.report.prisma_figure import flow_diagram
+from livingmeta.pipeline.contracts import write_stage_json
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -15,5 +15,5 @@ out = Path(sm.output.figures)
 out.mkdir(parents=True, exist_ok=True)
 for ed in summary["editions"]:
     save_figure(flow_diagram(review_def["search_flow"], ed["index"]), out / f"edition_{ed['index'] + 1}", png=False)
-write_json(sm.output.json, summary)
+write_stage_json(sm.output.json, summary, "prisma")
 ctx.line(f"{len(summary['editions'])} flow diagram(s)" if summary["editions"] else summary["not_drawn_reason"])

@@ -1,8 +1,8 @@
 """Rule sequential: trial sequential analysis of the primary outcome across years and editions."""
 import pandas as pd
 
-from livingmeta.files import write_json
 from livingmeta.pipeline.settled import sequential_analysis
+from livingmeta.pipeline.contracts import write_stage_json
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -10,6 +10,6 @@ ctx = rule_context(sm)
 review_def = ctx.review_def
 result = sequential_analysis(pd.read_csv(sm.input.effects), review_def, dict(sm.params.sequential),
                              dict(sm.params.pooling), editions_dir=sm.params.editions_dir)
-write_json(sm.output[0], result)
+write_stage_json(sm.output[0], result, "sequential")
 ctx.line((f"{result['percent_of_ris']:.0f}% of {result['ris']['adjusted']:,} participants, {result['status']}"
          if "ris" in result else result["not_analysed_reason"]) + f" -> {sm.output[0]}")

@@ -2,7 +2,7 @@
 import pandas as pd
 
 from livingmeta.pipeline.analysis import small_study_analysis
-from livingmeta.files import write_json
+from livingmeta.pipeline.contracts import write_stage_json
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -10,7 +10,7 @@ ctx = rule_context(sm)
 review_def = ctx.review_def
 result = small_study_analysis(pd.read_csv(sm.input.effects), review_def, dict(sm.params.pooling),
                               dict(sm.params.small_study_effects))
-write_json(sm.output[0], result)
+write_stage_json(sm.output[0], result, "small_study_effects")
 msg = (f"Egger p = {result['egger']['pval']:.3f}, Begg p = {result['begg']['pval']:.3f}, "
        f"trim-and-fill k0 = {result['trim_and_fill']['k0']}") if "egger" in result else result.get("not_analysed_reason")
 ctx.line(f"{msg} -> {sm.output[0]}")

@@ -17,7 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from livingmeta.report import appraisal as appraisal_report, grade
+from livingmeta.pipeline.config_check import section
 from livingmeta.stats import dependent
+from livingmeta.stats.estimators import METHODS
+from livingmeta.stats.revman import REVMAN_METHODS
 from livingmeta.report import wording as w
 from livingmeta.pipeline.instruments import instrument_counts
 from livingmeta.report.references import format_references, provenance_row
@@ -53,10 +56,9 @@ def _range_text(values, unit: str) -> str:
     return f"{w.fmt(v.min(), 0)} to {w.fmt(v.max(), 0)}{unit} (median {w.fmt(v.median(), 0)}; reported by {len(v)} trials)"
 
 
-def _words_and_level(review_def: dict, config: dict, model: dict) -> tuple[dict, float]:
-    """The review's own words and the confidence level of the fit (the configured one)."""
-    level = float(model.get("level") or config.get("pooling", {}).get("level", w.DEFAULT_LEVEL))
-    return review_words(review_def), level
+def _words_and_level(review_def: dict, model: dict) -> tuple[dict, float]:
+    """The review's own words and the confidence level of the fit (as pooled.json wrote it)."""
+    return review_words(review_def), float(model["level"])
 
 
 def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFrame, pooled: dict,
@@ -71,7 +73,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     tp = outcome["timepoints"][0]
     main = _analysis(pooled, primary, tp["id"])
     m = main["model"]
-    words, level = _words_and_level(review_def, config, m)
+    words, level = _words_and_level(review_def, m)
     ctx = {"words": words, "level": level, "level_pct": w.pct(level), "measure": main["measure"],
            "figures": figures, "fonts_dir": fonts_dir, "software": software_versions()}
     certainty = grade.primary_certainty(appraisal["sof"], primary, tp["id"])
@@ -83,7 +85,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     ctx.update(_bias_and_sensitivity(main, small_study, level))
     ctx.update(_trials_and_references(review_def, trials, effects, main, primary, tp["id"]))
     ctx["what_they_did"] = _what_they_did(review_def, trials, main)
-    ctx["methods"] = _methods(config, words, level, review_def, main)
+    ctx["methods"] = _methods(config, words, level, review_def, main, moderators, small_study)
     ctx["review"] = _review_block(review_def)
     ctx["edition"] = {"id": edition["id"], "date": edition["date"], "data_hash": edition["fingerprint"]["data"],
                       "config_hash": edition["fingerprint"]["config"], "code_hash": edition["fingerprint"]["code"]}
@@ -115,7 +117,7 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level)
     m, direction, measure = main["model"], outcome["direction"], main["measure"]
     intervention, comparator = words["intervention"], words["comparator"]
     outcome_words = outcome["label"].lower()
-    cer = config.get("report", {}).get("nnt_control_response_rate", 0.30)
+    cer = section("report", config.get("report"))["nnt_control_response_rate"]
     nnt = w.nnt_from_smd(w.benefit(m["estimate"], direction), cer) if measure == "SMD" else None
     key = {"estimate": w.fmt(m["estimate"]), "ci": w.fmt_ci(m["ci_lower"], m["ci_upper"]),
            "pi": w.fmt_ci(m["pi_lower"], m["pi_upper"]) if m.get("pi_lower") is not None else None,
@@ -322,23 +324,29 @@ def _what_they_did(review_def, trials, main) -> dict:
             "instruments": instrument_counts(measures, review_def.get("instruments"))}
 
 
-def _methods(config, words, level, review_def, main) -> dict:
-    pooling_cfg, es_cfg = config.get("pooling", {}), config.get("effect_size", {})
+def _methods(config, words, level, review_def, main, moderators, small_study) -> dict:
+    """The methods as the analysis files say they were run (model, test and level from pooled.json,
+    the subgroups' tau^2 from moderators.json, Egger's model from small_study_effects.json); the
+    effect-size settings, which no analysis file carries, from the configuration."""
+    es_cfg, model = section("effect_size", config.get("effect_size")), main["model"]
+    tau2_models = [a["tau2_model"] for a in moderators["analyses"] if "tau2_model" in a]
+    subgroup_tau2 = tau2_models[0] if tau2_models else section("moderators", config.get("moderators"))["subgroup_tau2"]
+    egger_model = (small_study.get("egger") or {}).get("model") or section("small_study_effects", config.get("small_study_effects"))["egger_model"]
     level_pct = w.pct(level)
     return {
         "effect_size": (f"Hedges' g (standardised mean difference, {words['contrast']}) with the "
-                        f"{'exact' if es_cfg.get('correction', 'exact') == 'exact' else es_cfg.get('correction')} small-sample correction "
-                        f"and the {_variance_name(es_cfg.get('variance', 'LS'))} sampling variance; binary outcomes as "
-                        f"{es_cfg.get('binary_measure', 'RR')} with {es_cfg.get('zero_cell_add', 0.5)} added to every cell of trials with a zero cell."),
-        "pooling": (f"Random-effects meta-analysis, \u03c4\u00b2 estimated by {_method_name(pooling_cfg.get('method', 'REML'))}, "
+                        f"{es_cfg['correction']} small-sample correction "
+                        f"and the {_variance_name(es_cfg['variance'])} sampling variance; binary outcomes as "
+                        f"{es_cfg['binary_measure']} with {es_cfg['zero_cell_add']} added to every cell of trials with a zero cell."),
+        "pooling": (f"Random-effects meta-analysis, \u03c4\u00b2 estimated by {_method_name(model['method'])}, "
                     f"{level_pct} confidence intervals by the "
-                    f"{HKSJ_TEXT if pooling_cfg.get('test', 'knha') == 'knha' else 'Wald method (normal distribution)'}, "
+                    f"{HKSJ_TEXT if model['test'] == 'knha' else 'Wald method (normal distribution)'}, "
                     f"and a {level_pct} prediction interval (Higgins, Thompson & Spiegelhalter 2009). Heterogeneity: Cochran's Q, "
                     f"I\u00b2 (Higgins & Thompson 2002) and \u03c4\u00b2 with Q-profile confidence intervals (Viechtbauer 2007)."),
-        "moderators": (f"Subgroup analyses with {'a separate' if config.get('moderators', {}).get('subgroup_tau2', 'separate') == 'separate' else 'a common'} "
+        "moderators": (f"Subgroup analyses with {'a separate' if subgroup_tau2 == 'separate' else 'a common'} "
                        f"\u03c4\u00b2 per subgroup and the test for subgroup differences; mixed-effects meta-regression for "
                        f"continuous moderators. Trials that did not report a moderator are left out of that analysis only."),
-        "small_study": (f"Egger's regression test ({'classic weighted regression' if config.get('small_study_effects', {}).get('egger_model', 'lm') == 'lm' else 'mixed-effects version'}), "
+        "small_study": (f"Egger's regression test ({'classic weighted regression' if egger_model == 'lm' else 'mixed-effects version'}), "
                         f"Begg and Mazumdar's rank correlation, trim-and-fill (Duval & Tweedie 2000, L0 estimator), and a "
                         f"contour-enhanced funnel plot (Peters et al. 2008)."),
         "settings": _settings_rows(config),
@@ -359,18 +367,18 @@ def _variance_name(v):
 
 
 def _method_name(m):
-    return {"REML": "restricted maximum likelihood (REML)", "DL": "DerSimonian-Laird", "PM": "Paule-Mandel",
-            "ML": "maximum likelihood", "HE": "Hedges", "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman",
-            "EB": "empirical Bayes", "FE": "a common-effect model (\u03c4\u00b2 = 0)"}.get(m, m)
+    """The registries' words for a method (livingmeta.stats.estimators.METHODS, revman.REVMAN_METHODS)."""
+    entry = METHODS.get(m) or REVMAN_METHODS.get(m)
+    return entry.label if entry else m
 
 
 def _settings_rows(config):
     rows = []
-    for section in ("effect_size", "pooling", "moderators", "small_study_effects", "report"):
-        for k, v in (config.get(section) or {}).items():
+    for name in ("effect_size", "pooling", "moderators", "small_study_effects", "report"):
+        for k, v in (config.get(name) or {}).items():
             if k == "sensitivity":
                 v = "; ".join(f"{s['method']} + {s['test']}" for s in v)
-            rows.append({"setting": f"{section}.{k}", "value": str(v)})
+            rows.append({"setting": f"{name}.{k}", "value": str(v)})
     return rows
 
 

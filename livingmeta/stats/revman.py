@@ -37,6 +37,27 @@ from livingmeta.errors import ModelError
 RATIO = ("OR", "RR", "PETO_OR", "HR")
 
 
+@dataclass(frozen=True)
+class RevManMethod:
+    """A pooling method of RevMan's beside the tau^2 estimators' registry
+    (livingmeta.stats.estimators.METHODS): its name (the command line's and ``to_dict``'s), the
+    words the report uses, the source, and how :func:`dichotomous` runs it."""
+
+    name: str
+    label: str
+    citation: str
+    statistical_method: str      # RevMan's: MH or Peto
+    random: bool                 # DerSimonian-Laird random effects on top
+
+
+REVMAN_METHODS: dict[str, RevManMethod] = {m.name: m for m in (
+    RevManMethod("MH", "Mantel-Haenszel", "Mantel & Haenszel (1959); Greenland & Robins (1985)", "MH", False),
+    RevManMethod("MH+DL", "Mantel-Haenszel heterogeneity with DerSimonian-Laird random effects (RevMan)",
+                 "DerSimonian & Laird (1986); Deeks & Higgins (2010)", "MH", True),
+    RevManMethod("Peto", "Peto's one-step odds ratio", "Yusuf et al. (1985)", "Peto", False),
+)}
+
+
 @dataclass
 class RevManResult:
     """A RevMan-style analysis: per study (all rows, NaN where not estimable) and pooled."""
