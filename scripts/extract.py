@@ -1,7 +1,7 @@
 """Rule extract: validate the trial records, write the tidy tables."""
-from livingmeta.files import write_csv
 from livingmeta.pipeline.records import load_review
 from livingmeta.pipeline.tables import arm_table, published_table, trial_table
+from livingmeta.pipeline.contracts import write_stage_csv
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -10,7 +10,7 @@ review = load_review(sm.params.review_dir)  # a RecordError stops the rule with 
 for warning in review.warnings:
     ctx.line(f"WARNING: {warning}")
 arms = arm_table(review)
-write_csv(sm.output.arms, arms)
-write_csv(sm.output.trials, trial_table(review))
-write_csv(sm.output.published, published_table(review))
+write_stage_csv(sm.output.arms, arms, "arms_table")
+write_stage_csv(sm.output.trials, trial_table(review), "trials_table")
+write_stage_csv(sm.output.published, published_table(review), "published_table")
 ctx.line(f"{len(review.trials)} trial records valid; {len(arms)} arm rows -> {sm.output.arms}")

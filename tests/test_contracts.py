@@ -13,7 +13,8 @@ import yaml
 from livingmeta.errors import StageOutputError
 from livingmeta.pipeline import analysis, tables
 from livingmeta.pipeline.config_check import load_config
-from livingmeta.pipeline.contracts import STAGE_SCHEMAS, contract_problems, write_stage_json
+from livingmeta.pipeline.contracts import (STAGE_SCHEMAS, TABLE_SCHEMAS, contract_problems, write_stage_csv,
+                                           write_stage_json)
 from livingmeta.pipeline.records import load_review
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,10 +95,30 @@ def test_a_valid_output_is_written_as_json(outputs, tmp_path):
 def test_every_rule_script_writes_its_json_through_its_contract():
     scripts = {p.stem: p.read_text() for p in (ROOT / "scripts").glob("*.py")}
     assert not [name for name, text in scripts.items() if re.search(r"\bwrite_json\(", text)]
-    used = {m for text in scripts.values() for m in re.findall(r'write_stage_json\([^)]*"(\w+)"\)', text)}
-    assert used == set(STAGE_SCHEMAS)
+    assert not [name for name, text in scripts.items() if re.search(r"\bwrite_csv\(", text)]
+    used = {m for text in scripts.values() for m in re.findall(r'write_stage_(?:json|csv)\(.*"(\w+)"\)$', text, re.M)}
+    assert used == set(STAGE_SCHEMAS) | set(TABLE_SCHEMAS)
     shipped = {p.name.removesuffix(".schema.yaml") for p in SCHEMAS.glob("*.schema.yaml")}
-    assert shipped - set(STAGE_SCHEMAS) == {"config", "review", "trial"}  # the inputs' schemas
+    assert shipped - used == {"config", "review", "trial"}  # the inputs' schemas
+
+
+def test_the_tables_columns_keep_their_contract_and_a_renamed_column_is_refused(tmp_path):
+    config = load_config(ROOT / "config" / "config.yaml")
+    review = load_review(REVIEW_DIR)
+    arms = tables.arm_table(review)
+    frames = {"arms_table": arms, "trials_table": tables.trial_table(review),
+              "published_table": tables.published_table(review),
+              "effects_table": analysis.effect_size_table(arms, review.definition, config["effect_size"])}
+    for schema, frame in frames.items():
+        assert contract_problems([str(c) for c in frame.columns], schema) == [], schema
+    out = tmp_path / "effects.csv"
+    with pytest.raises(StageOutputError) as err:
+        write_stage_csv(out, frames["effects_table"].rename(columns={"vi": "variance"}), "effects_table")
+    assert str(err.value).startswith(f"{out}: breaks its contract workflow/schemas/effects_table.schema.yaml")
+    assert "its columns: ['trial_id', 'label'," in str(err.value) and "'variance'" in str(err.value)
+    assert not out.exists()
+    with pytest.raises(StageOutputError, match="coding_note"):
+        write_stage_csv(out, frames["trials_table"].drop(columns="coding_note"), "trials_table")
 
 
 OLD_NAMES = re.compile(r"""["'](Q|Q_p|Qp|Q_df|Q_between|p_between|df_between|QM_p|QM_df)["']""")

@@ -10,8 +10,8 @@ field is; the README's "Stage outputs and their schemas" lists them.
 from __future__ import annotations
 
 from livingmeta.errors import StageOutputError
-from livingmeta.files import write_json
-from livingmeta.pipeline.records import _fast_validator, _validator
+from livingmeta.files import write_csv, write_json
+from livingmeta.pipeline.records import _fast_validator, _validator, _where as _json_path
 
 # The artefact each schema describes (results/<review>/...).
 STAGE_SCHEMAS = {
@@ -19,14 +19,10 @@ STAGE_SCHEMAS = {
     "cumulative": "cumulative.json", "changes": "changes.json", "bayes": "bayes.json", "sequential": "sequential.json",
     "rob": "rob.json", "sof": "sof.json", "prisma": "prisma.json", "report_context": "report_context.json",
 }
+# The CSV tables: their schemas check the header (the list of column names).
+TABLE_SCHEMAS = {"arms_table": "extracted/arms.csv", "trials_table": "extracted/trials.csv",
+                 "published_table": "extracted/published.csv", "effects_table": "effects.csv and effects_all.csv"}
 MAX_LISTED = 5  # problems named in one message; the first ones say what went wrong
-
-
-def _json_path(parts) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(top level)"
 
 
 def contract_problems(data, schema: str) -> list[str]:
@@ -62,3 +58,15 @@ def write_stage_json(path, obj, schema: str) -> None:
     if schema not in STAGE_SCHEMAS:
         raise KeyError(f"no stage schema {schema!r}; known: {', '.join(STAGE_SCHEMAS)}")
     write_json(path, obj, check=lambda data, where: check_stage_output(data, schema, where))
+
+
+def write_stage_csv(path, frame, schema: str) -> None:
+    """Write a stage's CSV table after checking its columns against its schema."""
+    if schema not in TABLE_SCHEMAS:
+        raise KeyError(f"no table schema {schema!r}; known: {', '.join(TABLE_SCHEMAS)}")
+    columns = [str(c) for c in frame.columns]
+    try:
+        check_stage_output(columns, schema, path)
+    except StageOutputError as err:  # the checked document is the header: say so, and show it
+        raise StageOutputError(f"{str(err).replace('(top level)', 'the header')}; its columns: {columns}") from None
+    write_csv(path, frame)
