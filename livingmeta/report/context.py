@@ -245,7 +245,7 @@ def _bias_and_sensitivity(main, small_study, level) -> dict:
         sse_text = (f"Egger's regression test {w.fmt_p(small_study['egger']['pval'])}; Begg's rank correlation "
                     f"Kendall's \u03c4 = {w.fmt(small_study['begg']['tau'])}, {w.fmt_p(small_study['begg']['pval'])}. "
                     f"Trim-and-fill imputed {tf['k0']} trial(s) on the {tf['side']} side; the adjusted estimate is "
-                    f"{w.fmt(tf['estimate'])} ({w.pct(tf.get('level', level))} CI {w.fmt_ci(tf['ci_lower'], tf['ci_upper'])}).")
+                    f"{w.fmt(tf['estimate'])} ({w.pct(tf['level'])} CI {w.fmt_ci(tf['ci_lower'], tf['ci_upper'])}).")
         if small_study["egger"]["pval"] < 0.10:
             sse_text += (" Funnel-plot asymmetry suggests that small trials reported larger benefits, which can "
                          "come from publication bias or from lower quality of small trials.")

@@ -227,8 +227,9 @@ def _small_study(sub, method: str, egger_model: str):
 
 
 def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_appraisal: dict, gs: dict,
-                pooling_cfg: dict, sse_cfg: dict, report_cfg: dict, arms: tuple = ("the intervention", "control")) -> dict:
-    """One row of the summary-of-findings table: numbers, effects, the five ratings, certainty."""
+                sse_cfg: dict | None, report_cfg: dict | None, arms: tuple = ("the intervention", "control")) -> dict:
+    """One row of the summary-of-findings table: numbers, effects, the five ratings, certainty.
+    The model's method comes from pooled.json (``analysis["model"]``), not from the config."""
     m, measure = analysis["model"], analysis["measure"]
     ratio = measure in ("RR", "OR")
     oid = analysis["outcome"]
@@ -315,7 +316,7 @@ def summary_of_findings(review_def: dict, pooled: dict, effect_table, rob: dict,
         sub = effect_table[(effect_table.outcome == a["outcome"]) & (effect_table.timepoint == a["timepoint"])]
         rob_a = next(x for x in rob["analyses"] if x["outcome"] == a["outcome"] and x["timepoint"] == a["timepoint"])
         rows.append(summary_row(a, rob_a, sub.reset_index(drop=True), odef, review_appraisal, gs,
-                                config.get("pooling"), config.get("small_study_effects"), config.get("report"),
+                                config.get("small_study_effects"), config.get("report"),
                                 (review_def["arms"]["intervention"], review_def["arms"]["control"])))
     return {"review": review_def["id"], "settings": gs, "rows": rows}
 
