@@ -209,7 +209,7 @@ def _revman_summary(out: dict) -> str:
              + (f"; not estimable: rows {', '.join(str(i + 1) for i in out['not_estimable'])})" if out["not_estimable"] else ")"),
              f"estimate = {out['estimate']:.4f} (SE {out['se']:.4f}), {int(out['level'] * 100)}% CI "
              f"{out['ci_lower']:.4f} to {out['ci_upper']:.4f}, Z = {out['zval']:.4f}, p = {out['pval']:.4g}",
-             f"QE(df = {out['QEdf']}) = {out['QE']:.4f}, p = {out['QEp']:.4g}; I^2 = {out['I2']:.2f}%; tau^2 = {out['tau2']:.4f}"]
+             f"Q(df = {out['QEdf']}) = {out['QE']:.4f}, p = {out['QEp']:.4g}; I^2 = {out['I2']:.2f}%; tau^2 = {out['tau2']:.4f}"]
     if out["measure"] in ("RR", "OR", "PETO_OR"):
         lines.append("(ratio measures on the log scale)")
     return "\n".join(lines)

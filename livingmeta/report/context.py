@@ -331,7 +331,8 @@ def _methods(config, words, level, review_def, main, moderators, small_study) ->
     es_cfg, model = section("effect_size", config.get("effect_size")), main["model"]
     tau2_models = [a["tau2_model"] for a in moderators["analyses"] if "tau2_model" in a]
     subgroup_tau2 = tau2_models[0] if tau2_models else section("moderators", config.get("moderators"))["subgroup_tau2"]
-    egger_model = (small_study.get("egger") or {}).get("model") or section("small_study_effects", config.get("small_study_effects"))["egger_model"]
+    egger_model = ((small_study.get("egger") or {}).get("model")
+                   or section("small_study_effects", config.get("small_study_effects"))["egger_model"])
     level_pct = w.pct(level)
     return {
         "effect_size": (f"Hedges' g (standardised mean difference, {words['contrast']}) with the "
