@@ -47,13 +47,8 @@ JUDGEMENT_WORDS = {"low": "low risk", "unclear": "unclear risk", "some_concerns"
                    "high": "high risk", NOT_ASSESSED: "not assessed"}
 TOOL_NAMES = {"rob1": "Cochrane risk-of-bias tool, version 1 (RoB 1; Higgins et al. 2011)",
               "rob2": "Cochrane risk-of-bias tool, version 2 (RoB 2; Sterne et al. 2019)"}
-# Default low-risk criterion: the domains the Cochrane review CD004366 (Cooney 2013) used for its
-# sensitivity analysis (allocation concealment, blinded outcome assessment, intention to treat);
-# RoB 2's overall judgement (Sterne 2019).
-DEFAULTS = {
-    "low_risk_domains": {"rob1": ["allocation_concealment", "blinding_outcome_assessment", "incomplete_outcome_data"],
-                         "rob2": ["overall"]},
-}
+# The default low-risk criterion is config.schema.yaml's (appraisal.low_risk_domains, with its source).
+DEFAULTS = {"low_risk_domains": section("appraisal")["low_risk_domains"]}
 
 
 def settings(config_appraisal: dict | None, review_appraisal: dict | None) -> dict:
