@@ -20,7 +20,7 @@ from pathlib import Path
 
 from livingmeta.errors import ImportFormatError, LivingmetaError
 
-from livingmeta.stats import pooling
+from livingmeta.stats import pooling, revman
 
 from livingmeta.paths import INSTALL_ROOT as PROJECT_ROOT
 
@@ -132,7 +132,7 @@ def cmd_analyze(args) -> int:
     return 0
 
 
-REVMAN_METHODS = ("MH", "MH+DL", "Peto")
+REVMAN_METHODS = tuple(revman.REVMAN_METHODS)  # the registry of RevMan's methods, beside pooling.TAU2_METHODS
 STUDY_COLUMNS = {"binary": ["ai", "n1i", "ci", "n2i"], "continuous": ["m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"],
                  "generic": ["yi", "vi"]}
 
@@ -144,7 +144,7 @@ def _analyze_revman(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from livingmeta.stats import effects, revman
+    from livingmeta.stats import effects
     from livingmeta.files import _jsonable  # NaN (e.g. tau^2's SE under FE) -> null: JSON never carries NaN
     measure = (args.measure or "").upper()
     if not measure:
@@ -174,10 +174,11 @@ def _analyze_revman(args) -> int:
     if method not in (*REVMAN_METHODS, "FE", "DL") and args.revman:
         raise InputError(f"--revman pools with MH, MH+DL, Peto, FE or DL (RevMan's methods), not {method}")
     if method in REVMAN_METHODS or args.revman:
-        random = method in ("MH+DL", "DL")
+        spec = revman.REVMAN_METHODS.get(method)  # else inverse variance: FE, or DL random effects
+        stat_method, random = (spec.statistical_method, spec.random) if spec else ("IV", method == "DL")
         if cols == STUDY_COLUMNS["binary"]:
             res = revman.dichotomous(data["ai"], data["n1i"], data["ci"], data["n2i"], measure=measure,
-                                     method={"MH+DL": "MH", "FE": "IV", "DL": "IV"}.get(method, method), random=random)
+                                     method=stat_method, random=random)
         elif cols == STUDY_COLUMNS["continuous"]:
             res = revman.continuous(data["m1i"], data["sd1i"], data["n1i"], data["m2i"], data["sd2i"], data["n2i"],
                                     measure=measure, random=random)
@@ -208,7 +209,7 @@ def _revman_summary(out: dict) -> str:
              + (f"; not estimable: rows {', '.join(str(i + 1) for i in out['not_estimable'])})" if out["not_estimable"] else ")"),
              f"estimate = {out['estimate']:.4f} (SE {out['se']:.4f}), {int(out['level'] * 100)}% CI "
              f"{out['ci_lower']:.4f} to {out['ci_upper']:.4f}, Z = {out['zval']:.4f}, p = {out['pval']:.4g}",
-             f"Q(df = {out['Q_df']}) = {out['Q']:.4f}, p = {out['Q_p']:.4g}; I^2 = {out['I2']:.2f}%; tau^2 = {out['tau2']:.4f}"]
+             f"Q(df = {out['QEdf']}) = {out['QE']:.4f}, p = {out['QEp']:.4g}; I^2 = {out['I2']:.2f}%; tau^2 = {out['tau2']:.4f}"]
     if out["measure"] in ("RR", "OR", "PETO_OR"):
         lines.append("(ratio measures on the log scale)")
     return "\n".join(lines)

@@ -41,3 +41,8 @@ class PublishError(LivingmetaError):
 
 class FigureError(LivingmetaError):
     """A figure could not be rendered as valid SVG; the build stops rather than omit it."""
+
+
+class StageOutputError(LivingmetaError):
+    """A stage's output breaks its contract (its JSON Schema in workflow/schemas/): a bug in
+    livingmeta, caught before the file is written, so no later stage reads it."""

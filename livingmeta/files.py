@@ -53,8 +53,14 @@ def atomic_write_bytes(path, data: bytes, mode: int | None = None) -> None:
         raise
 
 
-def write_json(path, obj) -> None:
-    text = json.dumps(_jsonable(obj), indent=2, sort_keys=False, allow_nan=False) + "\n"
+def write_json(path, obj, check=None) -> None:
+    """Write ``obj`` as JSON: numpy values as plain numbers, NaN as null (missing stays missing;
+    json.dumps refuses any NaN left). ``check(data, path)`` sees exactly what will be written and
+    may raise to keep the file from being written (livingmeta.pipeline.contracts)."""
+    data = _jsonable(obj)
+    if check is not None:
+        check(data, path)
+    text = json.dumps(data, indent=2, sort_keys=False, allow_nan=False) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
@@ -96,10 +102,12 @@ def write_csv(path, frame) -> None:
     atomic_write_bytes(path, neutralise_formulas(frame).to_csv(index=False, lineterminator="\n").encode("utf-8"))
 
 
-def stage_line(stage: str, message: str, log=None) -> None:
-    """Print the one line a stage reports about what it produced (and append it to its log)."""
+def stage_line(stage: str, message: str, log=None, console=None) -> None:
+    """Print the one line a stage reports about what it produced (and append it to its log).
+    ``console``: where to print it, by default sys.stderr (a rule script's sys.stderr is its log,
+    see livingmeta.pipeline.rule, so it passes the terminal's stream)."""
     line = f"[livingmeta:{stage}] {message}"
-    print(line, file=sys.stderr, flush=True)
+    print(line, file=console or sys.stderr, flush=True)
     if log:
         Path(log).parent.mkdir(parents=True, exist_ok=True)
         with open(log, "a", encoding="utf-8") as fh:

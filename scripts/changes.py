@@ -2,19 +2,21 @@
 from pathlib import Path
 
 from livingmeta.living.editions import compare_editions, record_hashes
-from livingmeta.files import read_json, stage_line, write_json
-from livingmeta.pipeline.records import load_yaml
+from livingmeta.files import read_json
+from livingmeta.pipeline.contracts import write_stage_json
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
-review_def, _ = load_yaml(sm.input.review)
+ctx = rule_context(sm)
+review_def = ctx.review_def
 previous = None
 if sm.params.previous:
     ed = Path(sm.params.previous)
     previous = {"edition": ed.name, "records": record_hashes(ed / "inputs" / "trials"),
                 "pooled": read_json(ed / "pooled.json")}
 result = compare_editions(previous, record_hashes(sm.params.trial_dir), read_json(sm.input.pooled), review_def)
-write_json(sm.output[0], result)
+write_stage_json(sm.output[0], result, "changes")
 msg = ("first edition" if previous is None else
        f"since {previous['edition']}: {len(result['added'])} added, {len(result['removed'])} removed, "
        f"{len(result['corrected'])} corrected")
-stage_line("changes", f"{msg} -> {sm.output[0]}", sm.log[0])
+ctx.line(f"{msg} -> {sm.output[0]}")

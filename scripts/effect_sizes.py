@@ -3,14 +3,16 @@ import pandas as pd
 
 from livingmeta.pipeline.analysis import effect_size_table
 from livingmeta.stats.dependent import dependent_rho, one_effect_per_trial
-from livingmeta.files import stage_line, write_csv
-from livingmeta.pipeline.records import load_yaml
+from livingmeta.pipeline.config_check import section
+from livingmeta.pipeline.contracts import write_stage_csv
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
-review_def, _ = load_yaml(sm.input.review)
+ctx = rule_context(sm)
+review_def = ctx.review_def
 every = effect_size_table(pd.read_csv(sm.input.arms), review_def, dict(sm.params.effect_size), level=sm.params.level)
-write_csv(sm.output.all, every)
+write_stage_csv(sm.output.all, every, "effects_table")
 table = one_effect_per_trial(every, rho=dependent_rho(review_def), level=sm.params.level)
-write_csv(sm.output[0], table)
-stage_line("effect_sizes", f"{len(every)} effect sizes, {len(table)} after aggregating within trials ({', '.join(sorted(table.measure.unique()))}; "
-           f"SMD variance {sm.params.effect_size.get('variance', 'LS')}) -> {sm.output[0]}", sm.log[0])
+write_stage_csv(sm.output[0], table, "effects_table")
+ctx.line(f"{len(every)} effect sizes, {len(table)} after aggregating within trials ({', '.join(sorted(table.measure.unique()))}; "
+         f"SMD variance {section('effect_size', sm.params.effect_size)['variance']}) -> {sm.output[0]}")

@@ -1,20 +1,16 @@
 """Rule extract: validate the trial records, write the tidy tables."""
-import sys
-
-from livingmeta.files import stage_line, write_csv
-from livingmeta.pipeline.records import RecordError, load_review
+from livingmeta.pipeline.records import load_review
 from livingmeta.pipeline.tables import arm_table, published_table, trial_table
+from livingmeta.pipeline.contracts import write_stage_csv
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
-try:
-    review = load_review(sm.params.review_dir)
-except RecordError as err:
-    stage_line("extract", str(err), sm.log[0])
-    sys.exit(1)
+ctx = rule_context(sm)
+review = load_review(sm.params.review_dir)  # a RecordError stops the rule with its one-line message
 for warning in review.warnings:
-    stage_line("extract", f"WARNING: {warning}", sm.log[0])
+    ctx.line(f"WARNING: {warning}")
 arms = arm_table(review)
-write_csv(sm.output.arms, arms)
-write_csv(sm.output.trials, trial_table(review))
-write_csv(sm.output.published, published_table(review))
-stage_line("extract", f"{len(review.trials)} trial records valid; {len(arms)} arm rows -> {sm.output.arms}", sm.log[0])
+write_stage_csv(sm.output.arms, arms, "arms_table")
+write_stage_csv(sm.output.trials, trial_table(review), "trials_table")
+write_stage_csv(sm.output.published, published_table(review), "published_table")
+ctx.line(f"{len(review.trials)} trial records valid; {len(arms)} arm rows -> {sm.output.arms}")

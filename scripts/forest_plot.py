@@ -7,18 +7,19 @@ import pandas as pd
 
 from livingmeta.pipeline.analysis import primary_analysis_rows
 from livingmeta.report.figures import FOREST_ROWS_PER_PAGE, forest_overview, forest_plot, forest_plot_pages, save_figure
-from livingmeta.files import read_json, stage_line
-from livingmeta.pipeline.records import load_yaml
+from livingmeta.files import read_json
 from livingmeta.report.review_words import figure_style
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
-review_def, _ = load_yaml(sm.input.review)
+ctx = rule_context(sm)
+review_def = ctx.review_def
 outcome, tp, rows = primary_analysis_rows(pd.read_csv(sm.input.effects), review_def)
 pooled = read_json(sm.input.pooled)
 entry = next(a for a in pooled["analyses"] if a["outcome"] == outcome["id"] and a["timepoint"] == tp["id"])
 rows["weight_pct"] = rows.trial_id.map({t["trial_id"]: t["weight_pct"] for t in entry["trials"]})
 words = figure_style(review_def, outcome["direction"])
-style = dict(measure=entry["measure"], ratio=entry.get("ratio", False), level=entry["model"].get("level", 0.95),
+style = dict(measure=entry["measure"], ratio=entry.get("ratio", False), level=entry["model"]["level"],
              arm_labels=words["arm_labels"], favours=words["favours"])
 pages = Path(sm.output.pages)
 pages.mkdir(parents=True, exist_ok=True)
@@ -38,4 +39,4 @@ else:
     # one page for the PDF of a review too large to print row by row (report.compact_print_above)
     save_figure(forest_overview(rows, entry["model"], **style), pages / "overview", png=False)
     n_pages = len(figs)
-stage_line("forest_plot", f"{len(rows)} trials on {n_pages} page(s) -> {sm.output.svg}", sm.log[0])
+ctx.line(f"{len(rows)} trials on {n_pages} page(s) -> {sm.output.svg}")

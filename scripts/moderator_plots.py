@@ -2,15 +2,16 @@
 from pathlib import Path
 
 from livingmeta.report.figures import bubble_plot, save_figure, subgroup_forest
-from livingmeta.files import read_json, stage_line
-from livingmeta.pipeline.records import load_yaml
+from livingmeta.files import read_json
 from livingmeta.report.review_words import figure_style
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
+ctx = rule_context(sm)
 mods = read_json(sm.input.moderators)
 pooled = read_json(sm.input.pooled)
 overall = next(a for a in pooled["analyses"] if a["outcome"] == mods["outcome"] and a["timepoint"] == mods["timepoint"])
-review_def, _ = load_yaml(sm.input.review)
+review_def = ctx.review_def
 outcome = next(o for o in review_def["outcomes"] if o["id"] == mods["outcome"])
 style = figure_style(review_def, outcome["direction"])
 out = Path(sm.output[0])
@@ -23,4 +24,4 @@ for a in mods["analyses"]:
            if a["type"] == "categorical" else bubble_plot(a, measure=overall["measure"], contrast=style["contrast"]))
     save_figure(fig, out / a["name"])
     made.append(a["name"])
-stage_line("moderator_plots", f"{len(made)} figures ({', '.join(made)}) -> {out}", sm.log[0])
+ctx.line(f"{len(made)} figures ({', '.join(made)}) -> {out}")

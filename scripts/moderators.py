@@ -2,13 +2,14 @@
 import pandas as pd
 
 from livingmeta.pipeline.analysis import moderator_analyses
-from livingmeta.files import stage_line, write_json
-from livingmeta.pipeline.records import load_yaml
+from livingmeta.pipeline.contracts import write_stage_json
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
-review_def, _ = load_yaml(sm.input.review)
+ctx = rule_context(sm)
+review_def = ctx.review_def
 result = moderator_analyses(pd.read_csv(sm.input.effects), pd.read_csv(sm.input.trials), review_def,
                             dict(sm.params.pooling), dict(sm.params.moderators))
-write_json(sm.output[0], result)
+write_stage_json(sm.output[0], result, "moderators")
 done = [a["name"] for a in result["analyses"] if "not_analysed_reason" not in a]
-stage_line("moderators", f"{len(done)} moderator analyses ({', '.join(done)}) -> {sm.output[0]}", sm.log[0])
+ctx.line(f"{len(done)} moderator analyses ({', '.join(done)}) -> {sm.output[0]}")

@@ -2,16 +2,17 @@
 import pandas as pd
 
 from livingmeta.pipeline.analysis import pool_review
-from livingmeta.files import stage_line, write_json
-from livingmeta.pipeline.records import load_yaml
+from livingmeta.pipeline.contracts import write_stage_json
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
-review_def, _ = load_yaml(sm.input.review)
+ctx = rule_context(sm)
+review_def = ctx.review_def
 pooled = pool_review(pd.read_csv(sm.input.effects), review_def, dict(sm.params.pooling),
                      all_effects=pd.read_csv(sm.input.effects_all))
-write_json(sm.output[0], pooled)
+write_stage_json(sm.output[0], pooled, "pooled")
 first = next(a for a in pooled["analyses"] if "model" in a)
 m = first["model"]
-stage_line("pool", f"{len(pooled['analyses'])} analyses; {first['outcome']}/{first['timepoint']}: "
-           f"{first['measure']} {m['estimate']:.2f} [{m['ci_lower']:.2f}, {m['ci_upper']:.2f}], k = {first['k']} "
-           f"({m['method']}, {m['test']}) -> {sm.output[0]}", sm.log[0])
+ctx.line(f"{len(pooled['analyses'])} analyses; {first['outcome']}/{first['timepoint']}: "
+         f"{first['measure']} {m['estimate']:.2f} [{m['ci_lower']:.2f}, {m['ci_upper']:.2f}], k = {first['k']} "
+         f"({m['method']}, {m['test']}) -> {sm.output[0]}")

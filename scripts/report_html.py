@@ -6,17 +6,19 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from livingmeta.files import atomic_write_bytes, read_json, stage_line, write_json
-from livingmeta.pipeline.records import load_yaml
+from livingmeta.files import atomic_write_bytes, read_json
 from livingmeta.living.editions import build_epoch, edition_date, edition_id
 from livingmeta.living.fingerprint import fingerprint
 from livingmeta.pipeline import revman_reproduction
 from livingmeta.report.context import ATTACHMENTS, TEMPLATE_DIR, build_context, render_html
 from livingmeta.report.web import data_downloads, inline_figures
 from livingmeta.report.settled import settled_inputs
+from livingmeta.pipeline.contracts import write_stage_json
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
-review_def, _ = load_yaml(sm.input.review)
+ctx = rule_context(sm)
+review_def = ctx.review_def
 review_dir = Path(sm.input.review).parent
 external = None
 ext = review_def.get("external_evidence")
@@ -51,11 +53,11 @@ context = build_context(
     fonts_dir=os.path.relpath(TEMPLATE_DIR / "fonts", out_dir.resolve()).replace(os.sep, "/"))
 context["revman_reproduction"] = revman_reproduction.section_for_review_dir(review_dir)
 context["source_date_epoch"] = epoch  # report_pdf stamps the PDF with it
-write_json(sm.output.context, context)
+write_stage_json(sm.output.context, context, "report_context")
 atomic_write_bytes(sm.output.print_html, render_html(context).encode("utf-8"))
 downloads = data_downloads([(path, name, media, desc) for path, (name, media, desc)
                             in zip((sm.input.arms, sm.input.pooled, sm.input.per_trial), ATTACHMENTS)])
 atomic_write_bytes(sm.output.html, render_html(context, web=True, inline_svgs=inline_figures(figures, out_dir),
                                                downloads=downloads).encode("utf-8"))
-stage_line("report_html", f"{len(context['trial_rows'])} trials, {len(figures)} figures, dated {date} (from "
-           f"{epoch_source}) -> {sm.output.html}", sm.log[0])
+ctx.line(f"{len(context['trial_rows'])} trials, {len(figures)} figures, dated {date} (from "
+         f"{epoch_source}) -> {sm.output.html}")

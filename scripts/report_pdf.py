@@ -3,16 +3,18 @@ the trial data and the fitted results attached inside it."""
 import os
 from pathlib import Path
 
-from livingmeta.files import read_json, stage_line
+from livingmeta.files import read_json
 from livingmeta.report.pdf import ATTACHMENTS, render_pdf
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
+ctx = rule_context(sm)
 context = read_json(sm.input.context)
 # Fonts' subset timestamps and the PDF's dates come from the inputs, never the clock.
 os.environ["SOURCE_DATE_EPOCH"] = str(context["source_date_epoch"])
 attachments = [(Path(path), name, desc) for path, (name, _, desc) in zip((sm.input.trial_data, sm.input.results, sm.input.per_trial), ATTACHMENTS)]
 refused = render_pdf(Path(sm.input.html), Path(sm.output[0]), attachments=attachments, edition_date=context["edition"]["date"])
 for url in refused:
-    stage_line("report_pdf", f"WARNING: refused to fetch {url!r} (only files of this build are embedded)", sm.log[0])
-stage_line("report_pdf", f"tagged PDF/A-3a, {Path(sm.output[0]).stat().st_size / 1024:.0f} kB, {len(attachments)} attachments "
-           f"-> {sm.output[0]}", sm.log[0])
+    ctx.line(f"WARNING: refused to fetch {url!r} (only files of this build are embedded)")
+ctx.line(f"tagged PDF/A-3a, {Path(sm.output[0]).stat().st_size / 1024:.0f} kB, {len(attachments)} attachments "
+         f"-> {sm.output[0]}")

@@ -2,15 +2,18 @@
 import pandas as pd
 
 from livingmeta.pipeline.appraisal import risk_of_bias_review
-from livingmeta.files import read_json, stage_line, write_json
+from livingmeta.files import read_json
 from livingmeta.pipeline.records import load_review
+from livingmeta.pipeline.contracts import write_stage_json
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
+ctx = rule_context(sm)
 review = load_review(sm.params.review_dir)
 rob = risk_of_bias_review(review.definition, review.trials, pd.read_csv(sm.input.effects), read_json(sm.input.pooled),
                           dict(sm.params.pooling), dict(sm.params.appraisal), dict(sm.params.moderators))
-write_json(sm.output[0], rob)
+write_stage_json(sm.output[0], rob, "rob")
 first = rob["analyses"][0] if rob["analyses"] else None
-stage_line("risk_of_bias", (f"{rob['k_with_assessment']} of {rob['k_records']} records assessed; "
-                            + (f"{first['outcome']}/{first['timepoint']}: {first['low_risk']['k']} trials at low risk"
-                               if first else "no pooled analysis")) + f" -> {sm.output[0]}", sm.log[0])
+ctx.line((f"{rob['k_with_assessment']} of {rob['k_records']} records assessed; "
+         + (f"{first['outcome']}/{first['timepoint']}: {first['low_risk']['k']} trials at low risk"
+         if first else "no pooled analysis")) + f" -> {sm.output[0]}")

@@ -7,23 +7,25 @@ import pandas as pd
 from livingmeta.pipeline.analysis import primary_analysis_rows
 from livingmeta.pipeline.appraisal import find_analysis
 from livingmeta.report.figures import forest_plot_pages, save_figure, subgroup_forest
-from livingmeta.files import read_json, stage_line
-from livingmeta.pipeline.records import load_yaml
+from livingmeta.files import read_json
 from livingmeta.report.rob_figures import forest_rob_columns, summary_plot, traffic_light_pages
+from livingmeta.pipeline.config_check import section
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
-review_def, _ = load_yaml(sm.input.review)
+ctx = rule_context(sm)
+review_def = ctx.review_def
 rob = read_json(sm.input.rob)
 out = Path(sm.output[0])
 out.mkdir(parents=True, exist_ok=True)
 made = []
 outcome, tp, rows = primary_analysis_rows(pd.read_csv(sm.input.effects), review_def)
 a = find_analysis(rob, outcome["id"], tp["id"])
-cfg = dict(sm.params.appraisal)
+cfg = section("appraisal", sm.params.appraisal)
 if a is not None:
     for tool in a["tools"]:
-        for i, fig in enumerate(traffic_light_pages(a["trials"], tool, rows_per_page=cfg.get("traffic_light_rows_per_page", 50),
-                                                    compress_above=cfg.get("traffic_light_compress_above", 150)), start=1):
+        for i, fig in enumerate(traffic_light_pages(a["trials"], tool, rows_per_page=cfg["traffic_light_rows_per_page"],
+                                                    compress_above=cfg["traffic_light_compress_above"]), start=1):
             made += save_figure(fig, out / f"traffic_light_{tool}_{i}", png=False)
         if a["summary"][tool]:
             made += save_figure(summary_plot(a["summary"][tool], tool), out / f"summary_{tool}", png=False)
@@ -41,4 +43,4 @@ if a is not None:
     if "levels" in a["moderator"]:
         made += save_figure(subgroup_forest(a["moderator"], entry["model"], measure=entry["measure"],
                                             favours=(f"Favours {first}", f"Favours {second}")), out / "subgroups", png=False)
-stage_line("risk_of_bias_figures", f"{len(made)} figures -> {out}", sm.log[0])
+ctx.line(f"{len(made)} figures -> {out}")

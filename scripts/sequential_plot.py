@@ -1,13 +1,14 @@
 """Rule sequential_plot: the trial sequential analysis figure."""
 from livingmeta.report.figures import save_figure
-from livingmeta.files import read_json, stage_line
-from livingmeta.pipeline.records import load_yaml
+from livingmeta.files import read_json
 from livingmeta.report.settled_figure import sequential_plot
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
-review_def, _ = load_yaml(sm.input.review)
+ctx = rule_context(sm)
+review_def = ctx.review_def
 arms = review_def["arms"]
 seq = read_json(sm.input.sequential)
 save_figure(sequential_plot(seq, favours=(f"Favours {arms['intervention']}", f"Favours {arms['control']}")),
             sm.output.svg[: -len(".svg")])
-stage_line("sequential_plot", f"{len(seq.get('looks', []))} looks -> {sm.output.svg}", sm.log[0])
+ctx.line(f"{len(seq.get('looks', []))} looks -> {sm.output.svg}")

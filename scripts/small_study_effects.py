@@ -2,14 +2,15 @@
 import pandas as pd
 
 from livingmeta.pipeline.analysis import small_study_analysis
-from livingmeta.files import stage_line, write_json
-from livingmeta.pipeline.records import load_yaml
+from livingmeta.pipeline.contracts import write_stage_json
+from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
-review_def, _ = load_yaml(sm.input.review)
+ctx = rule_context(sm)
+review_def = ctx.review_def
 result = small_study_analysis(pd.read_csv(sm.input.effects), review_def, dict(sm.params.pooling),
                               dict(sm.params.small_study_effects))
-write_json(sm.output[0], result)
+write_stage_json(sm.output[0], result, "small_study_effects")
 msg = (f"Egger p = {result['egger']['pval']:.3f}, Begg p = {result['begg']['pval']:.3f}, "
        f"trim-and-fill k0 = {result['trim_and_fill']['k0']}") if "egger" in result else result.get("not_analysed_reason")
-stage_line("small_study_effects", f"{msg} -> {sm.output[0]}", sm.log[0])
+ctx.line(f"{msg} -> {sm.output[0]}")

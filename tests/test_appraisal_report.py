@@ -79,8 +79,8 @@ def test_low_risk_refit_subgroups_and_small_study_inputs_match_metafor(exercise)
     levels = {lv["level"]: lv for lv in a["moderator"]["levels"]}
     for name, est, k in zip(ref["subgroups"]["levels"], ref["subgroups"]["estimate"], ref["subgroups"]["k"]):
         assert levels[name]["k"] == k and levels[name]["estimate"] == pytest.approx(est, rel=1e-5)
-    assert a["moderator"]["Q_between"] == pytest.approx(ref["subgroups"]["Q_between"], rel=1e-5)
-    assert a["moderator"]["p_between"] == pytest.approx(ref["subgroups"]["p_between"], rel=1e-5)
+    assert a["moderator"]["QM"] == pytest.approx(ref["subgroups"]["Q_between"], rel=1e-5)
+    assert a["moderator"]["QMp"] == pytest.approx(ref["subgroups"]["p_between"], rel=1e-5)
     egger_p, tf_ci, _ = grade._small_study(analysis.primary_analysis_rows(
         analysis.effect_size_table(arm_table(review), review.definition, {}), review.definition)[2], "REML", "lm")
     assert egger_p == pytest.approx(ref["egger_p"], rel=1e-5)

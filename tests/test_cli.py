@@ -31,7 +31,7 @@ def test_analyze_json_matches_metafor_reml_knha(bcg_csv):
     ref = REF["rma"]["bcg_REML_knha"]
     assert out["k"] == 13
     for key, rkey in (("estimate", "beta"), ("se", "se"), ("ci_lower", "ci_lb"), ("ci_upper", "ci_ub"),
-                      ("pi_lower", "pi_lb"), ("pi_upper", "pi_ub"), ("tau2", "tau2"), ("I2", "I2"), ("H2", "H2"), ("Q", "QE")):
+                      ("pi_lower", "pi_lb"), ("pi_upper", "pi_ub"), ("tau2", "tau2"), ("I2", "I2"), ("H2", "H2"), ("QE", "QE")):
         assert out[key] == pytest.approx(ref[rkey] if not isinstance(ref[rkey], list) else ref[rkey][0], rel=1e-5)
 
 

@@ -18,7 +18,7 @@ def synthetic_rows(k, seed=3):
                          "ci_lower": yi - 1.96 * np.sqrt(vi), "ci_upper": yi + 1.96 * np.sqrt(vi),
                          "weight_pct": fit.weights, "mean_int": 10.0, "sd_int": 5.0, "n_int": n1,
                          "mean_ctl": 12.0, "sd_ctl": 5.0, "n_ctl": n2})
-    model = {**fit.to_dict(), "Q_df": k - 1, "z_or_t": float(fit.zval[0])}
+    model = {**fit.to_dict(), "z_or_t": float(fit.zval[0])}
     return rows, model
 
 

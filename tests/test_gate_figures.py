@@ -35,7 +35,7 @@ def test_the_forest_plot_draws_a_label_with_dollars(tmp_path):
                          "sd_int": [4.0, 4.0], "n_int": [30, 30], "mean_ctl": [10.0, 10.0], "sd_ctl": [4.0, 4.0],
                          "n_ctl": [30, 30]})
     model = {"estimate": -0.4, "ci_lower": -0.7, "ci_upper": -0.1, "pi_lower": -0.9, "pi_upper": 0.1, "tau2": 0.0,
-             "I2": 0.0, "Q": 0.1, "Q_df": 1, "Q_p": 0.7, "z_or_t": -2.5, "pval": 0.01, "k": 2, "method": "REML",
+             "I2": 0.0, "QE": 0.1, "QEdf": 1, "QEp": 0.7, "z_or_t": -2.5, "pval": 0.01, "k": 2, "method": "REML",
              "test": "z"}
     save_figure(forest_plot(rows, model), tmp_path / "forest", png=False)
     assert r"Zz $\foo$ 2020" in (tmp_path / "forest.svg").read_text()

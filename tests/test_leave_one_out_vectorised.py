@@ -20,7 +20,7 @@ def test_vectorised_leave_one_out_equals_refitting(dname, method, test):
         r = pooling.rma(yi[keep], vi[keep], method=method, test=test)
         pr = r.predict()
         expected = [r.tau2, r.estimate, r.se[0], r.ci_lower[0], r.pval[0], r.QE, r.I2, pr["pi_upper"]]
-        got = [fast[k][i] for k in ("tau2", "estimate", "se", "ci_lower", "pval", "Q", "I2", "pi_upper")]
+        got = [fast[k][i] for k in ("tau2", "estimate", "se", "ci_lower", "pval", "QE", "I2", "pi_upper")]
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
 
 

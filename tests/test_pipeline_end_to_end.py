@@ -51,6 +51,13 @@ def test_one_command_builds_the_pdf_with_every_stage_reporting(project):
         assert (out / name).exists(), name
 
 
+def test_every_json_artefact_of_the_build_keeps_its_contract(project):
+    from livingmeta.pipeline.contracts import STAGE_SCHEMAS, contract_problems
+    work, _ = project
+    for schema, name in STAGE_SCHEMAS.items():
+        assert contract_problems(json.loads((results(work) / name).read_text()), schema) == [], name
+
+
 def test_the_report_prints_the_pooled_result_exactly_as_the_results_file_rounds_it(project):
     pypdf = pytest.importorskip("pypdf")
     work, _ = project

@@ -249,7 +249,7 @@ def test_subgroup_and_edition_sentences_print_ratios_as_ratios():
     levels = [{"level": "a", "pooled": True, "estimate": math.log(0.5), "ci_lower": math.log(0.25),
                "ci_upper": math.log(1.0), "k": 3},
               {"level": "b", "pooled": True, "estimate": 0.0, "ci_lower": -0.1, "ci_upper": 0.1, "k": 4}]
-    text = w.subgroup_sentence({"levels": levels, "Q_between": 1.0, "df_between": 1, "p_between": 0.3}, {}, "OR")
+    text = w.subgroup_sentence({"levels": levels, "QM": 1.0, "QMdf": 1, "QMp": 0.3}, {}, "OR")
     assert "a 0.50 (0.25 to 1.00; k = 3)" in text and "b 1.00 (0.90 to 1.11; k = 4)" in text
     step = {"estimate": math.log(0.8), "ci_lower": math.log(0.6), "ci_upper": math.log(1.1), "k": 5,
             "conclusion": "no clear evidence of a difference"}

@@ -34,17 +34,17 @@ def test_mantel_haenszel_inverse_variance_and_mh_dl_match_metafor(case, measure)
     np.testing.assert_allclose(mh.yi[ok], ref["yi"], rtol=1e-10)
     np.testing.assert_allclose(mh.vi[ok], ref["vi"], rtol=1e-10)
     assert mh.estimate == pytest.approx(ref["MH"]["estimate"], rel=1e-10)
-    assert mh.Q == pytest.approx(ref["MH"]["Q"], rel=1e-10)
+    assert mh.QE == pytest.approx(ref["MH"]["Q"], rel=1e-10)
     se_ref = ref["MH"]["se_greenland_robins"] if measure == "RD" else ref["MH"]["se"]
     assert mh.se == pytest.approx(se_ref, rel=1e-10)
     fe = revman.dichotomous(*_cells(case), measure=measure, method="IV")
-    assert (fe.estimate, fe.se, fe.Q) == pytest.approx((ref["FE"]["estimate"], ref["FE"]["se"], ref["FE"]["Q"]), rel=1e-10)
+    assert (fe.estimate, fe.se, fe.QE) == pytest.approx((ref["FE"]["estimate"], ref["FE"]["se"], ref["FE"]["Q"]), rel=1e-10)
     assert fe.I2 == pytest.approx(ref["FE"]["I2"], rel=1e-8, abs=1e-10)
     dl = revman.dichotomous(*_cells(case), measure=measure, method="IV", random=True)
     assert (dl.estimate, dl.se) == pytest.approx((ref["DL"]["estimate"], ref["DL"]["se"]), rel=1e-8)
     assert dl.tau2 == pytest.approx(ref["DL"]["tau2"], rel=1e-8, abs=1e-12)
     mhdl = revman.dichotomous(*_cells(case), measure=measure, method="MH", random=True)
-    assert (mhdl.estimate, mhdl.se, mhdl.Q) == pytest.approx(
+    assert (mhdl.estimate, mhdl.se, mhdl.QE) == pytest.approx(
         (ref["MH_DL"]["estimate"], ref["MH_DL"]["se"], ref["MH_DL"]["Q"]), rel=1e-8)
     assert mhdl.tau2 == pytest.approx(ref["MH_DL"]["tau2"], rel=1e-8, abs=1e-12)
 
@@ -54,7 +54,7 @@ def test_peto_matches_metafor_rma_peto(case):
     ref = REF[case]["Peto"]
     res = revman.dichotomous(*_cells(case), measure="OR", method="Peto")
     assert list(res.estimable) == ref["estimable"]
-    assert (res.estimate, res.se, res.Q, res.pval, res.Q_p) == pytest.approx(
+    assert (res.estimate, res.se, res.QE, res.pval, res.QEp) == pytest.approx(
         (ref["estimate"], ref["se"], ref["Q"], ref["pval"], ref["Q_p"]), rel=1e-9)
     assert res.I2 == pytest.approx(ref["I2"], rel=1e-8, abs=1e-10)
 
@@ -77,11 +77,11 @@ def test_fleiss_aspirin_reproduces_revman_stored_totals():
     assert np.exp(res.estimate) == pytest.approx(0.8968655609130709, rel=1e-12)
     assert np.exp(res.ci_lower) == pytest.approx(0.8405144008917793, rel=1e-12)
     assert np.exp(res.ci_upper) == pytest.approx(0.9569947088336491, rel=1e-12)
-    assert res.Q == pytest.approx(9.946055983220074, rel=1e-12)
+    assert res.QE == pytest.approx(9.946055983220074, rel=1e-12)
     assert res.I2 == pytest.approx(39.67458045558399, rel=1e-12)
     assert abs(res.zval) == pytest.approx(3.287633061337987, rel=1e-12)
     assert res.pval == pytest.approx(0.0010103343130005407, rel=1e-9)
-    assert res.Q_p == pytest.approx(0.1269422521561745, abs=1e-6)  # RevMan's chi-squared tail: ~1e-7
+    assert res.QEp == pytest.approx(0.1269422521561745, abs=1e-6)  # RevMan's chi-squared tail: ~1e-7
     # study weights as stored (DICH_DATA WEIGHT), in the file's order
     np.testing.assert_allclose(res.weights, [3.176490004091248, 3.1016891143394365, 5.675380442715663, 1.795484618258711,
                                              3.2176243566716805, 10.153491219997628, 72.87984024392564], rtol=1e-12)
@@ -110,7 +110,7 @@ def test_cli_analyze_binary_columns(tmp_path, capsys, method, key):
     ref = REF["zero"]["Peto"] if key is None else REF["zero"]["OR"][key]
     assert out["method"] == method and out["k"] == 4 and out["not_estimable"] == [3, 4]
     assert (out["estimate"], out["se"]) == pytest.approx((ref["estimate"], ref["se"]), rel=1e-8)
-    assert {"estimate", "se", "zval", "pval", "ci_lower", "ci_upper", "tau2", "I2", "Q", "Q_df", "Q_p"} <= set(out)
+    assert {"estimate", "se", "zval", "pval", "ci_lower", "ci_upper", "tau2", "I2", "QE", "QEdf", "QEp"} <= set(out)
 
 
 def test_cli_analyze_without_revman_uses_metafor_conventions(tmp_path, capsys):
@@ -134,7 +134,7 @@ def test_cli_analyze_one_estimable_study_and_fe_give_json_without_nan(tmp_path, 
     path = _csv(tmp_path, pd.DataFrame({"ai": [0, 3], "n1i": [10, 10], "ci": [0, 2], "n2i": [10, 10]}))
     assert cli.main(["analyze", path, "--measure", "OR", "--method", "MH", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)  # json.loads would accept NaN; the CLI must not write it
-    assert out["k"] == 1 and out["not_estimable"] == [0] and out["Q_p"] is None and out["I2"] is None
+    assert out["k"] == 1 and out["not_estimable"] == [0] and out["QEp"] is None and out["I2"] is None
     # the single estimable study: 0.5 added to its cells (3 of 10 vs 2 of 10 has no zero cell: none added)
     assert out["estimate"] == pytest.approx(np.log(3 * 8 / (7 * 2)), rel=1e-12)
     md = _csv(tmp_path, pd.DataFrame({"m1i": [5.0, 4.9], "sd1i": [4.7, 1.71], "n1i": [13, 30],

@@ -23,6 +23,7 @@ from livingmeta.errors import PublishError
 from livingmeta.files import atomic_write_bytes
 from livingmeta.living.editions import read_manifest
 from livingmeta.living.fingerprint import sha256_file
+from livingmeta.pipeline.config_check import section
 
 
 PUBLIC_FILE_MODE = 0o644  # a web server (another user) must be able to read what is published
@@ -137,7 +138,6 @@ def _message(cfg: dict, summary: dict, base_url: str, pdf: Path | None, to: str)
     return msg
 
 
-DEFAULT_EMAIL_DEADLINE = 120.0  # seconds for the whole SMTP conversation, not per read
 
 
 def send_edition_email(cfg: dict, summary: dict, base_url: str, pdf: Path | None, *, skip=(),
@@ -150,18 +150,19 @@ def send_edition_email(cfg: dict, summary: dict, base_url: str, pdf: Path | None
     todo = [r for r in recipients(cfg) if r not in skip]
     if not todo:
         return
-    host, port = cfg.get("smtp_host", "localhost"), int(cfg.get("smtp_port", 25))
-    deadline = float(cfg.get("deadline_seconds", DEFAULT_EMAIL_DEADLINE))
+    cfg = section("publish", {"email": cfg})["email"]  # defaults: config.schema.yaml, publish.email
+    host, port = cfg["smtp_host"], int(cfg["smtp_port"])
+    deadline = float(cfg["deadline_seconds"])  # the whole SMTP conversation, not per read
     smtp = smtplib.SMTP(timeout=min(30.0, deadline))
     failure = []
 
     def conversation():
         try:
             smtp.connect(host, port)
-            if cfg.get("starttls"):
+            if cfg["starttls"]:
                 smtp.starttls()
             if cfg.get("username"):
-                smtp.login(cfg["username"], os.environ.get(cfg.get("password_env", "LIVINGMETA_SMTP_PASSWORD"), ""))
+                smtp.login(cfg["username"], os.environ.get(cfg["password_env"], ""))
             for address in todo:
                 smtp.send_message(_message(cfg, summary, base_url, pdf, address), to_addrs=[address])
                 on_sent(address)

@@ -12,6 +12,7 @@ from pathlib import Path
 from livingmeta.living.editions import (edition_date, edition_id, latest_edition, point_latest, publish_edition,
                                         read_manifest, recover)
 from livingmeta.living.fingerprint import fingerprint
+from livingmeta.pipeline.config_check import with_defaults
 from livingmeta.paths import INSTALL_ROOT as PROJECT_ROOT
 
 
@@ -28,9 +29,9 @@ def run_update(review: str, *, project_root: Path = PROJECT_ROOT, config_path=No
     from livingmeta.living.runlock import clear_stale_snakemake_lock, project_lock, snakemake_command
     project_root = Path(project_root)
     config_path = Path(config_path or project_root / "config" / "config.yaml")
-    config = yaml.safe_load(config_path.read_text())
-    review_dir = project_root / config.get("data_dir", "data/reviews") / review
-    results_dir = project_root / config.get("results_dir", "results") / review
+    config = with_defaults(yaml.safe_load(config_path.read_text()) or {})  # defaults: config.schema.yaml
+    review_dir = project_root / config["data_dir"] / review
+    results_dir = project_root / config["results_dir"] / review
     if not (review_dir / "review.yaml").is_file():
         log(f"livingmeta update: no review {review!r} in {review_dir.parent}")
         return 2

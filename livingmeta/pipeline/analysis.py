@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from livingmeta.errors import EffectSizeError
+from livingmeta.pipeline.config_check import section
 from livingmeta.stats import bias, dependent, diagnostics, dist, effects, moderators, pooling
 
 RATIO_MEASURES = effects.RATIO_MEASURES
@@ -50,9 +51,9 @@ def _arm_effects(raw: pd.DataFrame, outcome_type: str, measure: str, cfg: dict) 
         groups = (raw.mean_int, raw.sd_int, raw.n_int.astype(float), raw.mean_ctl, raw.sd_ctl, raw.n_ctl.astype(float))
         if measure == "MD":
             return effects.mean_difference(*groups)
-        return effects.hedges_g(*groups, variance=cfg.get("variance", "LS"), correction=cfg.get("correction", "exact"))
+        return effects.hedges_g(*groups, variance=cfg["variance"], correction=cfg["correction"])
     return effects.binary_effect(raw.events_int.astype(float), raw.total_int.astype(float), raw.events_ctl.astype(float),
-                                 raw.total_ctl.astype(float), measure=measure, add=cfg.get("zero_cell_add", 0.5))
+                                 raw.total_ctl.astype(float), measure=measure, add=cfg["zero_cell_add"])
 
 
 def effect_size_table(arms: pd.DataFrame, review_def: dict, cfg: dict, level: float = 0.95) -> pd.DataFrame:
@@ -61,6 +62,7 @@ def effect_size_table(arms: pd.DataFrame, review_def: dict, cfg: dict, level: fl
     outcomes: SMD (Hedges' g with the configured correction and variance) or MD; binary: RR, OR or
     RD with the configured zero-cell correction. A block given as a computed effect (yi, se:
     generic inverse variance) is taken as it is, on the measure's scale."""
+    cfg = section("effect_size", cfg)
     wide = _wide(arms, review_def)
     parts = []
     for outcome in review_def["outcomes"]:
@@ -100,7 +102,6 @@ def _fit_dict(fit: pooling.MetaAnalysis, with_ci: bool = True) -> dict:
         ci = fit.confint_tau2()
         d["tau2_ci"] = list(ci["tau2"])
         d["I2_ci"] = list(ci["I2"])
-    d["Q_df"] = fit.k - fit.p
     d["z_or_t"] = float(fit.zval[0])
     return d
 
@@ -110,7 +111,8 @@ def pool_review(effect_table: pd.DataFrame, review_def: dict, cfg: dict, all_eff
     estimators/CI methods), leave-one-out, and per-trial weights. ``effect_table`` has one
     effect per trial; ``all_effects``, if given, every effect before aggregation within trials,
     for the dependent-effects sensitivity rows (three-level CR2, all effects independent)."""
-    method, test, level = cfg.get("method", "REML"), cfg.get("test", "knha"), cfg.get("level", 0.95)
+    cfg = section("pooling", cfg)
+    method, test, level = cfg["method"], cfg["test"], cfg["level"]
     analyses = []
     for outcome in review_def["outcomes"]:
         for tp in outcome["timepoints"]:
@@ -129,7 +131,7 @@ def pool_review(effect_table: pd.DataFrame, review_def: dict, cfg: dict, all_eff
             entry.update(participants=n_int + n_ctl, participants_intervention=n_int, participants_control=n_ctl,
                          model=_fit_dict(fit), ratio=entry["measure"] in RATIO_MEASURES)
             entry["sensitivity"] = []
-            for s in cfg.get("sensitivity", []):
+            for s in cfg["sensitivity"]:
                 sf = pooling.rma(sub.yi, sub.vi, method=s["method"], test=s["test"], level=level)
                 entry["sensitivity"].append({"method": s["method"], "test": s["test"], **_fit_dict(sf, with_ci=False)})
             if all_effects is not None:
@@ -166,7 +168,8 @@ def moderator_analyses(effect_table: pd.DataFrame, trial_tab: pd.DataFrame, revi
     outcome, tp, sub = primary_analysis_rows(effect_table, review_def)
     mods_tab = trial_tab.drop(columns=["label", "year"], errors="ignore")
     data = sub.merge(mods_tab, on="trial_id", how="left")
-    method, test, level = pooling_cfg.get("method", "REML"), pooling_cfg.get("test", "knha"), pooling_cfg.get("level", 0.95)
+    pooling_cfg, mod_cfg = section("pooling", pooling_cfg), section("moderators", mod_cfg)
+    method, test, level = pooling_cfg["method"], pooling_cfg["test"], pooling_cfg["level"]
     out = {"outcome": outcome["id"], "timepoint": tp["id"], "analyses": []}
     for mod in review_def["moderators"]:
         name = mod["name"]
@@ -179,8 +182,8 @@ def moderator_analyses(effect_table: pd.DataFrame, trial_tab: pd.DataFrame, revi
             if mod["type"] == "categorical":
                 sg = moderators.subgroup_analysis(data.yi[known], data.vi[known], col[known].astype(str),
                                                   moderator=name, method=method, test=test, level=level,
-                                                  tau2_model=mod_cfg.get("subgroup_tau2", "separate"),
-                                                  min_k=mod_cfg.get("min_trials_per_level", 2))
+                                                  tau2_model=mod_cfg["subgroup_tau2"],
+                                                  min_k=mod_cfg["min_trials_per_level"])
                 entry.update(sg.to_dict())
                 entry["level_labels"] = dict(mod["levels"])
                 entry["k_in_test"] = int(sg.levels.loc[sg.levels.pooled, "k"].sum())
@@ -191,7 +194,7 @@ def moderator_analyses(effect_table: pd.DataFrame, trial_tab: pd.DataFrame, revi
                 fit = moderators.meta_regression(data.yi[ok], data.vi[ok], pd.DataFrame({name: x[ok].to_numpy()}),
                                                  method=method, test=test, level=level)
                 entry.update(slope=float(fit.beta[1]), slope_se=float(fit.se[1]), slope_ci=[float(fit.ci_lower[1]), float(fit.ci_upper[1])],
-                             intercept=float(fit.beta[0]), pval=float(fit.pval[1]), QM=fit.QM, QM_p=fit.QMp,
+                             intercept=float(fit.beta[0]), pval=float(fit.pval[1]), QM=fit.QM, QMp=fit.QMp,
                              R2=fit.R2, tau2=fit.tau2, x=x[ok].tolist(), yi=data.yi[ok].tolist(),
                              vi=data.vi[ok].tolist(), labels=data.label[ok].tolist(), x_range=[float(x[ok].min()), float(x[ok].max())])
         except pooling.ModelError as e:
@@ -204,16 +207,17 @@ def small_study_analysis(effect_table: pd.DataFrame, review_def: dict, pooling_c
     """Egger's and Begg's tests, trim-and-fill, and contour-enhanced funnel data for the primary
     outcome. Flags when there are fewer trials than the Cochrane Handbook's minimum of 10."""
     outcome, tp, sub = primary_analysis_rows(effect_table, review_def)
-    method = pooling_cfg.get("method", "REML")
+    pooling_cfg, cfg = section("pooling", pooling_cfg), section("small_study_effects", cfg)
+    method = pooling_cfg["method"]
     k = len(sub)
-    out = {"outcome": outcome["id"], "timepoint": tp["id"], "k": k, "min_trials": cfg.get("min_trials", 10),
-           "below_minimum": k < cfg.get("min_trials", 10)}
+    out = {"outcome": outcome["id"], "timepoint": tp["id"], "k": k, "min_trials": cfg["min_trials"],
+           "below_minimum": k < cfg["min_trials"]}
     if k < 3:
         out["not_analysed_reason"] = "fewer than 3 trials"
         return out
-    eg = bias.egger_test(sub.yi, sub.vi, model=cfg.get("egger_model", "lm"), method=method)
+    eg = bias.egger_test(sub.yi, sub.vi, model=cfg["egger_model"], method=method)
     bg = bias.begg_test(sub.yi, sub.vi)
-    level = pooling_cfg.get("level", 0.95)
+    level = pooling_cfg["level"]
     tf = bias.trim_and_fill(sub.yi, sub.vi, method=method, level=level)
     fit = pooling.rma(sub.yi, sub.vi, method=method)
     out.update(
@@ -233,11 +237,11 @@ def cumulative_by_year(effect_table: pd.DataFrame, review_def: dict, cfg: dict) 
     year (then label): how the estimate and its CI evolved as evidence accrued."""
     outcome, tp, sub = primary_analysis_rows(effect_table, review_def)
     sub = sub.sort_values(["year", "label"], kind="stable").reset_index(drop=True)
-    out = {"outcome": outcome["id"], "timepoint": tp["id"], "rows": []}
+    settings = {key: section("pooling", cfg)[key] for key in ("method", "test", "level")}  # they travel: the figure reads the level here
+    out = {"outcome": outcome["id"], "timepoint": tp["id"], "settings": settings, "rows": []}
     if len(sub) < 2:
         return out
-    fit = pooling.rma(sub.yi, sub.vi, method=cfg.get("method", "REML"), test=cfg.get("test", "knha"),
-                      level=cfg.get("level", 0.95), study=sub.label)
+    fit = pooling.rma(sub.yi, sub.vi, **settings, study=sub.label)
     table = diagnostics.cumulative(fit, np.arange(len(sub)))
     table["year"] = sub.year.to_numpy()
     out["rows"] = table.to_dict(orient="records")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from livingmeta.pipeline import analysis
+from livingmeta.pipeline.config_check import section
 from livingmeta.stats import moderators, pooling
 
 NOT_ASSESSED = "not_assessed"
@@ -46,13 +47,8 @@ JUDGEMENT_WORDS = {"low": "low risk", "unclear": "unclear risk", "some_concerns"
                    "high": "high risk", NOT_ASSESSED: "not assessed"}
 TOOL_NAMES = {"rob1": "Cochrane risk-of-bias tool, version 1 (RoB 1; Higgins et al. 2011)",
               "rob2": "Cochrane risk-of-bias tool, version 2 (RoB 2; Sterne et al. 2019)"}
-# Default low-risk criterion: the domains the Cochrane review CD004366 (Cooney 2013) used for its
-# sensitivity analysis (allocation concealment, blinded outcome assessment, intention to treat);
-# RoB 2's overall judgement (Sterne 2019).
-DEFAULTS = {
-    "low_risk_domains": {"rob1": ["allocation_concealment", "blinding_outcome_assessment", "incomplete_outcome_data"],
-                         "rob2": ["overall"]},
-}
+# The default low-risk criterion is config.schema.yaml's (appraisal.low_risk_domains, with its source).
+DEFAULTS = {"low_risk_domains": section("appraisal")["low_risk_domains"]}
 
 
 def settings(config_appraisal: dict | None, review_appraisal: dict | None) -> dict:
@@ -148,7 +144,8 @@ def analysis_risk_of_bias(sub: pd.DataFrame, records: dict, outcome_id: str, mai
 
     ``sub``: that analysis' effect rows (trial_id, label, yi, vi, n or totals); ``records``:
     trial records by id; ``weights``: the main model's weight (%) by trial id."""
-    method, test, level = pooling_cfg.get("method", "REML"), pooling_cfg.get("test", "knha"), pooling_cfg.get("level", 0.95)
+    pooling_cfg = section("pooling", pooling_cfg)
+    method, test, level = pooling_cfg["method"], pooling_cfg["test"], pooling_cfg["level"]
     sub = sub.reset_index(drop=True)
     trials = []
     for _, r in sub.iterrows():
@@ -204,7 +201,7 @@ def risk_of_bias_review(review_def: dict, records: list[dict], effect_table: pd.
     """Risk of bias for every pooled analysis of a review (the rob.json artefact)."""
     crit = settings(config_appraisal, review_def.get("appraisal"))
     by_id = {r["id"]: r for r in records}
-    min_k = (moderator_cfg or {}).get("min_trials_per_level", 2)
+    min_k = section("moderators", moderator_cfg)["min_trials_per_level"]
     out = {"review": review_def["id"], "criterion": crit["low_risk_domains"],
            "k_records": len(records), "k_with_assessment": sum(1 for r in records if has_assessment(r)),
            "primary": {"outcome": review_def["primary_outcome"]}, "analyses": []}

@@ -9,10 +9,12 @@ problem names the key, the value and the valid options.
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 
 from livingmeta.errors import ConfigError
-from livingmeta.pipeline.records import _YAML12_FLOAT, load_yaml, schema_problems
+from livingmeta.pipeline.records import _YAML12_FLOAT, load_schema, load_yaml, schema_problems
 
 
 def _yaml12_numbers(obj):
@@ -46,7 +48,36 @@ def check_config(config, source) -> dict:
     problems = schema_problems(config, "config", source)
     if problems:
         raise ConfigError("; ".join(str(p) for p in problems))
-    return config
+    return with_defaults(config)
+
+
+@functools.lru_cache(maxsize=1)
+def _config_schema() -> dict:
+    return load_schema("config")
+
+
+def _fill(instance: dict, schema: dict) -> dict:
+    out = dict(instance)
+    for key, sub in schema.get("properties", {}).items():
+        if key not in out and "default" in sub:
+            out[key] = copy.deepcopy(sub["default"])
+        if isinstance(out.get(key), dict) and "properties" in sub:
+            out[key] = _fill(out[key], sub)
+    return out
+
+
+def with_defaults(config: dict) -> dict:
+    """``config`` with every default of workflow/schemas/config.schema.yaml filled in, nested
+    sections included. The schema is the one place a setting's default is written: code indexes
+    ``cfg["method"]``, never ``cfg.get("method", "REML")``."""
+    return _fill(config, _config_schema())
+
+
+def section(name: str, cfg: dict | None = None) -> dict:
+    """Config section ``name`` (pooling, moderators, ...) with the schema's defaults for what
+    ``cfg`` leaves out: for the analysis functions, which may be called with a partial section
+    (from tests, the command line) as well as with the pipeline's filled one."""
+    return with_defaults({name: dict(cfg or {})})[name]
 
 
 def load_config(path) -> dict:

@@ -34,7 +34,7 @@ def tolerance(key: str, printed: str, decimals: int | None) -> float:
 def _ours(res: revman.RevManResult, ratio: bool) -> dict:
     back = math.exp if ratio else (lambda x: x)
     out = {"effect": back(res.estimate), "ci_lower": back(res.ci_lower), "ci_upper": back(res.ci_upper),
-           "chi2": res.Q, "df": res.df, "p_chi2": res.Q_p, "i2": res.I2, "tau2": res.tau2, "z": abs(res.zval),
+           "chi2": res.QE, "df": res.df, "p_chi2": res.QEp, "i2": res.I2, "tau2": res.tau2, "z": abs(res.zval),
            "p_z": res.pval}
     out.update(res.totals)
     return out

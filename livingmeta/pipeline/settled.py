@@ -15,12 +15,13 @@ import pandas as pd
 
 from livingmeta.stats import pooling, sequential
 from livingmeta.pipeline.analysis import RATIO_MEASURES, _participants, primary_analysis_rows
-from livingmeta.stats.bayes import DEFAULT_TAU_PRIOR, bayes_rma
+from livingmeta.pipeline.config_check import section
+from livingmeta.stats.bayes import bayes_rma
 
 CID_FIELD = "clinically_important_difference"
-# Refitted under these tau priors to show how much the probabilities depend on the prior: a wider
-# half-normal and the heavier-tailed half-Cauchy (Röver et al. 2021 discuss both).
-DEFAULT_SENSITIVITY_PRIORS = ("half-normal:1.0", "half-cauchy:0.5")
+# The priors and settings come from config bayes: (defaults in config.schema.yaml): the prior
+# sensitivity refits under a wider half-normal and the heavier-tailed half-Cauchy (Röver et al.
+# 2021 discuss both).
 
 
 def important_difference(outcome: dict) -> dict | None:
@@ -35,15 +36,16 @@ def bayes_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> d
     """Bayesian random-effects fit of the primary outcome, with the posterior probabilities of any
     benefit, of a benefit at least as large as the clinically important difference, and of harm."""
     outcome, tp, sub = primary_analysis_rows(effect_table, review_def)
-    tau_spec = cfg.get("tau_prior", DEFAULT_TAU_PRIOR)
+    cfg = section("bayes", cfg)
+    tau_spec = cfg["tau_prior"]
     out = {"outcome": outcome["id"], "outcome_label": outcome["label"], "timepoint": tp["id"],
            "direction": outcome["direction"], "k": int(len(sub)), "tau_prior_spec": tau_spec}
     if len(sub) < 2:
         out["not_analysed_reason"] = f"{len(sub)} trial(s) report the primary outcome; the model needs 2 or more"
         return out
     measure = str(sub["measure"].iloc[0])
-    fit = bayes_rma(sub.yi.to_numpy(), sub.vi.to_numpy(), tau_prior=tau_spec, mu_prior=cfg.get("mu_prior"),
-                    level=cfg.get("level", 0.95))
+    fit = bayes_rma(sub.yi.to_numpy(), sub.vi.to_numpy(), tau_prior=tau_spec, mu_prior=cfg["mu_prior"],
+                    level=cfg["level"])
     cid = important_difference(outcome)
     lower_better = outcome["direction"] == "lower_is_better"
     threshold = sequential.threshold_on_analysis_scale(cid["value"], measure, outcome["direction"]) if cid else 0.0
@@ -57,9 +59,9 @@ def bayes_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> d
     out.update(measure=measure, ratio=measure in RATIO_MEASURES, participants=n_int + n_ctl,
                important_difference=cid, threshold_analysis_scale=threshold if cid else None,
                probabilities=probs, model=fitted, prior_sensitivity=[])
-    for spec in cfg.get("sensitivity_tau_priors", DEFAULT_SENSITIVITY_PRIORS):
-        alt = bayes_rma(sub.yi.to_numpy(), sub.vi.to_numpy(), tau_prior=spec, mu_prior=cfg.get("mu_prior"),
-                        level=cfg.get("level", 0.95))
+    for spec in cfg["sensitivity_tau_priors"]:
+        alt = bayes_rma(sub.yi.to_numpy(), sub.vi.to_numpy(), tau_prior=spec, mu_prior=cfg["mu_prior"],
+                        level=cfg["level"])
         p0 = alt.prob_mu_below(0.0)
         row = {"tau_prior": alt.tau_prior.description, "benefit": p0 if lower_better else 1 - p0,
                "mu_median": float(alt.mu_quantile(0.5)[0])}
@@ -115,8 +117,8 @@ def sequential_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict,
     cumulative z-curve by publication year, and one point per published edition."""
     outcome, tp, sub = primary_analysis_rows(effect_table, review_def)
     direction = outcome["direction"]
-    alpha, power = cfg.get("alpha", 0.05), cfg.get("power", 0.80)
-    method = pooling_cfg.get("method", "REML")
+    cfg = section("sequential", cfg)
+    alpha, power, method = cfg["alpha"], cfg["power"], section("pooling", pooling_cfg)["method"]
     out = {"outcome": outcome["id"], "timepoint": tp["id"], "direction": direction, "alpha": alpha, "power": power,
            "method": method, "k": int(len(sub))}
     cid = important_difference(outcome)
@@ -130,7 +132,7 @@ def sequential_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict,
     measure = str(sub["measure"].iloc[0])
     est_re, se_re = _z_fit(sub.yi, sub.vi, method)
     d2 = (sequential.diversity(_z_fit(sub.yi, sub.vi, "FE")[1], se_re)
-          if cfg.get("heterogeneity_correction", "diversity") == "diversity" and method != "FE" else 0.0)
+          if cfg["heterogeneity_correction"] == "diversity" and method != "FE" else 0.0)
     effect = sequential.anticipated_effect(cid["value"], measure, direction)
     ris = sequential.required_information_size(effect, measure=measure, alpha=alpha, power=power,
                                                control_risk=_control_risk(sub), diversity=d2)
@@ -145,7 +147,7 @@ def sequential_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict,
     editions = edition_points(editions_dir, outcome["id"], tp["id"], direction)
     n_now = sum(_participants(sub))
     z_now = sequential.controlled_z(est_re, se_re, direction)
-    power_for_futility = power if cfg.get("futility", True) else None
+    power_for_futility = power if cfg["futility"] else None
     mon = sequential.monitor(looks + [dict(e, kind="edition") for e in editions], ris["adjusted"], alpha=alpha,
                              power=power_for_futility)
     year_looks, edition_looks = mon["looks"][:len(looks)], mon["looks"][len(looks):]

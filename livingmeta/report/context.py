@@ -17,7 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from livingmeta.report import appraisal as appraisal_report, grade
+from livingmeta.pipeline.config_check import section
 from livingmeta.stats import dependent
+from livingmeta.stats.estimators import METHODS
+from livingmeta.stats.revman import REVMAN_METHODS
 from livingmeta.report import wording as w
 from livingmeta.pipeline.instruments import instrument_counts
 from livingmeta.report.pdf import ATTACHMENTS  # noqa: F401 (defined beside the renderer so report_pdf need not import this module)
@@ -55,10 +58,9 @@ def _range_text(values, unit: str) -> str:
     return f"{w.fmt(v.min(), 0)} to {w.fmt(v.max(), 0)}{unit} (median {w.fmt(v.median(), 0)}; reported by {len(v)} trials)"
 
 
-def _words_and_level(review_def: dict, config: dict, model: dict) -> tuple[dict, float]:
-    """The review's own words and the confidence level of the fit (the configured one)."""
-    level = float(model.get("level") or config.get("pooling", {}).get("level", w.DEFAULT_LEVEL))
-    return review_words(review_def), level
+def _words_and_level(review_def: dict, model: dict) -> tuple[dict, float]:
+    """The review's own words and the confidence level of the fit (as pooled.json wrote it)."""
+    return review_words(review_def), float(model["level"])
 
 
 def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFrame, pooled: dict,
@@ -73,7 +75,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     tp = outcome["timepoints"][0]
     main = _analysis(pooled, primary, tp["id"])
     m = main["model"]
-    words, level = _words_and_level(review_def, config, m)
+    words, level = _words_and_level(review_def, m)
     ctx = {"words": words, "level": level, "level_pct": w.pct(level), "measure": main["measure"],
            "figures": figures, "fonts_dir": fonts_dir, "software": software_versions()}
     certainty = grade.primary_certainty(appraisal["sof"], primary, tp["id"])
@@ -86,7 +88,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     ctx.update(_trials_and_references(review_def, trials, effects, main, primary, tp["id"]))
     ctx["compact_print"] = compact_print_section(review_def, pooled, ctx["trial_rows"], config)
     ctx["what_they_did"] = _what_they_did(review_def, trials, main)
-    ctx["methods"] = _methods(config, words, level, review_def, main)
+    ctx["methods"] = _methods(config, words, level, review_def, main, moderators, small_study)
     ctx["review"] = _review_block(review_def)
     ctx["edition"] = {"id": edition["id"], "date": edition["date"], "data_hash": edition["fingerprint"]["data"],
                       "config_hash": edition["fingerprint"]["config"], "code_hash": edition["fingerprint"]["code"]}
@@ -118,7 +120,7 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level)
     m, direction, measure = main["model"], outcome["direction"], main["measure"]
     intervention, comparator = words["intervention"], words["comparator"]
     outcome_words = outcome["label"].lower()
-    cer = config.get("report", {}).get("nnt_control_response_rate", 0.30)
+    cer = section("report", config.get("report"))["nnt_control_response_rate"]
     nnt = w.nnt_from_smd(w.benefit(m["estimate"], direction), cer) if measure == "SMD" else None
     estimate, ci = w.effect_numbers(measure, m["estimate"], m["ci_lower"], m["ci_upper"])
     key = {"estimate": estimate, "ci": ci,
@@ -149,7 +151,7 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level)
         "favours_note": f"Left of the line of no effect: {favours[0][0].lower() + favours[0][1:]}; right: {favours[1][0].lower() + favours[1][1:]}.",
         "model_line": {"method": m["method"], "test": m["test"], "estimate": estimate, "ci": ci, "tau2": w.fmt(m["tau2"]),
                        "tau2_ci": w.fmt_ci(*m["tau2_ci"]) if m.get("tau2_ci") else "", "I2": w.fmt(m["I2"], 0),
-                       "Q": w.fmt(m["Q"]), "Q_df": m["Q_df"], "Q_p": w.fmt_p(m["Q_p"])},
+                       "QE": w.fmt(m["QE"]), "QEdf": m["QEdf"], "QEp": w.fmt_p(m["QEp"])},
     }
 
 
@@ -245,7 +247,7 @@ def _bias_and_sensitivity(main, small_study, level) -> dict:
         sse_text = (f"Egger's regression test {w.fmt_p(small_study['egger']['pval'])}; Begg's rank correlation "
                     f"Kendall's \u03c4 = {w.fmt(small_study['begg']['tau'])}, {w.fmt_p(small_study['begg']['pval'])}. "
                     f"Trim-and-fill imputed {tf['k0']} trial(s) on the {tf['side']} side; the adjusted estimate is "
-                    f"{w.effect_text(measure, tf['estimate'], tf['ci_lower'], tf['ci_upper'], tf.get('level', level))}.")
+                    f"{w.effect_text(measure, tf['estimate'], tf['ci_lower'], tf['ci_upper'], tf['level'])}.")
         if small_study["egger"]["pval"] < 0.10:
             sse_text += (" Funnel-plot asymmetry suggests that small trials reported larger benefits, which can "
                          "come from publication bias or from lower quality of small trials.")
@@ -324,20 +326,27 @@ def _what_they_did(review_def, trials, main) -> dict:
             "instruments": instrument_counts(measures, review_def.get("instruments"))}
 
 
-def _methods(config, words, level, review_def, main) -> dict:
-    pooling_cfg, es_cfg = config.get("pooling", {}), config.get("effect_size", {})
+def _methods(config, words, level, review_def, main, moderators, small_study) -> dict:
+    """The methods as the analysis files say they were run (model, test and level from pooled.json,
+    the subgroups' tau^2 from moderators.json, Egger's model from small_study_effects.json); the
+    effect-size settings, which no analysis file carries, from the configuration."""
+    es_cfg, model = section("effect_size", config.get("effect_size")), main["model"]
+    tau2_models = [a["tau2_model"] for a in moderators["analyses"] if "tau2_model" in a]
+    subgroup_tau2 = tau2_models[0] if tau2_models else section("moderators", config.get("moderators"))["subgroup_tau2"]
+    egger_model = ((small_study.get("egger") or {}).get("model")
+                   or section("small_study_effects", config.get("small_study_effects"))["egger_model"])
     level_pct = w.pct(level)
     return {
         "effect_size": _effect_size_methods(es_cfg, words, review_def),
-        "pooling": (f"Random-effects meta-analysis, \u03c4\u00b2 estimated by {_method_name(pooling_cfg.get('method', 'REML'))}, "
+        "pooling": (f"Random-effects meta-analysis, \u03c4\u00b2 estimated by {_method_name(model['method'])}, "
                     f"{level_pct} confidence intervals by the "
-                    f"{HKSJ_TEXT if pooling_cfg.get('test', 'knha') == 'knha' else 'Wald method (normal distribution)'}, "
+                    f"{HKSJ_TEXT if model['test'] == 'knha' else 'Wald method (normal distribution)'}, "
                     f"and a {level_pct} prediction interval (Higgins, Thompson & Spiegelhalter 2009). Heterogeneity: Cochran's Q, "
                     f"I\u00b2 (Higgins & Thompson 2002) and \u03c4\u00b2 with Q-profile confidence intervals (Viechtbauer 2007)."),
-        "moderators": (f"Subgroup analyses with {'a separate' if config.get('moderators', {}).get('subgroup_tau2', 'separate') == 'separate' else 'a common'} "
+        "moderators": (f"Subgroup analyses with {'a separate' if subgroup_tau2 == 'separate' else 'a common'} "
                        f"\u03c4\u00b2 per subgroup and the test for subgroup differences; mixed-effects meta-regression for "
                        f"continuous moderators. Trials that did not report a moderator are left out of that analysis only."),
-        "small_study": (f"Egger's regression test ({'classic weighted regression' if config.get('small_study_effects', {}).get('egger_model', 'lm') == 'lm' else 'mixed-effects version'}), "
+        "small_study": (f"Egger's regression test ({'classic weighted regression' if egger_model == 'lm' else 'mixed-effects version'}), "
                         f"Begg and Mazumdar's rank correlation, trim-and-fill (Duval & Tweedie 2000, L0 estimator), and a "
                         f"contour-enhanced funnel plot (Peters et al. 2008)."),
         "settings": _settings_rows(config),
@@ -351,11 +360,11 @@ def _effect_size_methods(es_cfg, words, review_def) -> str:
     groups: dict[tuple, list] = {}
     for o in review_def["outcomes"]:
         groups.setdefault((o["type"] == "generic", o["effect_measure"]), []).append(o["label"])
-    add = f"{es_cfg.get('zero_cell_add', 0.5)} added to every cell of trials with a zero cell"
-    correction = es_cfg.get("correction", "exact")
+    add = f"{es_cfg['zero_cell_add']} added to every cell of trials with a zero cell"
+    correction = es_cfg["correction"]
     how = {
         "SMD": (f"Hedges' g (standardised mean difference, {words['contrast']}) with the {correction} small-sample "
-                f"correction and the {_variance_name(es_cfg.get('variance', 'LS'))} sampling variance"),
+                f"correction and the {_variance_name(es_cfg['variance'])} sampling variance"),
         "MD": (f"mean difference ({words['contrast']}) in the outcome's own units, with sampling variance "
                "SD\u2081\u00b2/n\u2081 + SD\u2082\u00b2/n\u2082"),
         "RR": f"risk ratio ({w.contrast_words(words['contrast'], 'RR')}; variance of Greenland & Robins 1985), {add}",
@@ -389,18 +398,18 @@ def _variance_name(v):
 
 
 def _method_name(m):
-    return {"REML": "restricted maximum likelihood (REML)", "DL": "DerSimonian-Laird", "PM": "Paule-Mandel",
-            "ML": "maximum likelihood", "HE": "Hedges", "HS": "Hunter-Schmidt", "SJ": "Sidik-Jonkman",
-            "EB": "empirical Bayes", "FE": "a common-effect model (\u03c4\u00b2 = 0)"}.get(m, m)
+    """The registries' words for a method (livingmeta.stats.estimators.METHODS, revman.REVMAN_METHODS)."""
+    entry = METHODS.get(m) or REVMAN_METHODS.get(m)
+    return entry.label if entry else m
 
 
 def _settings_rows(config):
     rows = []
-    for section in ("effect_size", "pooling", "moderators", "small_study_effects", "report"):
-        for k, v in (config.get(section) or {}).items():
+    for name in ("effect_size", "pooling", "moderators", "small_study_effects", "report"):
+        for k, v in (config.get(name) or {}).items():
             if k == "sensitivity":
                 v = "; ".join(f"{s['method']} + {s['test']}" for s in v)
-            rows.append({"setting": f"{section}.{k}", "value": str(v)})
+            rows.append({"setting": f"{name}.{k}", "value": str(v)})
     return rows
 
 

@@ -199,8 +199,8 @@ def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_
             tab.text(0, y_pi, "Prediction interval", ha="left", va="center", color=MUTED)
             right.text(0.04, y_pi, f"[{tr(model['pi_lower']):.2f}, {tr(model['pi_upper']):.2f}]", ha="left",
                        va="center", color=MUTED)
-        het = (f"Heterogeneity: Tau\u00b2 = {model['tau2']:.2f}; Chi\u00b2 = {model['Q']:.2f}, df = {model['Q_df']} "
-               f"({_p(model['Q_p'])}); I\u00b2 = {model['I2']:.0f}%")
+        het = (f"Heterogeneity: Tau\u00b2 = {model['tau2']:.2f}; Chi\u00b2 = {model['QE']:.2f}, df = {model['QEdf']} "
+               f"({_p(model['QEp'])}); I\u00b2 = {model['I2']:.0f}%")
         stat = "t" if model.get("test") == "knha" else "Z"
         overall = f"Test for overall effect: {stat} = {abs(model['z_or_t']):.2f} ({_p(model['pval'])})"
         tab.text(0, y_pi - 1, het, ha="left", va="center", fontsize=FOREST_FONT_PT - 0.5)
@@ -364,8 +364,8 @@ def subgroup_forest(analysis: dict, overall: dict | None = None, *, measure: str
     ax.set_ylim(0.3, n + 0.7)
     _effect_axis(ax, measure)
     ax.set_xlabel(f"{measure}{' (log scale)' if is_ratio(measure) else ''}:  {favours[0]}  |  {favours[1]}")
-    ax.set_title(f"Test for subgroup differences: Chi\u00b2 = {analysis['Q_between']:.2f}, "
-                 f"df = {analysis['df_between']} ({_p(analysis['p_between'])})", fontsize=8, loc="left")
+    ax.set_title(f"Test for subgroup differences: Chi\u00b2 = {analysis['QM']:.2f}, "
+                 f"df = {analysis['QMdf']} ({_p(analysis['QMp'])})", fontsize=8, loc="left")
     return fig
 
 

@@ -7,7 +7,7 @@ returns how many levels to rate down (0, 1 or 2) and a sentence giving the reaso
 the footnote of the summary-of-findings table. Evidence from randomised trials starts at high
 certainty; the levels removed add up, and certainty never falls below very low.
 
-Thresholds and their sources (defaults in DEFAULTS; every one is printed in the report's methods):
+Thresholds and their sources (defaults in config.schema.yaml, appraisal.grade; every one is printed in the report's methods):
 - risk of bias: more than half of the weight from trials not at low risk on the criterion
   domains (GRADE guidelines 4, Guyatt 2011 JCE 64:407: "most information from studies at
   moderate or high risk"), or a material shift of the low-risk-of-bias analysis;
@@ -31,26 +31,17 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from livingmeta.pipeline.config_check import section
 from livingmeta.stats import bias, dist
 from livingmeta.report import wording as w
 
 LEVELS = ("very low", "low", "moderate", "high")
-DEFAULTS = {
-    "rob_weight_share": 0.5,          # rate down when MORE than this share of weight is not at low risk
-    "rob_not_assessed_as_not_low": True,  # a trial not assessed is not known to be at low risk
-    "rob_material_shift_smd": 0.2,    # |low-RoB estimate - main estimate| at or above this is material
-    "rob_material_shift_ratio": 1.25,  # the same for ratio measures (a factor on the ratio scale)
-    "i2_serious": 50.0,               # I² above this (percent): serious inconsistency
-    "i2_very_serious": 75.0,          # above this, with the PI including no effect: very serious
-    "mid_smd": 0.2,                   # minimal important difference either side of the threshold
-    "mid_ratio": 1.25,                # RR/OR: 25% relative change either side
-    "ois_alpha": 0.05,
-    "ois_power": 0.80,
-    "ois_smd": 0.2,
-    "ois_relative_risk_reduction": 0.25,
-    "publication_bias_min_trials": 10,
-    "egger_p": 0.10,                  # rate down when Egger's p is BELOW this
-}
+# The thresholds' defaults live in workflow/schemas/config.schema.yaml (appraisal.grade), with
+# what each means: rate down for risk of bias when MORE than rob_weight_share of the weight is not
+# at low risk; I² above i2_serious (percent) is serious inconsistency; mid_* is the minimal
+# important difference either side of the threshold; rate down for publication bias when Egger's
+# p is BELOW egger_p.
+DEFAULTS = section("appraisal", {"grade": {}})["grade"]
 
 
 @dataclass(frozen=True)
@@ -236,8 +227,9 @@ def _small_study(sub, method: str, egger_model: str):
 
 
 def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_appraisal: dict, gs: dict,
-                pooling_cfg: dict, sse_cfg: dict, report_cfg: dict, arms: tuple = ("the intervention", "control")) -> dict:
-    """One row of the summary-of-findings table: numbers, effects, the five ratings, certainty."""
+                sse_cfg: dict | None, report_cfg: dict | None, arms: tuple = ("the intervention", "control")) -> dict:
+    """One row of the summary-of-findings table: numbers, effects, the five ratings, certainty.
+    The model's method comes from pooled.json (``analysis["model"]``), not from the config."""
     m, measure = analysis["model"], analysis["measure"]
     ratio = measure in ("RR", "OR")
     oid = analysis["outcome"]
@@ -278,7 +270,7 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
     r_ind = rate_indirectness((review_appraisal.get("indirectness") or {}).get(oid))
     egger_p = tf_ci = None
     if k >= gs["publication_bias_min_trials"]:
-        egger_p, tf_ci, _ = _small_study(sub, pooling_cfg.get("method", "REML"), sse_cfg.get("egger_model", "lm"))
+        egger_p, tf_ci, _ = _small_study(sub, m["method"], section("small_study_effects", sse_cfg)["egger_model"])
     r_pub = rate_publication_bias(k, egger_p, tf_ci, main_ci, threshold=threshold,
                                   min_trials=gs["publication_bias_min_trials"], p_limit=gs["egger_p"])
     ratings = [r_rob, r_inc, r_ind, r_imp, r_pub]
@@ -298,7 +290,7 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
         row["absolute"] = {"text": ("no absolute effect: the trials' control-group counts are not reported; set "
                                     "appraisal.assumed_control_risk in review.yaml")}
     elif measure == "SMD":
-        cer = report_cfg.get("nnt_control_response_rate", 0.30)
+        cer = section("report", report_cfg)["nnt_control_response_rate"]
         nnt = w.nnt_from_smd(w.benefit(m["estimate"], analysis["direction"]), cer)
         row["absolute"] = {"size_words": w.smd_size_words(m["estimate"]), "nnt": None if nnt is None else math.ceil(nnt),
                            "nnt_cer": cer,
@@ -326,7 +318,7 @@ def summary_of_findings(review_def: dict, pooled: dict, effect_table, rob: dict,
         sub = effect_table[(effect_table.outcome == a["outcome"]) & (effect_table.timepoint == a["timepoint"])]
         rob_a = next(x for x in rob["analyses"] if x["outcome"] == a["outcome"] and x["timepoint"] == a["timepoint"])
         rows.append(summary_row(a, rob_a, sub.reset_index(drop=True), odef, review_appraisal, gs,
-                                config.get("pooling", {}), config.get("small_study_effects", {}), config.get("report", {}),
+                                config.get("small_study_effects"), config.get("report"),
                                 (review_def["arms"]["intervention"], review_def["arms"]["control"])))
     return {"review": review_def["id"], "settings": gs, "rows": rows}
 

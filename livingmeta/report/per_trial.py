@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from livingmeta.pipeline.config_check import section
+
 CSV_NAME = "per_trial_results.csv"
 # Trials of the primary analysis listed in the compact appendix (the heaviest by weight).
 COMPACT_TOP = 20
@@ -42,7 +44,7 @@ def compact_print_section(review_def: dict, pooled: dict, trial_rows: list, conf
     """None when the PDF prints every per-trial table (reviews up to ``report.compact_print_above``
     trials); otherwise what the compact appendix prints: the heaviest trials' rows (as the full
     table formats them) and where the rest is."""
-    limit = int(config.get("report", {}).get("compact_print_above", 100))
+    limit = int(section("report", config.get("report"))["compact_print_above"])
     if len(trial_rows) <= limit:
         return None
     outcome = review_def["primary_outcome"]

@@ -166,12 +166,12 @@ def subgroup_sentence(analysis: dict, level_labels: dict, measure: str = "SMD") 
     parts = ", ".join("{} {} ({}; k = {})".format(level_labels.get(lv["level"], lv["level"]),
                                                   *effect_numbers(measure, lv["estimate"], lv["ci_lower"], lv["ci_upper"]),
                                                   lv["k"]) for lv in pooled)
-    if analysis["p_between"] < 0.05:
+    if analysis["QMp"] < 0.05:
         verdict = "The effect differed between subgroups"
     else:
         verdict = "There was no clear evidence that the effect differed between subgroups"
-    return (f"{verdict} (test for subgroup differences: \u03c7\u00b2 = {fmt(analysis['Q_between'])}, "
-            f"df = {analysis['df_between']}, {fmt_p(analysis['p_between'])}). Pooled effects: {parts}.")
+    return (f"{verdict} (test for subgroup differences: \u03c7\u00b2 = {fmt(analysis['QM'])}, "
+            f"df = {analysis['QMdf']}, {fmt_p(analysis['QMp'])}). Pooled effects: {parts}.")
 
 
 def regression_sentence(analysis: dict, *, unit: str | None = None, direction: str = "lower_is_better",

@@ -54,7 +54,7 @@ def _influence_intercept_only(fit: MetaAnalysis) -> pd.DataFrame:
         "dffits": dfb / np.sqrt(s2w * hat * (t_del + fit.vi)),
         "cook_d": dfb**2 / vb,
         "cov_r": vb_del_model / vb,
-        "tau2_del": t_del, "QE_del": loo["Q"], "hat": hat, "weight": fit.weights,
+        "tau2_del": t_del, "QE_del": loo["QE"], "hat": hat, "weight": fit.weights,
         "dfbs_intrcpt": dfb / np.sqrt(s2w * vb_del_all)})
     df["influential"] = _influential(df, df[["dfbs_intrcpt"]].to_numpy(), k, 1, 1)
     return df

@@ -59,7 +59,7 @@ def leave_one_out_fits(y, v, *, method="REML", test="z", level=0.95, start: floa
         H2 = tau2 / vt + 1
     half_pi = crit * np.sqrt(se**2 + tau2)
     return {"estimate": mu, "se": se, "zval": mu / se, "pval": pval, "ci_lower": mu - crit * se,
-            "ci_upper": mu + crit * se, "Q": QE, "Qp": dist.chi2_sf(QE, df), "tau2": tau2, "I2": I2, "H2": H2,
+            "ci_upper": mu + crit * se, "QE": QE, "QEp": dist.chi2_sf(QE, df), "tau2": tau2, "I2": I2, "H2": H2,
             "pi_lower": mu - half_pi, "pi_upper": mu + half_pi, "s2w": s2w}
 
 

@@ -24,22 +24,22 @@ class SubgroupAnalysis:
     moderator: str
     tau2_model: str            # "separate" or "common"
     levels: pd.DataFrame       # one row per level: k, estimate, ci, tau2, I2, ...
-    Q_between: float
-    df_between: int
-    p_between: float
+    QM: float                  # test for subgroup differences (metafor's name: a test of moderators)
+    QMdf: int
+    QMp: float
     not_pooled: list           # levels with a single study (shown, not pooled)
 
     def to_dict(self) -> dict:
         return {"moderator": self.moderator, "tau2_model": self.tau2_model,
-                "levels": self.levels.to_dict(orient="records"), "Q_between": self.Q_between,
-                "df_between": self.df_between, "p_between": self.p_between, "not_pooled": self.not_pooled}
+                "levels": self.levels.to_dict(orient="records"), "QM": self.QM,
+                "QMdf": self.QMdf, "QMp": self.QMp, "not_pooled": self.not_pooled}
 
 
 def subgroup_analysis(yi, vi, groups, *, moderator: str = "group", method: str = "REML", test: str = "z",
                       level: float = 0.95, tau2_model: str = "separate", min_k: int = 2) -> SubgroupAnalysis:
     """Pool each level of ``groups`` and test for subgroup differences.
 
-    ``separate``: each subgroup has its own tau^2; Q_between = sum of w_g (b_g - b_FE)^2 over the
+    ``separate``: each subgroup has its own tau^2; QM = sum of w_g (b_g - b_FE)^2 over the
     subgroup estimates with w_g = 1/se_g^2, chi^2 on G - 1 df (RevMan 5).
     ``common``: one tau^2 for all, the omnibus test of the subgroup dummies in a meta-regression
     (QM; an F test under knha). Levels with fewer than ``min_k`` (at least 2) studies are listed,
@@ -57,12 +57,12 @@ def subgroup_analysis(yi, vi, groups, *, moderator: str = "group", method: str =
             else:
                 y, v = np.nan, np.nan
             rows.append({"level": g, "k": int(sel.sum()), "estimate": y, "se": np.sqrt(v), "ci_lower": np.nan,
-                         "ci_upper": np.nan, "tau2": np.nan, "I2": np.nan, "Q": np.nan, "pooled": False})
+                         "ci_upper": np.nan, "tau2": np.nan, "I2": np.nan, "QE": np.nan, "pooled": False})
             continue
         r = rma(yi[sel], vi[sel], method=method, test=test, level=level)
         rows.append({"level": g, "k": int(sel.sum()), "estimate": r.estimate, "se": float(r.se[0]),
                      "ci_lower": float(r.ci_lower[0]), "ci_upper": float(r.ci_upper[0]), "pval": float(r.pval[0]),
-                     "tau2": r.tau2, "I2": r.I2, "Q": r.QE, "pooled": True})
+                     "tau2": r.tau2, "I2": r.I2, "QE": r.QE, "pooled": True})
     if not rows:
         raise ModelError(f"no trial reports moderator {moderator!r}")
     table = pd.DataFrame(rows)
@@ -78,7 +78,7 @@ def subgroup_analysis(yi, vi, groups, *, moderator: str = "group", method: str =
     elif tau2_model == "common":
         keep = np.isin(groups, pooled["level"].to_numpy())
         fit = rma(yi[keep], vi[keep], mods=pd.DataFrame({moderator: groups[keep]}), method=method, test=test, level=level)
-        q, df, p = fit.QM, int(fit.QM_df[0]), fit.QMp
+        q, df, p = fit.QM, int(fit.QMdf[0]), fit.QMp
     else:
         raise ValueError("tau2_model must be 'separate' or 'common'")
     return SubgroupAnalysis(moderator, tau2_model, table, q, df, p, not_pooled)

@@ -127,13 +127,13 @@ class ThreeLevelModel:
     def to_dict(self) -> dict:
         out = {"k": self.k, "n_clusters": self.n_clusters, "model": "threelevel",
                "sigma2_between": self.sigma2_between, "sigma2_within": self.sigma2_within,
-               "Q": self.QE, "Q_df": self.k - len(self.beta), "Q_p": self.QEp}
+               "QE": self.QE, "QEdf": self.k - len(self.beta), "QEp": self.QEp}
         if self.coef_names == ["intrcpt"]:
             out.update(estimate=self.estimate, se=float(self.se[0]), pval=float(self.pval[0]),
                        ci_lower=float(self.ci_lower[0]), ci_upper=float(self.ci_upper[0]))
         else:
             out.update(coefficients=dict(zip(self.coef_names, map(float, self.beta))),
-                       coef_se=dict(zip(self.coef_names, map(float, self.se))), QM=self.QM, QM_p=self.QMp)
+                       coef_se=dict(zip(self.coef_names, map(float, self.se))), QM=self.QM, QMp=self.QMp)
         return out
 
     def marginal_blocks(self):

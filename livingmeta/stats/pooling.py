@@ -101,7 +101,7 @@ class MetaAnalysis:
     H2: float
     vt: float
     QM: float
-    QM_df: tuple
+    QMdf: tuple
     QMp: float
     R2: float | None
     weights: np.ndarray
@@ -170,7 +170,7 @@ class MetaAnalysis:
         """Plain JSON-able summary (the keys of the CLI's ``analyze --json``)."""
         out = {"k": self.k, "method": self.method, "test": self.test, "level": self.level,
                "tau2": self.tau2, "se_tau2": _finite_or_none(self.se_tau2), "I2": self.I2, "H2": self.H2,
-               "Q": self.QE, "Q_df": self.k - self.p, "Q_p": self.QEp}
+               "QE": self.QE, "QEdf": self.k - self.p, "QEp": self.QEp}
         if self.int_only:
             pr = self.predict()
             # a common-effect model has no prediction interval (as metafor): null, not a number
@@ -185,7 +185,7 @@ class MetaAnalysis:
                 coef_pval=dict(zip(self.coef_names, map(float, self.pval))),
                 coef_ci_lower=dict(zip(self.coef_names, map(float, self.ci_lower))),
                 coef_ci_upper=dict(zip(self.coef_names, map(float, self.ci_upper))),
-                QM=self.QM, QM_df=list(self.QM_df), QM_p=self.QMp, R2=self.R2)
+                QM=self.QM, QMdf=list(self.QMdf), QMp=self.QMp, R2=self.R2)
         if self.test == "knha":
             out["df"] = self.ddf
         return {key: _finite_or_none(val) if isinstance(val, float) else val for key, val in out.items()}
@@ -200,7 +200,7 @@ class MetaAnalysis:
             lines.append(f"tau^2 = {self.tau2:.4f} (SE = {self.se_tau2:.4f}); I^2 = {self.I2:.2f}%; H^2 = {self.H2:.2f}")
         lines.append(f"Q(df = {self.k - self.p}) = {self.QE:.4f}, p = {self.QEp:.4g}")
         if not self.int_only:
-            lines.append(f"Test of moderators: QM(df = {self.QM_df}) = {self.QM:.4f}, p = {self.QMp:.4g}")
+            lines.append(f"Test of moderators: QM(df = {self.QMdf}) = {self.QM:.4f}, p = {self.QMp:.4g}")
         lines += ["", f"{'':12s}{'estimate':>10s}{'se':>10s}{'stat':>10s}{'pval':>10s}{'ci.lb':>10s}{'ci.ub':>10s}"]
         for i, name in enumerate(self.coef_names):
             lines.append(f"{name:12s}{self.beta[i]:10.4f}{self.se[i]:10.4f}{self.zval[i]:10.4f}"
@@ -307,13 +307,13 @@ def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: floa
     if test == "knha":
         ddf = k - p
         QM = QM / m
-        QM_df = (m, ddf)
+        QMdf = (m, ddf)
         QMp = float(dist.f_sf(QM, m, ddf))
         pval = 2 * dist.t_sf(np.abs(zval), ddf)
         crit = dist.t_isf(a, ddf)
     else:
         ddf = np.inf
-        QM_df = (m,)
+        QMdf = (m,)
         QMp = float(dist.chi2_sf(QM, m))
         pval = 2 * dist.norm_sf(np.abs(zval))
         crit = dist.norm_isf(a)
@@ -332,7 +332,7 @@ def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: floa
         yi=yi, vi=vi, X=X, coef_names=names, method=method, test=test, level=level, tau2=float(t2),
         se_tau2=float(se_t2), beta=beta, vb=vb, se=se, zval=zval, pval=pval,
         ci_lower=beta - crit * se, ci_upper=beta + crit * se, ddf=float(ddf), QE=QE, QEp=QEp,
-        I2=float(I2), H2=float(H2), vt=float(vt), QM=QM, QM_df=QM_df, QMp=QMp, R2=R2,
+        I2=float(I2), H2=float(H2), vt=float(vt), QM=QM, QMdf=QMdf, QMp=QMp, R2=R2,
         weights=100 * w / w.sum(), s2w=float(s2w), iterations=iterations,
         study_labels=list(study) if study is not None else None)
 

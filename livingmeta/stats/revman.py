@@ -37,6 +37,27 @@ from livingmeta.errors import ModelError
 RATIO = ("OR", "RR", "PETO_OR", "HR")
 
 
+@dataclass(frozen=True)
+class RevManMethod:
+    """A pooling method of RevMan's beside the tau^2 estimators' registry
+    (livingmeta.stats.estimators.METHODS): its name (the command line's and ``to_dict``'s), the
+    words the report uses, the source, and how :func:`dichotomous` runs it."""
+
+    name: str
+    label: str
+    citation: str
+    statistical_method: str      # RevMan's: MH or Peto
+    random: bool                 # DerSimonian-Laird random effects on top
+
+
+REVMAN_METHODS: dict[str, RevManMethod] = {m.name: m for m in (
+    RevManMethod("MH", "Mantel-Haenszel", "Mantel & Haenszel (1959); Greenland & Robins (1985)", "MH", False),
+    RevManMethod("MH+DL", "Mantel-Haenszel heterogeneity with DerSimonian-Laird random effects (RevMan)",
+                 "DerSimonian & Laird (1986); Deeks & Higgins (2010)", "MH", True),
+    RevManMethod("Peto", "Peto's one-step odds ratio", "Yusuf et al. (1985)", "Peto", False),
+)}
+
+
 @dataclass
 class RevManResult:
     """A RevMan-style analysis: per study (all rows, NaN where not estimable) and pooled."""
@@ -54,9 +75,9 @@ class RevManResult:
     ci_upper: float = float("nan")
     zval: float = float("nan")
     pval: float = float("nan")
-    Q: float = float("nan")
+    QE: float = float("nan")
     df: int = 0
-    Q_p: float = float("nan")
+    QEp: float = float("nan")
     I2: float = float("nan")
     tau2: float = 0.0
     level: float = 0.95
@@ -70,7 +91,7 @@ class RevManResult:
         """The keys of ``livingmeta analyze --json`` (log scale for ratio measures)."""
         name = {"MH": "MH+DL" if self.random else "MH", "Peto": "Peto", "IV": "DL" if self.random else "FE"}[self.method]
         return {"k": self.k, "method": name, "measure": self.measure, "test": "z", "level": self.level,
-                "tau2": self.tau2, "I2": self.I2, "Q": self.Q, "Q_df": self.df, "Q_p": self.Q_p,
+                "tau2": self.tau2, "I2": self.I2, "QE": self.QE, "QEdf": self.df, "QEp": self.QEp,
                 "estimate": self.estimate, "se": self.se, "zval": self.zval, "pval": self.pval,
                 "ci_lower": self.ci_lower, "ci_upper": self.ci_upper,
                 "not_estimable": [int(i) for i in np.flatnonzero(~self.estimable)]}
@@ -141,22 +162,22 @@ def pool(yi, vi, estimable, *, measure: str, method: str = "IV", random: bool = 
     if method == "MH":
         raw, corrected = ([np.asarray(x, float)[ok] for x in table] for table in counts)
         est, se, w = _mh(raw, corrected, measure)
-        res.Q = max(0.0, float(np.sum((y - est) ** 2 / v))) if k > 1 else 0.0
-        res.Q_p, res.I2 = _heterogeneity(res.Q, res.df) if k > 1 else (float("nan"), float("nan"))
+        res.QE = max(0.0, float(np.sum((y - est) ** 2 / v))) if k > 1 else 0.0
+        res.QEp, res.I2 = _heterogeneity(res.QE, res.df) if k > 1 else (float("nan"), float("nan"))
         if random and k > 1:
             wi = 1 / v
-            res.tau2 = max(0.0, (res.Q - res.df) / (wi.sum() - np.sum(wi**2) / wi.sum()))
+            res.tau2 = max(0.0, (res.QE - res.df) / (wi.sum() - np.sum(wi**2) / wi.sum()))
             fit = pooling.rma(y, v, tau2=res.tau2, level=level)
             est, se, w = fit.estimate, float(fit.se[0]), 1 / (v + res.tau2)
         res.estimate, res.se = float(est), float(se)
     elif k == 1:
         res.estimate, res.se, w = float(y[0]), float(np.sqrt(v[0])), np.ones(1)
-        res.Q, res.Q_p, res.I2 = 0.0, float("nan"), float("nan")
+        res.QE, res.QEp, res.I2 = 0.0, float("nan"), float("nan")
     else:
         fit = pooling.rma(y, v, method="DL" if random else "FE", level=level)
         res.estimate, res.se, res.tau2 = fit.estimate, float(fit.se[0]), fit.tau2
-        res.Q = fit.QE
-        res.Q_p, res.I2 = _heterogeneity(res.Q, res.df)
+        res.QE = fit.QE
+        res.QEp, res.I2 = _heterogeneity(res.QE, res.df)
         w = 1 / (v + fit.tau2)
     res.weights[ok] = 100 * w / np.sum(w)
     res.ci_lower, res.ci_upper = res.estimate - crit * res.se, res.estimate + crit * res.se
