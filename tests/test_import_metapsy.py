@@ -364,3 +364,31 @@ def test_generic_blocks_pool_as_given_and_ratios_must_be_on_the_log_scale(review
     assert (row.yi, row.vi) == (-0.5, pytest.approx(0.04))
     row = table[(table.trial_id == "singh-2005") & (table.outcome == "completion")].iloc[0]
     assert (row.yi, row.measure) == (1.2, "RR")
+
+
+@pytest.mark.parametrize("comparisons, expected", [
+    ("pharmacotherapy vs placebo", ("pharmacotherapy", "placebo")),
+    ("Guided self-help versus waitlist", ("Guided self-help", "waitlist")),
+    (None, None),
+])
+def test_the_arms_words_come_from_the_databases_metadata(tmp_path, comparisons, expected):
+    """No review's words in the importer: the intervention and comparator are named by the
+    database's metadata/comparisons.txt; without it the report keeps its generic words."""
+    db = tmp_path / "db"
+    shutil.copytree(FIX / "24.0.2", db)
+    target = db / "metadata" / "comparisons.txt"
+    if comparisons is None:
+        target.unlink()
+    else:
+        target.write_text(comparisons + "\n")
+    definition = metapsy.read(db).definition
+    labels = {m["name"]: m["label"] for m in definition["moderators"]}
+    if expected is None:
+        assert "labels" not in definition
+        assert labels["condition_arm1"] == "Type of arm 1"
+        assert "psychotherapy" not in definition["title"].lower() + definition["intervention"].lower()
+    else:
+        assert (definition["labels"]["intervention"], definition["labels"]["comparator"]) == expected
+        assert definition["labels"]["favours_intervention"] == f"Favours {expected[0]}"
+        assert labels["condition_arm1"] == f"Type of {expected[0]}"
+        assert definition["intervention"].startswith(expected[0].capitalize())

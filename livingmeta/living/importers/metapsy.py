@@ -54,10 +54,11 @@ ROB_SCORE = "rob"  # number of low-risk RoB 1 items (0-4): a moderator, not a do
 NUMERIC = ["mean_arm1", "sd_arm1", "n_arm1", "mean_arm2", "sd_arm2", "n_arm2", "mean_change_arm1", "sd_change_arm1",
            "n_change_arm1", "mean_change_arm2", "sd_change_arm2", "n_change_arm2", "event_arm1", "event_arm2",
            "totaln_arm1", "totaln_arm2", "precalc_g", "precalc_g_se", ".g", ".g_se", "year"]
-# Moderators read from the database when present: (column, type, label used when the codebook has none)
+# Moderators read from the database when present: (column, type, label used when the codebook has
+# none; {arm1}/{arm2} are the arms as metadata/comparisons.txt names them)
 MODERATORS = [
-    ("condition_arm1", "categorical", "Type of psychotherapy"),
-    ("condition_arm2", "categorical", "Type of control condition"),
+    ("condition_arm1", "categorical", "Type of {arm1}"),
+    ("condition_arm2", "categorical", "Type of {arm2} condition"),
     ("format", "categorical", "Treatment format"),
     ("country", "categorical", "Country"),
     ("target_group", "categorical", "Target group"),
@@ -517,7 +518,7 @@ def attribution(db: MetapsyRelease) -> str:
     readme = db.text.get("README", "")
     name = (re.search(r"`(data-[a-z0-9-]+)`", readme) or [None, f"data-{db.text.get('shorthand', 'metapsy')}"])[1]
     doi = DOI_PATTERN.search(readme)
-    return (f"Metapsy: {db.text.get('comparisons', 'psychotherapy vs control')} database ({name}), version "
+    return (f"Metapsy: {db.text.get('comparisons') or db.text.get('shorthand', 'metapsy')} database ({name}), version "
             f"{db.release}, the Metapsy collaboration" + (f"; doi:10.5281/zenodo.{doi.group(1)}" if doi else "") + ".")
 
 
@@ -559,14 +560,24 @@ def outcome_of(db: MetapsyRelease) -> tuple[str, str]:
     return condition, f"{condition.capitalize()} symptom severity"
 
 
+def arm_words(db: MetapsyRelease) -> tuple[str, str] | None:
+    """(intervention, comparator) as the database names them: metadata/comparisons.txt reads
+    "<arm 1> vs <arm 2>" (e.g. "psychotherapy vs control"). None when it does not: the report then
+    uses its generic words."""
+    m = re.fullmatch(r"\s*(.+?)\s+(?:vs\.?|versus)\s+(.+?)\s*", db.text.get("comparisons") or "", flags=re.I)
+    return (m.group(1), m.group(2)) if m else None
+
+
 def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list) -> dict:
-    comparison = db.text.get("comparisons", "psychotherapy vs control")
+    words = arm_words(db)
+    comparison = db.text.get("comparisons") or "arm 1 vs arm 2"
     short = db.text.get("shorthand", "metapsy")
     tp_labels = {"post": "post-test", "fu1": "first follow-up", "fu2": "second follow-up"}
     moderators = []
     for col, kind, fallback in mods:
         desc = db.codebook.get(col) or db.codebook.get({"n_sessions_arm1": "n_sessions_ig"}.get(col, col))
-        entry = {"name": col, "label": fallback, "type": kind}
+        arm1, arm2 = words or ("arm 1", "arm 2")
+        entry = {"name": col, "label": fallback.format(arm1=arm1, arm2=arm2), "type": kind}
         if kind == "categorical":
             book = codebook_levels(desc)
             entry["levels"] = {lv: book.get(lv, f"{lv} (code not in the codebook)") for lv in sorted(levels[col])}
@@ -580,8 +591,8 @@ def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list) 
         "id": "", "title": f"Metapsy {short}: {comparison}",
         "question": f"How large is the effect of {comparison} on {outcome_of(db)[1].lower()} at post-test?",
         "population": "As included by the Metapsy database (see its inclusion criteria)",
-        "intervention": "Psychotherapy, as classified by the database (condition_arm1)",
-        "comparison": "Control conditions, as classified by the database (condition_arm2)",
+        "intervention": f"{(words[0] if words else 'arm 1').capitalize()}, as classified by the database (condition_arm1)",
+        "comparison": f"{(words[1] if words else 'arm 2').capitalize()} conditions, as classified by the database (condition_arm2)",
         "authors": [a["name"] for a in db.authors if isinstance(a, dict) and a.get("name")] or ["Metapsy collaboration"],
         "search_date": db.text.get("last_search") or "not reported",
         "data_source": (f"Metapsy database {short} ({comparison}), release {db.release}: data.csv and metadata/ as "
@@ -594,8 +605,8 @@ def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list) 
                       "effect_measure": "SMD", "direction": "lower_is_better",
                       "timepoints": [{"id": tp, "label": tp_labels.get(tp, tp)} for tp in timepoints]}],
         "arms": {"intervention": INTERVENTION, "control": CONTROL},
-        "labels": {"intervention": "psychotherapy", "comparator": "control",
-                   "favours_intervention": "Favours psychotherapy", "favours_comparator": "Favours control"},
+        **({"labels": {"intervention": words[0], "comparator": words[1], "favours_intervention": f"Favours {words[0]}",
+                       "favours_comparator": f"Favours {words[1]}"}} if words else {}),
         "dependent_effects": {"primary": "aggregate", "rho": 0.6,
                               "note": "metapsyTools' default: effects within a study aggregated with an assumed "
                                       "correlation of 0.6 (metafor aggregate, Borenstein 2009); the three-level "
