@@ -49,3 +49,18 @@ def test_heterogeneity_words():
 def test_fmt_uses_a_true_minus_and_never_minus_zero():
     assert w.fmt(-0.004) == "0.00"
     assert w.fmt(-0.62) == "\u22120.62"
+
+
+def _model(estimate, lo, hi, i2):
+    return {"estimate": estimate, "ci_lower": lo, "ci_upper": hi, "I2": i2}
+
+
+def test_take_home_says_the_effect_varied_only_when_it_did_and_asks_for_trials_only_at_low_certainty():
+    kw = dict(direction="lower_is_better", intervention="the intervention", outcome="symptoms", measure="SMD")
+    varied_low = w.take_home(_model(-0.6, -0.8, -0.4, 64.0), certainty="low", certainty_level="low", **kw)
+    assert "varied between trials" in varied_low and "trials are needed" in varied_low
+    steady_high = w.take_home(_model(-0.6, -0.8, -0.4, 12.0), certainty="high", certainty_level="high", **kw)
+    assert "varied" not in steady_high and "needed" not in steady_high
+    assert steady_high.startswith("The intervention led to a moderate reduction in symptoms on average")
+    assert w.take_home(_model(-0.1, -0.3, 0.1, 0.0), certainty="low", certainty_level="low", **kw) == (
+        "The trials do not show a clear effect of the intervention on symptoms.")

@@ -146,7 +146,8 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level)
         "lead": (f"{review_def['question']} Across {main['k']} randomised trials with {main['participants']:,} "
                  f"participants, " + result_text[0].lower() + result_text[1:]
                  + f" The certainty of this evidence is {certainty['summary']}."),
-        "take_home": _take_home(m, direction, intervention, outcome_words, certainty["summary"], measure),
+        "take_home": w.take_home(m, direction=direction, intervention=intervention, outcome=outcome_words,
+                                 certainty=certainty["summary"], certainty_level=certainty["level"], measure=measure),
         "primary_label": f"{outcome_words}, {tp['label']}",
         "favours_note": f"Left of the line of no effect: {favours[0][0].lower() + favours[0][1:]}; right: {favours[1][0].lower() + favours[1][1:]}.",
         "model_line": {"method": m["method"], "test": m["test"], "estimate": estimate, "ci": ci, "tau2": w.fmt(m["tau2"]),
@@ -222,49 +223,24 @@ def _external(review_def, moderators, external, measure, level) -> dict:
     lv = next((x for x in mod["levels"] if x["level"] == spec.get("level")), None) if mod else None
     if lv is not None:
         name = mod.get("level_labels", {}).get(lv["level"], lv["level"])
-        subgroup = {"k": lv["k"], "text": (
-            f"In this review, {lv['k']} trials were in the subgroup \u2018{name}\u2019: pooled "
-            f"{w.effect_text(measure, lv['estimate'], lv['ci_lower'], lv['ci_upper'], level)}."
-            if lv["pooled"] else f"In this review only {lv['k']} trial was in the subgroup \u2018{name}\u2019.")}
+        subgroup = {"k": lv["k"], "text": w.subgroup_level_sentence(lv, name, measure, level)}
     box = None
     if external:
-        ci_level = float(spec.get("ci_level", w.DEFAULT_LEVEL))
-        ci = external.get(f"ci_{round(100 * ci_level)}") or external.get("ci")
-        box = {"citation": " ".join(external["citation"].split()), "text": (
-            f"A separate meta-analysis of {external['trials']} randomised trials of {spec.get('subject', 'the same question')} "
-            f"({external['participants']['total']:,} participants) found {spec.get('effect_words', 'an effect')} of "
-            f"\u0394 = {w.fmt(external['delta'])} ({w.pct(ci_level)} CI {w.fmt_ci(*ci)}), with "
-            f"I\u00b2 = {w.fmt(external['i2_pct'], 0)}%. {spec.get('sign_note', '')} "
-            f"{external.get('note', '')} It is quoted, not pooled.").replace("  ", " ")}
+        box = {"citation": " ".join(external["citation"].split()), "text": w.external_evidence_sentence(external, spec)}
     return {"subgroup_vs_external": subgroup, "external": box,
             "external_heading": spec.get("heading", "External evidence")}
 
 
 def _bias_and_sensitivity(main, small_study, level) -> dict:
     measure = main["measure"]
-    if "egger" in small_study:
-        tf = small_study["trim_and_fill"]
-        sse_text = (f"Egger's regression test {w.fmt_p(small_study['egger']['pval'])}; Begg's rank correlation "
-                    f"Kendall's \u03c4 = {w.fmt(small_study['begg']['tau'])}, {w.fmt_p(small_study['begg']['pval'])}. "
-                    f"Trim-and-fill imputed {tf['k0']} trial(s) on the {tf['side']} side; the adjusted estimate is "
-                    f"{w.effect_text(measure, tf['estimate'], tf['ci_lower'], tf['ci_upper'], tf['level'])}.")
-        if small_study["egger"]["pval"] < 0.10:
-            sse_text += (" Funnel-plot asymmetry suggests that small trials reported larger benefits, which can "
-                         "come from publication bias or from lower quality of small trials.")
-        if small_study["below_minimum"]:
-            sse_text += f" With fewer than {small_study['min_trials']} trials these tests have little power."
-    else:
-        sse_text = "Not assessed: " + small_study.get("not_analysed_reason", "too few trials") + "."
+    sse_text = w.small_study_sentence(small_study, measure)
 
     # Sensitivity rows.
     sens = [{"label": s.get("label") or f"{s['method']} estimator, {'Hartung-Knapp' if s['test'] == 'knha' else 'Wald (z)'} CI",
              **dict(zip(("estimate", "ci"), w.effect_numbers(measure, s["estimate"], s["ci_lower"], s["ci_upper"]))),
              "tau2": w.fmt(s["tau2"]), "I2": w.fmt(s["I2"], 0)} for s in main.get("sensitivity", [])]
     loo = main.get("leave_one_out")
-    loo_text = (f"Leaving out one trial at a time, the pooled {measure} ranged from {w.fmt_effect(loo['min_estimate'], measure)} "
-                f"(without {loo['min_trial']}) to {w.fmt_effect(loo['max_estimate'], measure)} (without {loo['max_trial']})"
-                + ("; no single trial changes whether the confidence interval includes no effect." if not loo["any_changes_significance"]
-                   else "; leaving out a single trial can change whether the confidence interval includes no effect.")) if loo else ""
+    loo_text = w.leave_one_out_sentence(main["leave_one_out"], measure) if main.get("leave_one_out") else ""
     return {"small_study_text": sse_text, "sensitivity": sens, "loo_text": loo_text}
 
 
@@ -425,18 +401,6 @@ def _missing_data(trials, review_def):
         if n:
             out.append(f"{label.capitalize()}: not found for {n} of {len(trials)} trials")
     return out
-
-
-def _take_home(m, direction, intervention, outcome, certainty, measure):
-    if not w.ci_excludes_null(m["ci_lower"], m["ci_upper"]):
-        return f"The trials do not show a clear effect of {intervention} on {outcome}."
-    if w.benefit(m["estimate"], direction) > 0:
-        size = w.size_words(m["estimate"], measure)
-        change = "reduction in" if direction == "lower_is_better" else "improvement in"
-        return (f"{intervention.capitalize()} led to a {size + ' ' if size else ''}{change} {outcome} on average, but the effect varied "
-                f"between trials and the certainty of the evidence is {certainty}; larger, well-concealed and "
-                f"blinded trials are needed to pin it down.")
-    return f"On average {outcome} was worse with {intervention}; the certainty of the evidence is {certainty}."
 
 
 def css_string(text) -> "markupsafe.Markup":

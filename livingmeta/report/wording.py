@@ -223,3 +223,73 @@ def changes_sentences(changes: dict, measure: str = "SMD", level: float = DEFAUL
         out.append(f"The conclusion changed, from {prev['conclusion']} to {cur['conclusion']}." if changes.get("conclusion_changed")
                    else f"The conclusion did not change ({cur['conclusion']}).")
     return out
+
+
+def subgroup_level_sentence(level_result: dict, name: str, measure: str, level: float) -> str:
+    """One subgroup of this review, set beside an external meta-analysis of the same question."""
+    k = level_result["k"]
+    if not level_result["pooled"]:
+        return f"In this review only {k} trial was in the subgroup \u2018{name}\u2019."
+    return (f"In this review, {k} trials were in the subgroup \u2018{name}\u2019: pooled "
+            f"{effect_text(measure, level_result['estimate'], level_result['ci_lower'], level_result['ci_upper'], level)}.")
+
+
+def external_evidence_sentence(external: dict, spec: dict) -> str:
+    """An external meta-analysis quoted (never pooled), in the words review.yaml's
+    external_evidence gives (subject, effect_words, sign_note) and at its ci_level."""
+    ci_level = float(spec.get("ci_level", DEFAULT_LEVEL))
+    ci = external.get(f"ci_{round(100 * ci_level)}") or external.get("ci")
+    return (f"A separate meta-analysis of {external['trials']} randomised trials of {spec.get('subject', 'the same question')} "
+            f"({external['participants']['total']:,} participants) found {spec.get('effect_words', 'an effect')} of "
+            f"\u0394 = {fmt(external['delta'])} ({pct(ci_level)} CI {fmt_ci(*ci)}), with "
+            f"I\u00b2 = {fmt(external['i2_pct'], 0)}%. {spec.get('sign_note', '')} "
+            f"{external.get('note', '')} It is quoted, not pooled.").replace("  ", " ")
+
+
+def small_study_sentence(small_study: dict, measure: str) -> str:
+    """Egger's and Begg's tests and trim-and-fill (small_study_effects.json), or why not assessed."""
+    if "egger" not in small_study:
+        return "Not assessed: " + small_study.get("not_analysed_reason", "too few trials") + "."
+    tf = small_study["trim_and_fill"]
+    text = (f"Egger's regression test {fmt_p(small_study['egger']['pval'])}; Begg's rank correlation "
+            f"Kendall's \u03c4 = {fmt(small_study['begg']['tau'])}, {fmt_p(small_study['begg']['pval'])}. "
+            f"Trim-and-fill imputed {tf['k0']} trial(s) on the {tf['side']} side; the adjusted estimate is "
+            f"{effect_text(measure, tf['estimate'], tf['ci_lower'], tf['ci_upper'], tf['level'])}.")
+    if small_study["egger"]["pval"] < 0.10:
+        text += (" Funnel-plot asymmetry suggests that small trials reported larger benefits, which can "
+                 "come from publication bias or from lower quality of small trials.")
+    if small_study["below_minimum"]:
+        text += f" With fewer than {small_study['min_trials']} trials these tests have little power."
+    return text
+
+
+def leave_one_out_sentence(loo: dict, measure: str) -> str:
+    """The range of the pooled estimate with one trial left out at a time, and whether leaving out
+    a single trial changes whether the interval includes no effect."""
+    return (f"Leaving out one trial at a time, the pooled {measure} ranged from {fmt_effect(loo['min_estimate'], measure)} "
+            f"(without {loo['min_trial']}) to {fmt_effect(loo['max_estimate'], measure)} (without {loo['max_trial']})"
+            + ("; no single trial changes whether the confidence interval includes no effect." if not loo["any_changes_significance"]
+               else "; leaving out a single trial can change whether the confidence interval includes no effect."))
+
+
+TAKE_HOME_VARIED_I2 = 50  # % : the "substantial" band (Cochrane Handbook 10.10.2) and GRADE's inconsistency rule here
+
+
+def take_home(model: dict, *, direction: str, intervention: str, outcome: str, certainty: str, certainty_level: str,
+              measure: str) -> str:
+    """The closing sentence for readers (``certainty``: the GRADE summary as printed; its level one
+    of high, moderate, low, very low). It says the effect varied between trials only when it did
+    (I\u00b2 of 50% or more) and that more trials are needed only when the certainty is low or very low."""
+    if not ci_excludes_null(model["ci_lower"], model["ci_upper"]):
+        return f"The trials do not show a clear effect of {intervention} on {outcome}."
+    if benefit(model["estimate"], direction) <= 0:
+        return f"On average {outcome} was worse with {intervention}; the certainty of the evidence is {certainty}."
+    size = size_words(model["estimate"], measure)
+    change = "reduction in" if direction == "lower_is_better" else "improvement in"
+    varied = model.get("I2") is not None and model["I2"] >= TAKE_HOME_VARIED_I2
+    text = (f"{intervention[0].upper() + intervention[1:]} led to a {size + ' ' if size else ''}{change} {outcome} on average"
+            + (", but the effect varied between trials" if varied else "")
+            + f"; the certainty of the evidence is {certainty}")
+    if certainty_level in ("low", "very low"):
+        text += "; larger, well-concealed and blinded trials are needed to pin it down"
+    return text + "."
