@@ -489,11 +489,12 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
 
 def _generic_block_problems(f, base, blk, arm_names, spec) -> list[Problem]:
     """A block with a computed effect (generic: estimate, se): its arms only say who took part."""
+    from livingmeta.stats.effects import RATIO_MEASURES  # here: the record checks otherwise run without numpy
     out = []
     for arm in blk.get("arms", {}):
         if arm not in arm_names:
             out.append(Problem(f, f"{base}.arms.{arm}", f"arm is not declared under 'arms' ({sorted(arm_names)})"))
-    if spec.get("effect_measure") in ("RR", "OR") and not blk["generic"].get("log_scale", False):
+    if spec.get("effect_measure") in RATIO_MEASURES and not blk["generic"].get("log_scale", False):
         out.append(Problem(f, f"{base}.generic.log_scale", f"a {spec['effect_measure']} is pooled on the log scale: give "
                                                            "the log estimate and its SE with log_scale: true"))
     return out

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 
 from livingmeta.pipeline.appraisal import NOT_ASSESSED  # noqa: E402
 from livingmeta.pipeline.labels import check_svg  # noqa: E402
-from livingmeta.report.wording import contrast_words, is_ratio, on_display_scale  # noqa: E402
+from livingmeta.report.wording import contrast_words, effect_numbers, is_ratio, on_display_scale  # noqa: E402
 
 from livingmeta.paths import FONT_DIR
 for _font in sorted(FONT_DIR.glob("NotoSans-*.ttf")):
@@ -251,15 +251,13 @@ def _forest_rob_columns(fig, rows, headings, top, continued, ylim):
                     color="white" if jd not in ("unclear", "some_concerns") else INK)
 
 
-def forest_overview(rows, model: dict, *, measure: str = "SMD", ratio: bool = False, level: float = 0.95,
-                    favours=GENERIC_FAVOURS, **_):
+def forest_overview(rows, model: dict, *, measure: str = "SMD", level: float = 0.95, favours=GENERIC_FAVOURS, **_):
     """The forest plot of a review too large to print row by row, on one page: every trial's
     estimate (square sized by weight) and confidence interval, sorted by estimate, with the pooled
     estimate and its interval; no per-trial text (the paged plot, in the web edition, has it)."""
     rows = rows.sort_values(["yi", "label"], kind="stable").reset_index(drop=True)
     k = len(rows)
     lim = _forest_xlim(rows, model)
-    tr = np.exp if ratio else (lambda v: v)
     fig, ax = plt.subplots(figsize=(6.4, 8.4))
     ys = np.arange(k, 0, -1) + 2.0
     ci_lo, ci_hi = rows.ci_lower.to_numpy(float), rows.ci_upper.to_numpy(float)
@@ -278,9 +276,11 @@ def forest_overview(rows, model: dict, *, measure: str = "SMD", ratio: bool = Fa
     ax.spines["left"].set_visible(False)
     ticks = np.linspace(-lim, lim, 5)
     ax.set_xticks(ticks)
-    ax.set_xticklabels([f"{tr(t):.2g}" for t in ticks])
-    ax.text(-lim, k + 2.6, f"{k} trials, sorted by {measure}; pooled {tr(est):.2f} [{tr(lo):.2f}, {tr(hi):.2f}] "
-            "(diamond and dashed line)", ha="left", va="bottom", color=INK)
+    ax.set_xticklabels([f"{t:.2g}" for t in ticks])
+    _effect_axis(ax, measure)  # a ratio: round ratios on the log axis, labelled as ratios
+    pooled, ci = effect_numbers(measure, est, lo, hi)
+    ax.text(-lim, k + 2.6, f"{k} trials, sorted by {measure}; pooled {pooled} ({ci}) (diamond and dashed line)",
+            ha="left", va="bottom", color=INK)
     ax.set_xlabel(f"{measure} ({_pct(level)} CI):  {favours[0]}  |  {favours[1]}")
     return fig
 

@@ -231,7 +231,7 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
     """One row of the summary-of-findings table: numbers, effects, the five ratings, certainty.
     The model's method comes from pooled.json (``analysis["model"]``), not from the config."""
     m, measure = analysis["model"], analysis["measure"]
-    ratio = measure in ("RR", "OR")
+    ratio = w.is_ratio(measure)
     oid = analysis["outcome"]
     declared_threshold = (review_appraisal.get("decision_threshold") or {}).get(oid)
     threshold = (math.log(declared_threshold) if ratio else float(declared_threshold)) if declared_threshold is not None else 0.0

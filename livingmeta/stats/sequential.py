@@ -21,8 +21,8 @@ import numpy as np
 
 from livingmeta.stats.dist import norm_cdf, norm_isf, norm_ppf, norm_sf
 from livingmeta.errors import ModelError
+from livingmeta.stats.effects import RATIO_MEASURES
 
-RATIO_MEASURES = ("RR", "OR")
 Z_GRID_MAX = 12.0  # paths beyond 12 standard deviations carry no probability worth tracking
 
 
