@@ -33,6 +33,21 @@ include: "workflow/rules/per_trial.smk"
 include: "workflow/rules/report.smk"
 
 
+# Rule scripts run in a fork of one warm process that has done their imports (livingmeta.pipeline.warm):
+# local runs only; cluster jobs, and LIVINGMETA_COLD=1, start each script in its own Python.
+onstart:
+    if workflow.is_main_process and workflow.local_exec:
+        start_warm_process("scripts")
+
+
+onsuccess:
+    end_of_run()
+
+
+onerror:
+    end_of_run()
+
+
 rule all:
     input:
         expand(f"{RESULTS}/{{review}}/report.pdf", review=config["reviews"]),

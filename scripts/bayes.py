@@ -1,4 +1,8 @@
 """Rule bayes: Bayesian random-effects meta-analysis of the primary outcome."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 import pandas as pd
 
 from livingmeta.pipeline.settled import bayes_analysis

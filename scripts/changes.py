@@ -1,4 +1,8 @@
 """Rule changes: what changed since the previous edition."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 from pathlib import Path
 
 from livingmeta.living.editions import compare_editions, record_hashes

@@ -1,4 +1,8 @@
 """Rule cumulative: cumulative meta-analysis by publication year."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 import pandas as pd
 
 from livingmeta.pipeline.analysis import cumulative_by_year

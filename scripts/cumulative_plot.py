@@ -1,4 +1,8 @@
 """Rule cumulative_plot: the estimate as trials accrued."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 from livingmeta.report.figures import cumulative_plot, save_figure
 from livingmeta.files import read_json
 from livingmeta.report.review_words import figure_style

@@ -1,4 +1,8 @@
 """Rule effect_sizes: one effect size and variance per trial, outcome and timepoint."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 import pandas as pd
 
 from livingmeta.pipeline.analysis import effect_size_table

@@ -1,4 +1,8 @@
 """Rule extract: validate the trial records, write the tidy tables."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 from livingmeta.pipeline.records import load_review
 from livingmeta.pipeline.tables import arm_table, published_table, trial_table
 from livingmeta.pipeline.contracts import write_stage_csv

@@ -1,5 +1,9 @@
 """Rule forest_plot: RevMan-style forest plot of the primary outcome, split into pages (the report)
 and a preview (SVG and PNG: the whole plot when it fits one page, else its first page)."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 import shutil
 from pathlib import Path
 

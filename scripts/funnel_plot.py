@@ -1,4 +1,8 @@
 """Rule funnel_plot: contour-enhanced funnel plot."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 from livingmeta.report.figures import funnel_plot, save_figure
 from livingmeta.files import read_json
 from livingmeta.report.review_words import figure_style

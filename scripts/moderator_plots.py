@@ -1,4 +1,8 @@
 """Rule moderator_plots: a subgroup forest or bubble plot per analysed moderator."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 from pathlib import Path
 
 from livingmeta.report.figures import bubble_plot, save_figure, subgroup_forest

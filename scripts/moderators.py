@@ -1,4 +1,8 @@
 """Rule moderators: subgroup analyses and meta-regressions on the primary outcome."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 import pandas as pd
 
 from livingmeta.pipeline.analysis import moderator_analyses

@@ -1,4 +1,8 @@
 """Rule per_trial_results: the primary analysis per trial as one tidy CSV."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 import pandas as pd
 
 from livingmeta.files import read_json

@@ -1,4 +1,8 @@
 """Rule pool: meta-analysis of every outcome and timepoint."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 import pandas as pd
 
 from livingmeta.pipeline.analysis import pool_review

@@ -1,4 +1,8 @@
 """Rule prisma: validate review.yaml's search_flow and draw one PRISMA 2020 diagram per edition."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 from pathlib import Path
 
 from livingmeta.report.figures import save_figure

@@ -1,5 +1,9 @@
 """Rule report_html: build the report context from the analysis files and render it twice: the
 HTML that WeasyPrint prints (report_print.html) and the self-contained web edition (report.html)."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 import os
 from pathlib import Path
 

@@ -1,5 +1,9 @@
 """Rule report_pdf: HTML to a tagged, archival PDF/A-3a with WeasyPrint (local project files only), with
 the trial data and the fitted results attached inside it."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 import os
 from pathlib import Path
 

@@ -1,4 +1,8 @@
 """Rule risk_of_bias: judgements from the trial records, low-risk refit and subgroups -> rob.json."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 import pandas as pd
 
 from livingmeta.pipeline.appraisal import risk_of_bias_review

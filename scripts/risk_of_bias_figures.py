@@ -1,5 +1,9 @@
 """Rule risk_of_bias_figures: traffic-light grid and weighted summary per tool, forest plot with
 the criterion judgements, and the subgroup plot by risk of bias (primary analysis)."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 from pathlib import Path
 
 import pandas as pd

@@ -1,4 +1,8 @@
 """Rule sequential: trial sequential analysis of the primary outcome across years and editions."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 import pandas as pd
 
 from livingmeta.pipeline.settled import sequential_analysis

@@ -1,4 +1,8 @@
 """Rule sequential_plot: the trial sequential analysis figure."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 from livingmeta.report.figures import save_figure
 from livingmeta.files import read_json
 from livingmeta.report.settled_figure import sequential_plot

@@ -1,4 +1,8 @@
 """Rule small_study_effects: Egger, Begg, trim-and-fill, funnel data."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 import pandas as pd
 
 from livingmeta.pipeline.analysis import small_study_analysis

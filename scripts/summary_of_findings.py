@@ -1,4 +1,8 @@
 """Rule summary_of_findings: GRADE ratings and certainty per pooled outcome -> sof.json."""
+from livingmeta.pipeline.warm import hand_off
+
+hand_off()  # in the workflow's warm process when one runs, where these imports are done
+
 import pandas as pd
 
 from livingmeta.files import read_json

@@ -8,6 +8,7 @@ other file.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import platform
@@ -411,14 +412,28 @@ def css_string(text) -> "markupsafe.Markup":
     return markupsafe.Markup(f'"{out}"')
 
 
-def render_html(context: dict, template_dir: Path = TEMPLATE_DIR, *, web: bool = False, inline_svgs=None,
-                downloads=()) -> str:
-    """The report's HTML: for print (WeasyPrint; figures as files, data attached to the PDF) or,
-    with ``web=True``, the self-contained web edition (figures inline, data as downloads)."""
+@functools.lru_cache(maxsize=4)
+def _template_environment(template_dir: Path):
+    """One Jinja2 environment per template folder, so each template is compiled once per process
+    (Jinja recompiles a template whose file changed)."""
     import jinja2
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["css_string"] = css_string
-    return env.get_template("report.html.j2").render(
+    return env
+
+
+def warm_up() -> None:
+    """Compile the report's templates in the workflow's warm process (livingmeta.pipeline.warm)."""
+    env = _template_environment(TEMPLATE_DIR)
+    for name in env.list_templates(extensions=["j2"]):
+        env.get_template(name)
+
+
+def render_html(context: dict, template_dir: Path = TEMPLATE_DIR, *, web: bool = False, inline_svgs=None,
+                downloads=()) -> str:
+    """The report's HTML: for print (WeasyPrint; figures as files, data attached to the PDF) or,
+    with ``web=True``, the self-contained web edition (figures inline, data as downloads)."""
+    return _template_environment(Path(template_dir)).get_template("report.html.j2").render(
         **context, web=web, inline_svgs=inline_svgs or {}, downloads=list(downloads),
         attachment_names=[name for name, _, _ in ATTACHMENTS])

@@ -65,6 +65,13 @@ def use_shipped_fonts() -> None:
     os.environ["LIVINGMETA_FONTCONFIG"] = "1"
 
 
+def warm_up() -> None:
+    """Load WeasyPrint after pointing fontconfig at the shipped fonts: the workflow's warm
+    process (livingmeta.pipeline.warm) calls this once, so report_pdf starts with it loaded."""
+    use_shipped_fonts()
+    import weasyprint  # noqa: F401
+
+
 def render_pdf(html_path: Path, pdf_path: Path, *, allowed_roots=None, attachments=(), edition_date=None,
                pdf_variant: str = "pdf/a-3a") -> list[str]:
     """Render the HTML file to a tagged archival PDF (PDF/A-3a by default) with the given files

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from livingmeta.pipeline.records import record_paths
+from livingmeta.pipeline.warm import start_warm_process, stop_warm_process
 
 
 def trial_records(wildcards):
@@ -34,3 +35,15 @@ def config_file():
     """The configuration file in use (the last one given), which the edition fingerprint covers."""
     files = list(workflow.overwrite_configfiles or []) or ["config/config.yaml"]
     return str(files[-1])
+
+
+def end_of_run():
+    """Stop the warm process, and release Snakemake's idle rescheduling timer: its scheduler
+    arms a one-second threading.Timer after every pass (the job rate limit's re-check), and
+    Python waits for that non-daemon thread before exiting, a second added to every build."""
+    import threading
+
+    stop_warm_process()
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
