@@ -55,7 +55,7 @@ context = build_context(
     changes=read_json(sm.input.changes), figures=figures, settled=settled,
     appraisal={"rob": read_json(sm.input.rob), "sof": read_json(sm.input.sof), "prisma": read_json(sm.input.prisma)},
     fonts_dir=os.path.relpath(TEMPLATE_DIR / "fonts", out_dir.resolve()).replace(os.sep, "/"))
-context["revman_reproduction"] = revman_reproduction.section_for_review_dir(review_dir)
+context["revman_reproduction"] = revman_reproduction.section_for_review_dir(review_dir, review_def)
 context["source_date_epoch"] = epoch  # report_pdf stamps the PDF with it
 write_stage_json(sm.output.context, context, "report_context")
 atomic_write_bytes(sm.output.print_html, render_html(context).encode("utf-8"))

@@ -234,14 +234,15 @@ def test_report_section_shows_reproduction_only_for_revman_reviews(tmp_path):
 
     from livingmeta.report.context import TEMPLATE_DIR
     _import(tmp_path, ZIP)
-    ctx = revman_reproduction.section_for_review_dir(tmp_path / "fleiss-1993")
+    review_yaml = lambda d: yaml.safe_load((d / "review.yaml").read_text())  # noqa: E731
+    ctx = revman_reproduction.section_for_review_dir(tmp_path / "fleiss-1993", review_yaml(tmp_path / "fleiss-1993"))
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     html = env.get_template("sections/revman_reproduction.html.j2").render(revman_reproduction=ctx)
     assert "Analysis 1.1: Aspirin" in html and "0.896866" in html and "DIFFERS" not in html
     assert "RevMan stored no totals for this analysis" in html
     default = Path(__file__).parents[1] / "data" / "reviews" / "exercise-depression"
-    assert revman_reproduction.section_for_review_dir(default) is None
+    assert revman_reproduction.section_for_review_dir(default, review_yaml(default)) is None
 
 
 def test_subgroups_are_parsed_and_each_subgroup_reproduced(tmp_path):
