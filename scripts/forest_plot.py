@@ -1,5 +1,5 @@
 """Rule forest_plot: RevMan-style forest plot of the primary outcome, split into pages (the report)
-and a preview (SVG and PNG: the whole plot when it fits one page, else its first page)."""
+and forest_plot.svg (the whole plot when it fits one page, else its first page)."""
 from livingmeta.pipeline.warm import hand_off
 
 hand_off()  # in the workflow's warm process when one runs, where these imports are done
@@ -33,14 +33,13 @@ if len(rows) <= FOREST_ROWS_PER_PAGE:
     shutil.copyfile(sm.output.svg, pages / "page_1.svg")
     n_pages = 1
 else:
-    # Several pages: the preview (SVG and PNG) is the first page. A one-piece plot of hundreds of
-    # rows (80 inches tall at 480) took half this rule's time, and the report never used it.
+    # Several pages: forest_plot.svg is the first page. A one-piece plot of hundreds of rows
+    # (80 inches tall at 480) took half this rule's time, and the report never used it.
     figs = forest_plot_pages(rows, entry["model"], **style)
     for i, fig in enumerate(figs, start=1):
-        save_figure(fig, pages / f"page_{i}", png=(i == 1))
+        save_figure(fig, pages / f"page_{i}")
     shutil.copyfile(pages / "page_1.svg", sm.output.svg)
-    shutil.move(pages / "page_1.png", sm.output.png)
     # one page for the PDF of a review too large to print row by row (report.compact_print_above)
-    save_figure(forest_overview(rows, entry["model"], **style), pages / "overview", png=False)
+    save_figure(forest_overview(rows, entry["model"], **style), pages / "overview")
     n_pages = len(figs)
 ctx.line(f"{len(rows)} trials on {n_pages} page(s) -> {sm.output.svg}")

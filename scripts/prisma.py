@@ -18,6 +18,6 @@ summary = prisma_summary(review_def, sm.input.review)  # a FlowError stops the r
 out = Path(sm.output.figures)
 out.mkdir(parents=True, exist_ok=True)
 for ed in summary["editions"]:
-    save_figure(flow_diagram(review_def["search_flow"], ed["index"]), out / f"edition_{ed['index'] + 1}", png=False)
+    save_figure(flow_diagram(review_def["search_flow"], ed["index"]), out / f"edition_{ed['index'] + 1}")
 write_stage_json(sm.output.json, summary, "prisma")
 ctx.line(f"{len(summary['editions'])} flow diagram(s)" if summary["editions"] else summary["not_drawn_reason"])

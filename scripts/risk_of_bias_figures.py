@@ -30,9 +30,9 @@ if a is not None:
     for tool in a["tools"]:
         for i, fig in enumerate(traffic_light_pages(a["trials"], tool, rows_per_page=cfg["traffic_light_rows_per_page"],
                                                     compress_above=cfg["traffic_light_compress_above"]), start=1):
-            made += save_figure(fig, out / f"traffic_light_{tool}_{i}", png=False)
+            made += save_figure(fig, out / f"traffic_light_{tool}_{i}")
         if a["summary"][tool]:
-            made += save_figure(summary_plot(a["summary"][tool], tool), out / f"summary_{tool}", png=False)
+            made += save_figure(summary_plot(a["summary"][tool], tool), out / f"summary_{tool}")
     entry = next(x for x in read_json(sm.input.pooled)["analyses"] if x["outcome"] == outcome["id"] and x["timepoint"] == tp["id"])
     rows["weight_pct"] = rows.trial_id.map({t["trial_id"]: t["weight_pct"] for t in entry["trials"]})
     per_trial, headings = forest_rob_columns(a["trials"], rob["criterion"])
@@ -43,8 +43,8 @@ if a is not None:
     for i, fig in enumerate(forest_plot_pages(rows, entry["model"], measure=entry["measure"], ratio=entry.get("ratio", False),
                                               arm_labels=(arms["intervention"].capitalize(), arms["control"].capitalize()),
                                               favours=(f"Favours {first}", f"Favours {second}"), rob_headings=headings), start=1):
-        made += save_figure(fig, out / f"forest_rob_{i}", png=False)
+        made += save_figure(fig, out / f"forest_rob_{i}")
     if "levels" in a["moderator"]:
         made += save_figure(subgroup_forest(a["moderator"], entry["model"], measure=entry["measure"],
-                                            favours=(f"Favours {first}", f"Favours {second}")), out / "subgroups", png=False)
+                                            favours=(f"Favours {first}", f"Favours {second}")), out / "subgroups")
 ctx.line(f"{len(made)} figures -> {out}")

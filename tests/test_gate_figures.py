@@ -11,7 +11,7 @@ from livingmeta.report.figures import save_figure
 def svg_of(tmp_path, text):
     fig, ax = plt.subplots()
     ax.set_title(text)
-    written = save_figure(fig, tmp_path / "fig", png=True)
+    written = save_figure(fig, tmp_path / "fig")
     return (tmp_path / "fig.svg").read_text(), written
 
 
@@ -37,5 +37,5 @@ def test_the_forest_plot_draws_a_label_with_dollars(tmp_path):
     model = {"estimate": -0.4, "ci_lower": -0.7, "ci_upper": -0.1, "pi_lower": -0.9, "pi_upper": 0.1, "tau2": 0.0,
              "I2": 0.0, "QE": 0.1, "QEdf": 1, "QEp": 0.7, "z_or_t": -2.5, "pval": 0.01, "k": 2, "method": "REML",
              "test": "z"}
-    save_figure(forest_plot(rows, model), tmp_path / "forest", png=False)
+    save_figure(forest_plot(rows, model), tmp_path / "forest")
     assert r"Zz $\foo$ 2020" in (tmp_path / "forest.svg").read_text()

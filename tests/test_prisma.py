@@ -96,7 +96,7 @@ def test_summary_validates_before_drawing():
 def test_diagram_is_vector_text_in_the_shipped_font(tmp_path):
     from livingmeta.report.figures import save_figure
     for i in (0, 1):
-        save_figure(prisma_figure.flow_diagram([FIRST, UPDATE], i), tmp_path / f"e{i}", png=False)
+        save_figure(prisma_figure.flow_diagram([FIRST, UPDATE], i), tmp_path / f"e{i}")
         svg = (tmp_path / f"e{i}.svg").read_text()
         assert "Records screened" in svg and "Noto Sans" in svg and "<image" not in svg
     assert "previous version" in (tmp_path / "e1.svg").read_text()

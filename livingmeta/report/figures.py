@@ -1,6 +1,6 @@
 """Figures: forest plot (RevMan layout), contour-enhanced funnel plot, subgroup forest plot and
 meta-regression bubble plot. Each function takes tidy data and returns a matplotlib Figure;
-``save_figure`` writes SVG (vector, for the PDF) and PNG (previews) deterministically.
+``save_figure`` writes SVG (vector: the PDF and the web edition use it) deterministically.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ plt.rcParams.update({
     "text.parse_math": False,
 })
 ROW_INCH = 0.165
-PREVIEW_DPI = 100  # PNG previews; the PDF uses the SVGs
 FOREST_FONT_PT = 7  # printed at about 90% on A4, so about 6.3 pt: the size of RevMan's tables
 INK, MUTED, ACCENT, DIAMOND = "#1a1a1a", "#6b6b6b", "#1f5f8b", "#111111"
 # risk-of-bias judgements in robvis's colours (green, yellow, red); not assessed: an empty circle
@@ -45,19 +44,16 @@ COLOURS = {"low": "#02C100", "unclear": "#E2DF07", "some_concerns": "#E2DF07", "
 GLYPHS = {"low": "+", "unclear": "?", "some_concerns": "!", "high": "\u2013", NOT_ASSESSED: ""}
 
 
-def save_figure(fig, stem: Path | str, *, png: bool = True) -> list[str]:
-    """Write stem.svg (for the PDF) and, unless ``png=False``, stem.png (previews) with fixed
-    metadata, so the same inputs give the same bytes."""
+def save_figure(fig, stem: Path | str) -> list[str]:
+    """Write stem.svg with fixed metadata, so the same inputs give the same bytes. SVG only: the
+    PDF, the web edition and any slide take it (PNG previews cost a third of the figure rules'
+    time and nothing used them)."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(stem.with_suffix(".svg"), format="svg", metadata={"Date": None}, bbox_inches="tight")
     check_svg(stem.with_suffix(".svg"))  # an invalid SVG would be dropped from the PDF without a word
-    written = [str(stem.with_suffix(".svg"))]
-    if png:
-        fig.savefig(stem.with_suffix(".png"), format="png", dpi=PREVIEW_DPI, metadata={"Software": None}, bbox_inches="tight")
-        written.append(str(stem.with_suffix(".png")))
     plt.close(fig)
-    return written
+    return [str(stem.with_suffix(".svg"))]
 
 
 def _fmt(x, nd=2):

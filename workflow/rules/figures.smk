@@ -8,7 +8,6 @@ rule forest_plot:
         review=review_definition,
     output:
         svg=f"{RESULTS}/{{review}}/figures/forest_plot.svg",
-        png=f"{RESULTS}/{{review}}/figures/forest_plot.png",
         pages=directory(f"{RESULTS}/{{review}}/figures/forest_plot_pages"),
     log:
         f"{RESULTS}/{{review}}/logs/forest_plot.log",
@@ -25,7 +24,6 @@ rule funnel_plot:
         review=review_definition,
     output:
         svg=f"{RESULTS}/{{review}}/figures/funnel_plot.svg",
-        png=f"{RESULTS}/{{review}}/figures/funnel_plot.png",
     log:
         f"{RESULTS}/{{review}}/logs/funnel_plot.log",
     conda:
@@ -57,7 +55,6 @@ rule cumulative_plot:
         review=review_definition,
     output:
         svg=f"{RESULTS}/{{review}}/figures/cumulative_plot.svg",
-        png=f"{RESULTS}/{{review}}/figures/cumulative_plot.png",
     log:
         f"{RESULTS}/{{review}}/logs/cumulative_plot.log",
     conda:

@@ -41,7 +41,6 @@ rule sequential_plot:
         review=review_definition,
     output:
         svg=f"{RESULTS}/{{review}}/figures/sequential_plot.svg",
-        png=f"{RESULTS}/{{review}}/figures/sequential_plot.png",
     log:
         f"{RESULTS}/{{review}}/logs/sequential_plot.log",
     conda:
