@@ -21,17 +21,21 @@ SOURCE = ROOT / "tests" / "fixtures" / "metapsy" / "24.0.2"
 
 
 def run(repeat: int = 3) -> dict:
-    imports, clean, edited = [], [], []
+    imports, clean, edited, edited_cold = [], [], [], []
+    record = Path("data") / "reviews" / REVIEW / "trials" / "aagaard-2017.yaml"
     for i in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
             work = copy_project(Path(tmp))
             imports.append(timed([sys.executable, "-m", "livingmeta.cli", "import", str(Path(tmp) / "imported"),
                                   str(SOURCE)], work, snakemake_env()))
             clean.append(timed(snakemake_cmd(REVIEW), work, snakemake_env()))
-            edit_one_record(work / "data" / "reviews" / REVIEW / "trials" / "aagaard-2017.yaml", i)
+            edit_one_record(work / record, 2 * i)
             edited.append(timed(snakemake_cmd(REVIEW), work, snakemake_env()))
+            edit_one_record(work / record, 2 * i + 1)
+            edited_cold.append(timed(snakemake_cmd(REVIEW), work, snakemake_env(cold=True)))
     return {"import 480 studies": summary(imports), "clean build": summary(clean),
-            "one study edited, rebuild": summary(edited), "slurm_client_stall_s": slurm_client_stall()}
+            "one study edited, rebuild": summary(edited), "same, no warm process": summary(edited_cold),
+            "slurm_client_stall_s": slurm_client_stall()}
 
 
 if __name__ == "__main__":

@@ -49,11 +49,14 @@ def slurm_client_stall() -> float:
     return time.perf_counter() - t
 
 
-@lru_cache(maxsize=1)
-def snakemake_env() -> dict:
+@lru_cache(maxsize=2)
+def snakemake_env(cold: bool = False) -> dict:
     """The environment for the timed builds: when SLURM's client stalls (see the module's doc),
-    a `scontrol` that fails at once comes first on PATH."""
-    env = dict(os.environ)
+    a `scontrol` that fails at once comes first on PATH. ``cold``: every rule script in its own
+    Python, as before the warm process (livingmeta.pipeline.warm), for comparison."""
+    env = {k: v for k, v in os.environ.items() if k != "LIVINGMETA_COLD"}
+    if cold:
+        env["LIVINGMETA_COLD"] = "1"
     if slurm_client_stall() > 2:
         stub = Path(tempfile.mkdtemp(prefix="livingmeta-bench-")) / "scontrol"
         stub.write_text("#!/bin/sh\nexit 1\n")
@@ -101,16 +104,20 @@ def summary(samples) -> dict:
 
 
 def run(repeat: int = 3) -> dict:
-    clean, noop, edited = [], [], []
+    clean, noop, edited, edited_cold = [], [], [], []
+    record = Path("data") / "reviews" / REVIEW / "trials" / "singh-2005.yaml"
     for i in range(repeat):
         with tempfile.TemporaryDirectory() as tmp:
             work = copy_project(Path(tmp))
             clean.append(timed(snakemake_cmd(REVIEW), work, snakemake_env()))
             noop.append(timed(snakemake_cmd(REVIEW), work, snakemake_env()))
-            edit_one_record(work / "data" / "reviews" / REVIEW / "trials" / "singh-2005.yaml", i)
+            edit_one_record(work / record, 2 * i)
             edited.append(timed(snakemake_cmd(REVIEW), work, snakemake_env()))
+            edit_one_record(work / record, 2 * i + 1)
+            edited_cold.append(timed(snakemake_cmd(REVIEW), work, snakemake_env(cold=True)))
     return {"clean build": summary(clean), "no-op rerun": summary(noop),
-            "one trial edited, rebuild": summary(edited), "slurm_client_stall_s": slurm_client_stall()}
+            "one trial edited, rebuild": summary(edited),
+            "same, no warm process": summary(edited_cold), "slurm_client_stall_s": slurm_client_stall()}
 
 
 def print_rows(title: str, result: dict) -> None:
