@@ -206,3 +206,17 @@ def test_config_schema_accepts_exactly_the_priors_the_engine_reads():
         assert not re.match(pattern, spec), spec
         with pytest.raises(PriorSpecError):
             parse_tau_prior(spec)
+
+
+def test_a_prior_in_standard_deviations_moves_to_the_outcome_units():
+    from livingmeta.stats.bayes import in_outcome_units
+    hn = in_outcome_units(parse_tau_prior("half-normal:0.5"), 12.0)
+    assert (hn.family, hn.params) == ("half-normal", (6.0,)) and "in standard deviations" in hn.description
+    ln = in_outcome_units(parse_tau_prior("log-normal:-2.5,1.5"), 12.0)
+    assert ln.params == pytest.approx((-2.5 + 2 * np.log(12.0), 1.5))
+    # the density of tau_units = 12 * tau_SD: p_units(12 t) = p_SD(t) / 12
+    for prior in ("half-cauchy:0.3", "rhodes", "log-normal:-2.5,1.5"):
+        p = parse_tau_prior(prior)
+        t = np.array([0.05, 0.2, 0.9])
+        assert in_outcome_units(p, 12.0).logpdf(12 * t) == pytest.approx(p.logpdf(t) - np.log(12.0))
+    assert in_outcome_units(parse_tau_prior("uniform"), 12.0) == parse_tau_prior("uniform")

@@ -68,3 +68,12 @@ def test_pre_post_correlation_sweep_runs_over_the_assumed_correlations():
     # with standardisation by the pre-test SD, a higher correlation means a smaller variance
     vs = [float(sweep[r].vi) for r in sweep]
     assert vs[0] > vs[1] > vs[2]
+
+
+def test_common_sd_pools_every_group_with_its_degrees_of_freedom():
+    from livingmeta.stats.effects import common_sd, pooled_sd
+    # one trial: the Handbook's pooled SD
+    assert common_sd([4.0, 6.0], [20, 30]) == pytest.approx(float(pooled_sd(4.0, 20, 6.0, 30)))
+    # by hand: (19*16 + 29*36 + 9*25) / (19 + 29 + 9) = 1573 / 57
+    assert common_sd([4.0, 6.0, 5.0, float("nan")], [20, 30, 10, 40]) == pytest.approx((1573 / 57) ** 0.5)
+    assert np.isnan(common_sd([float("nan")], [10]))

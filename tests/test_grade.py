@@ -2,8 +2,10 @@
 the optimal information size against Cohen's (1988) table; absolute effects per 1,000; and the
 summary-of-findings table built from a crafted review."""
 
+import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -217,3 +219,26 @@ def test_review_thresholds_override_config_which_override_defaults():
     pooled["analyses"][0]["model"]["I2"] = 55.0
     rows = g.summary_of_findings(_review({"grade": {"i2_serious": 60}}), pooled, eff, rob, {})["rows"]
     assert rows[0]["ratings"][1]["downgrade"] == 0 and rows[0]["ratings"][1]["reason"].startswith("Not rated down")
+
+
+def test_a_mean_difference_gets_the_thresholds_set_in_sds_in_its_own_units():
+    """The same trials as an SMD and as a mean difference in units of S = 10 (every group's SD is
+    S, so the pooled SD is S): the same ratings. Before, a mean difference compared its interval
+    with a minimal important difference of 0.2 of its own units."""
+    pooled, eff, rob = _inputs()
+    review = _review()
+    s = 10.0
+    model = {"estimate": -0.4, "ci_lower": -0.7, "ci_upper": 0.15, "I2": 0.0, "pi_lower": -0.7, "pi_upper": 0.15}
+    pooled["analyses"][0]["model"] = model
+    smd = g.summary_of_findings(review, pooled, eff, rob, {})["rows"][0]
+    md_pooled = json.loads(json.dumps(pooled))
+    md_pooled["analyses"][0].update(measure="MD", model={k: (v * s if v is not None and k != "I2" else v)
+                                                         for k, v in model.items()})
+    md_eff = eff.assign(yi=eff.yi * s, vi=eff.vi * s * s, sd_int=s, sd_ctl=s, n_int=50, n_ctl=50)
+    review["outcomes"][0]["effect_measure"] = "MD"
+    md = g.summary_of_findings(review, md_pooled, md_eff, rob, {})["rows"][0]
+    assert [r["downgrade"] for r in md["ratings"]] == [r["downgrade"] for r in smd["ratings"]]
+    assert md["ratings"][3]["downgrade"] == 1  # includes no effect, not an appreciable harm of 0.2 SD = 2 units
+    assert "2.00 (minimal important difference)" in md["absolute"]["text"] and "SD 10.00" in md["absolute"]["text"]
+    no_sd = g.summary_of_findings(review, md_pooled, md_eff.assign(sd_int=np.nan, sd_ctl=np.nan), rob, {})["rows"][0]
+    assert "no standard deviations" in no_sd["absolute"]["text"]

@@ -114,3 +114,13 @@ def test_monitor_reports_futility_inside_the_wedge():
     out = sq.monitor(looks, 785, power=0.8)
     assert out["looks"][1]["crossed"] == "futility" and out["looks"][1]["futility"] > 0.2
     assert sq.monitor(looks, 785)["looks"][1]["crossed"] is None  # no wedge unless asked
+
+
+def test_a_mean_difference_information_size_uses_the_outcome_variance():
+    """Wetterslev 2008 eq. 1 with nu = sigma^2, by hand: MD 5 with SD 20, alpha 0.05, power 0.9:
+    4 (1.959964 + 1.281552)^2 * 400 / 25 = 672.5 -> 673 participants, as an SMD of 0.25 needs."""
+    ris = sq.required_information_size(5.0, measure="MD", alpha=0.05, power=0.90, sd=20.0)
+    assert ris["fixed"] == 673 and ris["sd"] == 20.0
+    assert ris["fixed"] == sq.required_information_size(0.25, measure="SMD", alpha=0.05, power=0.90)["fixed"]
+    with pytest.raises(ModelError, match="standard deviation"):
+        sq.required_information_size(5.0, measure="MD")

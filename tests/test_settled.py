@@ -172,3 +172,54 @@ def test_binary_primary_outcome_uses_ratio_threshold_and_control_risk():
     assert s["ris"]["adjusted"] == int(np.ceil(4 * z ** 2 * pbar * (1 - pbar) / (pc - pi) ** 2))
     ctx = settled_context(bayes=b, sequential=s, review_def=review)
     assert "RR " in ctx["bayes"]["estimates"] and "drug A is better than placebo for relapse" in ctx["bayes"]["probabilities"]
+
+
+def _as_mean_difference(eff, review, s):
+    """The same SYNTHETIC trials as mean differences in units of ``s`` (every group's SD is s, so the
+    SD pooled over the groups is s): yi * s, vi * s^2, and the threshold s times the SMD one."""
+    md = eff.assign(yi=eff.yi * s, vi=eff.vi * s * s, measure="MD", sd_int=s, sd_ctl=s)
+    rv = json.loads(json.dumps(review))
+    rv["outcomes"][0]["effect_measure"] = "MD"
+    rv["outcomes"][0]["clinically_important_difference"]["value"] *= s
+    return md, rv
+
+
+@pytest.mark.parametrize("s", [10.0, 0.25])
+def test_a_mean_difference_gets_the_same_information_size_and_boundaries_as_its_smd(s):
+    """Wetterslev's nu is the outcome's variance: an MD of s * 0.2 with SD s needs the participants
+    an SMD of 0.2 needs. Before, nu = 1 whatever the units (10 units: 8 participants, not 785)."""
+    eff, review = _synthetic_effects(), _synthetic_review()
+    smd = sequential_analysis(eff, review, {}, {"method": "REML"})
+    md = sequential_analysis(*_as_mean_difference(eff, review, s), {}, {"method": "REML"})
+    assert md["ris"]["adjusted"] == smd["ris"]["adjusted"] and md["ris"]["sd"] == pytest.approx(s)
+    assert [lk["z"] for lk in md["looks"]] == pytest.approx([lk["z"] for lk in smd["looks"]], rel=1e-7)  # REML converged to ~1e-9
+    assert md["status"] == smd["status"]
+    text = settled_context(bayes=bayes_analysis(*_as_mean_difference(eff, review, s), {}), sequential=md,
+                           review_def=_as_mean_difference(eff, review, s)[1])["sequential"]["basis"]
+    assert f"standard deviation taken as {s:.2f}" in text
+
+
+@pytest.mark.parametrize("prior", ["half-normal:0.5", "half-cauchy:0.3", "rhodes:mental-health:nonpharma"])
+def test_a_mean_difference_gets_its_tau_prior_in_its_own_units(prior):
+    """The tau priors are set in standard deviations: rescaled by the outcome's SD, the Bayesian fit
+    of the trials as mean differences is the SMD fit times s (probabilities unchanged)."""
+    s = 10.0
+    eff, review = _synthetic_effects(), _synthetic_review()
+    cfg = {"tau_prior": prior, "sensitivity_tau_priors": ["half-normal:1.0"]}
+    smd = bayes_analysis(eff, review, cfg)
+    md = bayes_analysis(*_as_mean_difference(eff, review, s), cfg)
+    assert md["outcome_sd"] == pytest.approx(s)
+    for key in ("benefit", "important_benefit", "harm"):
+        assert md["probabilities"][key] == pytest.approx(smd["probabilities"][key], abs=1e-7)
+    for key in ("mu_median", "mu_ci_lower", "mu_ci_upper", "tau_median", "tau_ci_upper"):
+        assert md["model"][key] == pytest.approx(s * smd["model"][key], rel=1e-6)
+    assert md["prior_sensitivity"][0]["benefit"] == pytest.approx(smd["prior_sensitivity"][0]["benefit"], abs=1e-7)
+    assert "in standard deviations" in md["model"]["tau_prior"]
+
+
+def test_a_mean_difference_without_standard_deviations_is_not_analysed_and_says_why():
+    eff, review = _synthetic_effects(), _synthetic_review()
+    md, rv = _as_mean_difference(eff, review, 10.0)
+    md = md.assign(sd_int=np.nan, sd_ctl=np.nan)
+    assert "standard deviations" in sequential_analysis(md, rv, {}, {})["not_analysed_reason"]
+    assert "standard deviations" in bayes_analysis(md, rv, {})["not_analysed_reason"]

@@ -96,6 +96,16 @@ def _participants(sub: pd.DataFrame) -> tuple[int, int]:
     return int(n_int), int(n_ctl)
 
 
+def outcome_sd(rows: pd.DataFrame) -> float | None:
+    """The outcome's standard deviation pooled over every group of ``rows`` (an analysis' effect
+    rows; :func:`livingmeta.stats.effects.common_sd`), or None when no group reports one."""
+    if not {"sd_int", "n_int", "sd_ctl", "n_ctl"} <= set(rows.columns):
+        return None
+    sd = effects.common_sd(np.concatenate([rows.sd_int.to_numpy(float), rows.sd_ctl.to_numpy(float)]),
+                           np.concatenate([rows.n_int.to_numpy(float), rows.n_ctl.to_numpy(float)]))
+    return None if np.isnan(sd) or sd <= 0 else sd
+
+
 def _fit_dict(fit: pooling.MetaAnalysis, with_ci: bool = True) -> dict:
     d = fit.to_dict()
     if fit.method != "FE" and with_ci:

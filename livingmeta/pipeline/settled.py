@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from livingmeta.stats import pooling, sequential
-from livingmeta.pipeline.analysis import RATIO_MEASURES, _participants, primary_analysis_rows
+from livingmeta.pipeline.analysis import RATIO_MEASURES, _participants, outcome_sd, primary_analysis_rows
 from livingmeta.pipeline.config_check import section
-from livingmeta.stats.bayes import bayes_rma
+from livingmeta.stats.bayes import bayes_rma, in_outcome_units, parse_tau_prior
 
 CID_FIELD = "clinically_important_difference"
 # The priors and settings come from config bayes: (defaults in config.schema.yaml): the prior
@@ -44,7 +44,18 @@ def bayes_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> d
         out["not_analysed_reason"] = f"{len(sub)} trial(s) report the primary outcome; the model needs 2 or more"
         return out
     measure = str(sub["measure"].iloc[0])
-    fit = bayes_rma(sub.yi.to_numpy(), sub.vi.to_numpy(), tau_prior=tau_spec, mu_prior=cfg["mu_prior"],
+    # The tau priors are set in standard deviations (SMD; log odds ratios live on a similar scale);
+    # a mean difference's tau is in the outcome's units, so its priors are rescaled by the outcome's SD.
+    sd = outcome_sd(sub) if measure == "MD" else None
+    if measure == "MD" and sd is None:
+        out["not_analysed_reason"] = ("no trial reports the standard deviations of its groups, which a mean "
+                                      "difference needs to put the heterogeneity prior in the outcome's units")
+        return out
+
+    def tau_prior(spec):
+        return in_outcome_units(parse_tau_prior(spec), sd) if sd is not None else spec
+
+    fit = bayes_rma(sub.yi.to_numpy(), sub.vi.to_numpy(), tau_prior=tau_prior(tau_spec), mu_prior=cfg["mu_prior"],
                     level=cfg["level"])
     cid = important_difference(outcome)
     lower_better = outcome["direction"] == "lower_is_better"
@@ -58,9 +69,9 @@ def bayes_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> d
     n_int, n_ctl = _participants(sub)
     out.update(measure=measure, ratio=measure in RATIO_MEASURES, participants=n_int + n_ctl,
                important_difference=cid, threshold_analysis_scale=threshold if cid else None,
-               probabilities=probs, model=fitted, prior_sensitivity=[])
+               probabilities=probs, model=fitted, prior_sensitivity=[], **({"outcome_sd": sd} if sd is not None else {}))
     for spec in cfg["sensitivity_tau_priors"]:
-        alt = bayes_rma(sub.yi.to_numpy(), sub.vi.to_numpy(), tau_prior=spec, mu_prior=cfg["mu_prior"],
+        alt = bayes_rma(sub.yi.to_numpy(), sub.vi.to_numpy(), tau_prior=tau_prior(spec), mu_prior=cfg["mu_prior"],
                         level=cfg["level"])
         p0 = alt.prob_mu_below(0.0)
         row = {"tau_prior": alt.tau_prior.description, "benefit": p0 if lower_better else 1 - p0,
@@ -130,12 +141,17 @@ def sequential_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict,
                                       f"no anticipated effect to size the required information on")
         return out
     measure = str(sub["measure"].iloc[0])
+    sd = outcome_sd(sub) if measure == "MD" else None
+    if measure == "MD" and sd is None:
+        out["not_analysed_reason"] = ("no trial reports the standard deviations of its groups, and the required "
+                                      "information size of a mean difference needs the outcome's variance")
+        return out
     est_re, se_re = _z_fit(sub.yi, sub.vi, method)
     d2 = (sequential.diversity(_z_fit(sub.yi, sub.vi, "FE")[1], se_re)
           if cfg["heterogeneity_correction"] == "diversity" and method != "FE" else 0.0)
     effect = sequential.anticipated_effect(cid["value"], measure, direction)
     ris = sequential.required_information_size(effect, measure=measure, alpha=alpha, power=power,
-                                               control_risk=_control_risk(sub), diversity=d2)
+                                               control_risk=_control_risk(sub), diversity=d2, sd=sd)
     sub = sub.sort_values(["year", "label"], kind="stable").reset_index(drop=True)
     looks = []
     for year in sorted(sub.year.unique()):

@@ -151,7 +151,8 @@ def methods_section(sof: dict, rob: dict) -> list[str]:
          f"{g['ois_alpha']:g}, power {g['ois_power']:g}, for an SMD of {g['ois_smd']:g} or a relative risk reduction of "
          f"{100 * g['ois_relative_risk_reduction']:.0f}% from the assumed control risk); two levels when the interval "
          f"includes both an appreciable benefit and an appreciable harm (beyond {g['mid_smd']:g} SMD or a factor of "
-         f"{g['mid_ratio']:g} either side of the threshold)."),
+         f"{g['mid_ratio']:g} either side of the threshold). A mean difference takes the thresholds set in SMD "
+         f"in its own units: times the outcome's standard deviation pooled over the trials' groups."),
         "Indirectness: the review team's judgement and reason, declared per outcome in review.yaml.",
         (f"Publication bias: with at least {g['publication_bias_min_trials']} trials, one level when Egger's test gives "
          f"p below {g['egger_p']:g} or the trim-and-fill interval leads to another conclusion; with fewer trials not "

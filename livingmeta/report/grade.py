@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from livingmeta.pipeline.analysis import outcome_sd
 from livingmeta.pipeline.config_check import section
 from livingmeta.stats import bias, dist
 from livingmeta.report import wording as w
@@ -235,8 +236,11 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
     oid = analysis["outcome"]
     declared_threshold = (review_appraisal.get("decision_threshold") or {}).get(oid)
     threshold = (math.log(declared_threshold) if ratio else float(declared_threshold)) if declared_threshold is not None else 0.0
-    mid = math.log(gs["mid_ratio"]) if ratio else gs["mid_smd"]
-    shift_limit = math.log(gs["rob_material_shift_ratio"]) if ratio else gs["rob_material_shift_smd"]
+    # The continuous thresholds are set in standard deviations (SMD); a mean difference's are those
+    # times the outcome's SD pooled over the trials' groups (none reported: no such threshold applies).
+    sd_units = 1.0 if measure != "MD" else (outcome_sd(sub) or math.inf)
+    mid = math.log(gs["mid_ratio"]) if ratio else gs["mid_smd"] * sd_units
+    shift_limit = math.log(gs["rob_material_shift_ratio"]) if ratio else gs["rob_material_shift_smd"] * sd_units
     main_ci = (m["ci_lower"], m["ci_upper"])
     k = analysis["k"]
     # risk of bias
@@ -299,8 +303,12 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
                                        f"{100 * cer:.0f}% improve with {arms[1]})" if nnt else
                                        "; no number needed to treat (no benefit at the point estimate)"))}
     elif measure == "MD":
+        scale = (f"; the GRADE thresholds set in standard deviations are, in these units, {w.fmt(mid)} (minimal "
+                 f"important difference) and {w.fmt(shift_limit)} (material shift), from the SD {w.fmt(sd_units)} "
+                 f"pooled over the trials' groups" if math.isfinite(sd_units) else
+                 "; the trials report no standard deviations, so no threshold set in standard deviations is applied")
         row["absolute"] = {"text": "mean difference {} ({}) in the outcome's own units".format(
-            *w.effect_numbers(measure, m["estimate"], m["ci_lower"], m["ci_upper"]))}
+            *w.effect_numbers(measure, m["estimate"], m["ci_lower"], m["ci_upper"])) + scale}
     else:
         row["absolute"] = {"text": f"no absolute effect: the trials report {measure} estimates without their group counts"}
     return row

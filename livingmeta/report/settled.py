@@ -63,8 +63,10 @@ def _sequential_text(s: dict, names: dict) -> dict:
     ris = s["ris"]
     cid = s["important_difference"]
     d2 = (f", enlarged for between-trial diversity D\u00b2 = {100 * ris['diversity']:.0f}%" if ris["diversity"] > 0 else "")
+    sd = (f" (the outcome's standard deviation taken as {w.fmt(ris['sd'])}, pooled over the trials' groups)"
+          if "sd" in ris else "")
     basis = (f"The required information size is {ris['adjusted']:,} participants: enough to detect a difference of "
-             f"{s['measure']} {w.fmt(cid['value'])} with {100 * s['power']:.0f}% power at a two-sided {100 * s['alpha']:.0f}% "
+             f"{s['measure']} {w.fmt(cid['value'])}{sd} with {100 * s['power']:.0f}% power at a two-sided {100 * s['alpha']:.0f}% "
              f"level{d2} (Wetterslev et al. 2008). Boundaries: Lan-DeMets \u03b1-spending of O'Brien-Fleming type, for "
              f"benefit and for harm, so that looking again at every edition keeps the overall false-positive rate at "
              f"{100 * s['alpha']:.0f}%"

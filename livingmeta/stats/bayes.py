@@ -187,6 +187,25 @@ def parse_tau_prior(spec: str) -> TauPrior:
     raise PriorSpecError(f"tau prior {text!r} not understood; use one of {forms}.{known}")
 
 
+def in_outcome_units(prior: TauPrior, sd: float) -> TauPrior:
+    """``prior``, stated for tau in standard deviations (the scale of a standardised mean
+    difference), as the same prior for tau in an outcome's own units, where tau_units = sd * tau_SD
+    (a mean difference): a half-normal or half-Cauchy scale is multiplied by ``sd``; a log-normal
+    or log-t prior on tau^2 moves its location by log sd^2; the improper uniform is unchanged."""
+    if not (sd > 0 and math.isfinite(sd)):
+        raise ModelError(f"the outcome's standard deviation must be positive and finite, not {sd}")
+    note = f" in standard deviations; the trials' pooled SD {sd:.4g} makes it"
+    if prior.family in ("half-normal", "half-cauchy"):
+        scale = prior.params[0] * sd
+        return TauPrior(prior.family, (scale,), f"{prior.description}{note} scale {scale:.4g} in the outcome's units",
+                        prior.proper)
+    if prior.family in ("log-normal", "log-t5"):
+        loc = prior.params[0] + 2 * math.log(sd)
+        return TauPrior(prior.family, (loc, prior.params[1]),
+                        f"{prior.description}{note} location {loc:.4g} in the outcome's units", prior.proper)
+    return prior
+
+
 @dataclass(frozen=True)
 class MuPrior:
     """Uniform (improper) or normal prior on the overall effect mu."""

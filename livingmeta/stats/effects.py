@@ -101,6 +101,20 @@ def pooled_sd(sd1, n1, sd2, n2):
     return np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2))
 
 
+def common_sd(sd, n) -> float:
+    """One standard deviation of the outcome across trials: the within-group variances of every
+    group that reports a standard deviation (and more than one participant), pooled with their
+    degrees of freedom n - 1 as :func:`pooled_sd` pools a trial's two groups (Cochrane Handbook
+    6.5.1.2). NaN when no group does. A mean difference needs it wherever a rule is stated in
+    standard deviations: the variance nu = sigma^2 of a required information size (Wetterslev et
+    al. 2008, eq. 1) and thresholds set in SMD units."""
+    sd, n = np.asarray(sd, dtype=float), np.asarray(n, dtype=float)  # a group without an SD is skipped
+    ok = np.isfinite(sd) & np.isfinite(n) & (n > 1) & (sd >= 0)
+    if not ok.any():
+        return float("nan")
+    return float(np.sqrt(np.sum((n[ok] - 1) * sd[ok] ** 2) / np.sum(n[ok] - 1)))
+
+
 def smd_variance(g, d, n1, n2, j, variance: str = "LS"):
     """Sampling variance of a standardized mean difference.
 

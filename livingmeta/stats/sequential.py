@@ -137,20 +137,26 @@ def spending_boundaries(times, alpha: float = 0.05, sides: int = 2) -> np.ndarra
 
 
 def required_information_size(effect: float, *, measure: str, alpha: float = 0.05, power: float = 0.80,
-                              control_risk: float | None = None, diversity: float = 0.0, sides: int = 2) -> dict:
+                              control_risk: float | None = None, diversity: float = 0.0, sides: int = 2,
+                              sd: float | None = None) -> dict:
     """Participants (both arms, equal allocation) needed to detect ``effect`` (Wetterslev 2008, eq. 1):
     RIS = 4 (z_{1-alpha/sides} + z_{power})^2 nu / theta^2, divided by 1 - D^2 for heterogeneity.
 
-    SMD: theta = effect, nu = 1. Binary: ``effect`` is the anticipated RR / OR (or the RD) and
-    ``control_risk`` the control-group event proportion p_C; theta = p_C - p_I, nu = p(1 - p) at
-    the mean proportion p = (p_C + p_I) / 2."""
+    SMD: theta = effect, nu = 1 (the effect is in standard deviations). MD: theta = effect in the
+    outcome's units, nu = ``sd``^2, the outcome's variance. Binary: ``effect`` is the anticipated
+    RR / OR (or the RD) and ``control_risk`` the control-group event proportion p_C;
+    theta = p_C - p_I, nu = p(1 - p) at the mean proportion p = (p_C + p_I) / 2."""
     if not (0 < alpha < 1 and 0 < power < 1):
         raise ModelError(f"alpha ({alpha}) and power ({power}) must lie between 0 and 1")
     if not 0 <= diversity < 1:
         raise ModelError(f"diversity D\u00b2 must lie in [0, 1), not {diversity}")
     z2 = (norm_isf(alpha / sides) + norm_ppf(power)) ** 2
-    if measure in ("SMD", "MD"):
+    if measure == "SMD":
         theta, nu = abs(effect), 1.0
+    elif measure == "MD":
+        if sd is None or not sd > 0:
+            raise ModelError(f"a mean difference's information size needs the outcome's standard deviation, got {sd}")
+        theta, nu = abs(effect), float(sd) ** 2
     else:
         if control_risk is None or not 0 < control_risk < 1:
             raise ModelError(f"a {measure} information size needs the control-group event proportion, got {control_risk}")
@@ -172,7 +178,8 @@ def required_information_size(effect: float, *, measure: str, alpha: float = 0.0
     fixed = math.ceil(4 * z2 * nu / theta ** 2 - 1e-9)
     adjusted = math.ceil(fixed / (1 - diversity) - 1e-9)
     return {"fixed": fixed, "adjusted": adjusted, "diversity": diversity, "effect": effect, "measure": measure,
-            "alpha": alpha, "power": power, "sides": sides, "control_risk": control_risk}
+            "alpha": alpha, "power": power, "sides": sides, "control_risk": control_risk,
+            **({"sd": float(sd)} if measure == "MD" else {})}
 
 
 def diversity(se_fixed: float, se_random: float) -> float:
