@@ -7,14 +7,16 @@ rebuild's time (README, Performance). Snakemake runs ``script:`` rules as ``pyth
 and offers no other way to run them in a prepared interpreter, so:
 
 - ``start_warm_process`` (the Snakefile's ``onstart``, local runs only) launches
-  ``python -m livingmeta.pipeline.warm SOCKET SCRIPTS_DIR PARENT_PID``: a server that imports
-  what the rule scripts import, then listens on a Unix socket in a private directory (0700);
+  ``python -m livingmeta.pipeline.warm SOCKET SCRIPTS_DIR PARENT_PID``: a server that listens
+  on a Unix socket in a private directory (0700) at once and, between jobs, imports what the rule
+  scripts import (``preload``);
 - each rule script begins with ``hand_off()``, before its own imports. When the server listens
   and runs the same interpreter with the same native-library settings, the job is sent there
   (its command line, directory, environment and standard streams); the server forks a child,
   which runs the script file exactly as ``python`` would, and the script's process waits and
-  exits with the child's status. Otherwise (no server yet, a cluster job, another interpreter,
-  ``LIVINGMETA_COLD=1``) ``hand_off`` returns and the script runs in its own process as before.
+  exits with the child's status. Otherwise (no server, a cluster job, another interpreter or
+  other thread settings, ``LIVINGMETA_COLD=1``) ``hand_off`` returns and the script runs in its
+  own process as before.
 
 Each job runs in a fresh fork of the server, so no job sees another's state; the server only
 ever imports. A child whose script process goes away (a cancelled job) terminates itself, a
