@@ -164,3 +164,26 @@ def test_every_rule_script_hands_off_before_its_imports():
         assert isinstance(body[0], ast.ImportFrom) and body[0].module == "livingmeta.pipeline.warm", script.name
         call = body[1]
         assert isinstance(call, ast.Expr) and call.value.func.id == "hand_off", script.name
+
+
+def test_the_server_of_a_workflow_killed_outright_ends_and_leaves_nothing(tmp_path):
+    """`make report` killed with SIGKILL never runs its onerror or atexit: the server notices its
+    parent is gone, ends, and removes its socket directory."""
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    (scripts / "job.py").write_text(SCRIPT)
+    workflow = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom livingmeta.pipeline import warm\n"
+         f"print(warm.start_warm_process({str(scripts)!r}), warm._server[0].pid, flush=True)\ntime.sleep(60)"],
+        stdout=subprocess.PIPE, text=True, env={k: v for k, v in os.environ.items() if k != warm.SOCKET_ENV})
+    path, server = workflow.stdout.readline().split()
+    deadline = time.time() + 60
+    while not os.path.exists(path) and time.time() < deadline:
+        time.sleep(0.05)
+    assert os.path.exists(path)
+    workflow.kill()
+    workflow.wait()
+    deadline = time.time() + 20
+    while (_alive(int(server)) or os.path.exists(os.path.dirname(path))) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not _alive(int(server)) and not os.path.exists(os.path.dirname(path))

@@ -257,13 +257,18 @@ def serve(path: str, scripts_dir: str, parent_pid: int) -> None:
             timeout = 0
 
     failed: list[str] = []
-    for _ in preload(scripts_dir, failed):
-        serve_waiting(0)
-    if failed:
-        print(f"not preloaded (their scripts import them): {', '.join(failed)}", file=sys.stderr, flush=True)
-    while os.getppid() == parent_pid:
-        serve_waiting(1.0)
-    listener.close()
+    try:
+        for _ in preload(scripts_dir, failed):
+            serve_waiting(0)
+        if failed:
+            print(f"not preloaded (their scripts import them): {', '.join(failed)}", file=sys.stderr, flush=True)
+        while os.getppid() == parent_pid:
+            serve_waiting(1.0)
+    finally:  # (the children never get here: they leave by os._exit)
+        listener.close()
+        # a workflow killed outright never stops its server: the server removes its own directory
+        import shutil
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
 
 
 def _reap_children(*_) -> None:
