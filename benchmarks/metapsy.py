@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipeline import (copy_project, edit_one_record, print_rows, slurm_client_stall, snakemake_cmd, snakemake_env,
+from pipeline import (copy_project, edited_rebuilds, print_rows, slurm_client_stall, snakemake_cmd, snakemake_env,
                       summary, timed)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +29,9 @@ def run(repeat: int = 3) -> dict:
             imports.append(timed([sys.executable, "-m", "livingmeta.cli", "import", str(Path(tmp) / "imported"),
                                   str(SOURCE)], work, snakemake_env()))
             clean.append(timed(snakemake_cmd(REVIEW), work, snakemake_env()))
-            edit_one_record(work / record, 2 * i)
-            edited.append(timed(snakemake_cmd(REVIEW), work, snakemake_env()))
-            edit_one_record(work / record, 2 * i + 1)
-            edited_cold.append(timed(snakemake_cmd(REVIEW), work, snakemake_env(cold=True)))
+            warm, cold = edited_rebuilds(work, REVIEW, record, i)
+            edited.append(warm)
+            edited_cold.append(cold)
     return {"import 480 studies": summary(imports), "clean build": summary(clean),
             "one study edited, rebuild": summary(edited), "same, no warm process": summary(edited_cold),
             "slurm_client_stall_s": slurm_client_stall()}

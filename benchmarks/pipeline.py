@@ -103,6 +103,16 @@ def summary(samples) -> dict:
             "runs": len(samples), "peak_mb": max(s["peak_mb"] for s in samples)}
 
 
+def edited_rebuilds(work: Path, review: str, record: Path, run: int) -> tuple[dict, dict]:
+    """Two rebuilds after an edit of ``record`` each: with the warm process, then with every rule
+    in its own Python (LIVINGMETA_COLD=1)."""
+    times = []
+    for cold in (False, True):
+        edit_one_record(work / record, 2 * run + cold)
+        times.append(timed(snakemake_cmd(review), work, snakemake_env(cold=cold)))
+    return times[0], times[1]
+
+
 def run(repeat: int = 3) -> dict:
     clean, noop, edited, edited_cold = [], [], [], []
     record = Path("data") / "reviews" / REVIEW / "trials" / "singh-2005.yaml"
@@ -111,10 +121,9 @@ def run(repeat: int = 3) -> dict:
             work = copy_project(Path(tmp))
             clean.append(timed(snakemake_cmd(REVIEW), work, snakemake_env()))
             noop.append(timed(snakemake_cmd(REVIEW), work, snakemake_env()))
-            edit_one_record(work / record, 2 * i)
-            edited.append(timed(snakemake_cmd(REVIEW), work, snakemake_env()))
-            edit_one_record(work / record, 2 * i + 1)
-            edited_cold.append(timed(snakemake_cmd(REVIEW), work, snakemake_env(cold=True)))
+            warm, cold = edited_rebuilds(work, REVIEW, record, i)
+            edited.append(warm)
+            edited_cold.append(cold)
     return {"clean build": summary(clean), "no-op rerun": summary(noop),
             "one trial edited, rebuild": summary(edited),
             "same, no warm process": summary(edited_cold), "slurm_client_stall_s": slurm_client_stall()}

@@ -32,6 +32,15 @@ def important_difference(outcome: dict) -> dict | None:
     return cid if isinstance(cid, dict) else {"value": float(cid), "source": "not stated in review.yaml"}
 
 
+def _mean_difference_sd(sub: pd.DataFrame, measure: str, needed_for: str) -> tuple[float | None, str | None]:
+    """A mean difference's outcome SD (pooled over the trials' groups) and, when no group reports
+    one, the reason the analysis cannot run; (None, None) for any other measure."""
+    if measure != "MD":
+        return None, None
+    sd = outcome_sd(sub)
+    return sd, None if sd is not None else f"no trial reports the standard deviations of its groups, {needed_for}"
+
+
 def bayes_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> dict:
     """Bayesian random-effects fit of the primary outcome, with the posterior probabilities of any
     benefit, of a benefit at least as large as the clinically important difference, and of harm."""
@@ -46,10 +55,10 @@ def bayes_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> d
     measure = str(sub["measure"].iloc[0])
     # The tau priors are set in standard deviations (SMD; log odds ratios live on a similar scale);
     # a mean difference's tau is in the outcome's units, so its priors are rescaled by the outcome's SD.
-    sd = outcome_sd(sub) if measure == "MD" else None
-    if measure == "MD" and sd is None:
-        out["not_analysed_reason"] = ("no trial reports the standard deviations of its groups, which a mean "
-                                      "difference needs to put the heterogeneity prior in the outcome's units")
+    sd, reason = _mean_difference_sd(sub, measure, "which a mean difference needs to put the heterogeneity prior "
+                                                   "in the outcome's units")
+    if reason:
+        out["not_analysed_reason"] = reason
         return out
 
     def tau_prior(spec):
@@ -141,10 +150,10 @@ def sequential_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict,
                                       f"no anticipated effect to size the required information on")
         return out
     measure = str(sub["measure"].iloc[0])
-    sd = outcome_sd(sub) if measure == "MD" else None
-    if measure == "MD" and sd is None:
-        out["not_analysed_reason"] = ("no trial reports the standard deviations of its groups, and the required "
-                                      "information size of a mean difference needs the outcome's variance")
+    sd, reason = _mean_difference_sd(sub, measure, "and the required information size of a mean difference "
+                                                   "needs the outcome's variance")
+    if reason:
+        out["not_analysed_reason"] = reason
         return out
     est_re, se_re = _z_fit(sub.yi, sub.vi, method)
     d2 = (sequential.diversity(_z_fit(sub.yi, sub.vi, "FE")[1], se_re)

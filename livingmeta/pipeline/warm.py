@@ -85,13 +85,11 @@ def hand_off() -> None:
 
 
 def _read_status(conn) -> int | None:
-    data = b""
-    while len(data) < _STATUS.size:
-        chunk = conn.recv(_STATUS.size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return _STATUS.unpack(data)[0]
+    """The next status (a child's pid, then its exit status), or None when the other side closed."""
+    try:
+        return _STATUS.unpack(_read_exactly(conn, _STATUS.size))[0]
+    except ConnectionError:
+        return None
 
 
 def _read_exactly(conn, n: int) -> bytes:
