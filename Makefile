@@ -11,11 +11,12 @@ CORES  ?= 2
 LOCK   := requirements/lock.txt
 UV     := .venv-tools/bin/uv
 
-.PHONY: report test lint dryrun update bench clean-results reference help lock
+.PHONY: report test test-slow lint dryrun update bench clean-results reference help lock
 
 help:
 	@echo "make report   build the default review's report (results/exercise-depression/report.pdf)"
 	@echo "make test     run the test suite"
+	@echo "make test-slow  the long end-to-end tests (CI runs them too)"
 	@echo "make update   publish a new edition if any input changed (REVIEW=exercise-depression)"
 	@echo "make bench    benchmarks (BENCH_ARGS='--sections engine,peers' for the quick part)"
 	@echo "make lint     snakemake --lint"
@@ -36,6 +37,10 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The long end-to-end tests (marked slow), kept out of `make test`'s time; CI runs both.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow || [ $$? -eq 5 ]  # 5: no test is marked slow
 
 REVIEW ?= exercise-depression
 update: $(STAMP)
