@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -150,6 +151,8 @@ def _read_effects(path: str, moderators: list[str], measure: str | None = None):
 
 
 def cmd_analyze(args) -> int:
+    if not math.isfinite(args.threshold):  # argparse's float() reads inf, nan and 1e400 (inf)
+        raise InputError(f"--threshold must be a finite number on the scale of yi, not {args.threshold}")
     mods_list = [m.strip() for m in args.moderators.split(",") if m.strip()] if args.moderators else []
     measure = (args.measure or "").upper() or None
     if args.method in REVMAN_METHODS or args.revman:
@@ -408,7 +411,7 @@ def cmd_update(args) -> int:
     if epoch is not None and not epoch.strip().isdigit():
         raise InputError(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds since 1970-01-01 UTC; "
                          "set it to e.g. $(date -u +%s) or unset it")
-    load_config(args.configfile or root / "config" / "config.yaml")  # one clear line for a bad configuration
+    load_config(args.configfile or root / "config" / "config.yaml", root)  # one clear line for a bad configuration
     return run_update(args.review, project_root=root, config_path=args.configfile,
                       log=lambda m: print(m, file=sys.stderr, flush=True))
 
