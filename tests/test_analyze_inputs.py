@@ -84,24 +84,21 @@ def test_a_duplicated_column_is_refused_naming_it(tmp_path, capsys):
     assert "yi" in err and "dup.csv" in err and "2 columns" in err
 
 
-@pytest.mark.parametrize("method", [[], ["--method", "MH"], ["--method", "MH+DL"], ["--revman", "--method", "DL"]])
-@pytest.mark.parametrize("column,value", [("n1i", 0), ("n2i", -5), ("ai", -1), ("ai", 99)])
-def test_impossible_counts_are_refused_on_every_path(tmp_path, capsys, method, column, value):
-    frame = BINARY.copy()
-    frame.loc[2, column] = value
-    code, out, err = _run(capsys, _csv(tmp_path, frame), "--measure", "RR", *method)
-    assert code == 2 and out == "", out
-    assert column in err and "row 3" in err
+BINARY_PATHS = [[], ["--method", "MH"], ["--method", "MH+DL"], ["--revman", "--method", "DL"]]
+IMPOSSIBLE = ([(BINARY, "RR", path, column, value, 3) for path in BINARY_PATHS
+               for column, value in [("n1i", 0), ("n2i", -5), ("ai", -1), ("ai", 99)]]
+              + [(CONTINUOUS, "MD", path, column, value, 2) for path in [[], ["--revman", "--method", "FE"]]
+                 for column, value in [("sd1i", 0.0), ("n2i", 1), ("n1i", -3)]])
 
 
-@pytest.mark.parametrize("method", [[], ["--revman", "--method", "FE"]])
-@pytest.mark.parametrize("column,value", [("sd1i", 0.0), ("n2i", 1), ("n1i", -3)])
-def test_impossible_group_data_are_refused_on_every_path(tmp_path, capsys, method, column, value):
-    frame = CONTINUOUS.copy()
-    frame.loc[1, column] = value
-    code, out, err = _run(capsys, _csv(tmp_path, frame), "--measure", "MD", *method)
+@pytest.mark.parametrize("frame,measure,method,column,value,row", IMPOSSIBLE)
+def test_impossible_study_data_are_refused_on_every_path(tmp_path, capsys, frame, measure, method, column, value, row):
+    """Counts, group sizes and SDs: the same rules with inverse variance and with RevMan's methods."""
+    frame = frame.copy()
+    frame.loc[row - 1, column] = value
+    code, out, err = _run(capsys, _csv(tmp_path, frame), "--measure", measure, *method)
     assert code == 2 and out == "", out
-    assert column in err and "row 2" in err
+    assert column in err and f"row {row}" in err
 
 
 def test_zero_events_in_both_groups_stay_not_estimable_under_revman(tmp_path, capsys):

@@ -59,3 +59,44 @@ def posterior_summaries(y, v, tau_prior, mu_prior=None, mu_points=(0.0,), tau_po
     for t in tau_points:
         out["prob_tau_below"][t] = outer(lambda mu, tau: 1.0, tau_hi=t) / z
     return out
+
+
+
+def tau_quantiles(y, v, tau_prior, probabilities, mu_prior=None):
+    """Quantiles of the marginal posterior of tau: roots in t of P(tau < t) = p (brentq), where
+    P(tau < t) is the nested quadrature above, the outer integral taken from the nearest point
+    already integrated (so that each step of the root finder integrates a short interval)."""
+    import bisect
+
+    from scipy.optimize import brentq
+    y, v = np.asarray(y, float), np.asarray(v, float)
+    tau_max = float(np.sqrt(np.max(v)) + np.ptp(y)) * 6 * 20
+    centre = float(np.average(y, weights=1 / v))
+    spread = float(np.sqrt(np.max(v)) + np.ptp(y)) * 6
+    # a constant shift keeps exp() in range: the largest log joint density on a grid of tau
+    shift = max(_log_joint(centre, t, y, v, tau_prior, mu_prior) for t in [0.0, *np.geomspace(1e-8, tau_max, 200)])
+
+    def marginal(tau):  # p(tau | y) up to a constant: the inner integral over mu
+        f = lambda mu: math.exp(_log_joint(mu, tau, y, v, tau_prior, mu_prior) - shift)  # noqa: E731
+        return integrate.quad(f, centre - spread - 5 * tau, centre + spread + 5 * tau, epsabs=0, epsrel=1e-11,
+                              limit=200)[0]
+
+    def piece(a, b):
+        return integrate.quad(marginal, a, b, epsabs=0, epsrel=1e-11, limit=400)[0]
+
+    known_t, known_mass = [0.0], [0.0]
+    cuts = [0.0, *np.geomspace(1e-8, tau_max, 41)]  # short pieces: a narrow prior's spike is not missed
+    for t in cuts[1:]:
+        known_t.append(t)
+        known_mass.append(known_mass[-1] + piece(known_t[-2], t))
+    total = known_mass[-1]
+
+    def mass_below(t):
+        j = bisect.bisect_right(known_t, t) - 1
+        m = known_mass[j] + piece(known_t[j], t)
+        known_t.insert(j + 1, t)
+        known_mass.insert(j + 1, m)
+        return m
+
+    return [brentq(lambda t: mass_below(t) / total - p, 1e-12, tau_max, xtol=1e-15, rtol=1e-11)
+            for p in probabilities]
