@@ -257,7 +257,8 @@ def _fisher_scoring(pr: Problem, reml: bool, start, se: bool = True, fe_fit=None
             return float(new[0]), bool(done[0])
         return new, done
 
-    t, iterations = _iterate(pr, t, update, "Fisher scoring for tau^2")
+    what = f"the {'restricted ' if reml else ''}maximum-likelihood estimate of tau^2"
+    t, iterations = _iterate(pr, t, update, what)
     if np.any(t > 0):
         zero = pr.zeros()
         worse = (t > 0) & (log_likelihood(pr, zero, reml) > log_likelihood(pr, t, reml) + LL0_TOLERANCE)
