@@ -4,7 +4,7 @@ random-effects model computed by brute-force nested adaptive quadrature over (mu
 (about five minutes). The data are the two worked examples of R's bayesmeta (see bayesmeta_published.json).
 
 `python tests/reference/make_bayes_reference.py --prior-scales` writes bayes_prior_scale_reference.json
-instead (about fifteen minutes): the 2.5%, 50% and 97.5% quantiles of tau on a SYNTHETIC 10-trial
+instead (about half an hour): the 2.5%, 50% and 97.5% quantiles of tau on a SYNTHETIC 10-trial
 example (drawn below) under tau priors from very narrow to very diffuse, where a quadrature grid
 placed by the prior's scale instead of the posterior's mass fails (issue 23, F15)."""
 
