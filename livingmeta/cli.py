@@ -216,9 +216,14 @@ def _revman_summary(out: dict) -> str:
 
 
 def cmd_check(args) -> int:
-    from livingmeta.pipeline.records import RecordError, load_review
+    from livingmeta.pipeline.records import RecordError, load_review, record_paths
+    from livingmeta.pipeline.reviews import import_hint
+    folder = _review_dir(args.review)
+    if (folder / "review.yaml").is_file() and not record_paths(folder / "trials"):
+        print(import_hint(folder), file=sys.stderr)  # settings shipped without data: nothing to check yet
+        return 1
     try:
-        review = load_review(_review_dir(args.review))
+        review = load_review(folder)
     except RecordError as e:
         print(e, file=sys.stderr)
         return 1
