@@ -20,6 +20,7 @@ from pathlib import Path
 
 from livingmeta.errors import LivingmetaError
 from livingmeta.pipeline.intake import ID_PATTERN, sheet_template_columns
+from livingmeta.pipeline.labels import control_character_problem
 from livingmeta.pipeline.record_writer import write_files
 from livingmeta.pipeline.records import Problem, RecordError, load_yaml, schema_problems
 
@@ -123,12 +124,13 @@ class NewReview:
     def lines(self) -> list[str]:
         root = _shown(self.root)
         template = root / "sheet-template.csv"
+        review = self.root.name if root == Path("data", "reviews", self.root.name) else root  # as import finds it
         return [f"wrote {root / 'review.yaml'}, an empty {root / 'trials'}/ and {template}",
                 f"  outcome id:   {self.outcome_id}   (the sheet's outcome column)",
                 f"  timepoint id: {self.timepoint_id}   (the sheet's timepoint column)",
                 "next: fill the sheet (one row per trial and outcome; README 'Import sheet columns'), then",
-                f"  livingmeta import {self.root.name} {template}",
-                f"  livingmeta build {self.root.name}"]
+                f"  livingmeta import {review} {template}",
+                f"  livingmeta build {review}"]
 
 
 def new_review(root: Path, *, outcome: str, measure: str, direction: str, title: str | None = None,
@@ -147,6 +149,9 @@ def new_review(root: Path, *, outcome: str, measure: str, direction: str, title:
                         ("--intervention", intervention), ("--control", control), ("--question", question)):
         if value is not None and not value.strip():
             raise LivingmetaError(f"{name} is empty; give the words readers should see")
+        why = value is not None and control_character_problem(value, single_line=True)
+        if why:
+            raise LivingmetaError(f"{name} {why}")
     outcome, timepoint = outcome.strip(), timepoint.strip()
     outcome_id, timepoint_id = slug_id(outcome, "outcome"), slug_id(timepoint, "timepoint")
     title = (title or root.name.replace("-", " ").capitalize()).strip()
