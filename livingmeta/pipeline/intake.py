@@ -269,9 +269,8 @@ class SheetImport:
         if len(self.added) > 20:
             out.append(f"... and {len(self.added) - 20} more new records")
         out += change_lines(self.changed)
-        verb = "would be" if self.dry_run else "were"
         out.append(f"{len(self.added)} added, {len(self.changed)} updated, {len(self.unchanged)} unchanged"
-                   + (f" (dry run: nothing written; these changes {verb} made without --dry-run)" if self.dry_run else ""))
+                   + (" (dry run: nothing written)" if self.dry_run else ""))
         return out
 
 
@@ -279,7 +278,7 @@ class _Sheet:
     """The cells of a sheet, as text or numbers, and the problems found reading them."""
 
     def __init__(self, df, src: str, number_cols: dict):
-        self.src, self.columns, self.n_rows = src, list(df.columns), len(df)
+        self.src, self.n_rows = src, len(df)
         self.problems: list[Problem] = []
         # Cells as Python values, None for empty; text stripped. Column-wise, not row by row.
         self.cells = {}
@@ -295,15 +294,19 @@ class _Sheet:
     def text(self, col, i):
         return _text(self.cell(col, i))
 
-    def number(self, col, i, where, *, required=True):
+    def first_given(self, col, rows: list[int]) -> int:
+        """The first of ``rows`` whose ``col`` is not empty (else the first row)."""
+        return next((i for i in rows if self.cell(col, i) is not None), rows[0])
+
+    def number(self, col, i, where):
+        """A required number; a missing or wrong one is a problem naming the row and column."""
         if col not in self.numbers:
-            if required:
-                self.problems.append(Problem(self.src, f"{where}, {col}", "is empty (no such column)"))
+            self.problems.append(Problem(self.src, f"{where}, {col}", "is empty (no such column)"))
             return None
         value, why = self.numbers[col][0][i], self.numbers[col][1][i]
         if why:
             self.problems.append(Problem(self.src, f"{where}, {col}", why, self.cells[col][i]))
-        elif value is None and required:
+        elif value is None:
             self.problems.append(Problem(self.src, f"{where}, {col}", "is empty"))
         return value
 
@@ -339,59 +342,14 @@ def import_sheet(review_dir: Path, sheet: Path, *, update: bool = False, dry_run
     rob_cols = {tool: [c for c in rob_columns(tool) if c != ROB_SOURCE] for tool in ("rob1", "rob2")}
     known = {c for cols in SHEET_COLUMNS.values() for c in cols} | {m["name"] for m in mods}
     known |= {ROB_SOURCE, *rob_cols["rob1"], *rob_cols["rob2"]}
-    for col in df.columns:
-        if col in known:
-            continue
-        if all(v is None for v in cells.cells[col]) and (not col or col.startswith("Unnamed:")):
-            continue  # an empty column without a header (a trailing comma): nothing to import
-        notes.append(f"{src}: column {col!r} is not a column livingmeta imports (see the README, 'Import sheet "
-                     f"columns') nor a moderator of this review; its values were NOT imported. To import them, "
-                     f"declare a moderator named {col!r} in {review_dir / 'review.yaml'} and import again")
     blank = [all(cells.cells[c][i] is None for c in df.columns) for i in range(cells.n_rows)]
-    if any(blank):
-        rows = [f"row {i + 2}" for i in range(cells.n_rows) if blank[i]]
-        notes.append(f"{src}: {len(rows)} blank row(s) skipped: {', '.join(rows[:10])}{' ...' if len(rows) > 10 else ''}")
-    for col in (c for c in df.columns if c not in cells.numbers):
-        for i, v in enumerate(cells.cells[col]):
-            if is_formula_like(v):
-                notes.append(f"{src}: row {i + 2}, {col}: starts with {v[0]!r}, which a spreadsheet runs as a "
-                             f"formula ({v[:40]!r}); kept as text and written with a leading ' in the report's CSV files")
+    notes += _sheet_notes(cells, known, blank, review_dir / "review.yaml")
 
     # One value per trial, whatever its row: the trial's fields are compared across its rows.
     trial_cols = ["label", "year", *SHEET_COLUMNS["citation"], *SHEET_COLUMNS["arms"], ROB_SOURCE,
                   *rob_cols["rob1"], *rob_cols["rob2"], *(m["name"] for m in mods)]
     trial_cols = [c for c in trial_cols if c in cells.cells]
-    rows_of: dict[str, list[int]] = {}
-    blocks_of: dict[str, dict[str, list]] = {}
-    year_of: dict[str, int | None] = {}
-    origin: dict[tuple, int] = {}  # (trial id, outcome, index among the sheet's blocks) -> sheet row
-    for i in range(cells.n_rows):
-        if blank[i]:
-            continue
-        where = f"row {i + 2}"  # spreadsheet row number (header is row 1)
-        tid = str(cells.cell("trial_id", i) or "")
-        if not ID_PATTERN.match(tid):
-            problems.append(Problem(src, f"{where}, trial_id", "must be lower-case letters, digits and hyphens, "
-                                                               "e.g. smith-2024", tid))
-            continue
-        oid = str(cells.cell("outcome", i) or "")
-        if oid not in outcomes:
-            problems.append(Problem(src, f"{where}, outcome", f"must be one of {sorted(outcomes)}", oid))
-            continue
-        year = cells.number("year", i, where)
-        block = {"timepoint": str(cells.cell("timepoint", i) or ""), "source": str(cells.cell("source", i) or "")}
-        if not block["source"]:
-            problems.append(Problem(src, f"{where}, source", "is empty: say where the numbers were read"))
-        for col in SHEET_COLUMNS["block"]:
-            if cells.text(col, i) is not None:
-                block[col] = cells.text(col, i)
-        fields = ARM_FIELDS_BY_TYPE[outcomes[oid]["type"]]
-        block["arms"] = {arms[role]: {f: cells.number(f + sfx, i, where) for f in fields} for role, sfx in ARM_SUFFIX.items()}
-        rows_of.setdefault(tid, []).append(i)
-        year_of.setdefault(tid, year)
-        blocks = blocks_of.setdefault(tid, {})
-        origin[(tid, oid, len(blocks.get(oid, [])))] = i + 2
-        blocks.setdefault(oid, []).append(block)
+    rows_of, blocks_of, year_of, origin = _rows_by_trial(cells, blank, outcomes, arms)
     carried: dict[str, dict] = {}
     first_row = {tid: rows[0] + 2 for tid, rows in rows_of.items()}
     for tid, rows in rows_of.items():
@@ -469,14 +427,70 @@ def import_sheet(review_dir: Path, sheet: Path, *, update: bool = False, dry_run
     return result
 
 
+def _rows_by_trial(cells: _Sheet, blank: list, outcomes: dict, arms: dict):
+    """Each trial's rows, outcome blocks (one per row), year (its first row's) and where each block
+    came from ((trial, outcome, index) -> sheet row); a row that cannot be mapped is a problem."""
+    rows_of: dict[str, list[int]] = {}
+    blocks_of: dict[str, dict[str, list]] = {}
+    year_of: dict[str, int | None] = {}
+    origin: dict[tuple, int] = {}  # (trial id, outcome, index among the sheet's blocks) -> sheet row
+    for i in range(cells.n_rows):
+        if blank[i]:
+            continue
+        where = f"row {i + 2}"  # spreadsheet row number (header is row 1)
+        tid = str(cells.cell("trial_id", i) or "")
+        if not ID_PATTERN.match(tid):
+            cells.problems.append(Problem(cells.src, f"{where}, trial_id", "must be lower-case letters, digits and "
+                                                                         "hyphens, e.g. smith-2024", tid))
+            continue
+        oid = str(cells.cell("outcome", i) or "")
+        if oid not in outcomes:
+            cells.problems.append(Problem(cells.src, f"{where}, outcome", f"must be one of {sorted(outcomes)}", oid))
+            continue
+        year = cells.number("year", i, where)
+        block = {"timepoint": str(cells.cell("timepoint", i) or ""), "source": str(cells.cell("source", i) or "")}
+        if not block["source"]:
+            cells.problems.append(Problem(cells.src, f"{where}, source", "is empty: say where the numbers were read"))
+        for col in SHEET_COLUMNS["block"]:
+            if cells.text(col, i) is not None:
+                block[col] = cells.text(col, i)
+        fields = ARM_FIELDS_BY_TYPE[outcomes[oid]["type"]]
+        block["arms"] = {arms[role]: {f: cells.number(f + sfx, i, where) for f in fields}
+                         for role, sfx in ARM_SUFFIX.items()}
+        rows_of.setdefault(tid, []).append(i)
+        year_of.setdefault(tid, year)
+        blocks = blocks_of.setdefault(tid, {})
+        origin[(tid, oid, len(blocks.get(oid, [])))] = i + 2
+        blocks.setdefault(oid, []).append(block)
+    return rows_of, blocks_of, year_of, origin
+
+
+def _sheet_notes(cells: _Sheet, known: set, blank: list, review_yaml: Path) -> list[str]:
+    """What the import leaves out or changes, to tell the user: columns it does not import (a
+    column without a header and without values aside), blank rows, formula-like text."""
+    src, notes = cells.src, []
+    for col, values in cells.cells.items():
+        if col in known or (all(v is None for v in values) and (not col or col.startswith("Unnamed:"))):
+            continue
+        notes.append(f"{src}: column {col!r} is not a column livingmeta imports (see the README, 'Import sheet "
+                     f"columns') nor a moderator of this review; its values were NOT imported. To import them, "
+                     f"declare a moderator named {col!r} in {review_yaml} and import again")
+    if any(blank):
+        rows = [f"row {i + 2}" for i in range(cells.n_rows) if blank[i]]
+        notes.append(f"{src}: {len(rows)} blank row(s) skipped: {', '.join(rows[:10])}{' ...' if len(rows) > 10 else ''}")
+    for col in (c for c in cells.cells if c not in cells.numbers):
+        for i, v in enumerate(cells.cells[col]):
+            if is_formula_like(v):
+                notes.append(f"{src}: row {i + 2}, {col}: starts with {v[0]!r}, which a spreadsheet runs as a "
+                             f"formula ({v[:40]!r}); kept as text and written with a leading ' in the report's CSV files")
+    return notes
+
+
 def _trial_fields(cells: _Sheet, rows: list[int], tid: str, year, arms: dict, mods: list, rob_cols: dict) -> dict:
     """The trial-level fields a trial's rows carry, each from the first row that gives it (None:
     no row does, so a record that exists keeps its value)."""
-    def row_of(col):
-        return next((i for i in rows if cells.cell(col, i) is not None), rows[0])
-
     def text(col):
-        return cells.text(col, row_of(col))
+        return cells.text(col, cells.first_given(col, rows))
 
     citation = {}
     for col in SHEET_COLUMNS["citation"]:
@@ -497,7 +511,7 @@ def _trial_fields(cells: _Sheet, rows: list[int], tid: str, year, arms: dict, mo
         name = m["name"]
         if name not in cells.cells:
             continue
-        i = row_of(name)
+        i = cells.first_given(name, rows)
         if m["type"] == "continuous":
             value, why = cells.numbers[name][0][i], cells.numbers[name][1][i]
             if why:
@@ -514,9 +528,7 @@ def _trial_fields(cells: _Sheet, rows: list[int], tid: str, year, arms: dict, mo
 
 def _risk_of_bias(cells: _Sheet, rows: list[int], tid: str, rob_cols: dict) -> dict | None:
     """The risk-of-bias block a trial's rows carry (the tool follows from the domains named), or None."""
-    def row_of(col):
-        return next((i for i in rows if cells.cell(col, i) is not None), rows[0])
-
+    row_of = functools.partial(cells.first_given, rows=rows)
     given = {tool: [c for c in cols if cells.cell(c, row_of(c)) is not None] for tool, cols in rob_cols.items()}
     tools = [tool for tool, cols in given.items() if cols]
     source = cells.text(ROB_SOURCE, row_of(ROB_SOURCE))
