@@ -459,7 +459,8 @@ def main(argv=None) -> int:
     direction = nr.add_mutually_exclusive_group()
     direction.add_argument("--lower-is-better", dest="direction", action="store_const", const="lower_is_better",
                            help="lower values (scores, event rates) are better for patients")
-    direction.add_argument("--higher-is-better", dest="direction", action="store_const", const="higher_is_better")
+    direction.add_argument("--higher-is-better", dest="direction", action="store_const", const="higher_is_better",
+                           help="higher values (scores, rates of response) are better for patients")
     nr.add_argument("--timepoint", default="end of treatment", metavar="LABEL",
                     help="when the outcome is measured (default: end of treatment)")
     nr.add_argument("--rob", default="rob2", choices=["rob1", "rob2", "none"],

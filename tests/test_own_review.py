@@ -137,6 +137,11 @@ def test_a_review_yaml_without_arms_is_a_message_not_a_traceback(started, tmp_pa
     assert f"{started / 'review.yaml'}: arms: is missing; add the names" in res.stderr
 
 
+def test_the_template_imported_before_it_is_filled_says_so(started):
+    with pytest.raises(RecordError, match="no data rows below the header"):
+        import_sheet(started, started / "sheet-template.csv")
+
+
 def test_what_new_review_writes_imports_and_checks(started, tmp_path):
     import_sheet(started, write(tmp_path, rows()))
     review = load_review(started)

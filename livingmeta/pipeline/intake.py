@@ -349,6 +349,9 @@ def import_sheet(review_dir: Path, sheet: Path, *, update: bool = False, dry_run
     trial_cols = ["label", "year", *SHEET_COLUMNS["citation"], *SHEET_COLUMNS["arms"], ROB_SOURCE,
                   *rob_cols["rob1"], *rob_cols["rob2"], *(m["name"] for m in mods)]
     trial_cols = [c for c in trial_cols if c in cells.cells]
+    if all(blank):
+        raise RecordError([Problem(src, "(rows)", "no data rows below the header: fill one row per trial and "
+                                                  "outcome (see the README, 'Import sheet columns')")])
     rows_of, blocks_of, year_of, origin = _rows_by_trial(cells, blank, outcomes, arms)
     carried: dict[str, dict] = {}
     first_row = {tid: rows[0] + 2 for tid, rows in rows_of.items()}
