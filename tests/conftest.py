@@ -1,3 +1,4 @@
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -36,3 +37,20 @@ def copy_project(dst: Path, reviews=TEST_REVIEWS) -> Path:
         cfg["reviews"] = list(reviews)
         cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return dst
+
+
+@contextlib.contextmanager
+def file_size_limit(max_bytes: int):
+    """Writes past ``max_bytes`` in any file fail with a real OSError from the kernel (EFBIG, the
+    same failure as a full disk: RLIMIT_FSIZE, with SIGXFSZ ignored so the write fails instead of
+    the process ending). For tests of what a failed write leaves behind."""
+    import resource
+    import signal
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, old_limit[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)

@@ -13,6 +13,15 @@ from pathlib import Path
 from livingmeta.pipeline.records import load_yaml, record_paths
 
 
+def awaits_import(review_dir: Path) -> bool:
+    """A folder that ships a review's settings and names what to import (``import_source``), with no
+    trial records yet."""
+    if record_paths(Path(review_dir) / "trials"):
+        return False
+    definition, _ = load_yaml(Path(review_dir) / "review.yaml")
+    return isinstance(definition, dict) and isinstance(definition.get("import_source"), str)
+
+
 def import_hint(review_dir: Path) -> str:
     """The line printed for a listed review that has no trial records yet."""
     review = review_dir.name
