@@ -340,3 +340,39 @@ def test_the_web_edition_has_no_serious_or_critical_accessibility_violation(proj
     assert isinstance(violations, list), violations
     bad = [v for v in violations if v["impact"] in ("serious", "critical")]
     assert not bad, bad
+
+
+# Each outermost SVG of the page, and each of its text elements whose box (in page pixels) runs
+# past the SVG's own box by more than half a pixel: the SVG clips it, so the reader loses letters.
+SVG_TEXT_OVERFLOW = """
+const out = [];
+for (const svg of document.querySelectorAll('svg')) {
+  if (svg.parentElement.closest('svg')) continue;
+  const fig = svg.getBoundingClientRect();
+  for (const text of svg.querySelectorAll('text')) {
+    const box = text.getBoundingClientRect();
+    if (!text.textContent.trim() || box.width === 0) continue;
+    const past = Math.max(fig.left - box.left, box.right - fig.right, fig.top - box.top, box.bottom - fig.bottom);
+    if (past > 0.5) out.push(`${svg.closest('figure')?.querySelector('figcaption')?.textContent.slice(0, 40)}: `
+                             + `"${text.textContent}" ${past.toFixed(1)}px past the figure's edge`);
+  }
+}
+return out;
+"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_no_figure_text_runs_past_its_figure_in_the_web_edition(project, browser, width):
+    """The figures' SVG text is laid out by matplotlib for the shipped Noto Sans; the web edition
+    embeds that font, so the browser measures every label as the PDF does, at any width."""
+    work, _ = project
+    browser.set_window_size(width, 900)
+    browser.get((results(work) / "report.html").resolve().as_uri())
+    faces = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "document.fonts.ready.then(() => done([...document.fonts].filter(f => f.status === 'loaded')"
+        ".map(f => f.family.replace(/[\"']/g, '') + ' ' + f.weight)));")
+    overflow = browser.execute_script(SVG_TEXT_OVERFLOW)
+    assert browser.execute_script("return document.querySelectorAll('svg text').length") > 500
+    assert overflow == [], "\n".join(overflow)
+    assert {"Noto Sans 400", "Noto Sans 700"} <= set(faces), faces  # the embedded font, not the machine's
