@@ -55,7 +55,8 @@ def _counts(entry: dict):
 
 
 COUNT_FIELDS = ("duplicates_removed", "records_screened", "records_excluded", "reports_sought", "reports_not_retrieved",
-                "reports_assessed", "studies_included_new", "studies_included_total", "reports_included_total")
+                "reports_assessed", "studies_included_new", "studies_included_total", "reports_included_total",
+                "awaiting_screening", "awaiting_assessment")
 
 
 def count_problems(entry: dict) -> list[str]:
@@ -107,12 +108,15 @@ def flow_problems(entries: list[dict], where: str | None = "review.yaml") -> lis
         rec_excl, sought = e.get("records_excluded"), e.get("reports_sought")
         not_more(label, "records_excluded", rec_excl, "records_screened", screened)
         not_more(label, "reports_sought", sought, "records_screened", screened)
+        waiting, waiting_ft = e.get("awaiting_screening") or 0, e.get("awaiting_assessment") or 0
         if screened is not None and rec_excl is not None:
-            check(label, "reports_sought", screened - rec_excl, sought, "records_screened minus records_excluded")
+            check(label, "reports_sought", screened - rec_excl - waiting, sought,
+                  "records_screened minus records_excluded" + (" and those awaiting screening" if waiting else ""))
         not_retrieved, assessed = e.get("reports_not_retrieved"), e.get("reports_assessed")
         not_more(label, "reports_not_retrieved", not_retrieved, "reports_sought", sought)
         if sought is not None and not_retrieved is not None:
-            check(label, "reports_assessed", sought - not_retrieved, assessed, "reports_sought minus reports_not_retrieved")
+            check(label, "reports_assessed", sought - not_retrieved - waiting_ft, assessed,
+                  "reports_sought minus reports_not_retrieved" + (" and those awaiting assessment" if waiting_ft else ""))
         not_more(label, "reports_assessed", assessed, "records_screened", screened)
         not_more(label, "the reports excluded (sum of the reasons)", excluded_total(e), "reports_assessed", assessed)
         new, total = e.get("studies_included_new"), e.get("studies_included_total")
@@ -168,15 +172,19 @@ def flow_boxes(entries: list[dict], index: int) -> dict:
     ident = e.get("identified") or {}
     names = {"databases": "Databases", "registers": "Registers", "other": "Other sources"}
     id_lines = [f"{names.get(k, k)} (n = {_n(v)})" for k, v in ident.items()] or ["not reported"]
+    if e.get("by_source"):  # PRISMA-LSR: the records of each source (a surveillance ledger's counts)
+        id_lines += [f"  {name} (n = {_n(v)})" for name, v in e["by_source"].items()]
     reasons = e.get("reports_excluded") or {}
     boxes = {
         "identified": "Records identified from:\n" + "\n".join(id_lines),
         "removed": f"Records removed before screening:\nDuplicate records removed (n = {_n(e.get('duplicates_removed'))})",
-        "screened": f"Records screened\n(n = {_n(e.get('records_screened'))})",
+        "screened": f"Records screened\n(n = {_n(e.get('records_screened'))})"
+                    + (f"\nawaiting screening (n = {e['awaiting_screening']:,})" if e.get("awaiting_screening") else ""),
         "excluded": f"Records excluded\n(n = {_n(e.get('records_excluded'))})",
         "sought": f"Reports sought for retrieval\n(n = {_n(e.get('reports_sought'))})",
         "not_retrieved": f"Reports not retrieved\n(n = {_n(e.get('reports_not_retrieved'))})",
-        "assessed": f"Reports assessed for eligibility\n(n = {_n(e.get('reports_assessed'))})",
+        "assessed": f"Reports assessed for eligibility\n(n = {_n(e.get('reports_assessed'))})"
+                    + (f"\nawaiting assessment (n = {e['awaiting_assessment']:,})" if e.get("awaiting_assessment") else ""),
         "reports_excluded": ("Reports excluded:\n" + "\n".join(f"{k} (n = {_n(v)})" for k, v in reasons.items())
                              if reasons else "Reports excluded:\nnot reported"),
     }
@@ -196,9 +204,10 @@ def flow_boxes(entries: list[dict], index: int) -> dict:
     return boxes
 
 
-def prisma_summary(review_def: dict, where: str) -> dict:
-    """The prisma.json artefact: the validated entries, or why no diagram is drawn."""
-    entries = review_def.get("search_flow") or []
+def prisma_summary(review_def: dict, where: str, entries: list[dict] | None = None) -> dict:
+    """The prisma.json artefact: the validated entries, or why no diagram is drawn. ``entries``
+    replaces review.yaml's search_flow (a surveillance ledger's counts, livingmeta.surveillance.flow)."""
+    entries = review_def.get("search_flow") or [] if entries is None else entries
     if not entries:
         return {"review": review_def["id"], "editions": [],
                 "not_drawn_reason": ("the review's sources give no search and screening counts (no search_flow in "
@@ -206,5 +215,6 @@ def prisma_summary(review_def: dict, where: str) -> dict:
     validate_flow(entries, where)
     return {"review": review_def["id"], "editions": [
         {"index": i, "label": e["label"], "date": e.get("date"), "source": e.get("source"),
-         "form": "new review" if is_cumulative(e, i) else "updated review", "boxes": flow_boxes(entries, i)}
+         "form": "new review" if is_cumulative(e, i) else "updated review", "boxes": flow_boxes(entries, i),
+         **({"by_source": e["by_source"]} if e.get("by_source") else {})}
         for i, e in enumerate(entries)]}
