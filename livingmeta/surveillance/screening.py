@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import hypergeom
 
 MIN_INCLUSIONS = 3
 RECALL_TARGETS = (0.95, 0.99, 1.0)
@@ -80,6 +79,7 @@ def stopping_p(seen_labels, n_total: int, target: float = 0.95) -> float:
     n screened are a sample of the urn N - (seen - n) holding, under H0, at least
     K = floor(r_seen / target - r_before) + 1 relevant records; p = min over n of
     P(X <= k_n) for X ~ Hypergeometric(urn, K, n)."""
+    from scipy.stats import hypergeom  # scipy.stats takes seconds to import: only when needed
     seen = np.asarray(seen_labels, dtype=int)
     n_seen, r_seen = len(seen), int(seen.sum())
     if n_seen == 0 or r_seen == 0:
