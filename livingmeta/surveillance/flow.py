@@ -164,3 +164,25 @@ def retraction_warnings(review_dir, trials: list[dict]) -> list[dict]:
         if trial in labels and notices:
             out.append({"trial": trial, "label": labels[trial], "record": c["id"], "notices": notices})
     return sorted(out, key=lambda w: (w["trial"], w["record"]))
+
+
+NOTICE_WORDS = {"RetractionIn": "a retraction notice", "Retraction in": "a retraction notice",
+                "ExpressionOfConcernIn": "an expression of concern", "Expression of concern in": "an expression of concern",
+                "ErratumIn": "an erratum", "Erratum in": "an erratum"}
+
+
+def retraction_sentences(warnings: list[dict]) -> list[str]:
+    """One sentence per included trial with notices, in words for readers."""
+    out = []
+    for w in warnings:
+        words = []
+        for n in w["notices"]:
+            kind, _, where = n.partition(": ")
+            if n in ("Retracted Publication", "Retraction of Publication"):
+                words.append("is indexed as a retracted publication")
+            else:
+                words.append(f"has {NOTICE_WORDS.get(kind, kind.lower())}" + (f" ({where.replace('MED ', 'PMID ')})"
+                                                                            if where else ""))
+        out.append(f"Notice on an included trial: the publication of {w['label']} " + " and ".join(dict.fromkeys(words))
+                   + "; its data should be checked before the next edition.")
+    return out
