@@ -168,17 +168,19 @@ def test_more_studies_included_than_reports_of_included_studies_is_refused():
     assert any("studies_included_new (16)" in p for p in prisma.flow_problems([FIRST, bad_new]))
 
 
-def test_check_gate_refuses_fewer_studies_included_than_the_review_holds(review_copy):
+def _load_with_flow(review_dir, entries):
+    """Load a copy of the default review (35 records) whose review.yaml holds ``entries``."""
     import yaml
-    from livingmeta.pipeline.records import RecordError, load_review
-    path = review_copy / "review.yaml"
-    review = yaml.safe_load(path.read_text())
-    review["search_flow"] = [{**FIRST, "studies_included_total": 5}]
-    path.write_text(yaml.safe_dump(review, sort_keys=False))
+    from livingmeta.pipeline.records import load_review
+    path = review_dir / "review.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "search_flow": entries}, sort_keys=False))
+    return load_review(review_dir)
+
+
+def test_check_gate_refuses_fewer_studies_included_than_the_review_holds(review_copy):
+    from livingmeta.pipeline.records import RecordError
     with pytest.raises(RecordError) as err:
-        load_review(review_copy)
+        _load_with_flow(review_copy, [{**FIRST, "studies_included_total": 5}])
     msg = str(err.value)
-    assert "studies_included_total" in msg and "5" in msg and "35 trial records" in msg
-    review["search_flow"] = [{**FIRST, "studies_included_total": 35}]
-    path.write_text(yaml.safe_dump(review, sort_keys=False))
-    load_review(review_copy)
+    assert "studies_included_total is 5, but the review holds 35 trial records" in msg
+    _load_with_flow(review_copy, [{**FIRST, "studies_included_total": 35}])

@@ -393,3 +393,38 @@ def test_check_refuses_a_ledger_whose_counts_include_fewer_studies_than_held(api
     from livingmeta.surveillance.command import ledger_problems
     problems = ledger_problems(review, definition, 35)
     assert any("studies_included_total is 0" in p and "35 trial records" in p for p in problems), problems
+
+
+def test_update_trigger_and_notices_reach_changes_json_and_the_report(api, review):
+    import jsonschema
+
+    from livingmeta.pipeline.records import load_schema
+    from livingmeta.report.wording import changes_sentences
+    rec_path = sorted((review / "trials").glob("*.yaml"))[0]
+    rec = yaml.safe_load(rec_path.read_text())
+    rec["citation"]["doi"] = "10.5555/synth.2024.001"
+    from livingmeta.pipeline.records import dump_yaml
+    rec_path.write_text(dump_yaml(rec))
+    run_search(review, JAN[1], clients=_clients())
+    notices = flow.retraction_sentences(flow.retraction_warnings(review, [rec]))
+    assert notices == [f"Notice on an included trial: the publication of {rec['label']} has a retraction notice "
+                       "(PMID 39000099) and is indexed as a retracted publication; its data should be checked before "
+                       "the next edition."]
+    changes = {"first_edition": False, "previous_edition": "2024-01-01-abcd1234", "added": [], "removed": [],
+               "corrected": [], "update_trigger": flow.update_trigger(review, [rec])["sentence"],
+               "retraction_warnings": notices}
+    jsonschema.validate(changes, load_schema("changes"))
+    text = changes_sentences(changes)
+    assert text[-2] == notices[0] and text[-1].startswith("Update trigger: the search to 2024-01-31 found")
+    assert "registered trial is ongoing, planning to enrol 120 participants" in text[-1]
+    assert "_" not in text[-1] and "{" not in " ".join(text)      # reader text: no keys or literals
+
+
+def test_the_flow_diagram_draws_the_ledger_counts_per_source(api, review, tmp_path):
+    from livingmeta.report.figures import save_figure
+    from livingmeta.report.prisma_figure import flow_diagram
+    run_search(review, JAN[1], clients=_clients())
+    entries, _ = flow.combined_flow(review, yaml.safe_load((review / "review.yaml").read_text()))
+    save_figure(flow_diagram(entries, 1), tmp_path / "e2")
+    svg = (tmp_path / "e2.svg").read_text()
+    assert "Europe PMC (n = 3)" in svg and "awaiting screening (n = 7)" in svg and "previous version" in svg

@@ -41,7 +41,7 @@ def model(seed: int = 0):
 def features(texts: list[str]):
     """TF-IDF of every record's title and abstract (fitted on the text only, never on decisions)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
-    vec = TfidfVectorizer(ngram_range=NGRAMS, sublinear_tf=True, min_df=2, max_df=0.95, stop_words="english",
+    vec = TfidfVectorizer(ngram_range=NGRAMS, sublinear_tf=True, min_df=3, max_df=0.95, stop_words="english",
                           strip_accents="unicode", dtype=np.float64)
     try:
         return vec.fit_transform([t or "" for t in texts])
