@@ -428,3 +428,13 @@ def test_the_flow_diagram_draws_the_ledger_counts_per_source(api, review, tmp_pa
     save_figure(flow_diagram(entries, 1), tmp_path / "e2")
     svg = (tmp_path / "e2.svg").read_text()
     assert "Europe PMC (n = 3)" in svg and "awaiting screening (n = 7)" in svg and "previous version" in svg
+
+
+def test_a_new_search_changes_the_edition_fingerprint(api, review):
+    from livingmeta.living.fingerprint import fingerprint
+    config = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+    before = fingerprint(review, config)
+    run_search(review, JAN[1], clients=_clients())
+    after = fingerprint(review, config)
+    assert after["data"] != before["data"] and after["config"] == before["config"]
+    assert fingerprint(review, config) == after

@@ -35,7 +35,8 @@ NGRAMS = (1, 2)
 def model(seed: int = 0):
     """The classifier: class-balanced logistic regression (liblinear, deterministic)."""
     from sklearn.linear_model import LogisticRegression
-    return LogisticRegression(class_weight="balanced", C=1.0, solver="liblinear", random_state=seed, max_iter=1000)
+    return LogisticRegression(class_weight="balanced", C=1.0, solver="liblinear", dual=True, random_state=seed,
+                              max_iter=1000)
 
 
 def features(texts: list[str]):
