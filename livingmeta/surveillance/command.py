@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from livingmeta.errors import LivingmetaError
-from livingmeta.surveillance import candidates as cand
 from livingmeta.surveillance import flow, ledger, screening
 from livingmeta.surveillance.ledger import LedgerError
 
@@ -359,4 +358,4 @@ def benchmark(args) -> int:
     return 0
 
 
-__all__ = ["add_arguments", "main", "ledger_problems", "cand"]
+__all__ = ["add_arguments", "main", "ledger_problems"]

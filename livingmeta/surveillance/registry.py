@@ -149,7 +149,6 @@ def _kind_of(measure: dict) -> str | None:
 
 def draft_record(study: dict, definition: dict, data_timestamp: str | None) -> tuple[dict | None, str]:
     """A draft trial record from a study's posted results, or (None, why not)."""
-    nct = _nct(study)
     measures = _get(study, "resultsSection", "outcomeMeasuresModule", "outcomeMeasures", default=[])
     if not measures:
         return None, "no outcome measures posted"

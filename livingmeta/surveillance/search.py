@@ -14,7 +14,6 @@ from pathlib import Path
 
 from livingmeta.surveillance import candidates as cand
 from livingmeta.surveillance import ledger
-from livingmeta.surveillance.http import SourceError
 from livingmeta.surveillance.registry import draft_record, watch
 from livingmeta.surveillance.sources import CTGOV, NAMES, SEARCHERS, ctgov_client
 
@@ -154,5 +153,3 @@ def run_watch(review_dir, checked: date, client=None) -> SearchOutcome:
     out.searched.append(f"ClinicalTrials.gov: {len(studies)} registrations watched")
     return out
 
-
-__all__ = ["run_search", "run_watch", "SourceError"]

@@ -18,6 +18,7 @@ defusedxml (the answers are untrusted: no entity expansion).
 
 from __future__ import annotations
 
+import urllib.parse
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -110,7 +111,6 @@ def search_pubmed(client: Client, strategy: dict, since: date, until: date) -> S
 
 
 def _enc(params):
-    import urllib.parse
     return urllib.parse.urlencode(params)
 
 
