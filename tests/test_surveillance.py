@@ -438,3 +438,28 @@ def test_a_new_search_changes_the_edition_fingerprint(api, review):
     after = fingerprint(review, config)
     assert after["data"] != before["data"] and after["config"] == before["config"]
     assert fingerprint(review, config) == after
+
+
+@pytest.mark.slow
+def test_a_build_with_a_ledger_draws_its_counts_and_prints_its_update_trigger(api, tmp_path):
+    """End to end: the prisma and changes rules read the ledger; the report says the trigger."""
+    import subprocess
+    import sys
+
+    from conftest import copy_project
+    project = copy_project(tmp_path / "project")
+    review = project / "data" / "reviews" / "exercise-depression"
+    path = review / "review.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "search_flow": [BASELINE]}, sort_keys=False))
+    (review / "surveillance").mkdir()
+    (review / "surveillance" / "searches.yaml").write_text(SEARCHES)
+    run_search(review, JAN[1], clients=_clients())
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(project), "--snakefile",
+                          str(project / "Snakefile"), "-q"], capture_output=True, text=True, cwd=project)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = project / "results" / "exercise-depression"
+    prisma = json.loads((out / "prisma.json").read_text())
+    assert prisma["editions"][1]["by_source"] == {"ClinicalTrials.gov": 3, "Europe PMC": 3, "PubMed": 3}
+    changes = json.loads((out / "changes.json").read_text())
+    assert changes["update_trigger"].startswith("Update trigger: the search to 2024-01-31 found 7 new records")
+    assert changes["update_trigger"] in (out / "report.html").read_text()

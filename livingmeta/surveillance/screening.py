@@ -1,7 +1,8 @@
 """Ranked screening that never excludes a record.
 
-The ranker is scikit-learn's TF-IDF (words and word pairs of title and abstract, sublinear term
-frequency) and logistic regression with class-balanced weights, trained on the review's own
+The ranker is scikit-learn's TF-IDF (words and word pairs of title and abstract found in at least
+3 records, sublinear term frequency) and logistic regression (liblinear's dual solver, fast when
+the decisions are separable) with class-balanced weights, trained on the review's own
 title/abstract decisions: the model of ASReview's and Rayyan's defaults' family, which stays
 better than random under the extreme imbalance of screening (0.5 to 20% included), where an
 unweighted model may not. Every undecided record stays in the queue, ranked; nothing is dropped.
