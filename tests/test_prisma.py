@@ -184,3 +184,10 @@ def test_check_gate_refuses_fewer_studies_included_than_the_review_holds(review_
     msg = str(err.value)
     assert "studies_included_total is 5, but the review holds 35 trial records" in msg
     _load_with_flow(review_copy, [{**FIRST, "studies_included_total": 35}])
+
+
+def test_an_updated_review_diagram_passes_the_stage_contract():
+    """The updated-review form's boxes (previous version, new studies) are in prisma.json's schema."""
+    from livingmeta.pipeline.contracts import contract_problems
+    summary = prisma.prisma_summary({"id": "r", "search_flow": [FIRST, UPDATE]}, "review.yaml")
+    assert contract_problems(summary, "prisma") == []
