@@ -382,7 +382,8 @@ def test_registry_watch_reports_status_changes(api, review, monkeypatch):
     assert again.events == out.events and again.written == []
     trigger = flow.update_trigger(review, [])
     assert trigger["ongoing_registered"] == 1 and trigger["planned_enrolment"] == 120
-    assert trigger["sentence"].startswith("Update trigger: the search to 2024-01-31 found 7 new records (7 awaiting")
+    assert trigger["sentence"].startswith("Update trigger (searches run monthly): the search to 2024-01-31 found 7 new "
+                                          "records (7 awaiting screening)")
 
 
 def test_check_refuses_a_ledger_whose_counts_include_fewer_studies_than_held(api, review):
@@ -415,7 +416,7 @@ def test_update_trigger_and_notices_reach_changes_json_and_the_report(api, revie
                "retraction_warnings": notices}
     jsonschema.validate(changes, load_schema("changes"))
     text = changes_sentences(changes)
-    assert text[-2] == notices[0] and text[-1].startswith("Update trigger: the search to 2024-01-31 found")
+    assert text[-2] == notices[0] and text[-1].startswith("Update trigger (searches run monthly): the search to 2024-01-31")
     assert "registered trial is ongoing, planning to enrol 120 participants" in text[-1]
     assert "_" not in text[-1] and "{" not in " ".join(text)      # reader text: no keys or literals
 
@@ -461,5 +462,5 @@ def test_a_build_with_a_ledger_draws_its_counts_and_prints_its_update_trigger(ap
     prisma = json.loads((out / "prisma.json").read_text())
     assert prisma["editions"][1]["by_source"] == {"ClinicalTrials.gov": 3, "Europe PMC": 3, "PubMed": 3}
     changes = json.loads((out / "changes.json").read_text())
-    assert changes["update_trigger"].startswith("Update trigger: the search to 2024-01-31 found 7 new records")
+    assert changes["update_trigger"].startswith("Update trigger (searches run monthly): the search to 2024-01-31 found 7")
     assert changes["update_trigger"] in (out / "report.html").read_text()

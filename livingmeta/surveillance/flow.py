@@ -124,7 +124,7 @@ def update_trigger(review_dir, trials: list[dict]) -> dict | None:
     included = {t.get("registration") for t in trials if t.get("registration")}
     ongoing = [s for s in states.values() if s["status"] in ONGOING]
     planned = sum(int(s["enrollment"]) for s in ongoing if s["enrollment"].isdigit())
-    out = {"search_date": days[-1] if days else None,
+    out = {"search_date": days[-1] if days else None, "schedule": ledger.read_searches(review_dir)["schedule"],
            "new_records": latest["records_screened"] if latest else 0,
            "awaiting_screening": sum(e["awaiting_screening"] for e in entries),
            "results_posted": posted, "ongoing_registered": len(ongoing), "planned_enrolment": planned,
@@ -139,7 +139,7 @@ def _plural(n: int, one: str, many: str) -> str:
 
 def trigger_sentence(t: dict) -> str:
     if not t["search_date"]:
-        return "Update trigger: no surveillance search has been run yet."
+        return f"Update trigger (searches run {t['schedule']}): no surveillance search has been run yet."
     parts = [f"the search to {t['search_date']} found {_plural(t['new_records'], 'new record', 'new records')}"
              + (f" ({t['awaiting_screening']:,} awaiting screening)" if t["awaiting_screening"] else "")]
     if t["results_posted"]:
@@ -148,7 +148,7 @@ def trigger_sentence(t: dict) -> str:
     if t["ongoing_registered"]:
         parts.append(f"{_plural(t['ongoing_registered'], 'registered trial is', 'registered trials are')} ongoing"
                      + (f", planning to enrol {t['planned_enrolment']:,} participants" if t["planned_enrolment"] else ""))
-    return "Update trigger: " + "; ".join(parts) + "."
+    return f"Update trigger (searches run {t['schedule']}): " + "; ".join(parts) + "."
 
 
 def retraction_warnings(review_dir, trials: list[dict]) -> list[dict]:
