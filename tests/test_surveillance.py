@@ -464,3 +464,19 @@ def test_a_build_with_a_ledger_draws_its_counts_and_prints_its_update_trigger(ap
     changes = json.loads((out / "changes.json").read_text())
     assert changes["update_trigger"].startswith("Update trigger (searches run monthly): the search to 2024-01-31 found 7")
     assert changes["update_trigger"] in (out / "report.html").read_text()
+
+
+def test_the_command_line_searches_counts_and_fails_in_one_line(api, review, capsys):
+    from livingmeta.cli import main
+    assert main(["surveil", "search", str(review), "--until", "2024-01-31"]) == 0
+    assert "PubMed: 3 records from 2024-01-01 to 2024-01-31" in capsys.readouterr().out
+    assert main(["surveil", "counts", str(review)]) == 0
+    out = capsys.readouterr().out
+    assert "Search to 2024-01-31: identified 9 (ClinicalTrials.gov 3, Europe PMC 3, PubMed 3), duplicates removed 2" in out
+    assert "1 draft record(s) awaiting confirmation: nct09000001" in out
+    api.fail["einfo.fcgi"] = [404]
+    before = snapshot(review)
+    assert main(["surveil", "search", str(review), "--until", "2024-02-29"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "PubMed: https://eutils.ncbi.nlm.nih.gov/entrez/eutils/einfo.fcgi" in err and "HTTP 404" in err
+    assert snapshot(review) == before
