@@ -117,8 +117,9 @@ def update_trigger(review_dir, trials: list[dict]) -> dict | None:
     days = search_rounds(runs)
     entries = ledger_entries(review_dir)
     latest = entries[-1] if entries else None
+    since = days[-2] if len(days) > 1 else ""   # results posted since the search before the latest
     posted = sorted({e["registration"] for r in runs for e in (r.get("registry_changes") or [])
-                     if str(r.get("checked") or (r.get("window") or {}).get("until")) == (days[-1] if days else "")
+                     if str(r.get("checked") or (r.get("window") or {}).get("until")) > since
                      and any(w.startswith("results posted") for w in e["changes"])})
     states = latest_states(ledger.read_registry(review_dir))
     included = {t.get("registration") for t in trials if t.get("registration")}
