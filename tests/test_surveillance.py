@@ -262,8 +262,10 @@ def test_no_secret_or_address_in_any_written_file(api, review, monkeypatch):
 
 
 @pytest.mark.parametrize("line,field", [("  pubmed: {query: q, api_key: abc}", "api_key"),
-                                        ("  pubmed: {query: 'q ann@example.org'}", "e-mail address")])
-def test_searches_yaml_refuses_secrets(review, line, field):
+                                        ("  pubmed: {query: 'q ann@example.org'}", "e-mail address"),
+                                        ("  pubmed: {query: q, max_records: 20000}", "at most 9,999"),
+                                        ("  embase: {query: q}", "unknown source")])
+def test_searches_yaml_refuses_secrets_and_what_no_source_can_do(review, line, field):
     (review / "surveillance" / "searches.yaml").write_text(f"schedule: monthly\nstart: 2024-01-01\nsources:\n{line}\n")
     with pytest.raises(ledger.LedgerError) as err:
         ledger.read_searches(review)

@@ -96,6 +96,9 @@ def read_searches(review_dir) -> dict:
                 raise LedgerError(f"{where}.{key}: unknown key; valid keys: {', '.join(sorted(SOURCE_KEYS[name]))}")
             if key == "max_records" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise LedgerError(f"{where}.max_records: a whole number of at least 1 (found: {value!r})")
+            if key == "max_records" and name == "pubmed" and value > 9999:
+                raise LedgerError(f"{where}.max_records: {value:,}; E-utilities page through at most 9,999 records of "
+                                  "one search: search shorter windows (a smaller schedule) instead")
             if key != "max_records" and (not isinstance(value, str) or not value.strip()):
                 raise LedgerError(f"{where}.{key}: the query text (found: {value!r})")
             if isinstance(value, str) and EMAIL.search(value):
