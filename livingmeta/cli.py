@@ -9,6 +9,7 @@
     livingmeta references REVIEW REFS.ris  citations from RIS/BibTeX -> trial records
     livingmeta update REVIEW               new edition if any input changed (safe from cron)
     livingmeta build [snakemake args]    run the pipeline (same as `make report`)
+    livingmeta surveil search|watch|screen|decisions|confirm|counts|benchmark ...   find, screen, count new trials
 """
 
 from __future__ import annotations
@@ -236,6 +237,11 @@ def cmd_check(args) -> int:
         return 1
     for warning in review.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    from livingmeta.surveillance.command import ledger_problems  # the ledger's counts and drafts pass too
+    problems = ledger_problems(review.root, review.definition, len(review.trials))
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
     print(f"{review.id}: {len(review.trials)} trial records, all valid")
     return 0
 
@@ -402,6 +408,11 @@ def cmd_update(args) -> int:
                       log=lambda m: print(m, file=sys.stderr, flush=True))
 
 
+def cmd_surveil(args) -> int:
+    from livingmeta.surveillance import command
+    return command.main(args, _review_dir)
+
+
 def cmd_build(args) -> int:
     from livingmeta.living.runlock import run_build
     return run_build(_project_root(), args.snakemake_args, log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -479,6 +490,10 @@ def main(argv=None) -> int:
     u.add_argument("--root", default=None, help="project folder (default: here if it has a Snakefile)")
     u.add_argument("--configfile", default=None)
     u.set_defaults(func=cmd_update)
+    from livingmeta.surveillance.command import add_arguments as surveil_arguments
+    sv = sub.add_parser("surveil", help="surveillance: search sources, watch registries, rank screening, count")
+    surveil_arguments(sv)
+    sv.set_defaults(func=cmd_surveil)
     b = sub.add_parser("build", help="build the reports (runs Snakemake)")
     b.add_argument("snakemake_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_build)

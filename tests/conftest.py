@@ -54,3 +54,32 @@ def file_size_limit(max_bytes: int):
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
         signal.signal(signal.SIGXFSZ, old_handler)
+
+
+_LOOPBACK = ("127.", "::1", "localhost")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """The test suite never reaches the network: a socket connection to any address but the
+    loopback fails (the surveillance sources are tested through their HTTP seam on fixtures;
+    local servers such as the SMTP fixture still work)."""
+    import socket
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def refuse(address):
+        host = address[0] if isinstance(address, tuple) else None
+        if host is not None and not str(host).startswith(_LOOPBACK):
+            raise OSError(f"network access blocked in tests (connection to {host})")
+
+    def connect(self, address):
+        refuse(address)
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        refuse(address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
