@@ -76,6 +76,7 @@ lock:
 reference:
 	Rscript tests/reference/make_reference.R
 	Rscript tests/reference/make_reference_appraisal.R
+	Rscript tests/reference/make_reference_convergence.R
 
 clean-results:
 	rm -rf results/*/ .snakemake

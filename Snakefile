@@ -13,7 +13,7 @@ configfile: "config/config.yaml"
 from livingmeta.pipeline.config_check import check_config
 
 # YAML 1.2 numbers and one message naming a misspelt key or a bad value, before Snakemake's own check
-config.update(check_config(config, " + ".join(map(str, workflow.overwrite_configfiles or ["config/config.yaml"]))))
+config.update(check_config(config, " + ".join(map(str, workflow.overwrite_configfiles or ["config/config.yaml"])), root="."))
 validate(config, "workflow/schemas/config.schema.yaml")
 
 DATA = config.get("data_dir", "data/reviews")

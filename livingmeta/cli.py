@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -32,29 +33,105 @@ class InputError(LivingmetaError):
 
 
 def _read_csv(path: str):
-    """The table at ``path``, or an InputError naming the file and what is wrong with it."""
+    """The table at ``path``, or an InputError naming the file and what is wrong with it (including
+    a column name given twice: pandas would rename the second ``yi`` to ``yi.1`` and the first
+    would be used silently)."""
     import pandas as pd
     if not Path(path).is_file():
         raise InputError(f"{path}: file not found")
     try:
-        return pd.read_csv(path)
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
+        df = pd.read_csv(path)
     except Exception as e:  # pandas raises many kinds for unreadable CSV
         raise InputError(f"{path}: not a readable CSV file ({e.__class__.__name__}: {e})") from None
+    repeated = sorted({str(c) for c in header if header.count(c) > 1})
+    if repeated:
+        where = "; ".join(f"{c} in {header.count(c)} columns ("
+                          + ", ".join(str(i + 1) for i, h in enumerate(header) if h == c) + ")" for c in repeated)
+        raise InputError(f"{path}: a column name appears more than once: {where}; keep one column of each name")
+    return df
 
 
-def _read_effects(path: str, moderators: list[str]):
+# The columns of study-level data, in metafor's names, and what each must hold: the checks of
+# livingmeta.stats.effects, here naming the file, the column and the row, and the same for every
+# method (inverse variance, Mantel-Haenszel, Peto, RevMan's).
+STUDY_COLUMNS = {"binary": ["ai", "n1i", "ci", "n2i"], "continuous": ["m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"],
+                 "generic": ["yi", "vi"]}
+STUDY_RULES = {
+    "binary": [("n1i", lambda d: d["n1i"] >= 1, "a group size of at least 1"),
+               ("n2i", lambda d: d["n2i"] >= 1, "a group size of at least 1"),
+               ("ai", lambda d: (d["ai"] >= 0) & (d["ai"] <= d["n1i"]), "an event count from 0 to n1i"),
+               ("ci", lambda d: (d["ci"] >= 0) & (d["ci"] <= d["n2i"]), "an event count from 0 to n2i")],
+    "continuous": [("n1i", lambda d: d["n1i"] >= 2, "a group size of at least 2"),
+                   ("n2i", lambda d: d["n2i"] >= 2, "a group size of at least 2"),
+                   ("sd1i", lambda d: d["sd1i"] > 0, "a standard deviation above 0"),
+                   ("sd2i", lambda d: d["sd2i"] > 0, "a standard deviation above 0")],
+    "generic": [("vi", lambda d: d["vi"] > 0, "a positive sampling variance")],
+}
+
+
+def _numeric_columns(path: str, df, columns) -> dict:
+    """The ``columns`` of ``df`` as finite float arrays, or an InputError naming the rows."""
+    import numpy as np
     import pandas as pd
+    data = {}
+    for c in columns:
+        num = pd.to_numeric(df[c], errors="coerce")
+        bad = df.index[~np.isfinite(num.to_numpy(dtype=float))].tolist()
+        if bad:
+            raise InputError(f"{path}: column {c} has non-numeric, empty or infinite cells in data row(s) "
+                             f"{', '.join(str(i + 1) for i in bad[:5])}")
+        data[c] = num.to_numpy(dtype=float)
+    return data
+
+
+def _study_data(path: str, df, measure: str) -> tuple[str, dict]:
+    """(kind, columns) of the study rows for ``measure``: 2x2 counts, means and SDs, or the
+    studies' own yi and vi; every value checked by the same rules whatever the method."""
+    kind = "binary" if measure in ("RR", "OR", "RD") else "continuous" if measure in ("MD", "SMD") else None
+    if kind is None:
+        raise InputError(f"--measure must be one of RR, OR, RD, MD, SMD; got {measure!r}")
+    if not all(c in df.columns for c in STUDY_COLUMNS[kind]):
+        if not all(c in df.columns for c in STUDY_COLUMNS["generic"]):
+            missing = [c for c in STUDY_COLUMNS[kind] if c not in df.columns]
+            raise InputError(f"{path}: --measure {measure} needs columns {', '.join(STUDY_COLUMNS[kind])} "
+                             f"(or yi, vi); missing {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
+        kind = "generic"
+    data = _numeric_columns(path, df, STUDY_COLUMNS[kind])
+    for column, ok, expected in STUDY_RULES[kind]:
+        bad = [i for i, good in enumerate(ok(data)) if not good]
+        if bad:
+            rows = ", ".join(f"row {i + 1} ({data[column][i]:g})" for i in bad[:5])
+            raise InputError(f"{path}: column {column} needs {expected} in every data row; {rows} do(es) not. "
+                             "Correct the value, or leave the study out")
+    return kind, data
+
+
+def _effects_from_measure(path: str, df, measure: str):
+    """The studies' effects (metafor's escalc conventions) for ``measure``."""
+    from livingmeta.stats import effects
+    kind, data = _study_data(path, df, measure)
+    if kind == "binary":
+        return effects.binary_effect(data["ai"], data["n1i"], data["ci"], data["n2i"], measure=measure)
+    if kind == "continuous":
+        if measure == "SMD":
+            return effects.hedges_g(*(data[c] for c in STUDY_COLUMNS["continuous"]))
+        return effects.mean_difference(*(data[c] for c in STUDY_COLUMNS["continuous"]))
+    return effects.EffectSizes(data["yi"], data["vi"], measure)
+
+
+def _read_effects(path: str, moderators: list[str], measure: str | None = None):
+    """(table, moderators): the effects yi and vi, given or computed from study data for
+    ``measure``; every column named in ``moderators`` must exist."""
     df = _read_csv(path)
-    missing = [c for c in ["yi", "vi", *moderators] if c not in df.columns]
+    missing = [c for c in ([] if measure else ["yi", "vi"]) + moderators if c not in df.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
-    for col in ("yi", "vi"):
-        num = pd.to_numeric(df[col], errors="coerce")
-        bad = df.index[num.isna()].tolist()
-        if bad:
-            raise InputError(f"{path}: column {col} has non-numeric or empty cells in data row(s) "
-                             f"{', '.join(str(i + 1) for i in bad[:5])}")
-        df[col] = num
+    if measure:
+        es = _effects_from_measure(path, df, measure)
+        df = df.assign(yi=es.yi, vi=es.vi)
+    else:
+        df = df.assign(**_numeric_columns(path, df, ["yi", "vi"]))
     bad = df.index[df["vi"] <= 0].tolist()
     if bad:
         raise InputError(f"{path}: column vi must be positive; rows {', '.join(str(i + 1) for i in bad[:5])} are not")
@@ -62,6 +139,7 @@ def _read_effects(path: str, moderators: list[str]):
         raise InputError(f"{path}: need at least 2 rows (studies), found {len(df)}")
     mods = None
     if moderators:
+        import pandas as pd
         mods = df[moderators].copy()
         for m in moderators:
             if mods[m].isna().any():
@@ -75,14 +153,25 @@ def _read_effects(path: str, moderators: list[str]):
 
 
 def cmd_analyze(args) -> int:
-    if args.measure or args.method in REVMAN_METHODS or args.revman:
-        return _analyze_revman(args)
+    if not math.isfinite(args.threshold):  # argparse's float() reads inf, nan and 1e400 (inf)
+        raise InputError(f"--threshold must be a finite number on the scale of yi, not {args.threshold}")
     mods_list = [m.strip() for m in args.moderators.split(",") if m.strip()] if args.moderators else []
+    measure = (args.measure or "").upper() or None
+    if args.method in REVMAN_METHODS or args.revman:
+        extras = [f"{flag} {value}" if value is not True else flag
+                  for flag, value in (("--moderators", args.moderators), ("--cluster", args.cluster),
+                                      ("--model", args.model), ("--bayes", args.bayes)) if value]
+        if extras:
+            how = f"--method {args.method}" + (" --revman" if args.revman else "")
+            raise InputError(f"{', '.join(extras)} cannot be combined with {how}: RevMan's methods pool the studies "
+                             "as RevMan does, without moderators, clusters or a Bayesian model; use an inverse-variance "
+                             "method (e.g. --method REML --measure ...) for those")
+        return _analyze_revman(args)
     if args.bayes and (args.moderators or args.cluster):
         raise InputError("--bayes fits the intercept-only model; leave out --moderators and --cluster")
     if args.model and not args.cluster:
         raise InputError(f"--model {args.model} needs --cluster COLUMN (the column naming each effect's trial)")
-    df, mods = _read_effects(args.effects, mods_list + ([args.cluster] if args.cluster else []))
+    df, mods = _read_effects(args.effects, mods_list + ([args.cluster] if args.cluster else []), measure)
     if args.cluster:
         mods = mods.drop(columns=[args.cluster]) if mods_list else None
         clusters = df[args.cluster].astype(str).unique()
@@ -120,6 +209,10 @@ def cmd_analyze(args) -> int:
         fit = pooling.rma(df["yi"], df["vi"], mods=mods, method=args.method, test=args.test, study=study)
         out = fit.to_dict()
         text = fit.summary()
+    if measure:
+        out["measure"] = measure
+        if measure in ("RR", "OR"):
+            text += "\n(ratio measures on the log scale)"
     if args.bayes:
         from livingmeta.stats.bayes import bayes_rma
         bfit = bayes_rma(df["yi"], df["vi"], tau_prior=args.tau_prior, mu_prior=args.mu_prior)
@@ -135,74 +228,38 @@ def cmd_analyze(args) -> int:
 
 
 REVMAN_METHODS = tuple(revman.REVMAN_METHODS)  # the registry of RevMan's methods, beside pooling.TAU2_METHODS
-STUDY_COLUMNS = {"binary": ["ai", "n1i", "ci", "n2i"], "continuous": ["m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"],
-                 "generic": ["yi", "vi"]}
 
 
 def _analyze_revman(args) -> int:
     """Study rows in metafor's column names (ai,n1i,ci,n2i / m1i,sd1i,n1i,m2i,sd2i,n2i / yi,vi),
-    pooled by livingmeta.stats.revman (MH, MH+DL, Peto, or inverse variance FE/DL) or, without
-    --revman and for other methods, by the usual engine on escalc-style effects."""
+    pooled by livingmeta.stats.revman: MH, MH+DL, Peto, or (--revman) inverse variance FE/DL."""
     import numpy as np
-    import pandas as pd
 
-    from livingmeta.stats import effects
     from livingmeta.files import _jsonable  # NaN (e.g. tau^2's SE under FE) -> null: JSON never carries NaN
     measure = (args.measure or "").upper()
     if not measure:
         raise InputError("--method MH, MH+DL, Peto and --revman need --measure (RR, OR, RD, MD or SMD)")
-    kind = "binary" if measure in ("RR", "OR", "RD") else "continuous" if measure in ("MD", "SMD") else None
-    if kind is None:
-        raise InputError(f"--measure must be one of RR, OR, RD, MD, SMD; got {args.measure!r}")
-    df = _read_csv(args.effects)
-    cols = STUDY_COLUMNS[kind] if all(c in df.columns for c in STUDY_COLUMNS[kind]) else STUDY_COLUMNS["generic"]
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise InputError(f"{args.effects}: --measure {measure} needs columns {', '.join(STUDY_COLUMNS[kind])} "
-                         f"(or yi, vi); missing {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
-    data = {}
-    for c in cols:
-        num = pd.to_numeric(df[c], errors="coerce")
-        bad = df.index[num.isna()].tolist()
-        if bad:
-            raise InputError(f"{args.effects}: column {c} has non-numeric or empty cells in data row(s) "
-                             f"{', '.join(str(i + 1) for i in bad[:5])}")
-        data[c] = num.to_numpy(dtype=float)
     method = args.method
     if method == "Peto" and measure != "OR":
         raise InputError("--method Peto gives an odds ratio: use --measure OR")
-    if method in REVMAN_METHODS and cols != STUDY_COLUMNS["binary"]:
-        raise InputError(f"--method {method} needs 2x2 counts (columns ai, n1i, ci, n2i) and --measure RR, OR or RD")
-    if method not in (*REVMAN_METHODS, "FE", "DL") and args.revman:
+    if method not in (*REVMAN_METHODS, "FE", "DL"):
         raise InputError(f"--revman pools with MH, MH+DL, Peto, FE or DL (RevMan's methods), not {method}")
-    if method in REVMAN_METHODS or args.revman:
-        spec = revman.REVMAN_METHODS.get(method)  # else inverse variance: FE, or DL random effects
-        stat_method, random = (spec.statistical_method, spec.random) if spec else ("IV", method == "DL")
-        if cols == STUDY_COLUMNS["binary"]:
-            res = revman.dichotomous(data["ai"], data["n1i"], data["ci"], data["n2i"], measure=measure,
-                                     method=stat_method, random=random)
-        elif cols == STUDY_COLUMNS["continuous"]:
-            res = revman.continuous(data["m1i"], data["sd1i"], data["n1i"], data["m2i"], data["sd2i"], data["n2i"],
-                                    measure=measure, random=random)
-        else:
-            res = revman.generic(data["yi"], np.sqrt(data["vi"]), measure=measure, random=random)
-        out = res.to_dict()
-        if res.k == 0:
-            raise InputError(f"{args.effects}: no study is estimable (e.g. no events in either group)")
-        print(json.dumps(_jsonable(out), allow_nan=False) if args.json else _revman_summary(out))
-        return 0
-    if cols == STUDY_COLUMNS["binary"]:
-        es = effects.binary_effect(data["ai"], data["n1i"], data["ci"], data["n2i"], measure=measure)
-    elif cols == STUDY_COLUMNS["continuous"]:
-        if measure == "SMD":
-            es = effects.hedges_g(data["m1i"], data["sd1i"], data["n1i"], data["m2i"], data["sd2i"], data["n2i"])
-        else:
-            es = effects.mean_difference(*(data[c] for c in STUDY_COLUMNS["continuous"]))
+    kind, data = _study_data(args.effects, _read_csv(args.effects), measure)
+    if method in REVMAN_METHODS and kind != "binary":
+        raise InputError(f"--method {method} needs 2x2 counts (columns ai, n1i, ci, n2i) and --measure RR, OR or RD")
+    spec = revman.REVMAN_METHODS.get(method)  # else inverse variance: FE, or DL random effects
+    stat_method, random = (spec.statistical_method, spec.random) if spec else ("IV", method == "DL")
+    if kind == "binary":
+        res = revman.dichotomous(data["ai"], data["n1i"], data["ci"], data["n2i"], measure=measure,
+                                 method=stat_method, random=random)
+    elif kind == "continuous":
+        res = revman.continuous(*(data[c] for c in STUDY_COLUMNS["continuous"]), measure=measure, random=random)
     else:
-        es = effects.EffectSizes(data["yi"], data["vi"], measure)
-    study = df["study"].astype(str).tolist() if "study" in df.columns else None
-    fit = pooling.rma(es.yi, es.vi, method=method, test=args.test, study=study)
-    print(json.dumps(_jsonable({**fit.to_dict(), "measure": measure}), allow_nan=False) if args.json else fit.summary())
+        res = revman.generic(data["yi"], np.sqrt(data["vi"]), measure=measure, random=random)
+    out = res.to_dict()
+    if res.k == 0:
+        raise InputError(f"{args.effects}: no study is estimable (e.g. no events in either group)")
+    print(json.dumps(_jsonable(out), allow_nan=False) if args.json else _revman_summary(out))
     return 0
 
 
@@ -403,7 +460,7 @@ def cmd_update(args) -> int:
     if epoch is not None and not epoch.strip().isdigit():
         raise InputError(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds since 1970-01-01 UTC; "
                          "set it to e.g. $(date -u +%s) or unset it")
-    load_config(args.configfile or root / "config" / "config.yaml")  # one clear line for a bad configuration
+    load_config(args.configfile or root / "config" / "config.yaml", root)  # one clear line for a bad configuration
     return run_update(args.review, project_root=root, config_path=args.configfile,
                       log=lambda m: print(m, file=sys.stderr, flush=True))
 

@@ -5,11 +5,15 @@ R's bayesmeta does it (Röver 2020, J Stat Softw 93(6), section 2.4).
 
 Given tau, the effect mu has a closed-form normal posterior (exact marginalisation over mu, with a
 uniform or a normal prior on mu), so the joint posterior reduces to the one-dimensional marginal
-posterior of tau. That is integrated numerically: Gauss-Legendre panels over u = tau / (tau + c),
-which maps [0, inf) onto [0, 1) so heavy-tailed priors (half-Cauchy) are integrated to infinity,
-on the part of u where the posterior is not negligible (found on a coarse grid first). Every
-posterior of interest (mu, a new trial's effect, each trial's shrunken effect) is then a finite
-mixture of normals over the tau nodes. No MCMC: results are deterministic and fast.
+posterior of tau. That is integrated numerically over s = log tau, where priors of any scale and
+the likelihood's own scale are alike smooth: a scan of s (steps of 0.5, from far below the smaller
+of the data's standard error and the prior's scale to where the posterior has vanished), the mode
+refined and its curvature measured, then Gauss-Legendre panels, each about one posterior SD of s
+wide, over the part of s where the posterior is not negligible. So the grid follows the
+posterior's mass whatever the prior's scale (a half-normal prior of scale 1e-3 or 1e12 alike).
+Every posterior of interest (mu, a new trial's effect, each trial's shrunken effect) is then a
+finite mixture of normals over the tau nodes. No MCMC: results are deterministic. Every array is
+(nodes x trials) in blocks of at most BLOCK elements, so memory is linear in the number of trials.
 
 Priors for tau (``parse_tau_prior``):
   half-normal:SCALE, half-cauchy:SCALE   weakly informative (Röver et al. 2021, Res Synth Methods 12:448)
@@ -78,11 +82,19 @@ RHODES_2015 = {
 }
 RHODES_2015_GENERAL = (-3.44, 2.59)  # Rhodes et al. 2015, section 3.3: no covariates
 
-PANELS, NODES_PER_PANEL, COARSE = 8, 16, 512
-NEGLIGIBLE = 36.0  # log-density below the maximum at which posterior mass is ignored (e^-36 ~ 2e-16)
+NODES_PER_PANEL = 16
+SCAN_STEP = 0.5       # spacing of the first scan over s = log tau
+MAX_PANELS = 400
+NEGLIGIBLE = 36.0     # log-density below the maximum at which posterior mass is ignored (e^-36 ~ 2e-16)
 LOG_FAMILIES = ("log-normal", "log-t5")
-U_FLOOR = 1e-12  # below tau = 1e-12 c the likelihood is that of tau = 0 to double precision
+FLAT_BELOW = 1e-8     # tau below 1e-8 x the median SE: the likelihood is that of tau = 0 to double precision
 UNIFORM_TAU_MIN_K = 5
+# Prior scales double precision can integrate: tau (and mu's SD) from 1e-100 to 1e100 keeps tau^2,
+# 1/tau^2 and the likelihood's sums inside the floating-point range. A narrower prior is tau = 0
+# (a common-effect model), a wider one the uniform prior, to every digit a report prints.
+SCALE_RANGE = (1e-100, 1e100)
+LOG_LOCATION_MAX = 2 * math.log(SCALE_RANGE[1])  # |location| of a prior on log tau^2
+BLOCK = 1 << 21       # elements of one (nodes x trials) block: 16 MB
 
 
 class PriorSpecError(ModelError):
@@ -131,14 +143,31 @@ class TauPrior:
             return float(special.stdtr(5, z))
         raise PriorSpecError(f"no CDF for the {self.family} prior")
 
-    def typical_scale(self) -> float:
-        """A rough size of tau under this prior, used only to place the integration grid."""
+    def ppf(self, q: float) -> float:
+        """Prior quantile of tau, for the log-scale families."""
+        from scipy import special
+        m, s = self.params[0] / 2, self.params[1] / 2
+        z = special.ndtri(q) if self.family == "log-normal" else special.stdtrit(5, q)
+        return float(math.exp(m + s * z))
+
+    def scales(self) -> tuple[float, float] | None:
+        """The smallest and largest tau at which the prior changes shape (where its mass starts and
+        ends), to place the integration's first scan; None for the uniform prior."""
         f, p = self.family, self.params
         if f in ("half-normal", "half-cauchy"):
-            return p[0]
-        if f in ("log-normal", "log-t5"):
-            return math.exp(p[0] / 2)
-        return 0.0
+            return p[0], p[0]
+        if f in LOG_FAMILIES:
+            return math.exp(p[0] / 2 - 3 * p[1]), math.exp(p[0] / 2 + 3 * p[1])
+        return None
+
+
+def _within_range(text: str, what: str, value: float) -> None:
+    lo, hi = SCALE_RANGE
+    if not lo <= value <= hi:
+        raise PriorSpecError(
+            f"prior {text!r}: a {what} of {value:g} is outside {lo:g} to {hi:g}, the range double precision can "
+            f"integrate; a prior {'that narrow fixes the value' if value < lo else 'that wide is flat'} to every digit "
+            f"a report prints: give a {what} within the range{' (or the uniform prior)' if value > hi else ''}")
 
 
 def parse_tau_prior(spec: str) -> TauPrior:
@@ -153,6 +182,7 @@ def parse_tau_prior(spec: str) -> TauPrior:
             scale = float(rest)
             if not (scale > 0 and math.isfinite(scale)):
                 raise ValueError
+            _within_range(text, "scale", scale)
             return TauPrior(name, (scale,), f"{name} with scale {scale:g}")
         if name == "uniform" and not rest:
             return TauPrior("uniform", (), "uniform (improper) on [0, \u221e)", proper=False)
@@ -160,6 +190,11 @@ def parse_tau_prior(spec: str) -> TauPrior:
             a, b = (float(x) for x in rest.split(","))
             if not (b > 0 and math.isfinite(a) and math.isfinite(b)):
                 raise ValueError
+            if abs(a) > LOG_LOCATION_MAX or b > LOG_LOCATION_MAX / 6:
+                raise PriorSpecError(
+                    f"tau prior {text!r}: the location must lie within \u00b1{LOG_LOCATION_MAX:.0f} and the scale at most "
+                    f"{LOG_LOCATION_MAX / 6:.0f} (tau^2 between {SCALE_RANGE[0] ** 2:g} and {SCALE_RANGE[1] ** 2:g}), "
+                    "the range double precision can integrate")
             word = "log-normal" if name == "log-normal" else "log-t (5 df)"
             return TauPrior(name, (a, b), f"{word} on \u03c4\u00b2 with parameters {a:g}, {b:g}")
         if name == "turner":
@@ -177,6 +212,8 @@ def parse_tau_prior(spec: str) -> TauPrior:
                 where = f"{outcome.replace('-', ' ')} outcomes, {comparison.replace('-', ' ')}"
             return TauPrior("log-t5", (m, s), f"log-t (5 df) on \u03c4\u00b2 (location {m:g}, scale {s:g}): "
                             f"Rhodes et al. 2015, {where}")
+    except PriorSpecError:
+        raise
     except (ValueError, KeyError):
         pass
     known = ""
@@ -230,7 +267,12 @@ def parse_mu_prior(spec: str | None) -> MuPrior:
         if name == "normal":
             m, s = (float(x) for x in rest.split(","))
             if s > 0 and math.isfinite(m) and math.isfinite(s):
+                _within_range(text, "standard deviation", s)
+                if abs(m) > SCALE_RANGE[1]:
+                    raise PriorSpecError(f"mu prior {text!r}: the mean must lie within \u00b1{SCALE_RANGE[1]:g}")
                 return MuPrior(m, s)
+    except PriorSpecError:
+        raise
     except ValueError:
         pass
     raise PriorSpecError(f"mu prior {text!r} not understood; use uniform or normal:MEAN,SD")
@@ -238,20 +280,32 @@ def parse_mu_prior(spec: str | None) -> MuPrior:
 
 def _conditional(tau, yi, vi, mu_prior: MuPrior):
     """For each tau: log marginal likelihood p(y | tau) (mu integrated out, up to a constant),
-    and the conditional posterior mean and variance of mu. Röver 2020, eqs. (9)-(12)."""
-    s = vi[None, :] + np.square(tau)[:, None]
-    w = 1.0 / s
-    sw = w.sum(axis=1)
-    swy = w @ yi
-    if not mu_prior.uniform:
-        sw = sw + 1.0 / mu_prior.sd ** 2
-        swy = swy + mu_prior.mean / mu_prior.sd ** 2
-    m = swy / sw
-    q = (w * np.square(yi[None, :] - m[:, None])).sum(axis=1)
-    if not mu_prior.uniform:
-        q = q + (mu_prior.mean - m) ** 2 / mu_prior.sd ** 2
-    loglik = -0.5 * (np.log(s).sum(axis=1) + np.log(sw) + q)
-    return loglik, m, 1.0 / sw
+    and the conditional posterior mean and variance of mu. Röver 2020, eqs. (9)-(12). Blocks of
+    tau values keep each (nodes x trials) array within BLOCK elements; y is centred for precision."""
+    tau = np.atleast_1d(np.asarray(tau, dtype=float))
+    centre = float(np.median(yi))
+    yc = yi - centre
+    prior_mean = None if mu_prior.uniform else mu_prior.mean - centre
+    loglik, m, var = (np.empty(tau.size) for _ in range(3))
+    step = max(1, BLOCK // yi.size)
+    for first in range(0, tau.size, step):
+        part = slice(first, first + step)
+        s = vi[None, :] + np.square(tau[part])[:, None]  # finite: tau <= 1e150 (SCALE_RANGE)
+        w = 1.0 / s
+        sw = w.sum(axis=1)
+        swy = w @ yc
+        if prior_mean is not None:
+            sw = sw + 1.0 / mu_prior.sd ** 2
+            swy = swy + prior_mean / mu_prior.sd ** 2
+        mc = swy / sw
+        resid = yc[None, :] - mc[:, None]
+        q = np.einsum("nk,nk,nk->n", w, resid, resid)
+        if prior_mean is not None:
+            q = q + (prior_mean - mc) ** 2 / mu_prior.sd ** 2
+        np.log(s, out=s)
+        loglik[part] = -0.5 * (s.sum(axis=1) + np.log(sw) + q)
+        m[part], var[part] = mc + centre, 1.0 / sw
+    return loglik, m, var
 
 
 def mixture_cdf(x, weights, means, sds):
@@ -359,20 +413,28 @@ class BayesMeta:
         central interval. Given tau: theta_i ~ N(B y_i + (1 - B) m, B v_i + (1 - B)^2 V), B = tau^2/(v_i + tau^2)."""
         keep = self.weights > 1e-15 * self.weights.max()  # nodes that cannot move a quantile are skipped
         wts = self.weights[keep] / self.weights[keep].sum()
-        t2 = self.tau[None, keep] ** 2
-        b = t2 / (self.vi[:, None] + t2)
-        means = b * self.yi[:, None] + (1 - b) * self.cond_mean[None, keep]
-        sds = np.sqrt(b * self.vi[:, None] + (1 - b) ** 2 * self.cond_var[None, keep])
-        q = mixture_quantile(self.tails, wts, means, sds)
-        mean = means @ wts
-        sd = np.sqrt(np.maximum((sds ** 2 + means ** 2) @ wts - mean ** 2, 0.0))
-        return {"mean": mean, "sd": sd, "median": q[:, 1], "ci_lower": q[:, 0], "ci_upper": q[:, 2]}
+        t2, cond_mean, cond_var = self.tau[None, keep] ** 2, self.cond_mean[None, keep], self.cond_var[None, keep]
+        out = {key: np.empty(self.k) for key in ("mean", "sd", "median", "ci_lower", "ci_upper")}
+        step = max(1, BLOCK // (4 * wts.size))  # trials per block: memory linear in k
+        for first in range(0, self.k, step):
+            rows = slice(first, first + step)
+            y, v = self.yi[rows, None], self.vi[rows, None]
+            b = t2 / (v + t2)
+            means = b * y + (1 - b) * cond_mean
+            sds = np.sqrt(b * v + (1 - b) ** 2 * cond_var)
+            q = mixture_quantile(self.tails, wts, means, sds)
+            mean = means @ wts
+            out["mean"][rows], out["median"][rows], out["ci_lower"][rows], out["ci_upper"][rows] = mean, q[:, 1], q[:, 0], q[:, 2]
+            out["sd"][rows] = np.sqrt(np.maximum((sds ** 2 + means ** 2) @ wts - mean ** 2, 0.0))
+        return out
 
     def predictive_sd(self) -> float:
         m = self.mu_mean()
         return float(math.sqrt(max(self.weights @ (self.cond_var + self.tau ** 2 + self.cond_mean ** 2) - m * m, 0.0)))
 
     def to_dict(self, threshold: float = 0.0, shrinkage: bool = True, labels=None) -> dict:
+        if not math.isfinite(threshold):
+            raise ModelError(f"the threshold for P(mu < threshold) must be a finite number, not {threshold}")
         mu_q, tau_q, pred_q = self.mu_quantile(self.tails), self.tau_quantile(self.tails), self.predictive_quantile(self.tails)
         out = {
             "k": self.k, "level": self.level, "interval": "central",
@@ -403,6 +465,47 @@ def _gauss_legendre_panels(edges, nodes: int = NODES_PER_PANEL):
     return (mid + half * x).ravel(), (half * w).ravel()
 
 
+def _posterior_region(log_post, s_lo: float, s_hi: float, s_cap: float):
+    """(left, right, sd): the interval of s = log tau outside which the log posterior density
+    ``log_post`` (vectorised over s) is NEGLIGIBLE below its maximum, and the posterior SD of s at
+    the mode (from the curvature there). A scan of steps SCAN_STEP from s_lo to s_hi, extended
+    upwards while the posterior has not vanished (to s_cap, beyond which tau^2 leaves double
+    precision), then the mode refined by Brent's method and the interval walked out from it."""
+    from scipy.optimize import minimize_scalar
+    grid = np.arange(s_lo, s_hi + SCAN_STEP, SCAN_STEP)
+    lp = log_post(grid)
+    while not np.isfinite(lp).any() or lp[-1] > np.nanmax(np.where(np.isfinite(lp), lp, -np.inf)) - NEGLIGIBLE:
+        if grid[-1] >= s_cap:
+            if np.isfinite(lp).any():
+                raise ModelError(f"the posterior of tau has not vanished at tau = {math.exp(s_cap):.0e}: with so few "
+                                 "trials the prior on tau must be proper and not this wide; use a half-normal or "
+                                 "half-Cauchy prior of a plausible scale")
+            raise ModelError("the posterior of tau could not be evaluated (check yi and vi)")
+        more = np.arange(grid[-1] + SCAN_STEP, min(grid[-1] + 40, s_cap) + SCAN_STEP / 2, SCAN_STEP)
+        grid, lp = np.concatenate([grid, more]), np.concatenate([lp, log_post(more)])
+    lp = np.where(np.isfinite(lp), lp, -np.inf)
+    j = int(np.argmax(lp))
+    best = minimize_scalar(lambda x: -log_post(np.array([x]))[0], method="bounded",
+                           bounds=(grid[max(j - 1, 0)], grid[min(j + 1, grid.size - 1)]), options={"xatol": 1e-9})
+    mode, top = (best.x, -best.fun) if -best.fun >= lp[j] else (grid[j], lp[j])
+    h = 1e-4
+    curv = (log_post(np.array([mode - h, mode + h])).sum() - 2 * top) / h**2
+    sd = 1 / math.sqrt(-curv) if curv < 0 else SCAN_STEP
+    ends = []
+    for direction, limit in ((-1, grid[0]), (1, grid[-1])):
+        step, x = sd, mode
+        while direction * (x - limit) < 0:
+            x = float(np.clip(mode + direction * step, grid[0], grid[-1]))
+            if log_post(np.array([x]))[0] < top - NEGLIGIBLE:
+                break
+            step *= 2
+        ends.append(float(np.clip(x, grid[0], grid[-1])))
+    alive = grid[lp > top - NEGLIGIBLE]  # a second mode the walk did not reach
+    left = min(ends[0], alive[0] - SCAN_STEP) if alive.size else ends[0]
+    right = max(ends[1], alive[-1] + SCAN_STEP) if alive.size else ends[1]
+    return max(left, grid[0]), min(right, grid[-1]), sd
+
+
 def bayes_rma(yi, vi, *, tau_prior: str | TauPrior = DEFAULT_TAU_PRIOR, mu_prior: str | MuPrior | None = None,
               level: float = 0.95) -> BayesMeta:
     """Fit the normal-normal hierarchical model (Röver 2020): exact in mu, quadrature in tau."""
@@ -424,74 +527,80 @@ def bayes_rma(yi, vi, *, tau_prior: str | TauPrior = DEFAULT_TAU_PRIOR, mu_prior
         raise ModelError(f"a uniform prior on tau needs at least {UNIFORM_TAU_MIN_K} trials (here k = {k}) for a "
                          f"posterior with a mean and a predictive variance; use a proper prior such as half-normal:0.5")
 
-    # u = tau / (tau + c): c near the size of tau puts the posterior mass mid-range.
-    c = float(np.sqrt(np.median(vi)))
-    c = max(c, tp.typical_scale()) if tp.typical_scale() > 0 else c
+    # The scan of s = log tau runs from far below the smaller of the data's standard error and the
+    # prior's scale to above the larger of the effects' spread and the prior's scale.
+    se = float(np.sqrt(np.median(vi)))
+    spread = max(float(np.ptp(yi)), se)
+    small, large = tp.scales() or (se, se)
+    point = tp.family in LOG_FAMILIES
+    if point:
+        # Log-scale priors put mass at tau many orders of magnitude below any v_i, where the
+        # likelihood no longer changes: the prior mass below FLAT_BELOW x se is placed at tau = 0
+        # (exact prior CDF; likelihood at tau = 0), and within it the posterior is the prior's.
+        s_lo = math.log(FLAT_BELOW * se)
+    else:
+        s_lo = math.log(min(se, small)) - NEGLIGIBLE - 4
+    s_hi = math.log(max(spread, large)) + 10
+    s_cap = math.log(SCALE_RANGE[1] ** 1.5)
 
-    def log_post_u(u):
-        tau = c * u / (1 - u)
-        loglik, m, v = _conditional(tau, yi, vi, mp)
-        with np.errstate(divide="ignore"):
-            return tp.logpdf(tau) + loglik + math.log(c) - 2 * np.log1p(-u), tau, m, v
+    def log_post(s_):
+        tau = np.exp(s_)
+        loglik, _, _ = _conditional(tau, yi, vi, mp)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = tp.logpdf(tau) + loglik + s_  # + s: the Jacobian of tau = e^s
+        return np.where(np.isnan(out), -np.inf, out)
 
-    coarse = np.concatenate([[0.0], (np.arange(COARSE) + 0.5) / COARSE])
-    lp_coarse, *_ = log_post_u(coarse)
-    finite = np.isfinite(lp_coarse)
-    if not finite.any():
-        raise ModelError("the posterior of tau could not be evaluated (check yi and vi)")
-    top = lp_coarse[finite].max()
-    keep = np.flatnonzero(finite & (lp_coarse > top - NEGLIGIBLE))
-    lo = coarse[max(keep[0] - 1, 0)]
-    hi = coarse[keep[-1] + 1] if keep[-1] + 1 < len(coarse) else 1.0
-
-    edges = np.linspace(lo, hi, PANELS + 1)
-    point = None
-    if lo == 0 and tp.family in LOG_FAMILIES:
-        # Log-scale priors put mass at tau values many orders of magnitude below any v_i, where the
-        # likelihood no longer changes: panels on a log scale down to U_FLOOR, and the prior mass
-        # below it placed at tau = 0 (exact prior CDF; likelihood at tau = 0).
-        geo = np.geomspace(U_FLOOR, edges[1], int(math.ceil(math.log10(edges[1] / U_FLOOR))) + 1)
-        edges = np.concatenate([geo, edges[2:]])
-        point = tp.cdf(c * U_FLOOR / (1 - U_FLOOR))
-    panels = len(edges) - 1
-    u, gw = _gauss_legendre_panels(edges)
-    lp, tau, m, v = log_post_u(u)
-    shift = lp[np.isfinite(lp)].max()
-    dens = np.where(np.isfinite(lp), np.exp(lp - shift), 0.0) * gw
-    if point is not None:
+    left, right, sd = _posterior_region(log_post, s_lo, s_hi, s_cap)
+    panels = int(np.clip(math.ceil((right - left) / min(2 * sd, SCAN_STEP)), 8, MAX_PANELS))
+    edges = np.linspace(left, right, panels + 1)
+    s_nodes, gw = _gauss_legendre_panels(edges)
+    tau = np.exp(s_nodes)
+    loglik, m, v = _conditional(tau, yi, vi, mp)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        lp = tp.logpdf(tau) + loglik + s_nodes
+    lp = np.where(np.isnan(lp), -np.inf, lp)
+    shift = lp.max()
+    density = np.exp(lp - shift)  # at the nodes, up to the constant exp(shift)
+    dens = density * gw
+    prior_below = 0.0
+    if point and left <= s_lo:
+        prior_below = tp.cdf(math.exp(s_lo))
         loglik0, m0, v0 = _conditional(np.zeros(1), yi, vi, mp)
-        dens = np.concatenate([[point * math.exp(loglik0[0] - shift)], dens])  # a probability: no Jacobian
+        dens = np.concatenate([[prior_below * math.exp(loglik0[0] - shift)], dens])  # a probability: no Jacobian
         tau, m, v = np.concatenate([[0.0], tau]), np.concatenate([m0, m]), np.concatenate([v0, v])
     total = dens.sum()
     weights = dens / total
 
-    x32, w32 = np.polynomial.legendre.leggauss(NODES_PER_PANEL * 2)
-    start = 1 if point is not None else 0
+    # Within a panel the density is the polynomial through its nodes (degree 15, in Legendre form):
+    # its integral up to any point is the CDF between nodes, at no further likelihood evaluation.
+    legendre = np.polynomial.legendre
+    x16, _ = legendre.leggauss(NODES_PER_PANEL)
+    to_coefficients = np.linalg.inv(legendre.legvander(x16, NODES_PER_PANEL - 1))
+    antiderivative = legendre.legint(density.reshape(panels, NODES_PER_PANEL) @ to_coefficients.T, lbnd=-1, axis=1)
+    start = 1 if prior_below else 0
     panel_mass = np.add.reduceat(weights[start:], np.arange(0, len(weights) - start, NODES_PER_PANEL))
     cum_mass = weights[:start].sum() + np.concatenate([[0.0], np.cumsum(panel_mass)])
 
-    def cdf_u(x):
-        """P(u < x): whole panels from their quadrature mass, the partial panel re-integrated."""
-        if x <= edges[0]:
-            return float(cum_mass[0]) if x > 0 else 0.0
-        if x >= hi:
+    def cdf_s(x):
+        """P(log tau < x): whole panels from their quadrature mass, the partial panel re-integrated."""
+        if x <= edges[0]:  # within the point mass, the posterior is the prior (likelihood flat)
+            return float(cum_mass[0] * tp.cdf(math.exp(x)) / prior_below) if prior_below else 0.0
+        if x >= edges[-1]:
             return 1.0
         j = min(int(np.searchsorted(edges, x, side="right")) - 1, panels - 1)
-        a = edges[j]
-        pts = a + (x - a) * (x32 + 1) / 2
-        lpp, *_ = log_post_u(pts)
-        part = (np.where(np.isfinite(lpp), np.exp(lpp - shift), 0.0) * w32).sum() * (x - a) / 2 / total
-        return float(min(cum_mass[j] + part, 1.0))
+        half = (edges[j + 1] - edges[j]) / 2
+        part = legendre.legval((x - edges[j]) / half - 1, antiderivative[j]) * half / total
+        return float(min(max(cum_mass[j] + part, 0.0), 1.0))
 
     def cdf_tau(t):
-        return cdf_u(t / (t + c)) if t > 0 else 0.0
+        return cdf_s(math.log(t)) if t > 0 else 0.0
 
     def quantile_tau(p):
         from scipy.optimize import brentq
         if p <= cum_mass[0]:
-            return 0.0
-        x = brentq(lambda s: cdf_u(s) - p, edges[0], hi, xtol=1e-15, rtol=1e-13)
-        return c * x / (1 - x)
+            return tp.ppf(p / cum_mass[0] * prior_below) if prior_below and p > 0 else 0.0
+        x = brentq(lambda x_: cdf_s(x_) - p, edges[0], edges[-1], xtol=1e-13, rtol=1e-14)
+        return math.exp(x)
 
     return BayesMeta(yi=yi, vi=vi, tau_prior=tp, mu_prior=mp, level=level, tau=tau, weights=weights,
                      cond_mean=m, cond_var=v, _cdf_tau=cdf_tau, _tau_quantile=quantile_tau)

@@ -4,8 +4,9 @@ Every estimator works on a :class:`Problem`: a batch of B random-effects problem
 outcomes y and sampling variances v. A single fit is one problem; leave-one-out is k problems whose
 masks drop one study each (metafor's ``leave1out`` refits with ``subset``: no new math); a
 permutation test is B model matrices; an intercept-only model has no matrix at all (p = 1).
-The same cores, the same Fisher-scoring loop, the same root finder and the same convergence
-settings serve all of them (the design follows PyMARE's estimators over parallel datasets).
+The same cores, the same safeguarded Fisher-scoring loop, the same root finder and the same
+convergence settings serve all of them (the design follows PyMARE's estimators over parallel
+datasets).
 
 The registry :data:`METHODS` (name, label, citation, what each supports) is what ``rma``,
 leave-one-out, the permutation test and the command line read; tests/test_method_registry.py
@@ -22,9 +23,11 @@ import numpy as np
 from livingmeta.errors import ConvergenceError, ModelError
 from livingmeta.stats.wls import BatchWLS
 
-# Convergence: the change in tau^2 relative to max(1, tau^2). metafor stops at 1e-5 by default;
-# 1e-10 is far tighter, and looser than the ~1e-13 rounding of sums over 10^5 studies, which
-# could make a tighter threshold cycle.
+# Convergence: the change in tau^2 relative to max(tau^2, the median sampling variance), so the
+# criterion has the data's own scale (tau^2 of 1e-14 for measurements with variances of 1e-15 is
+# resolved as finely as tau^2 of 0.1 for log odds ratios). metafor stops at an absolute 1e-5 by
+# default; 1e-10 is far tighter, and looser than the ~1e-13 rounding of sums over 10^5 studies,
+# which could make a tighter threshold cycle.
 THRESHOLD = 1e-10
 MAXITER = 1000
 SMALL_K = 4096        # single problems up to this size use the k x 3 moment matrix (see Problem.weighted)
@@ -49,6 +52,7 @@ class Problem:
         self.k = float(y.size) if mask is None else mask.sum(1).astype(float)
         self.centre = float(y.mean())
         self.yc = y - self.centre if X is None else None   # centred for precision
+        self.scale = float(np.median(v))  # the variances' scale, for the convergence criterion
         self._moments = None
 
     @property
@@ -125,32 +129,11 @@ def knha_factor(rss, df):
     return np.where(rss > np.finfo(float).eps, rss / df, 0.0)
 
 
-def nonnegative_step(t, adj):
-    """One Fisher-scoring step per problem: halve steps that would make tau^2 negative (metafor's
-    rma.uni halves until tau^2 + step >= 0, which at tau^2 = 0 ends at a zero step), and flag
-    convergence (change below THRESHOLD relative to max(1, tau^2))."""
-    if np.ndim(t) == 0:  # one problem: the same rule on plain numbers (cheaper than arrays)
-        while t + adj < 0 and adj != 0:
-            adj /= 2
-        new = max(t + adj, 0.0)
-        return new, _converged(new, t)
-    new = t + adj
-    for _ in range(60):
-        neg = new < 0
-        if not neg.any():
-            break
-        adj = np.where(neg, adj / 2, adj)
-        new = t + adj
-    else:
-        new = np.maximum(new, 0.0)
-    return new, _converged(new, t)
-
-
-def _converged(new, t):
-    """Whether tau^2 moved by less than THRESHOLD relative to max(1, tau^2)."""
+def _converged(new, t, scale):
+    """Whether tau^2 moved by less than THRESHOLD relative to max(tau^2, scale)."""
     if np.ndim(t) == 0:  # plain numbers for one problem
-        return abs(new - t) <= THRESHOLD * max(1.0, t)
-    return np.abs(new - t) <= THRESHOLD * np.maximum(1.0, t)
+        return abs(new - t) <= THRESHOLD * max(scale, t)
+    return np.abs(new - t) <= THRESHOLD * np.maximum(scale, t)
 
 
 def _not_converged(what: str):
@@ -208,7 +191,7 @@ def q_root(pr: Problem, target, fit0=None):
         for _ in range(60):
             fit = sub.fit(new)
             # past the root by more than rounding (Q is flat near a large root, so allow 1e-9)
-            past = np.logical_not(fit.rss >= tgt * (1 - 1e-9)) & np.logical_not(_converged(new, t))
+            past = np.logical_not(fit.rss >= tgt * (1 - 1e-9)) & np.logical_not(_converged(new, t, sub.scale))
             if not past.any():
                 break
             new = np.where(past, (t + new) / 2, new) if rows is not None else (t + new) / 2
@@ -216,7 +199,7 @@ def q_root(pr: Problem, target, fit0=None):
             state[:2] = fit.rss, fit.ypp
         else:
             state[0][rows], state[1][rows] = fit.rss, fit.ypp
-        return new, _converged(new, t)
+        return new, _converged(new, t, sub.scale)
 
     what = "the Paule-Mandel / Q-profile root finder"
     if pr.B is None:
@@ -227,20 +210,55 @@ def q_root(pr: Problem, target, fit0=None):
     return out
 
 
-def _fisher_scoring(pr: Problem, reml: bool, start, se: bool = True):
-    """REML or ML by Fisher scoring (metafor's rma.uni), from ``start`` or the HE estimate; then
-    metafor's ll0check (keep tau^2 = 0 where the likelihood is higher there)."""
+def _fisher_scoring(pr: Problem, reml: bool, start, se: bool = True, fe_fit=None):
+    """REML or ML: the root of the likelihood's score in tau^2, found from ``start`` or the HE
+    estimate by Fisher scoring (metafor's rma.uni) made safe, then metafor's ll0check (keep
+    tau^2 = 0 where the likelihood is higher there).
+
+    The score is one-dimensional, so every evaluated tau^2 narrows a bracket around the maximum:
+    ``lo`` the largest tau^2 seen with a positive score (or 0), ``hi`` the smallest with a negative
+    one. The first step is Fisher's; later ones take the score's slope from the last two points
+    (secant), which converges superlinearly where Fisher scoring is linear; a step that leaves the
+    bracket is replaced by bisection (Brent 1973; Press et al., Numerical Recipes, ``rtsafe``). So
+    the two-point cycles that stop metafor's default iteration (which its ``control =
+    list(stepadj = 0.5)`` damps) cannot occur, and the estimate is converged to THRESHOLD relative
+    to max(tau^2, the variances' scale). A step below 0 where the score at 0 is not positive ends
+    at the boundary maximum tau^2 = 0 (the limit of metafor's step halving)."""
     t = np.maximum(0.0, _he_raw(pr)[0]) if start is None else np.maximum(0.0, start + pr.zeros())
 
-    def update(sub, t, rows):
-        fit = sub.fit(t)
+    def score_and_information(fit):
         if reml:
-            adj = (fit.ypp - fit.tr_P()) / fit.tr_PDPF()
-        else:
-            adj = (fit.ypp - fit.W) / fit.W2
-        return nonnegative_step(t, adj)
+            return fit.ypp - fit.tr_P(), fit.tr_PDPF()
+        return fit.ypp - fit.W, fit.W2
 
-    t, iterations = _iterate(pr, t, update, "Fisher scoring for tau^2")
+    rising0 = np.atleast_1d(score_and_information(fe_fit or pr.fit(pr.zeros()))[0] > 0)  # 0 is no maximum
+    n = rising0.size
+    lo, hi, last_t, last_score = np.zeros(n), np.full(n, np.inf), np.full(n, np.nan), np.full(n, np.nan)
+
+    def update(sub, t, rows):
+        score, info = score_and_information(sub.fit(t))
+        r = slice(None) if rows is None else rows
+        t_, score_, info_, lo_, hi_ = np.atleast_1d(t), np.atleast_1d(score), np.atleast_1d(info), lo[r], hi[r]
+        lo_ = np.where(score_ > 0, np.maximum(lo_, t_), lo_)
+        hi_ = np.where(score_ > 0, hi_, np.minimum(hi_, t_))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slope = (score_ - last_score[r]) / (t_ - last_t[r])
+            step = np.where(slope < 0, -score_ / slope, score_ / info_)  # secant, or Fisher's step
+        new = t_ + step
+        bracketed = rising0[r] | (lo_ > 0)  # a positive score is known at lo
+        outside = ~((new > lo_) & (new < hi_))
+        new = np.where(outside & bracketed, np.where(hi_ < np.inf, 0.5 * (lo_ + hi_), t_), new)
+        new = np.where(outside & ~bracketed, 0.0, new)  # only below lo: above, a point has score > 0
+        at_zero = (t_ == 0) & ~rising0[r]  # the boundary maximum
+        new = np.where(at_zero, 0.0, new)
+        done = at_zero | _converged(new, t_, sub.scale) | (hi_ - lo_ <= THRESHOLD * np.maximum(sub.scale, lo_))
+        lo[r], hi[r], last_t[r], last_score[r] = lo_, hi_, t_, score_
+        if rows is None:
+            return float(new[0]), bool(done[0])
+        return new, done
+
+    what = f"the {'restricted ' if reml else ''}maximum-likelihood estimate of tau^2"
+    t, iterations = _iterate(pr, t, update, what)
     if np.any(t > 0):
         zero = pr.zeros()
         worse = (t > 0) & (log_likelihood(pr, zero, reml) > log_likelihood(pr, t, reml) + LL0_TOLERANCE)
@@ -309,12 +327,12 @@ def pm(pr: Problem, start=None, fe_fit=None, se=True):
 
 def reml(pr: Problem, start=None, fe_fit=None, se=True):
     """Restricted maximum likelihood, Fisher scoring from the HE estimate (or ``start``)."""
-    return _fisher_scoring(pr, True, start, se)
+    return _fisher_scoring(pr, True, start, se, fe_fit)
 
 
 def ml(pr: Problem, start=None, fe_fit=None, se=True):
     """Maximum likelihood, Fisher scoring from the HE estimate (or ``start``)."""
-    return _fisher_scoring(pr, False, start, se)
+    return _fisher_scoring(pr, False, start, se, fe_fit)
 
 
 # --------------------------------------------------------------------------------------------

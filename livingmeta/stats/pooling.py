@@ -8,7 +8,7 @@ estimators are those of livingmeta.stats.estimators, shared with leave-one-out a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -208,11 +208,14 @@ class MetaAnalysis:
         return "\n".join(lines)
 
 
-# The numeric range the engine accepts: effect sizes on any scale in use (log ratios, SMDs, raw
-# mean differences) and their variances lie far inside it, and within it every weighted sum of
-# w^3 y^2 (w = 1/v) stays finite in double precision.
-YI_MAX = 1e10
-VI_RANGE = (1e-12, 1e20)
+# The inputs' range, relative to the data's own scale (never absolute: measurements of the Planck
+# constant have sampling variances near 1e-15, raw mean differences of costs near 1e10). Every
+# variance lies within a factor VI_SPREAD of the median variance, every effect within YI_SPREAD
+# standard errors (the square root of the median variance) of the median effect. The fit runs on
+# the data divided by a power of two near that standard error (exact in floating point), where
+# every weighted sum of w^3 y^2 stays finite in double precision.
+VI_SPREAD = 1e24
+YI_SPREAD = 1e12
 
 
 def _check_inputs(yi, vi):
@@ -220,23 +223,32 @@ def _check_inputs(yi, vi):
     vi = np.asarray(vi, dtype=float).ravel()
     if yi.shape != vi.shape:
         raise ModelError(f"yi has {yi.size} values but vi has {vi.size}")
-    if np.abs(yi).max(initial=0.0) <= YI_MAX and VI_RANGE[0] <= vi.min(initial=1.0) and vi.max(initial=1.0) <= VI_RANGE[1]:
-        pass  # the usual case, settled by three reductions (NaN fails every comparison)
-    elif not (np.all(np.isfinite(yi)) and np.all(np.isfinite(vi))):
-        raise ModelError("yi and vi must be finite numbers (no missing values)")
-    elif np.any(vi <= 0):
-        raise ModelError("every sampling variance vi must be positive")
-    else:
-        bad_y = np.flatnonzero(np.abs(yi) > YI_MAX)
-        bad_v = np.flatnonzero((vi < VI_RANGE[0]) | (vi > VI_RANGE[1]))
-        name, vals, i = ("yi", yi, bad_y[0]) if bad_y.size else ("vi", vi, bad_v[0])
-        limits = (f"effect sizes must lie within +/-{YI_MAX:g}" if name == "yi"
-                  else f"sampling variances must lie between {VI_RANGE[0]:g} and {VI_RANGE[1]:g}")
-        raise ModelError(f"{name} in row {i + 1} is {vals[i]:g}: {limits}; check that row's value, its scale "
-                         "(e.g. a log ratio, not the ratio) and that vi is a variance, not an SE or a sample size")
     if yi.size < 2:
         raise ModelError("a meta-analysis needs at least 2 studies")
+    if not (np.all(np.isfinite(yi)) and np.all(np.isfinite(vi))):
+        raise ModelError("yi and vi must be finite numbers (no missing values)")
+    if np.any(vi <= 0):
+        raise ModelError("every sampling variance vi must be positive")
+    v_mid, y_mid = float(np.median(vi)), float(np.median(yi))
+    se_mid = np.sqrt(v_mid)
+    ratio = vi / v_mid
+    bad_v = np.flatnonzero((ratio < 1 / VI_SPREAD) | (ratio > VI_SPREAD))
+    bad_y = np.flatnonzero(~(np.abs(yi - y_mid) <= YI_SPREAD * se_mid))
+    if bad_y.size or bad_v.size:
+        name, vals, i = ("yi", yi, bad_y[0]) if bad_y.size else ("vi", vi, bad_v[0])
+        limits = (f"it lies more than {YI_SPREAD:g} standard errors from the median effect {y_mid:g}" if name == "yi"
+                  else f"it differs from the median sampling variance {v_mid:g} by a factor above {VI_SPREAD:g}")
+        raise ModelError(f"{name} in row {i + 1} is {vals[i]:g}: {limits}; check that row's value, its scale "
+                         "(e.g. a log ratio, not the ratio) and that vi is a variance, not an SE or a sample size")
     return yi, vi
+
+
+def _unit(vi) -> float:
+    """The power of two nearest the median standard error, by which the data are divided for the
+    fit; 1 (no division) for standard errors between 2^-8 and 2^8, so that a divided problem is not
+    divided again."""
+    e = round(float(np.log2(np.median(vi))) / 2)
+    return 1.0 if abs(e) <= 8 else float(2.0 ** e)
 
 
 def _problem(yi, vi, X) -> Problem:
@@ -261,6 +273,14 @@ def rma(yi, vi, mods=None, *, method: str = "REML", test: str = "z", level: floa
     Knapp & Hartung 2003). ``tau2`` fixes tau^2 instead of estimating it.
     """
     yi, vi = _check_inputs(yi, vi)
+    unit = _unit(vi)
+    if unit != 1.0:  # fit y / unit, v / unit^2 (exact), then carry every scaled result back
+        fit = rma(yi / unit, vi / unit**2, mods, method=method, test=test, level=level,
+                  tau2=None if tau2 is None else tau2 / unit**2, intercept=intercept, study=study,
+                  compute_r2=compute_r2)
+        return replace(fit, yi=yi, vi=vi, tau2=fit.tau2 * unit**2, se_tau2=fit.se_tau2 * unit**2,
+                       beta=fit.beta * unit, vb=fit.vb * unit**2, se=fit.se * unit,
+                       ci_lower=fit.ci_lower * unit, ci_upper=fit.ci_upper * unit, vt=fit.vt * unit**2)
     method = estimators.method(method).name
     if test not in TESTS:
         raise ModelError(f"test must be one of {', '.join(TESTS)}, not {test!r}")
