@@ -38,7 +38,8 @@ from pathlib import Path
 import pandas as pd
 
 from livingmeta.errors import ImportFormatError
-from livingmeta.living.importers.review_writer import ImportedReview, write_review
+from livingmeta.living.importers.review_writer import (ImportedReview, import_lock, recover_interrupted_imports,
+                                                       write_review)
 from livingmeta.pipeline.labels import character_name, unprintable_character
 
 MAX_CSV_BYTES = 50_000_000
@@ -851,14 +852,20 @@ def read(path) -> ImportedReview:
 def import_metapsy(review_dir, source, *, sync: bool = False) -> SyncReport:
     """Create (or with ``sync`` update) a review folder from a Metapsy database folder; studies
     keep their ids across releases (see _assign_ids). Written by review_writer.write_review:
-    atomically, and only if the whole review validates."""
+    atomically, and only if the whole review validates. An import killed earlier is repaired
+    first (review_writer.recover_interrupted_imports), so a review it had moved aside keeps its
+    ids, hand-written keys and PRISMA history."""
     review_dir = Path(review_dir)
-    if (review_dir / "review.yaml").is_file() and not sync:
-        raise ImportFormatError(f"{review_dir}: review exists; use --sync to make it equal to {source} "
-                                "(trials added, changed and removed are listed)")
-    imported, plan, previous = plan_review(source, review_dir)
-    write_review(review_dir, imported, sync=sync)
-    return _diff(previous, plan)
+    with import_lock(review_dir):
+        recovered = recover_interrupted_imports(review_dir)
+        if (review_dir / "review.yaml").is_file() and not sync:
+            raise ImportFormatError(f"{review_dir}: review exists; use --sync to make it equal to {source} "
+                                    "(trials added, changed and removed are listed)")
+        imported, plan, previous = plan_review(source, review_dir)
+        write_review(review_dir, imported, sync=sync)
+    report = _diff(previous, plan)
+    report.warnings[:0] = recovered
+    return report
 
 
 def _rows_csv(rows: list, release: str) -> str:
