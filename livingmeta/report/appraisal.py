@@ -9,6 +9,7 @@ from livingmeta.report.review_words import review_words
 from livingmeta.pipeline.appraisal import DOMAINS, JUDGEMENT_WORDS, NOT_ASSESSED, TOOL_NAMES, find_analysis
 
 MAX_SUPPORT_ROWS = 60  # above this many trials the support-text table is left to the data files
+MAX_NAMED_TRIALS = 20  # trials named in a sentence; more are counted (the tables and grid name them)
 
 
 def _domain_list(tool: str, domains: list[str]) -> str:
@@ -50,10 +51,12 @@ def risk_of_bias_section(rob: dict, figures: dict) -> dict:
         return out
     k, c = primary["k"], primary["counts"]
     not_assessed = [t["label"] for t in primary["trials"] if t["class"] == NOT_ASSESSED]
+    criterion_domains = "; ".join(_domain_list(t, crit[t]) for t in tools)
+    named = f" ({', '.join(not_assessed)})" if len(not_assessed) <= MAX_NAMED_TRIALS else ""
     out["text"] = (f"Risk of bias was recorded for {k - primary['k_not_assessed_at_all']} of the {k} trials of the primary "
                    f"analysis ({out['tool_text']}). "
-                   + (f"For {len(not_assessed)} trials the criterion domains were not assessed in the sources read "
-                      f"({', '.join(not_assessed)}); they are counted as not assessed, never as a risk level. "
+                   + (f"For {len(not_assessed)} of them the criterion domains ({criterion_domains}) were not assessed "
+                      f"in the sources read{named}; they are counted as not assessed, never as a risk level. "
                       if not_assessed else "")
                    + f"On the criterion domains, {c['low']} trials were at low risk, "
                    f"{c['unclear'] + c['some_concerns']} unclear or with some concerns, and {c['high']} at high risk.")
