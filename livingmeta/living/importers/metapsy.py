@@ -17,8 +17,11 @@ Mapping (documented in the README, section "Metapsy databases"):
 - the record's content does not depend on the release or the row number, so a study whose data
   did not change between releases has an identical record; row numbers and the release are in
   provenance/metapsy-rows.csv;
-- risk of bias: RoB 1 items sg/ac/ba/itt or RoB 2 domains rob_d1..rob_d5 (+ overall); other
-  columns that look like risk of bias are refused.
+- risk of bias: RoB 1 items sg/ac/ba/itt (``rob`` is then their score, a moderator) or RoB 2
+  domains rob_d1..rob_d5 with the overall judgement wherever the database puts it (ROB2_OVERALL);
+- a column neither read nor known from the standard is named in one warning and left in the
+  provenance copy of data.csv, never refused; refusals are for malformed files and impossible
+  values (negative counts, a .id on two different rows, text that is no RoB 2 judgement).
 
 Records are plain dicts; the shared :func:`review_writer.write_review` (also used by the RevMan
 importers) writes them atomically after validating the whole review: nothing is written unless
