@@ -8,6 +8,7 @@ quick tests compute every stage in process with the functions the rules call and
 HTML editions; the slow test builds all of them with Snakemake into PDFs."""
 
 import html
+import importlib.util
 import json
 import re
 import shutil
@@ -22,6 +23,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 MATRIX = ROOT / "tests" / "fixtures" / "any-review"
 REVIEWS = sorted(p.name for p in MATRIX.iterdir() if (p / "review.yaml").is_file())
+LARGE = "many-trials-rob2"  # 200 trials: written by make_fixtures.py where a test needs it
+
+
+def make_fixtures():
+    spec = importlib.util.spec_from_file_location("make_fixtures", MATRIX / "make_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
@@ -100,7 +109,8 @@ def rendered(tmp_path_factory):
 
     def get(name):
         if name not in cache:
-            ctx = report_context(MATRIX / name, tmp_path_factory.mktemp(name))
+            folder = MATRIX / name if name != LARGE else make_fixtures().write(name, tmp_path_factory.mktemp("large"))
+            ctx = report_context(folder, tmp_path_factory.mktemp(name))
             svgs = {path: "<svg xmlns='http://www.w3.org/2000/svg'/>" for path in _figure_paths(ctx["figures"])}
             cache[name] = (ctx, render_html(ctx), render_html(ctx, web=True, inline_svgs=svgs))
         return cache[name]
@@ -111,7 +121,7 @@ def _figure_paths(figures: dict) -> list[str]:
     return [p for v in figures.values() for p in (v if isinstance(v, list) else [v]) if isinstance(p, str)]
 
 
-@pytest.mark.parametrize("name", REVIEWS)
+@pytest.mark.parametrize("name", [*REVIEWS, LARGE])
 def test_every_review_renders_with_no_empty_heading_and_no_placeholder(rendered, name):
     ctx, page, web = rendered(name)
     for edition in (page, web):
@@ -177,14 +187,15 @@ def test_the_matrix_builds_into_pdfs(tmp_path):
     """Every review of the matrix in one DAG, each to report.pdf; the 200-trial review's compressed
     risk-of-bias grid is vector (report_pdf fails if the renderer refuses any resource)."""
     from conftest import copy_project
-    work = copy_project(tmp_path / "project", reviews=REVIEWS)
+    work = copy_project(tmp_path / "project", reviews=[*REVIEWS, LARGE])
     shutil.rmtree(work / "data" / "reviews")
     shutil.copytree(MATRIX, work / "data" / "reviews", ignore=shutil.ignore_patterns("*.py"))
+    make_fixtures().write(LARGE, work / "data" / "reviews")
     res = subprocess.run([sys.executable, "-m", "livingmeta.cli", "build", "--cores", "2"], cwd=work,
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-4000:]
     assert "refused" not in res.stderr
-    for name in REVIEWS:
+    for name in [*REVIEWS, LARGE]:
         results = work / "results" / name
         assert (results / "report.pdf").read_bytes()[:5] == b"%PDF-", name
         page = (results / "report_print.html").read_text()
