@@ -184,18 +184,21 @@ def test_binary_only_and_single_outcome_reviews_have_no_other_outcomes_table(ren
 # ------------------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_the_matrix_builds_into_pdfs(tmp_path):
-    """Every review of the matrix in one DAG, each to report.pdf; the 200-trial review's compressed
-    risk-of-bias grid is vector (report_pdf fails if the renderer refuses any resource)."""
+    """Every review of the matrix in one DAG, each to report.pdf, with the SYNTHETIC RoB 2 Metapsy
+    database imported beside them; the 200-trial review's compressed risk-of-bias grid is vector
+    (report_pdf fails if the renderer refuses any resource)."""
     from conftest import copy_project
-    work = copy_project(tmp_path / "project", reviews=[*REVIEWS, LARGE])
+    from livingmeta.living.importers import metapsy
+    work = copy_project(tmp_path / "project", reviews=[*REVIEWS, LARGE, "ptsd"])
     shutil.rmtree(work / "data" / "reviews")
     shutil.copytree(MATRIX, work / "data" / "reviews", ignore=shutil.ignore_patterns("*.py"))
     make_fixtures().write(LARGE, work / "data" / "reviews")
+    metapsy.import_metapsy(work / "data" / "reviews" / "ptsd", ROOT / "tests" / "fixtures" / "metapsy-rob2" / "1.0.0")
     res = subprocess.run([sys.executable, "-m", "livingmeta.cli", "build", "--cores", "2"], cwd=work,
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-4000:]
     assert "refused" not in res.stderr
-    for name in [*REVIEWS, LARGE]:
+    for name in [*REVIEWS, LARGE, "ptsd"]:
         results = work / "results" / name
         assert (results / "report.pdf").read_bytes()[:5] == b"%PDF-", name
         page = (results / "report_print.html").read_text()
@@ -206,3 +209,6 @@ def test_the_matrix_builds_into_pdfs(tmp_path):
     grid = work / "results" / "many-trials-rob2" / "figures" / "risk_of_bias" / "traffic_light_rob2_1.svg"
     assert "traffic_light_rob2_1.svg" in (work / "results" / "many-trials-rob2" / "report_print.html").read_text()
     assert "<image" not in grid.read_text()
+    rob = json.loads((work / "results" / "ptsd" / "report_context.json").read_text())["risk_of_bias"]
+    assert rob["text"].startswith("Risk of bias was recorded for 12 of the 12 trials") and "not assessed" not in rob["text"]
+    assert rob["weight_text"].endswith("0% not assessed.")
