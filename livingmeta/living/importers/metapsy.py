@@ -780,8 +780,10 @@ def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list, 
 # ------------------------------------------------------------------------------------------------
 # Writing (atomic; the whole review is validated before anything is replaced)
 # ------------------------------------------------------------------------------------------------
-IMPORTER_KEYS = ("data_source", "licence", "attribution", "search_date", "arms", "outcomes", "moderators",
-                 "dependent_effects")
+# review.yaml keys an import writes from the source; every other key (title, question, labels, report,
+# dependent_effects: the review team's analysis choice, written by the first import) is kept as it is.
+# The arms are the source's: the records' arm names follow metadata/comparisons.txt.
+IMPORTER_KEYS = ("data_source", "licence", "attribution", "search_date", "arms", "outcomes", "moderators")
 
 
 @dataclass
@@ -858,12 +860,15 @@ def import_metapsy(review_dir, source, *, sync: bool = False) -> SyncReport:
     atomically, and only if the whole review validates. An import killed earlier is repaired
     first (review_writer.recover_interrupted_imports), so a review it had moved aside keeps its
     ids, hand-written keys and PRISMA history."""
+    from livingmeta.pipeline.records import record_paths
     review_dir = Path(review_dir)
     with import_lock(review_dir):
         recovered = recover_interrupted_imports(review_dir)
         if (review_dir / "review.yaml").is_file() and not sync:
-            raise ImportFormatError(f"{review_dir}: review exists; use --sync to make it equal to {source} "
-                                    "(trials added, changed and removed are listed)")
+            if record_paths(review_dir / "trials"):
+                raise ImportFormatError(f"{review_dir}: review exists; use --sync to make it equal to {source} "
+                                        "(trials added, changed and removed are listed)")
+            sync = True  # a folder that ships its settings without records: the import fills it, keeping them
         imported, plan, previous = plan_review(source, review_dir)
         write_review(review_dir, imported, sync=sync)
     report = _diff(previous, plan)
