@@ -334,9 +334,12 @@ def cmd_import(args) -> int:
         target = _new_review_dir(args.review)
         try:
             report = import_metapsy(target, Path(args.sheet), sync=args.sync)
-        except LivingmetaError as e:  # exit 1: the source or the review refused (as check)
+        except RecordError as e:  # exit 1: records with problems (as check)
             print(f"livingmeta import: {e}", file=sys.stderr)
             return 1
+        except ImportFormatError as e:  # exit 2: a source or target the command cannot use (README)
+            print(f"livingmeta import: {e}", file=sys.stderr)
+            return 2
         for line in report.lines():
             print(line)
         print(f"{target}: {len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "

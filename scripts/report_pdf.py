@@ -17,8 +17,7 @@ context = read_json(sm.input.context)
 # Fonts' subset timestamps and the PDF's dates come from the inputs, never the clock.
 os.environ["SOURCE_DATE_EPOCH"] = str(context["source_date_epoch"])
 attachments = [(Path(path), name, desc) for path, (name, _, desc) in zip((sm.input.trial_data, sm.input.results, sm.input.per_trial), ATTACHMENTS)]
-refused = render_pdf(Path(sm.input.html), Path(sm.output[0]), attachments=attachments, edition_date=context["edition"]["date"])
-for url in refused:
-    ctx.line(f"WARNING: refused to fetch {url!r} (only files of this build are embedded)")
+# a resource the renderer refuses (a figure would print blank) stops the rule, naming the figure
+render_pdf(Path(sm.input.html), Path(sm.output[0]), attachments=attachments, edition_date=context["edition"]["date"])
 ctx.line(f"tagged PDF/A-3a, {Path(sm.output[0]).stat().st_size / 1024:.0f} kB, {len(attachments)} attachments "
          f"-> {sm.output[0]}")

@@ -57,7 +57,9 @@ def test_methods_print_the_thresholds_in_use(exercise):
 
 def test_prisma_section_without_counts_says_so():
     sec = appraisal_report.prisma_section({"editions": [], "not_drawn_reason": "no counts given"}, {})
-    assert sec == {"editions": [], "text": "No counts given."}
+    # said in the reader's words: prisma.json's reason names the review.yaml key
+    assert sec == {"editions": [], "text": "The sources of this review give no search and screening counts, so no "
+                                          "PRISMA 2020 flow diagram is drawn."}
 
 
 def test_low_risk_refit_subgroups_and_small_study_inputs_match_metafor(exercise):

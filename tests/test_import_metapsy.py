@@ -177,12 +177,14 @@ def test_a_number_that_is_not_one_is_refused_with_row_and_column(tmp_path):
         metapsy.import_metapsy(tmp_path / "review", folder)
 
 
-def test_unknown_risk_of_bias_columns_are_refused(tmp_path):
+def test_an_unknown_risk_of_bias_column_is_named_in_one_warning_never_refused(tmp_path):
     def extra_rob(lines):
         return [line.rstrip("\n") + (';"rob_blinding"\n' if i == 0 else ";1\n") for i, line in enumerate(lines)]
     folder = small_database(tmp_path, extra_rob)
-    with pytest.raises(ImportFormatError, match=r"risk-of-bias column\(s\) \['rob_blinding'\] cannot be mapped"):
-        metapsy.import_metapsy(tmp_path / "review", folder)
+    report = metapsy.import_metapsy(tmp_path / "review", folder)
+    assert [w for w in report.warnings if "rob_blinding" in w] == [
+        "column 'rob_blinding' of data.csv is not one livingmeta reads; not imported (its values stay in "
+        "provenance/metapsy-source/data.csv)"]
 
 
 def test_rob2_domains_are_read_and_bad_judgements_refused(tmp_path):
@@ -274,7 +276,7 @@ def test_cli_import_dispatches_a_metapsy_folder_and_lists_the_sync(tmp_path):
     assert first.returncode == 0, first.stderr
     assert "415 added" in first.stdout
     again = subprocess.run([*cli, str(target), str(r24())], capture_output=True, text=True, cwd=ROOT)
-    assert again.returncode == 1 and "use --sync" in again.stderr and "Traceback" not in again.stderr
+    assert again.returncode == 2 and "use --sync" in again.stderr and "Traceback" not in again.stderr
     sync = subprocess.run([*cli, str(target), str(r24()), "--sync"], capture_output=True, text=True, cwd=ROOT)
     assert sync.returncode == 0, sync.stderr
     assert "removed: Castonguay, 2004 (castonguay-2004)" in sync.stdout

@@ -172,8 +172,9 @@ def analysis_risk_of_bias(sub: pd.DataFrame, records: dict, outcome_id: str, mai
         fit = pooling.rma(low.yi, low.vi, method=method, test=test, level=level)
         out["low_risk"].update(_fit_summary(fit, low), shift=fit.estimate - main_model["estimate"])
     else:
-        out["low_risk"]["not_pooled_reason"] = (f"{len(low)} trial(s) at low risk of bias on the criterion domains; "
-                                                "pooling needs 2 or more")
+        trials = {0: "no trial", 1: "only one trial"}.get(len(low), f"{len(low)} trials")
+        out["low_risk"]["not_pooled_reason"] = (f"{trials} at low risk of bias on the criterion domains; pooling "
+                                                "needs 2 or more")
     out["moderator"] = risk_of_bias_subgroups(sub, classes, method=method, test=test, level=level, min_k=min_k_per_level)
     return out
 

@@ -12,6 +12,7 @@ well-formed XML, so a figure that failed to render fails the build instead of va
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 from livingmeta.errors import FigureError
@@ -21,16 +22,43 @@ LABEL_MAX_CHARS = 120  # "Smith 2024a (low-intensity arm)" fits many times; a ti
 XML_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 # A label is one line: no control character at all.
 LABEL_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ufffe\uffff]")
+# Invisible format characters (Unicode category Cf: the bidirectional overrides, embeddings and
+# isolates, zero-width space, soft hyphen, word joiner, ...) make text display differently from
+# what is stored: "Smith\u202e0202" prints as "Smith2020" reversed (Boucher & Anderson 2021,
+# "Trojan Source"). They are refused like control characters. The zero-width non-joiner and
+# joiner are kept: Persian and Indic spelling and emoji sequences need them, and they reorder nothing.
+JOINERS = {"\u200c", "\u200d"}
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+
+
+def unprintable_character(text: str, *, single_line: bool = False) -> tuple[int, str, str] | None:
+    """The first character of ``text`` no report may print, as (index, character, kind), kind
+    being "control character" or "invisible format character"; None if there is none."""
+    found = (LABEL_UNSAFE if single_line else XML_UNSAFE).search(text)
+    first = (found.start(), found.group(), "control character") if found else None
+    if not text.isascii():  # the format characters are all outside ASCII; most text is not
+        for m in _NON_ASCII.finditer(text, 0, first[0] if first else len(text)):
+            if unicodedata.category(m.group()) == "Cf" and m.group() not in JOINERS:
+                return m.start(), m.group(), "invisible format character"
+    return first
+
+
+def character_name(char: str) -> str:
+    """U+202E RIGHT-TO-LEFT OVERRIDE: how a message names a character it cannot show."""
+    name = unicodedata.name(char, "")
+    return f"U+{ord(char):04X}" + (f" {name}" if name else "")
 
 
 def control_character_problem(text: str, *, single_line: bool = False) -> str | None:
-    """Why ``text`` cannot be printed as plain text in a figure or document, or None."""
-    found = (LABEL_UNSAFE if single_line else XML_UNSAFE).search(text)
+    """Why ``text`` cannot be printed as plain text in a figure or document, or None. The one
+    text check: records, review.yaml and every importer use it."""
+    found = unprintable_character(text, single_line=single_line)
     if not found:
         return None
+    index, char, kind = found
     where = "labels are one line of plain text" if single_line else "text must be printable"
-    return (f"contains a control character (U+{ord(found.group()):04X}) at position {found.start() + 1}; "
-            f"{where}: remove it")
+    why = "; it makes the text display differently from what is stored" if kind != "control character" else ""
+    return f"contains {'an' if kind[0] == 'i' else 'a'} {kind} ({character_name(char)}) at position {index + 1}{why}; {where}: remove it"
 
 
 def label_length_problem(text: str) -> str | None:

@@ -445,27 +445,12 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
                     out.append(Problem(f, where, "a group size alone gives no effect: add mean and sd (or events and "
                                                  "total), or give the block's effect under generic (estimate, se)"))
                     continue
-                if spec["type"] == "continuous":
-                    if "events" in vals:
-                        out.append(Problem(f, where, "this outcome is continuous: give n, mean and sd, not events/total"))
-                        continue
-                    out += _number_range_problems(vals, where, f)
-                    if isinstance(vals.get("sd"), (int, float)) and vals["sd"] <= 0:
-                        out.append(Problem(f, f"{where}.sd", "standard deviation must be greater than 0", vals["sd"]))
-                    if isinstance(vals.get("n"), int) and vals["n"] < 2:
-                        out.append(Problem(f, f"{where}.n", "sample size must be at least 2", vals["n"]))
+                if spec["type"] == "continuous" and "events" in vals:
+                    out.append(Problem(f, where, "this outcome is continuous: give n, mean and sd, not events/total"))
+                elif spec["type"] != "continuous" and "mean" in vals:
+                    out.append(Problem(f, where, "this outcome is binary: give events and total, not n/mean/sd"))
                 else:
-                    if "mean" in vals:
-                        out.append(Problem(f, where, "this outcome is binary: give events and total, not n/mean/sd"))
-                        continue
-                    out += _number_range_problems(vals, where, f)
-                    ev, tot = vals.get("events"), vals.get("total")
-                    if isinstance(tot, int) and tot < 2:
-                        out.append(Problem(f, f"{where}.total", "total must be at least 2", tot))
-                    if isinstance(ev, int) and ev < 0:
-                        out.append(Problem(f, f"{where}.events", "events cannot be negative", ev))
-                    if isinstance(ev, int) and isinstance(tot, int) and ev > tot:
-                        out.append(Problem(f, f"{where}.events", f"more events than participants (total {tot})", ev))
+                    out += _arm_number_problems(vals, where, f)
     for oid in (rec.get("risk_of_bias") or {}).get("by_outcome") or {}:
         if oid not in outcomes:
             out.append(Problem(f, f"risk_of_bias.by_outcome.{oid}", f"unknown outcome; the review defines {sorted(outcomes)}"))
@@ -487,13 +472,35 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
     return out
 
 
+def _arm_number_problems(vals: dict, where: str, file: str) -> list[Problem]:
+    """What one arm's numbers must satisfy, in any block (arm data, or the group sizes and events
+    beside a computed effect): plausible magnitudes, n at least 2, SD above 0, events between 0
+    and the total, a total of at least 2. A null (not reported) is never a problem."""
+    out = _number_range_problems(vals, where, file)
+    n, sd, ev, tot = vals.get("n"), vals.get("sd"), vals.get("events"), vals.get("total")
+    if isinstance(sd, (int, float)) and not isinstance(sd, bool) and sd <= 0:
+        out.append(Problem(file, f"{where}.sd", "standard deviation must be greater than 0", sd))
+    if isinstance(n, int) and not isinstance(n, bool) and n < 2:
+        out.append(Problem(file, f"{where}.n", "sample size must be at least 2", n))
+    if isinstance(tot, int) and not isinstance(tot, bool) and tot < 2:
+        out.append(Problem(file, f"{where}.total", "total must be at least 2", tot))
+    if isinstance(ev, int) and not isinstance(ev, bool) and ev < 0:
+        out.append(Problem(file, f"{where}.events", "events cannot be negative", ev))
+    if isinstance(ev, int) and isinstance(tot, int) and ev > tot:
+        out.append(Problem(file, f"{where}.events", f"more events than participants (total {tot})", ev))
+    return out
+
+
 def _generic_block_problems(f, base, blk, arm_names, spec) -> list[Problem]:
-    """A block with a computed effect (generic: estimate, se): its arms only say who took part."""
+    """A block with a computed effect (generic: estimate, se): its arms only say who took part,
+    and what they say is checked as arm data is (issue 23 F10: n -100000 passed to pool)."""
     from livingmeta.stats.effects import RATIO_MEASURES  # here: the record checks otherwise run without numpy
     out = []
-    for arm in blk.get("arms", {}):
+    for arm, vals in blk.get("arms", {}).items():
         if arm not in arm_names:
             out.append(Problem(f, f"{base}.arms.{arm}", f"arm is not declared under 'arms' ({sorted(arm_names)})"))
+        if isinstance(vals, dict):
+            out += _arm_number_problems(vals, f"{base}.arms.{arm}", f)
     if spec.get("effect_measure") in RATIO_MEASURES and not blk["generic"].get("log_scale", False):
         out.append(Problem(f, f"{base}.generic.log_scale", f"a {spec['effect_measure']} is pooled on the log scale: give "
                                                            "the log estimate and its SE with log_scale: true"))

@@ -5,9 +5,11 @@ prisma.json. The templates in templates/sections/ only place them."""
 from __future__ import annotations
 
 from livingmeta.report import wording as w
+from livingmeta.report.review_words import review_words
 from livingmeta.pipeline.appraisal import DOMAINS, JUDGEMENT_WORDS, NOT_ASSESSED, TOOL_NAMES, find_analysis
 
 MAX_SUPPORT_ROWS = 60  # above this many trials the support-text table is left to the data files
+MAX_NAMED_TRIALS = 20  # trials named in a sentence; more are counted (the tables and grid name them)
 
 
 def _domain_list(tool: str, domains: list[str]) -> str:
@@ -39,16 +41,22 @@ def risk_of_bias_section(rob: dict, figures: dict) -> dict:
                      "left_out": left_out or "none"})
     out = {"available": bool(primary and tools), "criterion_text": criterion_text, "rows": rows,
            "tool_text": "; ".join(TOOL_NAMES[t] for t in tools),
-           "figures": {k.split(":", 1)[1]: v for k, v in figures.items() if k.startswith("rob:")}}
+           "figures": {k.split(":", 1)[1]: v for k, v in figures.items() if k.startswith("rob:")},
+           # every key the templates read, empty until there is something to print
+           "weight_text": "", "sensitivity_text": "", "moderator_text": "", "grid_legend": {}, "forest_legend": "",
+           "support_domains": [], "support_rows": []}
     if not out["available"]:
-        out["text"] = "No trial record carries a risk-of-bias assessment, so risk of bias is not reported for this review."
+        out["text"] = ("No risk-of-bias judgements were recorded for the trials of this review, so their risk of bias "
+                       "is not reported.")
         return out
     k, c = primary["k"], primary["counts"]
     not_assessed = [t["label"] for t in primary["trials"] if t["class"] == NOT_ASSESSED]
+    criterion_domains = "; ".join(_domain_list(t, crit[t]) for t in tools)
+    named = f" ({', '.join(not_assessed)})" if len(not_assessed) <= MAX_NAMED_TRIALS else ""
     out["text"] = (f"Risk of bias was recorded for {k - primary['k_not_assessed_at_all']} of the {k} trials of the primary "
                    f"analysis ({out['tool_text']}). "
-                   + (f"For {len(not_assessed)} trials the criterion domains were not assessed in the sources read "
-                      f"({', '.join(not_assessed)}); they are counted as not assessed, never as a risk level. "
+                   + (f"For {len(not_assessed)} of them the criterion domains ({criterion_domains}) were not assessed "
+                      f"in the sources read{named}; they are counted as not assessed, never as a risk level. "
                       if not_assessed else "")
                    + f"On the criterion domains, {c['low']} trials were at low risk, "
                    f"{c['unclear'] + c['some_concerns']} unclear or with some concerns, and {c['high']} at high risk.")
@@ -111,15 +119,17 @@ def summary_of_findings_section(sof: dict, review_def: dict) -> dict:
         rows.append({"label": r["label"], "k": r["k"], "participants": f"{r['participants']:,}", "relative": r["relative"],
                      "absolute": r["absolute"]["text"], "level": r["level"], "symbols": r["symbols"], "marks": marks,
                      "rated_down": ", ".join(down) if down else "not rated down"})
-    return {"rows": rows, "footnotes": footnotes, "intervention": review_def["arms"]["intervention"],
-            "control": review_def["arms"]["control"], "ratings": [
+    words = review_words(review_def)  # the review's words, not its arm keys
+    return {"rows": rows, "footnotes": footnotes, "intervention": words["intervention"][:1].upper() + words["intervention"][1:],
+            "control": words["comparator"], "ratings": [
                 {"label": r["label"], "items": [{"domain": names[x["domain"]], "text": x["reason"]} for x in r["ratings"]]}
                 for r in sof["rows"]]}
 
 
 def prisma_section(prisma: dict, figures: dict) -> dict:
-    if not prisma["editions"]:
-        return {"editions": [], "text": prisma["not_drawn_reason"][0].upper() + prisma["not_drawn_reason"][1:] + "."}
+    if not prisma["editions"]:  # in the reader's words (prisma.json's reason names the review.yaml key)
+        return {"editions": [], "text": "The sources of this review give no search and screening counts, so no "
+                                        "PRISMA 2020 flow diagram is drawn."}
     eds = [{"label": e["label"], "date": e.get("date"), "source": e.get("source"), "form": e["form"],
             "figure": figures.get(f"prisma:{e['index'] + 1}")} for e in prisma["editions"]]
     return {"editions": eds, "text": ""}
@@ -147,20 +157,20 @@ def methods_section(sof: dict, rob: dict) -> list[str]:
          f"effect while the confidence interval does not; two when I\u00b2 is above {g['i2_very_serious']:g}% and the "
          f"prediction interval includes no effect. A single trial is not assessable."),
         (f"Imprecision: one level when the confidence interval includes the decision threshold (no effect unless "
-         f"review.yaml sets one) or the participants are fewer than the optimal information size (alpha "
+         f"the review sets one) or the participants are fewer than the optimal information size (alpha "
          f"{g['ois_alpha']:g}, power {g['ois_power']:g}, for an SMD of {g['ois_smd']:g} or a relative risk reduction of "
          f"{100 * g['ois_relative_risk_reduction']:.0f}% from the assumed control risk); two levels when the interval "
          f"includes both an appreciable benefit and an appreciable harm (beyond {g['mid_smd']:g} SMD or a factor of "
          f"{g['mid_ratio']:g} either side of the threshold). A mean difference takes the thresholds set in SMD "
          f"in its own units: times the outcome's standard deviation pooled over the trials' groups."),
-        "Indirectness: the review team's judgement and reason, declared per outcome in review.yaml.",
+        "Indirectness: the review team's judgement and reason, declared per outcome with the review.",
         (f"Publication bias: with at least {g['publication_bias_min_trials']} trials, one level when Egger's test gives "
          f"p below {g['egger_p']:g} or the trim-and-fill interval leads to another conclusion; with fewer trials not "
          f"assessable and not rated down."),
-        ("Absolute effects: binary outcomes per 1,000 people from the assumed control risk (review.yaml, else the "
+        ("Absolute effects: binary outcomes per 1,000 people from the assumed control risk (set by the review, else the "
          "trials' control groups) and the pooled ratio; standardised mean differences in words by Cohen's rule of thumb "
          "and as a number needed to treat (Furukawa 1999). Ties at a threshold do not rate down ('above', 'more than', "
          "'below' are strict); an interval that ends exactly at the threshold includes it."),
-        ("PRISMA 2020 (Page et al. 2021): counts from review.yaml's search_flow; every box whose parts are all reported "
+        ("PRISMA 2020 (Page et al. 2021): counts as the review reports them for each search; every box whose parts are all reported "
          "must add up, or the build stops naming the entry, field and numbers; counts not reported are printed as such."),
     ]

@@ -78,6 +78,8 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     main = _analysis(pooled, primary, tp["id"])
     m = main["model"]
     words, level = _words_and_level(review_def, m)
+    # a figure with nothing to show (a funnel plot of fewer than 3 trials) is left out of the report
+    figures = {k: v for k, v in figures.items() if k != "funnel" or "funnel" in small_study}
     ctx = {"words": words, "level": level, "level_pct": w.pct(level), "measure": main["measure"],
            "figures": figures, "fonts_dir": fonts_dir, "software": software_versions()}
     certainty = grade.primary_certainty(appraisal["sof"], primary, tp["id"])

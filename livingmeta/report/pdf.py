@@ -9,9 +9,12 @@ what rendering needs.
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
+from livingmeta.errors import FigureError
 from livingmeta.paths import TEMPLATE_DIR
 
 # The files of an edition attached to the PDF and offered by the web edition, in this order:
@@ -73,10 +76,11 @@ def warm_up() -> None:
 
 
 def render_pdf(html_path: Path, pdf_path: Path, *, allowed_roots=None, attachments=(), edition_date=None,
-               pdf_variant: str = "pdf/a-3a") -> list[str]:
+               pdf_variant: str = "pdf/a-3a") -> None:
     """Render the HTML file to a tagged archival PDF (PDF/A-3a by default) with the given files
-    attached; return the URLs that were refused. Attachment dates are the edition date, so the
-    same inputs give the same bytes."""
+    attached. Attachment dates are the edition date, so the same inputs give the same bytes. A
+    resource the renderer refuses (a ``data:`` URL, a file outside the build, the network) would
+    print as a blank figure: FigureError names the figure and the resource, and no PDF is written."""
     from datetime import datetime, timezone
 
     use_shipped_fonts()
@@ -91,5 +95,39 @@ def render_pdf(html_path: Path, pdf_path: Path, *, allowed_roots=None, attachmen
                         relationship="Data") for path, name, desc in attachments]
     pdf = HTML(filename=str(html_path), url_fetcher=fetcher).write_pdf(
         attachments=files, pdf_variant=pdf_variant, pdf_tags=True, pdf_identifier=None, uncompressed_pdf=False)
+    if fetcher.refused:
+        raise FigureError("; ".join(f"{_referrer(url, html_path)}: the PDF renderer refused {_short(url)}, which it "
+                                    "needs, and would print it blank (only files of this build are embedded: a figure "
+                                    "draws as vector or links an image file of the build)"
+                                    for url in dict.fromkeys(fetcher.refused)) + f"; {pdf_path} not written")
     atomic_write_bytes(pdf_path, pdf)
-    return list(fetcher.refused)
+
+
+_LINK = re.compile(r"""(?:src|href)\s*=\s*(["'])(.*?)\1|url\(\s*["']?([^"')]*)""", re.DOTALL)
+
+
+def _links(path: Path) -> set[str]:
+    """Every URL a file of the build links (attributes src/href/xlink:href and CSS url()),
+    resolved against the file, whitespace removed (the renderer folds a data: URL's line breaks)."""
+    base = path.as_uri()
+    text = path.read_text(encoding="utf-8", errors="replace")
+    return {re.sub(r"\s+", "", urljoin(base, html.unescape(m.group(2) if m.group(2) is not None else m.group(3))))
+            for m in _LINK.finditer(text)}
+
+
+def _referrer(url: str, html_path: Path) -> str:
+    """The figure (an image of the report, named as the report links it) whose content links
+    ``url``; the report itself when no figure does."""
+    wanted = re.sub(r"\s+", "", url)
+    for src in sorted(_links(html_path)):
+        if not src.startswith("file:"):
+            continue
+        figure = Path(unquote(urlparse(src).path))
+        if figure.suffix.lower() == ".svg" and figure.is_file() and wanted in _links(figure):
+            return f"figure {figure.relative_to(html_path.parent) if html_path.parent in figure.parents else figure}"
+    return f"{html_path.name}"
+
+
+def _short(url: str) -> str:
+    url = re.sub(r"\s+", "", url)
+    return repr(url if len(url) <= 80 else f"{url[:60]}... ({len(url):,} characters)")

@@ -46,18 +46,29 @@ def traffic_light(trials: list[dict], tool: str, *, page: str | None = None):
 
 
 def traffic_light_compressed(trials: list[dict], tool: str):
-    """All trials in one grid of coloured cells (no names): for large databases."""
+    """All trials in one grid of coloured cells (no names): for large databases. Drawn as vector
+    rectangles, one per run of equal judgements down a column (the rows are sorted, so a domain
+    is a few runs): a raster image would reach the PDF as a data: URL, which its renderer refuses
+    (the grid printed blank)."""
     sel = [t for t in trials if t["tool"] == tool]
     domains = _domains_drawn(trials, tool)
     order = {"low": 0, "unclear": 1, "some_concerns": 1, "high": 2, NOT_ASSESSED: 3}
     sel = sorted(sel, key=lambda t: [order[t["judgements"][d]["judgement"]] for d in domains])
-    grid = np.array([[order[t["judgements"][d]["judgement"]] for d in domains] for t in sel])
-    from matplotlib.colors import ListedColormap
-    cmap = ListedColormap([COLOURS["low"], COLOURS["unclear"], COLOURS["high"], "#e6e6e6"])
+    fills = [COLOURS["low"], COLOURS["unclear"], COLOURS["high"], "#e6e6e6"]
     fig, ax = plt.subplots(figsize=(1.6 + 0.5 * len(domains), 5.5))
-    ax.imshow(grid, aspect="auto", cmap=cmap, vmin=0, vmax=3, interpolation="nearest")
+    for j, d in enumerate(domains):
+        column = [order[t["judgements"][d]["judgement"]] for t in sel]
+        start = 0
+        for i in range(1, len(column) + 1):
+            if i == len(column) or column[i] != column[start]:
+                ax.add_patch(plt.Rectangle((j - 0.5, start - 0.5), 1, i - start, facecolor=fills[column[start]],
+                                           edgecolor="none", linewidth=0, antialiased=False))
+                start = i
+    ax.set_xlim(-0.5, len(domains) - 0.5)
+    ax.set_ylim(len(sel) - 0.5, -0.5)
     ax.set_xticks(range(len(domains)))
     ax.set_xticklabels([f"D{j + 1}" for j in range(len(domains))])
+    ax.set_yticks([])
     ax.set_ylabel(f"{len(sel)} trials (sorted by judgement)")
     ax.set_title("Grey: not assessed", fontsize=7, loc="left", color=MUTED)
     return fig

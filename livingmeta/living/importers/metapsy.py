@@ -17,8 +17,11 @@ Mapping (documented in the README, section "Metapsy databases"):
 - the record's content does not depend on the release or the row number, so a study whose data
   did not change between releases has an identical record; row numbers and the release are in
   provenance/metapsy-rows.csv;
-- risk of bias: RoB 1 items sg/ac/ba/itt or RoB 2 domains rob_d1..rob_d5 (+ overall); other
-  columns that look like risk of bias are refused.
+- risk of bias: RoB 1 items sg/ac/ba/itt (``rob`` is then their score, a moderator) or RoB 2
+  domains rob_d1..rob_d5 with the overall judgement wherever the database puts it (ROB2_OVERALL);
+- a column neither read nor known from the standard is named in one warning and left in the
+  provenance copy of data.csv, never refused; refusals are for malformed files and impossible
+  values (negative counts, a .id on two different rows, text that is no RoB 2 judgement).
 
 Records are plain dicts; the shared :func:`review_writer.write_review` (also used by the RevMan
 importers) writes them atomically after validating the whole review: nothing is written unless
@@ -38,22 +41,45 @@ from pathlib import Path
 import pandas as pd
 
 from livingmeta.errors import ImportFormatError
-from livingmeta.living.importers.review_writer import ImportedReview, write_review
+from livingmeta.living.importers.review_writer import (ImportedReview, import_lock, recover_interrupted_imports,
+                                                       write_review)
+from livingmeta.pipeline.labels import character_name, unprintable_character
 
 MAX_CSV_BYTES = 50_000_000
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 DOI_PATTERN = re.compile(r"10\.5281(?:/|%2F)zenodo\.(\d+)", re.IGNORECASE)
 ROB1_ITEMS = {"sg": "sequence_generation", "ac": "allocation_concealment", "ba": "blinding_outcome_assessment",
               "itt": "incomplete_outcome_data"}
 ROB1_CODES = {"1": "low", "0": "high"}
 ROB2_DOMAINS = {"rob_d1": "randomisation", "rob_d2": "deviations", "rob_d3": "missing_data", "rob_d4": "measurement",
-                "rob_d5": "selection", "rob_overall": "overall", "rob_d_overall": "overall"}
-ROB2_CODES = {"low": "low", "some concerns": "some_concerns", "some_concerns": "some_concerns", "high": "high",
-              "0": "high", "1": "some_concerns", "2": "low"}
-ROB_SCORE = "rob"  # number of low-risk RoB 1 items (0-4): a moderator, not a domain
+                "rob_d5": "selection"}
+# Where a RoB 2 database puts the overall judgement, the first present being read: metapsyTools'
+# createRobRatings writes the comparison-level ``rob`` and the study-level ``rob_study_lvl``.
+ROB2_OVERALL = ("rob_overall", "rob_d_overall", "rob_study_lvl", "rob")
+# RoB 2 judgements as databases write them (read case-insensitively); numeric codes only through
+# the database's codebook (variable_description.json), never guessed.
+ROB2_WORDS = {"low": "low", "low risk": "low", "some concerns": "some_concerns", "some_concerns": "some_concerns",
+              "high": "high", "high risk": "high"}
+ROB2_SEVERITY = {"low": 0, "some_concerns": 1, "high": 2}
+ROB_SCORE = "rob"  # in a RoB 1 database: the number of low-risk items (0-4), a moderator, not a domain
 NUMERIC = ["mean_arm1", "sd_arm1", "n_arm1", "mean_arm2", "sd_arm2", "n_arm2", "mean_change_arm1", "sd_change_arm1",
            "n_change_arm1", "mean_change_arm2", "sd_change_arm2", "n_change_arm2", "event_arm1", "event_arm2",
            "totaln_arm1", "totaln_arm2", "precalc_g", "precalc_g_se", ".g", ".g_se", "year"]
+COUNTS = ["n_arm1", "n_arm2", "n_change_arm1", "n_change_arm2", "event_arm1", "event_arm2", "totaln_arm1",
+          "totaln_arm2"]
+# Columns read for every row (besides NUMERIC, the moderators and the risk-of-bias columns).
+ROW_COLUMNS = {"study", "condition_arm1", "condition_arm2", "multi_arm1", "multi_arm2", "outcome_type", "instrument",
+               "rating", "time", "other_stat", "full_ref", ".id"}
+# Columns of the Metapsy standard (and of metapsyTools' output) that livingmeta does not use: they
+# stay in the provenance copy of data.csv without a warning. Any other column (a risk-of-bias
+# column not read included) is named in one warning line each, never refused.
+KNOWN_UNUSED = {
+    "dich", "dich_type", "dich_paper", "precalc_log_rr", "precalc_log_rr_se", "descr_arm1", "descr_arm2",
+    "baseline_m_arm1", "baseline_sd_arm1", "baseline_n_arm1", "baseline_m_arm2", "baseline_sd_arm2", "baseline_n_arm2",
+    "rand_arm1", "rand_arm2", "attr_arm1", "attr_arm2", "rand_ratio", "comorbid_mental", "format_details",
+    "percent_women", "mean_age", "n_sessions_ig", "no.arms", "is.multiarm", "primary", ".log_rr", ".log_rr_se",
+    ".event_arm1", ".event_arm2", ".totaln_arm1", ".totaln_arm2", "time_weeks_needs_cleaning",
+    "condition_legacy_arm1", "condition_legacy_arm2", "number_instruments", "number_arms", "is_multiarm",
+    "outcome_rank", "doi", "abstract", "title", "url", "journal", "id_study"}
 # Moderators read from the database when present: (column, type, label used when the codebook has
 # none; {arm1}/{arm2} are the arms as metadata/comparisons.txt names them)
 MODERATORS = [
@@ -65,13 +91,13 @@ MODERATORS = [
     ("diagnosis", "categorical", "How the condition was defined (diagnosis)"),
     ("age_group", "categorical", "Age group"),
     ("recruitment", "categorical", "Recruitment"),
-    ("rob", "continuous", "Risk of bias score (number of low-risk items, 0-4)"),
+    (ROB_SCORE, "continuous", "Risk of bias score (number of low-risk items, 0-4)"),
     ("n_sessions_arm1", "continuous", "Number of sessions"),
     ("time_weeks", "continuous", "Time of assessment (weeks after randomisation)"),
     ("year", "continuous", "Publication year"),
 ]
 SEVERAL = "several"  # level of a categorical moderator whose value differs between a study's rows
-INTERVENTION, CONTROL = "psychotherapy", "control"
+GENERIC_ARMS = ("intervention", "control")  # arm names when metadata/comparisons.txt does not name them
 
 
 def _fail(path, where: str, reason: str):
@@ -120,13 +146,23 @@ def _read_text(path: Path) -> str:
         _fail(path, f"byte {e.start}", "not UTF-8 text")
 
 
-def _read_json(path: Path):
+def _read_json(path: Path, shape: type, what: str):
+    """A metadata JSON file of the expected shape (an object or a list), or None when absent; a
+    malformed file, another shape or nesting too deep to parse is refused by name."""
     if not path.is_file():
         return None
+    text = _read_text(path)
     try:
-        return json.loads(_read_text(path))
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         _fail(path, f"line {e.lineno}, column {e.colno}", f"malformed JSON ({e.msg})")
+    except RecursionError:  # the parser recurses per level: [[[[...]]]] 100,000 deep
+        _fail(path, "(file)", f"JSON nested too deep to read; expected {what}")
+    if not isinstance(data, shape):
+        kinds = {dict: "an object", list: "a list", str: "text", bool: "true or false", type(None): "null"}
+        _fail(path, "(file)", f"expected {what}; found {kinds.get(type(data), 'a number')} "
+                              f"({json.dumps(data)[:40]})")
+    return data
 
 
 def _parse_csv(path: Path) -> pd.DataFrame:
@@ -136,10 +172,11 @@ def _parse_csv(path: Path) -> pd.DataFrame:
     if size > MAX_CSV_BYTES:
         _fail(path, "(file)", f"{size:,} bytes; a Metapsy data.csv is a few MB (limit {MAX_CSV_BYTES:,})")
     text = _read_text(path)
-    control = CONTROL_CHARS.search(text)
-    if control:
-        _fail(path, f"line {text.count(chr(10), 0, control.start()) + 1}",
-              f"control character {control.group(0)!r} in the text: not a text CSV file")
+    found = unprintable_character(text)
+    if found:
+        index, char, kind = found
+        _fail(path, f"line {text.count(chr(10), 0, index) + 1}",
+              f"{kind} {char!r} ({character_name(char)}) in the text: not a plain-text CSV file; remove it")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=";", quotechar='"', strict=True)
     try:
         header = next(reader)
@@ -208,15 +245,18 @@ def read_metapsy(folder) -> MetapsyRelease:
     rows = _parse_csv(folder / "data.csv")
     numbers = _numbers(rows, folder / "data.csv")
     meta = folder / "metadata"
-    codebook = _read_json(meta / "variable_description.json") or {}
+    codebook = _read_json(meta / "variable_description.json", dict, "an object of column names and descriptions") or {}
     text = {p.stem: _read_text(p).strip() for p in sorted(meta.glob("*.txt"))}
     for name, where in (("README", folder / "README.md"), ("LICENSE", folder / "LICENSE.txt"),
                         ("LICENSE", folder.parent / "LICENSE.txt")):
         if where.is_file() and name not in text:
             text[name] = _read_text(where)
-    return MetapsyRelease(folder, _release_name(folder), rows, numbers, codebook,
-                          _read_json(meta / "search_flow.json"), text, _read_json(meta / "references.json") or {},
-                          _read_json(meta / "authors.json") or [])
+    return MetapsyRelease(folder, _release_name(folder), rows, numbers,
+                          {k: v for k, v in codebook.items() if isinstance(v, str)},
+                          _read_json(meta / "search_flow.json", dict, "an object of PRISMA counts"), text,
+                          {k: v for k, v in (_read_json(meta / "references.json", dict, "an object of study labels "
+                                                        "and references") or {}).items() if isinstance(v, str)},
+                          _read_json(meta / "authors.json", list, "a list of authors") or [])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -243,14 +283,22 @@ def _int_or_none(x):
     return int(x) if float(x).is_integer() else None
 
 
+def _group_size(x):
+    """A group size beside a computed effect: a whole number of at least 2, else None (not usable)."""
+    n = _int_or_none(x)
+    return n if n is not None and n >= 2 else None
+
+
 def _arm_values(num, suffix_mean, suffix_sd, suffix_n):
     vals = [num[f"{suffix_mean}_arm{i}"] for i in (1, 2)] + [num[f"{suffix_sd}_arm{i}"] for i in (1, 2)] + \
            [num[f"{suffix_n}_arm{i}"] for i in (1, 2)]
     return None if any(pd.isna(v) for v in vals) else vals
 
 
-def _effect_block(text_row, num) -> tuple[dict | None, str | None]:
-    """One row's effect block (without effect_id/timepoint/source) and, if refused, why."""
+def _effect_block(text_row, num, arms: tuple[str, str]) -> tuple[dict | None, str | None]:
+    """One row's effect block (without effect_id/timepoint/source) and, if refused, why. ``arms``:
+    the review's names of arm 1 and arm 2."""
+    arm1, arm2 = arms
     skipped = []
     for kind, cols, label in (("msd", ("mean", "sd", "n"), "means and SDs"),
                               ("change", ("mean_change", "sd_change", "n_change"), "change scores")):
@@ -264,20 +312,20 @@ def _effect_block(text_row, num) -> tuple[dict | None, str | None]:
         elif min(n1i, n2i) < 2 or min(s1, s2) <= 0:
             skipped.append(f"{label} given but n < 2 or SD <= 0 (n {n1i}, {n2i}; SD {s1:g}, {s2:g})")
         else:
-            return {"effect_source": f"{label} (arm 1 psychotherapy, arm 2 control); Hedges' g computed by livingmeta",
-                    "arms": {INTERVENTION: {"n": n1i, "mean": float(m1), "sd": float(s1)},
-                             CONTROL: {"n": n2i, "mean": float(m2), "sd": float(s2)}}}, None
+            return {"effect_source": f"{label} (arm 1 {arm1}, arm 2 {arm2}); Hedges' g computed by livingmeta",
+                    "arms": {arm1: {"n": n1i, "mean": float(m1), "sd": float(s1)},
+                             arm2: {"n": n2i, "mean": float(m2), "sd": float(s2)}}}, None
     ev = [num["event_arm1"], num["totaln_arm1"], num["event_arm2"], num["totaln_arm2"]]
     why = ("; ".join(skipped) + "; ") if skipped else ""
-    # beside a computed effect the arms say only who took part (null = not reported)
-    sizes = {INTERVENTION: {"n": _int_or_none(num["n_arm1"])}, CONTROL: {"n": _int_or_none(num["n_arm2"])}}
+    # beside a computed effect the arms say only who took part (null = not reported or not a group size)
+    sizes = {arm1: {"n": _group_size(num["n_arm1"])}, arm2: {"n": _group_size(num["n_arm2"])}}
     if not any(pd.isna(v) for v in ev) and not pd.isna(num[".g"]) and not pd.isna(num[".g_se"]):
         e1, t1, e2, t2 = (_int_or_none(v) for v in ev)
         block = {"effect_source": f"{why}events ({text_row.get('outcome_type') or 'dichotomous'}): the database's "
                                   "g converted from the odds ratio (columns .g, .g_se), the review pooling SMDs",
                  "generic": {"estimate": -float(num[".g"]), "se": float(num[".g_se"])}, "arms": sizes}
-        if None not in (e1, t1, e2, t2):
-            block["arms"] = {INTERVENTION: {"events": e1, "total": t1}, CONTROL: {"events": e2, "total": t2}}
+        if None not in (e1, t1, e2, t2) and min(t1, t2) >= 2:
+            block["arms"] = {arm1: {"events": e1, "total": t1}, arm2: {"events": e2, "total": t2}}
         return block, None
     if not pd.isna(num["precalc_g"]) and not pd.isna(num["precalc_g_se"]) and num["precalc_g_se"] > 0:
         return {"effect_source": f"{why}precomputed g (columns precalc_g, precalc_g_se; "
@@ -287,6 +335,26 @@ def _effect_block(text_row, num) -> tuple[dict | None, str | None]:
         return {"effect_source": f"{why}only the database's computed g is given (columns .g, .g_se)",
                 "generic": {"estimate": -float(num[".g"]), "se": float(num[".g_se"])}, "arms": sizes}, None
     return None, (why + "no usable effect data (means/SDs, change scores, events, precomputed g or .g)").strip()
+
+
+def _impossible_counts(db: MetapsyRelease, path: Path) -> None:
+    """Refuse a negative number of participants or events, or more events than participants,
+    naming the data row and column: no database can report them (a typo or a shifted column)."""
+    nums = db.numbers
+    for col in COUNTS:
+        bad = nums[col] < 0
+        if bad.any():
+            i = bad.to_numpy().nonzero()[0][0]
+            _fail(path, f"data row {db.rows.row.iloc[i]}, column {col}",
+                  f"{nums[col].iloc[i]:g} is impossible: a number of {'events' if 'event' in col else 'participants'} "
+                  "cannot be negative")
+    for arm in (1, 2):
+        bad = nums[f"event_arm{arm}"] > nums[f"totaln_arm{arm}"]
+        if bad.any():
+            i = bad.to_numpy().nonzero()[0][0]
+            _fail(path, f"data row {db.rows.row.iloc[i]}, column event_arm{arm}",
+                  f"{nums[f'event_arm{arm}'].iloc[i]:g} events of {nums[f'totaln_arm{arm}'].iloc[i]:g} participants "
+                  f"(totaln_arm{arm}): more events than participants is impossible")
 
 
 def _effect_key(t: dict) -> str:
@@ -304,6 +372,49 @@ def _comparison(t: dict) -> str:
     if t.get("multi_arm2"):
         a2 += f" ({t['multi_arm2']})"
     return f"{a1} vs {a2}"
+
+
+def _duplicate_rows(text_rows: list[dict], path: Path) -> tuple[set, list[str]]:
+    """Rows that repeat another row with the same Metapsy ``.id``: an exact copy (every column but
+    the row number equal) is dropped with a warning naming both rows; the same ``.id`` on rows
+    that differ is refused, naming the rows and the columns that differ (which one is right
+    cannot be told). Returns the indices to drop and the warnings."""
+    first: dict[str, int] = {}
+    drop, warnings = set(), []
+    for i, t in enumerate(text_rows):
+        key = t.get(".id")
+        if not key:
+            continue
+        if key not in first:
+            first[key] = i
+            continue
+        j = first[key]
+        differ = [c for c in t if c not in ("_rownames", "row") and t[c] != text_rows[j].get(c)]
+        if differ:
+            _fail(path, f"data rows {text_rows[j]['row']} and {t['row']}, column .id",
+                  f"both rows are {key!r} but differ in {', '.join(differ[:6])}: one effect cannot have two sets of "
+                  "data; correct or remove one of them")
+        drop.add(i)
+        warnings.append(f"data row {t['row']} ({t['study']}) repeats data row {text_rows[j]['row']} exactly (same .id "
+                        f"{key!r}); the copy is left out")
+    return drop, warnings
+
+
+def _one_judgement(values: list[str], judge, col: str) -> dict:
+    """A study's judgement in one column from its rows' values (NA = not assessed). Rows that
+    disagree (comparison-level judgements) give the most severe, as metapsyTools' study-level
+    overall judgement does, and the support says so."""
+    judged = {v: judge(v) for v in values if v and v != "na"}
+    if not judged:
+        return {"judgement": "not_assessed", "support": None}
+    kinds = sorted(set(judged.values()), key=lambda j: ROB2_SEVERITY.get(j, 3))
+    if len(kinds) == 1:
+        return {"judgement": kinds[0], "support": None}
+    assessed = [j for j in kinds if j != "not_assessed"]
+    if not assessed:
+        return {"judgement": "not_assessed", "support": f"rows of this study disagree ({col} = {sorted(judged)})"}
+    return {"judgement": assessed[-1], "support": f"rows of this study differ ({col} = {sorted(judged)}); the most "
+                                                 "severe judgement is the study's"}
 
 
 def _rob1(rows: list[dict], columns) -> dict:
@@ -326,37 +437,56 @@ def _rob1(rows: list[dict], columns) -> dict:
     return domains
 
 
-def _rob2(rows: list[dict], columns, path) -> dict:
-    domains = {}
-    for col, domain in ROB2_DOMAINS.items():
-        if col not in columns:
-            continue
-        values = sorted({(r.get(col) or "NA").strip().lower() for r in rows})
-        if len(values) > 1:
-            domains[domain] = {"judgement": "not_assessed", "support": f"rows of this study disagree ({col} = {values})"}
-        elif values[0] == "na":
-            domains[domain] = {"judgement": "not_assessed", "support": None}
-        elif values[0] in ROB2_CODES:
-            domains[domain] = {"judgement": ROB2_CODES[values[0]], "support": None}
-        else:
-            row = next(r["row"] for r in rows)
-            _fail(path, f"data row {row}, column {col}", f"{values[0]!r} is not a RoB 2 judgement "
-                                                         "(low, some concerns, high)")
-    return domains
+@dataclass
+class RiskOfBiasColumns:
+    """Which risk-of-bias tool a database uses and the columns holding it: ``domains`` maps
+    column -> RoB domain (the overall judgement included, for RoB 2)."""
+
+    tool: str | None
+    domains: dict
 
 
-def rob_columns(columns, path) -> str | None:
-    """'rob1', 'rob2' or None; refuse columns that look like risk of bias but are not mapped."""
-    cols = set(columns)
-    known = set(ROB1_ITEMS) | set(ROB2_DOMAINS) | {ROB_SCORE}
-    unknown = sorted(c for c in cols - known if re.match(r"^(rob|risk_?of_?bias)[_.]?", c, re.IGNORECASE))
-    if unknown:
-        _fail(path, "line 1", f"risk-of-bias column(s) {unknown} cannot be mapped; known: RoB 1 items "
-                              f"{sorted(ROB1_ITEMS)} (+ score 'rob') or RoB 2 domains {sorted(ROB2_DOMAINS)}")
-    has1, has2 = bool(cols & set(ROB1_ITEMS)), bool(cols & set(ROB2_DOMAINS))
-    if has1 and has2:
+def rob_columns(db: MetapsyRelease, path) -> RiskOfBiasColumns:
+    """RoB 1 (items sg, ac, ba, itt; ``rob`` is then their score, a moderator) or RoB 2 (domains
+    rob_d1..rob_d5 and the overall judgement in the first of ROB2_OVERALL present; a database
+    with only ``rob`` holding RoB 2 words is RoB 2 with the overall judgement only), else none."""
+    cols = set(db.rows.columns)
+    has1 = bool(cols & set(ROB1_ITEMS))
+    domains2 = {c: d for c, d in ROB2_DOMAINS.items() if c in cols}
+    overall = [c for c in ROB2_OVERALL if c in cols and not (c == ROB_SCORE and has1)]
+    if overall == [ROB_SCORE] and not domains2:
+        words = {v.strip().lower() for v in db.rows[ROB_SCORE].dropna()}
+        if not words or not words <= set(ROB2_WORDS):
+            overall = []  # a number per study without RoB 2 domains: which tool is not known
+    if has1 and (domains2 or overall):
         _fail(path, "line 1", "both RoB 1 items and RoB 2 domains: one tool per database")
-    return "rob1" if has1 else "rob2" if has2 else None
+    if has1:
+        return RiskOfBiasColumns("rob1", {c: d for c, d in ROB1_ITEMS.items() if c in cols})
+    if domains2 or overall:
+        return RiskOfBiasColumns("rob2", {**domains2, **({overall[0]: "overall"} if overall else {})})
+    return RiskOfBiasColumns(None, {})
+
+
+def _rob2(rows: list[dict], rob: RiskOfBiasColumns, codebook: dict, path, warnings: list) -> dict:
+    domains = {}
+    for col, domain in rob.domains.items():
+        codes = codebook_levels(codebook.get(col))
+
+        def judge(value, col=col, codes=codes):
+            word = ROB2_WORDS.get(value) or ROB2_WORDS.get(codes.get(value, "").strip().lower())
+            if word:
+                return word
+            if re.fullmatch(r"[0-9]+", value):
+                note = (f"column {col}: code {value!r} is not explained in metadata/variable_description.json; "
+                        "read as not assessed")
+                if note not in warnings:
+                    warnings.append(note)
+                return "not_assessed"
+            row = next(r["row"] for r in rows if (r.get(col) or "").strip().lower() == value)
+            _fail(path, f"data row {row}, column {col}", f"{value!r} is not a RoB 2 judgement (low, some concerns, "
+                                                         "high; low risk and high risk as metapsyTools writes them)")
+        domains[domain] = _one_judgement([(r.get(col) or "").strip().lower() for r in rows], judge, col)
+    return domains
 
 
 def codebook_levels(description: str | None) -> dict:
@@ -387,23 +517,49 @@ def _to_float_series(rows_df, col):
     return pd.to_numeric(rows_df[col].str.replace(",", ".", regex=False), errors="coerce") if col in rows_df else None
 
 
+def arm_names(db: MetapsyRelease) -> tuple[str, str]:
+    """The review's names of arm 1 and arm 2: the database's own words (metadata/comparisons.txt),
+    else the generic roles."""
+    words = arm_words(db)
+    if not words or words[0].lower() == words[1].lower():
+        return GENERIC_ARMS
+    return words[0], words[1]
+
+
+def unknown_columns(db: MetapsyRelease, mods, rob: RiskOfBiasColumns) -> list[str]:
+    """Columns of data.csv that livingmeta neither maps nor knows from the Metapsy standard."""
+    known = ROW_COLUMNS | set(NUMERIC) | {c for c, _, _ in mods} | set(rob.domains) | KNOWN_UNUSED | {"_rownames", "row"}
+    return [c for c in db.rows.columns if c not in known]
+
+
 def plan_import(db: MetapsyRelease, previous: dict | None = None) -> ImportPlan:
     """Map a release to a review definition and records. ``previous``: the existing records
     (id -> record) of the review being synced, whose ids are kept for the same studies."""
     path = db.folder / "data.csv"
-    rob_tool = rob_columns(db.rows.columns, path)
+    rob = rob_columns(db, path)
+    _impossible_counts(db, path)
     columns = set(db.rows.columns)
-    mods = [(c, k, l) for c, k, l in MODERATORS if c in columns]
+    # the RoB 1 score is a moderator only in a RoB 1 database
+    mods = [(c, k, l) for c, k, l in MODERATORS if c in columns and (c != ROB_SCORE or rob.tool == "rob1")]
+    arms = arm_names(db)
     text_rows = db.rows.where(db.rows.notna(), None).to_dict(orient="records")
     nums = db.numbers.to_dict(orient="records")
     mod_numbers = {c: _to_float_series(db.rows, c) for c, k, _ in mods if k == "continuous"}
+    plan = ImportPlan(definition={}, records={})
+    plan.warnings += [f"column {c!r} of data.csv is not one livingmeta reads; not imported (its values stay in "
+                      "provenance/metapsy-source/data.csv)" for c in unknown_columns(db, mods, rob)]
+    duplicates, notes = _duplicate_rows(text_rows, path)
+    plan.warnings += notes
     by_study: dict[str, list[int]] = {}
     for i, t in enumerate(text_rows):
         if not t.get("study"):
             _fail(path, f"data row {t['row']}, column study", "empty study label")
+        if i in duplicates:
+            plan.rows.append({"row": t["row"], "study": t["study"].strip(), "trial_id": None, "effect_id": None,
+                              "metapsy_id": t.get(".id"), "used": "dropped", "reason": "exact copy of an earlier row"})
+            continue
         by_study.setdefault(t["study"].strip(), []).append(i)
     ids = _assign_ids(by_study, text_rows, previous or {})
-    plan = ImportPlan(definition={}, records={})
     levels: dict[str, set] = {c: set() for c, k, _ in mods if k == "categorical"}
     timepoints: list[str] = []
     for study, idx in by_study.items():
@@ -411,7 +567,7 @@ def plan_import(db: MetapsyRelease, previous: dict | None = None) -> ImportPlan:
         blocks, seen = [], {}
         for i in idx:
             t, num = text_rows[i], nums[i]
-            block, reason = _effect_block(t, num)
+            block, reason = _effect_block(t, num, arms)
             key = _effect_key(t)
             seen[key] = seen.get(key, 0) + 1
             effect_id = key if seen[key] == 1 else f"{key} #{seen[key]}"
@@ -449,9 +605,9 @@ def plan_import(db: MetapsyRelease, previous: dict | None = None) -> ImportPlan:
             # only the standard's columns (study, full_ref): optional ones (doi, title) come and go
             # between releases and would mark every study as corrected
             "citation": {"first_author": study.split(",")[0].strip() or study, "detail": full_ref},
-            "arms": {INTERVENTION: {"role": "intervention",
-                                    "description": "; ".join(sorted({r.get("condition_arm1") or "?" for r in rows}))},
-                     CONTROL: {"role": "control",
+            "arms": {arms[0]: {"role": "intervention",
+                               "description": "; ".join(sorted({r.get("condition_arm1") or "?" for r in rows}))},
+                     arms[1]: {"role": "control",
                                "description": "; ".join(sorted({r.get("condition_arm2") or "?" for r in rows}))}},
             "moderators": {}, "moderator_sources": {},
             "outcomes": {outcome_of(db)[0]: blocks},
@@ -466,12 +622,14 @@ def plan_import(db: MetapsyRelease, previous: dict | None = None) -> ImportPlan:
                 levels[col].add(value)
             if note:
                 record["moderator_sources"][col] = note
-        if rob_tool:
-            domains = _rob1(rows, columns) if rob_tool == "rob1" else _rob2(rows, columns, path)
-            record["risk_of_bias"] = {"tool": rob_tool, "source": "Metapsy data.csv, columns " + ", ".join(
-                c for c in (ROB1_ITEMS if rob_tool == "rob1" else ROB2_DOMAINS) if c in columns), "domains": domains}
+        if rob.tool:
+            domains = (_rob1(rows, columns) if rob.tool == "rob1"
+                       else _rob2(rows, rob, db.codebook, path, plan.warnings))
+            record["risk_of_bias"] = {"tool": rob.tool, "source": "Metapsy data.csv, columns " + ", ".join(rob.domains),
+                                      "domains": domains}
         plan.records[ids[study]] = record
-    plan.definition = review_definition(db, mods, levels, timepoints)
+    plan.rows.sort(key=lambda r: r["row"])
+    plan.definition = review_definition(db, mods, levels, timepoints, arms)
     return plan
 
 
@@ -538,6 +696,9 @@ def search_flow_entry(db: MetapsyRelease, studies_new: int | None = None) -> dic
             _fail(db.folder / "metadata" / "search_flow.json", key, f"{v!r} is not a non-negative whole number")
         return v
     reasons = sf.get("full.text.excluded.reasons") or {}
+    if not isinstance(reasons, dict):
+        _fail(db.folder / "metadata" / "search_flow.json", "full.text.excluded.reasons",
+              f"expected an object of reasons and counts; found {json.dumps(reasons)[:40]}")
     return {"label": f"Metapsy release {db.release}", "date": db.text.get("last_search") or None,
             "source": f"metadata/search_flow.json of the Metapsy database, release {db.release}",
             "identified": {"databases": count("database.hits"), "registers": None, "other": count("additional.records")},
@@ -568,7 +729,7 @@ def arm_words(db: MetapsyRelease) -> tuple[str, str] | None:
     return (m.group(1), m.group(2)) if m else None
 
 
-def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list) -> dict:
+def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list, arms: tuple[str, str]) -> dict:
     words = arm_words(db)
     comparison = db.text.get("comparisons") or "arm 1 vs arm 2"
     short = db.text.get("shorthand", "metapsy")
@@ -604,7 +765,7 @@ def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list) 
         "outcomes": [{"id": outcome_of(db)[0], "label": outcome_of(db)[1], "type": "continuous",
                       "effect_measure": "SMD", "direction": "lower_is_better",
                       "timepoints": [{"id": tp, "label": tp_labels.get(tp, tp)} for tp in timepoints]}],
-        "arms": {"intervention": INTERVENTION, "control": CONTROL},
+        "arms": {"intervention": arms[0], "control": arms[1]},
         **({"labels": {"intervention": words[0], "comparator": words[1], "favours_intervention": f"Favours {words[0]}",
                        "favours_comparator": f"Favours {words[1]}"}} if words else {}),
         "dependent_effects": {"primary": "aggregate", "rho": 0.6,
@@ -620,8 +781,9 @@ def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list) 
 # Writing (atomic; the whole review is validated before anything is replaced)
 # ------------------------------------------------------------------------------------------------
 # review.yaml keys an import writes from the source; every other key (title, question, labels, report,
-# dependent_effects: the review team's analysis choice, written by the first import) is kept as it is
-IMPORTER_KEYS = ("data_source", "licence", "attribution", "search_date", "outcomes", "moderators")
+# dependent_effects: the review team's analysis choice, written by the first import) is kept as it is.
+# The arms are the source's: the records' arm names follow metadata/comparisons.txt.
+IMPORTER_KEYS = ("data_source", "licence", "attribution", "search_date", "arms", "outcomes", "moderators")
 
 
 @dataclass
@@ -695,17 +857,23 @@ def read(path) -> ImportedReview:
 def import_metapsy(review_dir, source, *, sync: bool = False) -> SyncReport:
     """Create (or with ``sync`` update) a review folder from a Metapsy database folder; studies
     keep their ids across releases (see _assign_ids). Written by review_writer.write_review:
-    atomically, and only if the whole review validates."""
+    atomically, and only if the whole review validates. An import killed earlier is repaired
+    first (review_writer.recover_interrupted_imports), so a review it had moved aside keeps its
+    ids, hand-written keys and PRISMA history."""
     from livingmeta.pipeline.records import record_paths
     review_dir = Path(review_dir)
-    if (review_dir / "review.yaml").is_file() and not sync:
-        if record_paths(review_dir / "trials"):
-            raise ImportFormatError(f"{review_dir}: review exists; use --sync to make it equal to {source} "
-                                    "(trials added, changed and removed are listed)")
-        sync = True  # a folder that ships its settings without records: the import fills it, keeping them
-    imported, plan, previous = plan_review(source, review_dir)
-    write_review(review_dir, imported, sync=sync)
-    return _diff(previous, plan)
+    with import_lock(review_dir):
+        recovered = recover_interrupted_imports(review_dir)
+        if (review_dir / "review.yaml").is_file() and not sync:
+            if record_paths(review_dir / "trials"):
+                raise ImportFormatError(f"{review_dir}: review exists; use --sync to make it equal to {source} "
+                                        "(trials added, changed and removed are listed)")
+            sync = True  # a folder that ships its settings without records: the import fills it, keeping them
+        imported, plan, previous = plan_review(source, review_dir)
+        write_review(review_dir, imported, sync=sync)
+    report = _diff(previous, plan)
+    report.warnings[:0] = recovered
+    return report
 
 
 def _rows_csv(rows: list, release: str) -> str:

@@ -12,8 +12,15 @@ all plain dicts), then calls :func:`write_review`:
 
 Guarantees:
 - Nothing is written unless the whole review validates (``records.load_review`` on a scratch
-  copy built beside the target); the scratch copy then replaces the target by rename, so a
-  reader never sees half a review and a failed import leaves the previous one untouched.
+  copy built beside the target); the scratch copy then replaces the target in one atomic swap
+  (Linux ``renameat2(RENAME_EXCHANGE)``), so a reader never sees half a review, a failed import
+  leaves the previous one untouched and no moment exists without the review. Where the kernel
+  or file system cannot swap, two renames are used; a kill between them leaves the previous
+  review in the scratch folder, and the next import restores it before reading anything.
+- Imports into one folder of reviews take turns (an exclusive ``flock`` on that folder, released
+  by the kernel when the process dies), so a scratch folder (``.REVIEW.import-*``) present when
+  an import starts belongs to an import that was killed: it is removed, after restoring a
+  review it held (``recover_interrupted_imports``).
 - A folder that already holds a review is refused unless ``sync=True``. With ``sync`` the review
   becomes equal to the source: trials added, changed and removed (their record files deleted,
   so the edition machinery's "what changed" lists them as removed), review.yaml replaced key by
@@ -30,6 +37,10 @@ imported review does not validate; every problem listed).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import fcntl
 import os
 import re
 import shutil
@@ -68,13 +79,14 @@ class SyncChanges:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     definition_changed: bool = False
+    recovered: list[str] = field(default_factory=list)   # what was cleaned up after a killed import
 
     def describe(self) -> list[str]:
         """Console lines, one per trial touched (the issue asks each to be listed)."""
         if self.created:
-            return [f"created review {self.review_dir} with {len(self.added)} trial record(s)"] + \
+            return self.recovered + [f"created review {self.review_dir} with {len(self.added)} trial record(s)"] + \
                    [f"  added    {t}" for t in self.added]
-        lines = [f"synced review {self.review_dir}: {len(self.added)} added, {len(self.changed)} changed, "
+        lines = self.recovered + [f"synced review {self.review_dir}: {len(self.added)} added, {len(self.changed)} changed, "
                  f"{len(self.removed)} removed, {len(self.unchanged)} unchanged"
                  + ("; review.yaml changed" if self.definition_changed else "")]
         lines += [f"  added    {t}" for t in self.added]
@@ -123,9 +135,95 @@ def _read_existing(review_dir: Path) -> tuple[dict, dict[str, dict]]:
     return definition or {}, records
 
 
+SCRATCH = re.compile(r"^\.([a-z0-9][a-z0-9-]*)\.import-")  # .REVIEW.import-XXXXXXXX (tempfile.mkdtemp)
+_HELD: dict[Path, int] = {}  # folders whose import lock this process holds, and how often
+
+
+@contextlib.contextmanager
+def import_lock(review_dir: Path | str):
+    """Hold the import lock of the folder of reviews ``review_dir`` lies in, for the life of the
+    block (re-entrant within a process): an exclusive ``flock`` on that folder, which the kernel
+    releases when the process ends, however it ends. Imports wait for each other."""
+    folder = Path(review_dir).absolute().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    if _HELD.get(folder):
+        _HELD[folder] += 1
+        try:
+            yield
+        finally:
+            _HELD[folder] -= 1
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _HELD[folder] = 1
+        try:
+            yield
+        finally:
+            _HELD.pop(folder, None)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def recover_interrupted_imports(review_dir: Path | str) -> list[str]:
+    """Clean up after imports that were killed, in the folder of reviews ``review_dir`` lies in
+    (call with the import lock held: every scratch folder then belongs to a dead import). A
+    review moved aside into its scratch folder and not replaced (killed between the two renames
+    where no atomic swap exists) is put back; then each scratch folder is removed. Returns one
+    line per action, for the console."""
+    folder = Path(review_dir).absolute().parent
+    notes = []
+    for scratch in sorted(folder.glob(".*.import-*")):
+        match = SCRATCH.match(scratch.name)
+        if not match or not scratch.is_dir() or scratch.is_symlink():
+            continue
+        review, previous = folder / match.group(1), scratch / f"{match.group(1)}.previous"
+        if previous.is_dir() and not os.path.lexists(review):
+            os.rename(previous, review)
+            notes.append(f"restored {review}: an import killed while replacing it had left it in {scratch.name}")
+        shutil.rmtree(scratch)
+        notes.append(f"removed {scratch}, left by an import that did not finish")
+    return notes
+
+
+RENAME_EXCHANGE = 2  # linux/fs.h
+AT_FDCWD = -100
+
+
+def exchange_paths(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux renameat2 with RENAME_EXCHANGE, kernel
+    3.15+, glibc 2.28+). False where the C library, kernel or file system cannot; other errors
+    are raised as OSError."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _replace(staged: Path, review_dir: Path, scratch: Path) -> None:
+    """Put ``staged`` in the place of the existing ``review_dir``: one atomic swap, else two
+    renames (recover_interrupted_imports repairs a kill between them)."""
+    if exchange_paths(staged, review_dir):
+        return  # staged now holds the previous review, removed with the scratch folder
+    retired = scratch / f"{review_dir.name}.previous"
+    os.rename(review_dir, retired)
+    try:
+        os.rename(staged, review_dir)
+    except BaseException:
+        os.rename(retired, review_dir)
+        raise
+
+
 def write_review(review_dir: Path | str, imported: ImportedReview, *, sync: bool = False) -> SyncChanges:
     """Write ``imported`` as the review folder ``review_dir`` (see the module docstring)."""
-    from livingmeta.pipeline.records import load_review
     review_dir = Path(review_dir)
     if not ID_PATTERN.match(review_dir.name):
         raise ImportFormatError(f"{review_dir}: a review folder name must be lower-case letters, digits and hyphens "
@@ -133,6 +231,15 @@ def write_review(review_dir: Path | str, imported: ImportedReview, *, sync: bool
     for tid, rec in imported.records.items():
         if not ID_PATTERN.match(tid) or rec.get("id") != tid:
             raise ImportFormatError(f"{imported.source}: trial id {tid!r} is not a valid record id (importer bug)")
+    with import_lock(review_dir):
+        recovered = recover_interrupted_imports(review_dir)
+        changes = _write_locked(review_dir, imported, sync)
+    changes.recovered = recovered
+    return changes
+
+
+def _write_locked(review_dir: Path, imported: ImportedReview, sync: bool) -> SyncChanges:
+    from livingmeta.pipeline.records import load_review
     exists = (review_dir / "review.yaml").is_file()
     if review_dir.exists() and not exists and any(review_dir.iterdir()):
         raise ImportFormatError(f"{review_dir}: folder exists and is not a review (no review.yaml); "
@@ -177,13 +284,7 @@ def write_review(review_dir: Path | str, imported: ImportedReview, *, sync: bool
             target.write_bytes(data)
         load_review(staged)  # raises RecordError listing every problem; nothing is written then
         if exists:
-            retired = scratch / f"{review_dir.name}.previous"
-            os.rename(review_dir, retired)
-            try:
-                os.rename(staged, review_dir)
-            except BaseException:
-                os.rename(retired, review_dir)
-                raise
+            _replace(staged, review_dir, scratch)
         else:
             os.rename(staged, review_dir)
     finally:
