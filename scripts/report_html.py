@@ -33,6 +33,9 @@ pages = sorted(Path(sm.input.forest).glob("page_*.svg"), key=lambda p: int(p.ste
 figures = {"cumulative": Path(sm.input.cumulative_plot).relative_to(out_dir).as_posix(),
            "forest_pages": [p.relative_to(out_dir).as_posix() for p in pages],
            "funnel": Path(sm.input.funnel).relative_to(out_dir).as_posix()}
+for svg in Path(sm.input.forest_analyses).glob("analysis_*_page_*.svg"):  # every other analysis: analysis:<n>:<page>
+    _, n, _, page = svg.stem.split("_")
+    figures[f"analysis:{n}:{page}"] = svg.relative_to(out_dir).as_posix()
 if (Path(sm.input.forest) / "overview.svg").is_file():  # a paged forest plot's one-page overview
     figures["forest_overview"] = (Path(sm.input.forest) / "overview.svg").relative_to(out_dir).as_posix()
 for svg in sorted(Path(sm.input.moderator_plots).glob("*.svg")):

@@ -31,7 +31,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from livingmeta.pipeline.analysis import outcome_sd
+from livingmeta.errors import ModelError
+from livingmeta.pipeline.analysis import analysis_rows, outcome_sd
+from livingmeta.pipeline.declared_analysis import inverse_variance_model
 from livingmeta.pipeline.config_check import section
 from livingmeta.stats import bias, dist
 from livingmeta.report import wording as w
@@ -274,7 +276,11 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
     r_ind = rate_indirectness((review_appraisal.get("indirectness") or {}).get(oid))
     egger_p = tf_ci = None
     if k >= gs["publication_bias_min_trials"]:
-        egger_p, tf_ci, _ = _small_study(sub, m["method"], section("small_study_effects", sse_cfg)["egger_model"])
+        iv = inverse_variance_model(m)["method"]  # Egger and trim-and-fill refit by inverse variance
+        try:
+            egger_p, tf_ci, _ = _small_study(sub, iv, section("small_study_effects", sse_cfg)["egger_model"])
+        except ModelError:
+            egger_p = tf_ci = None  # not assessable, as with too few trials
     r_pub = rate_publication_bias(k, egger_p, tf_ci, main_ci, threshold=threshold,
                                   min_trials=gs["publication_bias_min_trials"], p_limit=gs["egger_p"])
     ratings = [r_rob, r_inc, r_ind, r_imp, r_pub]
@@ -323,9 +329,9 @@ def summary_of_findings(review_def: dict, pooled: dict, effect_table, rob: dict,
         if "model" not in a:
             continue
         odef = next(o for o in review_def["outcomes"] if o["id"] == a["outcome"])
-        sub = effect_table[(effect_table.outcome == a["outcome"]) & (effect_table.timepoint == a["timepoint"])]
+        sub = analysis_rows(effect_table, a["outcome"], a["timepoint"])
         rob_a = next(x for x in rob["analyses"] if x["outcome"] == a["outcome"] and x["timepoint"] == a["timepoint"])
-        rows.append(summary_row(a, rob_a, sub.reset_index(drop=True), odef, review_appraisal, gs,
+        rows.append(summary_row(a, rob_a, sub, odef, review_appraisal, gs,
                                 config.get("small_study_effects"), config.get("report"),
                                 (review_def["arms"]["intervention"], review_def["arms"]["control"])))
     return {"review": review_def["id"], "settings": gs, "rows": rows}

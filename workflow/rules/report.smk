@@ -10,6 +10,7 @@ rule report_html:
         moderators=f"{RESULTS}/{{review}}/moderators.json",
         small_study_effects=f"{RESULTS}/{{review}}/small_study_effects.json",
         forest=f"{RESULTS}/{{review}}/figures/forest_plot_pages",
+        forest_analyses=f"{RESULTS}/{{review}}/figures/forest_analyses",
         funnel=f"{RESULTS}/{{review}}/figures/funnel_plot.svg",
         moderator_plots=f"{RESULTS}/{{review}}/figures/moderators",
         changes=f"{RESULTS}/{{review}}/changes.json",

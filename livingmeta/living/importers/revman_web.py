@@ -118,16 +118,11 @@ def _need(rows: list[dict], cols: list[str], where: str) -> None:
 
 
 def _printed(row: dict, mapping: dict) -> dict | None:
-    """Stored totals as printed; RevMan Web writes 0 for totals it did not compute (mean and CI all 0)."""
+    """Stored totals as printed. RevMan Web writes 0 for an estimate it did not make (mean and CI
+    all 0): kept as printed, the reproduction check reads them as "not estimable"
+    (livingmeta.pipeline.revman_reproduction.stored_as_not_estimable)."""
     out = {k: row[c].strip() for k, c in mapping.items() if (row.get(c) or "").strip()}
-    if not out.get("effect"):
-        return None
-    try:
-        if all(float(out.get(k, "0")) == 0 for k in ("effect", "ci_lower", "ci_upper")):
-            return None
-    except ValueError:
-        return out
-    return out
+    return out if out.get("effect") else None
 
 
 TOTALS = {"effect": "Mean", "ci_lower": "CI start", "ci_upper": "CI end", "tau2": "Heterogeneity Tau²",
