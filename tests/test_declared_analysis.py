@@ -263,3 +263,20 @@ def test_a_primary_outcome_that_cannot_be_estimated_hands_the_lead_to_the_next_a
     assert ctx["primary_note"].startswith("The review's primary outcome, Serious harm, could not be estimated "
                                           "(no trial has an estimate for this measure)")
     assert ctx["key"]["estimate"] == w.fmt(_reference("1.1")["overall"]["effect"])
+
+
+# --- reviews with many outcomes (issue 20, item 4) ----------------------------------------------------
+
+def test_the_summary_of_findings_has_a_row_per_main_outcome_or_the_first_seven_analyses(synthetic):
+    from livingmeta.report.grade import SOF_ROWS, sof_analyses
+    pooled = _pooled(synthetic)
+    chosen, how = sof_analyses(synthetic.definition, pooled)  # no outcome marked main: 8 estimated analyses
+    assert how == "capped" and SOF_ROWS == 7
+    assert [a["outcome"] for a in chosen] == ["analysis-1-1", "analysis-1-2", "analysis-1-3", "analysis-1-4",
+                                              "analysis-1-5", "analysis-2-1", "analysis-2-2"]
+    review_def = copy.deepcopy(synthetic.definition)
+    for o in review_def["outcomes"]:
+        o["main"] = o["id"] in ("analysis-2-2", "analysis-1-6", "analysis-1-3")   # 1.6 has no estimate: no row
+    review_def["primary_outcome"] = "analysis-2-3"                              # the lead always has a row
+    chosen, how = sof_analyses(review_def, pooled)
+    assert how == "main" and [a["outcome"] for a in chosen] == ["analysis-1-3", "analysis-2-2", "analysis-2-3"]

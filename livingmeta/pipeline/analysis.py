@@ -400,9 +400,8 @@ def primary_analysis(review_def: dict, pooled: dict) -> dict:
     """The analysis the report leads with: the primary outcome's first timepoint when it could be
     estimated, else the first estimated analysis in the review's order (the report says so).
     The one place this is decided for pooled results (see also :func:`primary_analysis_rows`)."""
-    outcome = next(o for o in review_def["outcomes"] if o["id"] == review_def["primary_outcome"])
-    first = outcome["timepoints"][0]["id"]
-    main = next((a for a in pooled["analyses"] if a["outcome"] == outcome["id"] and a["timepoint"] == first), None)
+    # pooled.json lists the analyses in the review's order: the primary outcome's first is its first timepoint
+    main = next((a for a in pooled["analyses"] if a["outcome"] == review_def["primary_outcome"]), None)
     if main is not None and "model" in main:
         return main
     fallback = next((a for a in pooled["analyses"] if "model" in a), None)

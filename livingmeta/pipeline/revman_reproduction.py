@@ -246,25 +246,34 @@ def has_published_totals(review_def: dict) -> bool:
     return any((o.get("revman") or {}).get("published") for o in review_def.get("outcomes", []))
 
 
-def section_context(review_def: dict, trials: list[dict]) -> dict | None:
-    """Context of the report's appendix: the summary table, the analyses that differ with their
-    rows, and the name of the attached CSV with every comparison; None when the review has no
-    stored RevMan totals."""
-    if not has_published_totals(review_def):
-        return None
-    table = reproduce(review_def, trials)
+def section_from_table(review_def: dict, table: list[dict]) -> dict:
+    """The appendix's context from :func:`reproduce`'s table: the summary, the analyses that
+    differ with their rows, and the name of the attached CSV with every comparison."""
     return {"summary": summary(table), "all_agree": all(a["agree"] for a in table), "csv": CSV_NAME,
             "differing": [{k: a[k] for k in ("analysis", "name", "settings")}
                           | {"rows": [r for r in a["rows"] + a["study_rows"] if not r["agree"]]}
                           for a in table if not a["agree"]],
-            "source": (review_def.get("revman") or {}).get("format")}
+            "source": (review_def.get("revman") or {}).get("format") or "RevMan file"}
 
 
-def section_for_review_dir(review_dir, review_def: dict) -> dict | None:
-    """:func:`section_context` for a review folder (the report script's one call). The trial
-    records are read only for a review with stored totals (reading 480 took half a second)."""
+def section_context(review_def: dict, trials: list[dict]) -> dict | None:
+    """Context of the report's appendix; None when the review has no stored RevMan totals."""
+    if not has_published_totals(review_def):
+        return None
+    return section_from_table(review_def, reproduce(review_def, trials))
+
+
+def table_for_review_dir(review_dir, review_def: dict) -> list[dict] | None:
+    """:func:`reproduce` for a review folder (the rule's one call); None for a review without stored
+    totals, whose records are then not read (reading 480 took half a second)."""
     if not has_published_totals(review_def):
         return None
     from livingmeta.pipeline.records import load_review
     review = load_review(review_dir)
-    return section_context(review.definition, review.trials)
+    return reproduce(review.definition, review.trials)
+
+
+def section_for_review_dir(review_dir, review_def: dict) -> dict | None:
+    """:func:`section_context` for a review folder."""
+    table = table_for_review_dir(review_dir, review_def)
+    return None if table is None else section_from_table(review_def, table)

@@ -5,6 +5,7 @@ prisma.json. The templates in templates/sections/ only place them."""
 from __future__ import annotations
 
 from livingmeta.report import wording as w
+from livingmeta.report.review_words import review_words
 from livingmeta.pipeline.appraisal import DOMAINS, JUDGEMENT_WORDS, NOT_ASSESSED, TOOL_NAMES, find_analysis
 
 MAX_SUPPORT_ROWS = 60  # above this many trials the support-text table is left to the data files
@@ -111,8 +112,16 @@ def summary_of_findings_section(sof: dict, review_def: dict) -> dict:
         rows.append({"label": r["label"], "k": r["k"], "participants": f"{r['participants']:,}", "relative": r["relative"],
                      "absolute": r["absolute"]["text"], "level": r["level"], "symbols": r["symbols"], "marks": marks,
                      "rated_down": ", ".join(down) if down else "not rated down"})
-    return {"rows": rows, "footnotes": footnotes, "intervention": review_def["arms"]["intervention"],
-            "control": review_def["arms"]["control"], "ratings": [
+    words = review_words(review_def)  # the review's own words ("Aspirin"), never its arm keys ("experimental")
+    hidden = sof.get("analyses_not_shown", 0)
+    note = ("" if not hidden else
+            f"The review marks its main outcomes; {hidden} other {'analysis is' if hidden == 1 else 'analyses are'} "
+            "reported under \u201cWhat they found\u201d, with forest plots in the appendix." if sof.get("selection") == "main"
+            else f"The review marks no main outcomes, so this table shows its first {len(rows)} analyses (a summary of "
+                 f"findings holds at most seven); {hidden} more {'is' if hidden == 1 else 'are'} reported under "
+                 "\u201cWhat they found\u201d, with forest plots in the appendix.")
+    return {"rows": rows, "footnotes": footnotes, "intervention": words["intervention"],
+            "control": words["comparator"], "analyses_not_shown": hidden, "rows_note": note, "ratings": [
                 {"label": r["label"], "items": [{"domain": names[x["domain"]], "text": x["reason"]} for x in r["ratings"]]}
                 for r in sof["rows"]]}
 

@@ -26,10 +26,10 @@ from livingmeta.report import wording as w
 from livingmeta.pipeline.analysis import analysis_rows, primary_analysis
 from livingmeta.pipeline.declared_analysis import method_words
 from livingmeta.pipeline.instruments import instrument_counts
-from livingmeta.report.pdf import ATTACHMENTS  # noqa: F401 (defined beside the renderer so report_pdf need not import this module)
+from livingmeta.report.pdf import ATTACHMENTS, attachments_of  # noqa: F401 (defined beside the renderer so report_pdf need not import this module)
 from livingmeta.report.per_trial import compact_print_section
 from livingmeta.report.references import format_references, provenance_row
-from livingmeta.report.review_words import favours_pair, moderator_unit, review_words
+from livingmeta.report.review_words import analysis_name, favours_pair, moderator_unit, review_words
 from livingmeta.report.settled import settled_context
 
 from livingmeta.paths import INSTALL_ROOT as PROJECT_ROOT, TEMPLATE_DIR
@@ -156,7 +156,7 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level)
                  + f" The certainty of this evidence is {certainty['summary']}."),
         "take_home": w.take_home(m, direction=direction, intervention=intervention, outcome=outcome_words,
                                  certainty=certainty["summary"], certainty_level=certainty["level"], measure=measure),
-        "primary_label": f"{outcome_words}, {tp['label']}",
+        "primary_label": analysis_name(review_def, main)[:1].lower() + analysis_name(review_def, main)[1:],
         "favours_note": f"Left of the line of no effect: {favours[0][0].lower() + favours[0][1:]}; right: {favours[1][0].lower() + favours[1][1:]}.",
         "model_line": {"method": m["method"], "test": m["test"], "label": model_label(main), "estimate": estimate, "ci": ci,
                        "tau2": w.fmt(m["tau2"]), "single_trial": m["k"] == 1,
@@ -184,7 +184,7 @@ def _primary_note(review_def, pooled, main) -> str:
     why = first.get("not_pooled_reason", "not estimable") if first else "no trial reports it"
     name = first["outcome_label"] if first else review_def["primary_outcome"]
     return (f"The review's primary outcome, {name}, could not be estimated ({why.removeprefix('not estimable: ')}); "
-            f"this report leads with {main['outcome_label']}, {main['timepoint_label']}.")
+            f"this report leads with {analysis_name(review_def, main)}.")
 
 
 def _outcome_row(review_def, a, words, level) -> dict:
@@ -239,10 +239,10 @@ def analysis_figures(review_def: dict, pooled: dict, main: dict, figures: dict) 
         if a is main or not pages:
             continue
         number = (outcomes[a["outcome"]].get("revman") or {}).get("analysis")
-        title = f"{a['outcome_label']}, {a['timepoint_label']}" if len(outcomes[a["outcome"]]["timepoints"]) > 1 \
-            else a["outcome_label"]
+        title = analysis_name(review_def, a)
         out.append({"title": f"Analysis {number}: {title}" if number else title,
-                    "comparison": outcomes[a["outcome"]].get("comparison", ""), "pages": [v for _, v in pages],
+                    "comparison": "" if outcomes[a["outcome"]].get("comparison", "") in title
+                    else outcomes[a["outcome"]].get("comparison", ""), "pages": [v for _, v in pages],
                     "model": model_label(a) if "analysis" in a else "", "measure": a.get("measure") or "",
                     "status": a.get("not_pooled_reason", "")})
     return out
@@ -537,4 +537,4 @@ def render_html(context: dict, template_dir: Path = TEMPLATE_DIR, *, web: bool =
     with ``web=True``, the self-contained web edition (figures inline, data as downloads)."""
     return _template_environment(Path(template_dir)).get_template("report.html.j2").render(
         **context, web=web, inline_svgs=inline_svgs or {}, downloads=list(downloads),
-        attachment_names=[name for name, _, _ in ATTACHMENTS])
+        attachment_names=[name for name, _, _ in attachments_of(context)])

@@ -61,6 +61,19 @@ def figure_style(review_def: dict, direction: str, outcome: dict | None = None) 
             "favours": favours_pair(words, direction), "contrast": words["contrast"]}
 
 
+def analysis_name(review_def: dict, entry: dict) -> str:
+    """An analysis as readers name it: the outcome's label, its time point when the outcome has
+    several, its comparison when the review has several ("Mortality (Drug A versus drug B)")."""
+    outcome = next((o for o in review_def["outcomes"] if o["id"] == entry["outcome"]), {})
+    name = entry["outcome_label"]
+    if len(outcome.get("timepoints", [])) > 1:
+        name += f", {entry['timepoint_label']}"
+    comparisons = {o.get("comparison") for o in review_def["outcomes"] if o.get("comparison")}
+    if len(comparisons) > 1 and outcome.get("comparison"):
+        name += f" ({outcome['comparison']})"
+    return name
+
+
 def moderator_unit(review_def: dict, name: str) -> str | None:
     """The unit a continuous moderator is counted in (review.yaml moderators[].unit), or None."""
     mod = next((m for m in review_def.get("moderators", []) if m["name"] == name), None)

@@ -24,6 +24,8 @@ rule report_html:
         rob_figures=f"{RESULTS}/{{review}}/figures/risk_of_bias",
         prisma_figures=f"{RESULTS}/{{review}}/figures/prisma",
         per_trial=f"{RESULTS}/{{review}}/per_trial_results.csv",
+        revman=f"{RESULTS}/{{review}}/revman_reproduction.json",
+        revman_csv=f"{RESULTS}/{{review}}/revman_reproduction.csv",
         template="templates/report.html.j2",
         settled_template="templates/sections/settled.html.j2",
         css="templates/report.css",
@@ -53,6 +55,7 @@ rule report_pdf:
         trial_data=f"{RESULTS}/{{review}}/extracted/arms.csv",
         results=f"{RESULTS}/{{review}}/pooled.json",
         per_trial=f"{RESULTS}/{{review}}/per_trial_results.csv",
+        revman_csv=f"{RESULTS}/{{review}}/revman_reproduction.csv",
     output:
         f"{RESULTS}/{{review}}/report.pdf",
     log:

@@ -150,6 +150,11 @@ def add_rob(study: Study, item: str, result: str, support: str | None, where: st
 
 
 # --- numbers --------------------------------------------------------------------------------------
+# A number as RevMan writes one: ASCII digits, a point, an exponent. Python's float() also takes
+# "6_15" (as 615), "٣" (Arabic-Indic digits) and "３" (full-width): refused, as the Metapsy importer does.
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def number(text, where: str, *, integer: bool = False, required: bool = True):
     """A number from RevMan's text; None when empty and not required; refusal otherwise."""
     s = (text or "").strip()
@@ -157,10 +162,9 @@ def number(text, where: str, *, integer: bool = False, required: bool = True):
         if required:
             raise ImportFormatError(f"{where}: value is missing")
         return None
-    try:
-        v = float(s)
-    except ValueError:
-        raise ImportFormatError(f"{where}: {s!r} is not a number") from None
+    if not NUMBER.fullmatch(s):
+        raise ImportFormatError(f"{where}: {s!r} is not a number (digits 0-9 with a decimal point, as RevMan writes them)")
+    v = float(s)
     if not math.isfinite(v):
         raise ImportFormatError(f"{where}: {s!r} is not a finite number")
     if integer:
@@ -168,6 +172,25 @@ def number(text, where: str, *, integer: bool = False, required: bool = True):
             raise ImportFormatError(f"{where}: {s!r} must be a whole number")
         return int(v)
     return v
+
+
+def ci_level(text, where: str) -> float:
+    """A confidence level in percent (RevMan's CI_STUDY, CI_TOTAL, "Study CI", "Estimate CI": 95 when
+    not given), within the 50 to 99.9 the analyses accept."""
+    level = number(text or "95", where)
+    if not 50 <= level <= 99.9:
+        raise ImportFormatError(f"{where}: a confidence level of {level:g}% is not usable; it must be between 50 and "
+                                "99.9 (percent), e.g. 95")
+    return level
+
+
+def study_key(studies: dict, key: str, name: str, where: str, first_where: dict) -> None:
+    """Refuse a study ID (RevMan 5) or name (RevMan Web) that is already taken: the second study
+    would silently take the first one's data."""
+    if key in studies:
+        raise ImportFormatError(f"{where}: study {name!r} has the ID {key!r}, already used by study "
+                                f"{studies[key].name!r} ({first_where[key]}); each included study needs its own ID: "
+                                "fix the file in RevMan and export it again")
 
 
 def year_of(study: Study, where: str) -> int:
@@ -363,8 +386,15 @@ def to_imported(rev: RevManReview) -> ImportedReview:
     if outcomes[0].get("labels"):  # the review's words: those of its first analysis (each outcome keeps its own)
         definition["labels"] = dict(outcomes[0]["labels"])
     header = (f"Imported from {rev.source} ({rev.fmt}) by livingmeta import; `livingmeta import --sync` "
-              "replaces this file from the source.")
-    return ImportedReview(definition=definition, records=records, source=rev.source, header=header)
+              "replaces its data from the source and keeps what was written here by hand (title, labels, an "
+              "outcome's label, clinically_important_difference, ...).")
+    return ImportedReview(definition=definition, records=records, source=rev.source, header=header,
+                          source_keys=SOURCE_KEYS, source_outcome_keys=SOURCE_OUTCOME_KEYS)
+
+
+# What a RevMan file owns in review.yaml (a sync replaces these); every other key keeps a hand edit.
+SOURCE_KEYS = ("outcomes", "arms", "data_source", "revman")
+SOURCE_OUTCOME_KEYS = ("id", "type", "effect_measure", "timepoints", "subgroups", "totals", "analysis", "revman")
 
 
 def read_revman_file(path, parse, *, limit: int, what: str, skipped_note=lambda s: s):
