@@ -280,3 +280,17 @@ def test_the_summary_of_findings_has_a_row_per_main_outcome_or_the_first_seven_a
     review_def["primary_outcome"] = "analysis-2-3"                              # the lead always has a row
     chosen, how = sof_analyses(review_def, pooled)
     assert how == "main" and [a["outcome"] for a in chosen] == ["analysis-1-3", "analysis-2-2", "analysis-2-3"]
+
+
+def test_leave_one_out_and_small_study_effects_follow_the_declared_model(fleiss):
+    """Leave-one-out refits Mantel-Haenszel (metafor's leave1out(rma.mh)); Egger's test and
+    trim-and-fill refit its inverse-variance counterpart, the common-effect model (trimfill(rma(FE)))."""
+    ref = MEASURES_REF["aspirin_or_mh"]
+    ctx = report_context(fleiss, fleiss.definition)
+    assert f"ranged from {w.fmt(ref['loo_min'])} (without AMIS)" in ctx["loo_text"]
+    assert f"to {w.fmt(ref['loo_max'])} (without CDP)" in ctx["loo_text"]
+    main = next(a for a in _pooled(fleiss)["analyses"] if a["outcome"] == "analysis-1-1")
+    loo = {r["study"]: math.exp(r["estimate"]) for r in main["leave_one_out"]["rows"]}
+    assert [loo[s] for s in ref["loo_study"]] == pytest.approx(ref["loo_estimate"], rel=1e-10)
+    assert (f"adjusted estimate is OR {w.fmt(ref['trimfill_estimate'])} (95% CI "
+            f"{w.fmt_ci(ref['trimfill_ci_lower'], ref['trimfill_ci_upper'])})") in ctx["small_study_text"]

@@ -143,9 +143,9 @@ def _printed(row: dict, mapping: dict) -> dict | None:
 
 
 # The columns of a RevMan Web data package this importer reads or knows to carry nothing it needs
-# (R package meta's read.cdir reads the same); any other column is named in one warning line.
+# (R package meta's read.cdir reads the same), in RevMan Web's order; any other column is named in one warning line.
 KNOWN_COLUMNS = {
-    "overall": {"Analysis group", "Analysis number", "Analysis name", "Analysis group name", "Data source",
+    "overall": ("Analysis group", "Analysis number", "Analysis name", "Analysis group name", "Data source",
                 "Data source eligibility", "Data type", "Log-scale data", "Outcome", "Intervention grouping",
                 "Experimental intervention", "Control intervention", "Subgroup by", "Filter criteria",
                 "Experimental group label", "Control group label", "Statistical method", "Effect measure",
@@ -153,16 +153,16 @@ KNOWN_COLUMNS = {
                 "Test for subgroup differences", "Swap event and non-event", "Study CI", "Estimate CI",
                 "Experimental cases", "Experimental N", "Control cases", "Control N", "Mean", "CI start", "CI end",
                 "Heterogeneity Tau²", "Heterogeneity Chi²", "Heterogeneity df", "Heterogeneity P", "Heterogeneity I²",
-                "Effect Z", "Effect P", "Subgroup Chi²", "Subgroup df", "Subgroup P", "Subgroup I²", "ID"},
-    "rows": {"Analysis group", "Analysis number", "Analysis name", "Subgroup", "Applicability", "Study", "Study year",
+                "Effect Z", "Effect P", "Subgroup Chi²", "Subgroup df", "Subgroup P", "Subgroup I²", "ID"),
+    "rows": ("Analysis group", "Analysis number", "Analysis name", "Subgroup", "Applicability", "Study", "Study year",
              "GIV Mean", "GIV SE", "Experimental mean", "Experimental SD", "Experimental cases", "Experimental N",
              "Control mean", "Control SD", "Control cases", "Control N", "O-E", "Variance", "Weight", "Mean",
-             "CI start", "CI end", "Footnotes"},
-    "subgroups": {"Analysis group", "Analysis number", "Subgroup", "Subgroup number", "Experimental cases",
+             "CI start", "CI end", "Footnotes"),
+    "subgroups": ("Analysis group", "Analysis number", "Subgroup", "Subgroup number", "Experimental cases",
                   "Experimental N", "Control cases", "Control N", "Weight", "Mean", "CI start", "CI end",
                   "Heterogeneity Tau²", "Heterogeneity Chi²", "Heterogeneity df", "Heterogeneity P",
-                  "Heterogeneity I²", "Effect Z", "Effect P", "ID"},
-    "studies": {"Study", "Year", "Data source"},
+                  "Heterogeneity I²", "Effect Z", "Effect P", "ID"),
+    "studies": ("Study", "Year", "Data source"),
 }
 
 
