@@ -294,3 +294,13 @@ def test_leave_one_out_and_small_study_effects_follow_the_declared_model(fleiss)
     assert [loo[s] for s in ref["loo_study"]] == pytest.approx(ref["loo_estimate"], rel=1e-10)
     assert (f"adjusted estimate is OR {w.fmt(ref['trimfill_estimate'])} (95% CI "
             f"{w.fmt_ci(ref['trimfill_ci_lower'], ref['trimfill_ci_upper'])})") in ctx["small_study_text"]
+
+
+def test_who_benefits_most_leads_with_the_subgroups_the_review_defines(synthetic):
+    ctx = report_context(synthetic, synthetic.definition)
+    first = ctx["moderators"][0]
+    test = _reference("1.1")["subgroup_test"]
+    assert first["label"] == "Subgroups defined by the review"
+    assert f"\u03c7\u00b2 = {w.fmt(test['chi2'])}, df = {test['df']}, {w.fmt_p(test['p'])}" in first["text"]
+    for s in _reference("1.1")["subgroups"]:
+        assert f"{s['name']} {w.fmt(s['effect'])} ({w.fmt_ci(s['ci_lower'], s['ci_upper'])}; k = {s['k']})" in first["text"]

@@ -87,7 +87,8 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     ctx["other_outcomes"] = _other_outcomes(review_def, pooled, main, words, level)
     ctx["outcome_sections"] = _outcome_sections(review_def, pooled, main, words, level)
     ctx["analysis_figures"] = analysis_figures(review_def, pooled, main, figures)
-    ctx["moderators"] = _moderator_items(review_def, moderators, figures, outcome["direction"], main["measure"], level)
+    ctx["moderators"] = (_review_subgroups(main)
+                         + _moderator_items(review_def, moderators, figures, outcome["direction"], main["measure"], level))
     ctx.update(_external(review_def, moderators, external, main["measure"], level))
     ctx.update(_bias_and_sensitivity(main, small_study, level))
     ctx.update(_trials_and_references(review_def, trials, effects, main, primary, tp["id"]))
@@ -246,6 +247,24 @@ def analysis_figures(review_def: dict, pooled: dict, main: dict, figures: dict) 
                     "model": model_label(a) if "analysis" in a else "", "measure": a.get("measure") or "",
                     "status": a.get("not_pooled_reason", "")})
     return out
+
+
+def _review_subgroups(main: dict) -> list[dict]:
+    """The subgroups the review itself defines for the analysis the report leads with (RevMan's),
+    as the first item of "Who benefits most": each subgroup's pooled effect and the test for
+    subgroup differences, drawn in the main forest plot."""
+    test = main.get("subgroup_test")
+    if not test:
+        return []
+    levels = [{"level": s["name"], "pooled": True, "k": s["model"]["k"], **{k: s["model"][k] for k in
+                                                                           ("estimate", "ci_lower", "ci_upper")}}
+              for s in main["subgroups"] if "model" in s]
+    text = w.subgroup_sentence({"levels": levels, **test}, {}, main["measure"])
+    not_estimable = [s["name"] for s in main["subgroups"] if "model" not in s]
+    if not_estimable:
+        text += f" Not estimable: {', '.join(not_estimable)}."
+    return [{"label": "Subgroups defined by the review", "figure": None, "name": "review-subgroups",
+             "type": "categorical", "missing": "", "text": text + " The forest plot above shows each subgroup."}]
 
 
 def _moderator_items(review_def, moderators, figures, direction, measure, level) -> list[dict]:
