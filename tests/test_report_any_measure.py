@@ -30,7 +30,6 @@ from livingmeta.pipeline.records import load_review
 from livingmeta.report import wording as w
 from livingmeta.report.context import build_context, render_html
 from livingmeta.report.grade import summary_of_findings
-
 from shared_data import shared_path
 
 ROOT = Path(__file__).resolve().parents[1]
