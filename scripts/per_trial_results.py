@@ -1,4 +1,4 @@
-"""Rule per_trial_results: the primary analysis per trial as one tidy CSV."""
+"""Rule per_trial_results: the analysis the report leads with, per trial, as one tidy CSV."""
 from livingmeta.pipeline.warm import hand_off
 
 hand_off()  # in the workflow's warm process when one runs, where these imports are done
@@ -15,4 +15,5 @@ ctx = rule_context(sm)
 table = per_trial_results(pd.read_csv(sm.input.trials), pd.read_csv(sm.input.effects), read_json(sm.input.pooled),
                           ctx.review_def)
 write_stage_csv(sm.output[0], table, "per_trial_table")
-ctx.line(f"{len(table)} trials, {int(table.estimate.notna().sum())} with an effect -> {sm.output[0]}")
+ctx.line(f"{len(table)} trials of {table.outcome.iloc[0] if len(table) else 'no analysis'}, "
+         f"{int((table.not_estimable == '').sum())} with an estimate -> {sm.output[0]}")

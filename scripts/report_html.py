@@ -13,8 +13,7 @@ import yaml
 from livingmeta.files import atomic_write_bytes, read_json
 from livingmeta.living.editions import build_epoch, edition_date, edition_id
 from livingmeta.living.fingerprint import fingerprint
-from livingmeta.pipeline import revman_reproduction
-from livingmeta.report.context import ATTACHMENTS, TEMPLATE_DIR, build_context, render_html
+from livingmeta.report.context import TEMPLATE_DIR, attachments_of, build_context, render_html
 from livingmeta.report.web import data_downloads, inline_figures
 from livingmeta.report.settled import settled_inputs
 from livingmeta.pipeline.contracts import write_stage_json
@@ -33,6 +32,9 @@ pages = sorted(Path(sm.input.forest).glob("page_*.svg"), key=lambda p: int(p.ste
 figures = {"cumulative": Path(sm.input.cumulative_plot).relative_to(out_dir).as_posix(),
            "forest_pages": [p.relative_to(out_dir).as_posix() for p in pages],
            "funnel": Path(sm.input.funnel).relative_to(out_dir).as_posix()}
+for svg in Path(sm.input.forest_analyses).glob("analysis_*_page_*.svg"):  # every other analysis: analysis:<n>:<page>
+    _, n, _, page = svg.stem.split("_")
+    figures[f"analysis:{n}:{page}"] = svg.relative_to(out_dir).as_posix()
 if (Path(sm.input.forest) / "overview.svg").is_file():  # a paged forest plot's one-page overview
     figures["forest_overview"] = (Path(sm.input.forest) / "overview.svg").relative_to(out_dir).as_posix()
 for svg in sorted(Path(sm.input.moderator_plots).glob("*.svg")):
@@ -55,12 +57,13 @@ context = build_context(
     changes=read_json(sm.input.changes), figures=figures, settled=settled,
     appraisal={"rob": read_json(sm.input.rob), "sof": read_json(sm.input.sof), "prisma": read_json(sm.input.prisma)},
     fonts_dir=os.path.relpath(TEMPLATE_DIR / "fonts", out_dir.resolve()).replace(os.sep, "/"))
-context["revman_reproduction"] = revman_reproduction.section_for_review_dir(review_dir, review_def)
+context["revman_reproduction"] = read_json(sm.input.revman)["reproduction"]
 context["source_date_epoch"] = epoch  # report_pdf stamps the PDF with it
 write_stage_json(sm.output.context, context, "report_context")
 atomic_write_bytes(sm.output.print_html, render_html(context).encode("utf-8"))
 downloads = data_downloads([(path, name, media, desc) for path, (name, media, desc)
-                            in zip((sm.input.arms, sm.input.pooled, sm.input.per_trial), ATTACHMENTS)])
+                            in zip((sm.input.arms, sm.input.pooled, sm.input.per_trial, sm.input.revman_csv),
+                                   attachments_of(context))])
 atomic_write_bytes(sm.output.html, render_html(context, web=True, inline_svgs=inline_figures(figures, out_dir),
                                                downloads=downloads).encode("utf-8"))
 ctx.line(f"{len(context['trial_rows'])} trials, {len(figures)} figures, dated {date} (from "

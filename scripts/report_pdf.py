@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from livingmeta.files import read_json
-from livingmeta.report.pdf import ATTACHMENTS, render_pdf
+from livingmeta.report.pdf import attachments_of, render_pdf
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -16,7 +16,8 @@ ctx = rule_context(sm)
 context = read_json(sm.input.context)
 # Fonts' subset timestamps and the PDF's dates come from the inputs, never the clock.
 os.environ["SOURCE_DATE_EPOCH"] = str(context["source_date_epoch"])
-attachments = [(Path(path), name, desc) for path, (name, _, desc) in zip((sm.input.trial_data, sm.input.results, sm.input.per_trial), ATTACHMENTS)]
+attachments = [(Path(path), name, desc) for path, (name, _, desc)
+               in zip((sm.input.trial_data, sm.input.results, sm.input.per_trial, sm.input.revman_csv), attachments_of(context))]
 # a resource the renderer refuses (a figure would print blank) stops the rule, naming the figure
 render_pdf(Path(sm.input.html), Path(sm.output[0]), attachments=attachments, edition_date=context["edition"]["date"])
 ctx.line(f"tagged PDF/A-3a, {Path(sm.output[0]).stat().st_size / 1024:.0f} kB, {len(attachments)} attachments "

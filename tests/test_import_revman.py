@@ -239,6 +239,7 @@ def test_detect_format(tmp_path):
 
 
 def test_report_section_shows_reproduction_only_for_revman_reviews(tmp_path):
+    """The appendix is one summary table (issue 20); every comparison is in the attached CSV."""
     import jinja2
 
     from livingmeta.report.context import TEMPLATE_DIR
@@ -248,8 +249,11 @@ def test_report_section_shows_reproduction_only_for_revman_reviews(tmp_path):
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     html = env.get_template("sections/revman_reproduction.html.j2").render(revman_reproduction=ctx)
-    assert "Analysis 1.1: Aspirin" in html and "0.896866" in html and "DIFFERS" not in html
-    assert "RevMan stored no totals for this analysis" in html
+    # 2 analyses: 1.1 reproduced; 1.2's totals RevMan Web stored as zeros (it computed none), ours exist: not compared
+    assert ctx["summary"] | {"differing_analyses": None} == {
+        "analyses": 2, "compared": 1, "reproduced": 1, "not_estimable_in_both": 0, "differing": 0, "not_stored": 1,
+        "statistics": 13, "studies_checked": 7, "differing_analyses": None}
+    assert "Every stored total is reproduced" in html and "DIFFERS" not in html and revman_reproduction.CSV_NAME in html
     default = Path(__file__).parents[1] / "data" / "reviews" / "exercise-depression"
     assert revman_reproduction.section_for_review_dir(default, review_yaml(default)) is None
 
@@ -272,7 +276,9 @@ def test_subgroups_are_parsed_and_each_subgroup_reproduced(tmp_path):
     write_review(tmp_path / "sub", rm5.read(p))
     review = load_review(tmp_path / "sub")
     spec = review.outcome("analysis-1-1")
-    assert [t["label"] for t in spec["timepoints"]] == ["subgroup: Early trials", "subgroup: Later trials"]
+    # subgroups of one analysis, not time points (issue 20)
+    assert [t["id"] for t in spec["timepoints"]] == ["as-analysed"]
+    assert spec["subgroups"] == ["Early trials", "Later trials"]
     rec = yaml.safe_load((tmp_path / "sub" / "trials" / "cdp.yaml").read_text())
     assert rec["outcomes"]["analysis-1-1"][0]["subgroup"] == "Early trials"
     table = revman_reproduction.reproduce(review.definition, review.trials)

@@ -16,31 +16,55 @@ REVIEW_DEF = {"primary_outcome": "mood", "outcomes": [{"id": "mood", "timepoints
               "moderators": [{"name": "dose", "type": "continuous"}, {"name": "year", "type": "continuous"}]}
 
 
-def _inputs():
+def _inputs(measure="SMD"):
     trials = pd.DataFrame({"trial_id": ["b", "a", "c"], "label": ["Beta, 2001", "Alpha, 2000", "Gamma, 2002"],
                            "year": [2001, 2000, 2002], "dose": [3.0, np.nan, 5.0], "title": ["x", "y", "z"]})
+    binary = measure in ("OR", "RR")
     effects = pd.DataFrame({
-        "trial_id": ["a", "b", "a"], "outcome": ["mood", "mood", "mood"], "timepoint": ["post", "post", "fu"],
-        "n_int": [10, 20, 9], "n_ctl": [11, 21, 8], "measure": ["SMD"] * 3, "yi": [-0.5, 0.25, -0.1],
-        "ci_lower": [-1.0, -0.2, -0.9], "ci_upper": [0.0, 0.7, 0.7], "source": ["S a", "S b", "S a fu"]})
-    pooled = {"analyses": [{"outcome": "mood", "timepoint": "post",
-                            "trials": [{"trial_id": "a", "label": "Alpha, 2000", "weight_pct": 40.0},
-                                       {"trial_id": "b", "label": "Beta, 2001", "weight_pct": 60.0}]},
-                           {"outcome": "mood", "timepoint": "fu", "trials": [{"trial_id": "a", "weight_pct": 100.0}]}]}
+        "trial_id": ["a", "b", "a", "c"], "label": ["Alpha, 2000", "Beta, 2001", "Alpha, 2000", "Gamma, 2002"],
+        "outcome": ["mood"] * 4, "timepoint": ["post", "post", "fu", "post"],
+        "n_int": [np.nan] * 4 if binary else [10, 20, 9, 30], "n_ctl": [np.nan] * 4 if binary else [11, 21, 8, 31],
+        "events_int": [3, 5, 2, 0] if binary else [np.nan] * 4, "total_int": [10, 20, 9, 30] if binary else [np.nan] * 4,
+        "events_ctl": [4, 2, 3, 0] if binary else [np.nan] * 4, "total_ctl": [11, 21, 8, 31] if binary else [np.nan] * 4,
+        "measure": [measure] * 4, "yi": [-0.5, 0.25, -0.1, np.nan], "vi": [0.04, 0.09, 0.1, np.nan],
+        "ci_lower": [-1.0, -0.2, -0.9, np.nan], "ci_upper": [0.0, 0.7, 0.7, np.nan],
+        "source": ["S a", "S b", "S a fu", "S c"],
+        "not_estimable": ["", "", "", "no events in either group" if binary else "x"]})
+    pooled = {"analyses": [{"outcome": "mood", "timepoint": "post", "measure": measure, "model": {},
+                            "trials": [{"trial_id": "a", "label": "Alpha, 2000", "subgroup": "", "yi": -0.5, "vi": 0.04,
+                                        "ci_lower": -1.0, "ci_upper": 0.0, "weight_pct": 40.0},
+                                       {"trial_id": "b", "label": "Beta, 2001", "subgroup": "", "yi": 0.25, "vi": 0.09,
+                                        "ci_lower": -0.2, "ci_upper": 0.7, "weight_pct": 60.0}]},
+                           {"outcome": "mood", "timepoint": "fu", "model": {},
+                            "trials": [{"trial_id": "a", "weight_pct": 100.0}]}]}
     return trials, effects, pooled
 
 
-def test_the_csv_has_one_row_per_trial_with_its_primary_effect_weight_and_source():
-    table = per_trial_results(*_inputs(), REVIEW_DEF)
-    assert list(table.label) == ["Alpha, 2000", "Beta, 2001", "Gamma, 2002"]  # every trial, in label order
-    alpha, beta, gamma = (table.iloc[i] for i in range(3))
-    assert (alpha.estimate, alpha.ci_lower, alpha.ci_upper, alpha.weight_pct) == (-0.5, -1.0, 0.0, 40.0)
+def test_the_csv_has_one_row_per_trial_of_the_analysis_with_its_effect_weight_and_source():
+    trials, effects, pooled = _inputs()
+    effects = effects[effects.trial_id != "c"]  # Gamma is a trial of the review, not of this analysis
+    table = per_trial_results(trials, effects, pooled, REVIEW_DEF)
+    assert list(table.label) == ["Alpha, 2000", "Beta, 2001"]  # only the analysis' trials (issue 20), in label order
+    alpha, beta = (table.iloc[i] for i in range(2))
+    assert (alpha.smd, alpha.smd_ci_lower, alpha.smd_ci_upper, alpha.smd_se, alpha.weight_pct) == (-0.5, -1.0, 0.0, 0.2, 40.0)
     assert (beta.n_intervention, beta.n_comparator, beta.source, beta.weight_pct) == (20, 21, "S b", 60.0)
     assert set(table.timepoint) == {"post"}  # the follow-up effect is not the primary analysis
-    # a trial without an effect in the primary analysis keeps its row, with the values missing (never invented)
-    assert gamma.dose == 5.0 and pd.isna(gamma.estimate) and pd.isna(gamma.weight_pct)
-    assert pd.isna(alpha.dose)
+    assert pd.isna(alpha.dose) and beta.dose == 3.0
     assert "title" not in table and list(table.columns).count("year") == 1
+    assert not {"estimate", "ci_lower", "ci_upper"} & set(table.columns)
+
+
+def test_a_ratio_measure_is_written_on_both_scales_under_named_columns_with_events():
+    """Issue 20: never a log value under 'OR'; binary trials show events and totals; a trial
+    without an estimate keeps its row with the reason, its values blank (never invented)."""
+    table = per_trial_results(*_inputs("OR"), REVIEW_DEF)
+    assert list(table.label) == ["Alpha, 2000", "Beta, 2001", "Gamma, 2002"]
+    alpha, _, gamma = (table.iloc[i] for i in range(3))
+    assert alpha.log_or == -0.5 and alpha.log_or_se == pytest.approx(0.2)
+    assert (alpha["or"], alpha.or_ci_lower, alpha.or_ci_upper) == pytest.approx((np.exp(-0.5), np.exp(-1.0), 1.0))
+    assert (alpha.events_intervention, alpha.n_intervention, alpha.events_comparator, alpha.n_comparator) == (3, 10, 4, 11)
+    assert gamma.not_estimable == "no events in either group" and pd.isna(gamma["or"]) and pd.isna(gamma.weight_pct)
+    assert "estimate" not in table and "smd" not in table
 
 
 def _rows(n):
@@ -50,7 +74,7 @@ def _rows(n):
 
 def test_compact_print_only_above_the_configured_number_of_trials_and_lists_the_heaviest():
     rows = _rows(30)
-    pooled = {"analyses": [{"outcome": "mood", "timepoint": "post",
+    pooled = {"analyses": [{"outcome": "mood", "timepoint": "post", "model": {},
                             "trials": [{"trial_id": r["label"], "label": r["label"], "weight_pct": float(r["weight"][:-1])}
                                        for r in rows]}]}
     assert compact_print_section(REVIEW_DEF, pooled, rows, {"report": {"compact_print_above": 30}}) is None

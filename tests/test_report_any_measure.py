@@ -2,11 +2,13 @@
 declared effect_measure (review.yaml), and the report prints ratio measures as ratios, mean
 differences in the outcome's units, with the words and methods of the measure used.
 
-Test project: the Fleiss (1993) RevMan file (R meta's, read from ../shared/data/revman), whose
+Test project: the Fleiss (1993) RevMan file (../shared/data/revman/Fleiss1993.rm5), whose
 primary outcome is binary with an odds ratio; its continuous outcome is analysed as a mean
-difference in a variant. References: R's metafor on the same counts and means
-(tests/reference/make_reference_measures.R -> measures_reference.json) and the study odds ratios
-RevMan stored in the file."""
+difference in a variant. The review's own analyses (Mantel-Haenszel, inverse-variance fixed
+effect) are taken out here, so that the report shows the configuration's model (REML with
+Hartung-Knapp); tests/test_declared_analysis.py reports the file's own. References: R's metafor on
+the same counts and means (tests/reference/make_reference_measures.R -> measures_reference.json)
+and the study odds ratios RevMan stored in the file."""
 
 from __future__ import annotations
 
@@ -38,8 +40,12 @@ BINARY, CONTINUOUS = "analysis-1-1", "analysis-1-2"
 
 @pytest.fixture(scope="module")
 def fleiss(tmp_path_factory):
+    """The Fleiss review pooled with the configuration's model: its declared analyses removed."""
     path = tmp_path_factory.mktemp("measures") / "fleiss"
-    write_review(path, rm5.read(shared_path("revman/Fleiss1993.rm5")))
+    imported = rm5.read(shared_path("revman/Fleiss1993.rm5"))
+    for outcome in imported.definition["outcomes"]:
+        outcome.pop("analysis")
+    write_review(path, imported)
     return load_review(path)
 
 
@@ -49,7 +55,7 @@ def report_context(review, review_def, records=None):
     review.definition, review.trials = review_def, records if records is not None else review.trials
     arms, trials = tables.arm_table(review), tables.trial_table(review)
     effects = analysis.effect_size_table(arms, review_def, CONFIG["effect_size"])
-    pooled = analysis.pool_review(effects, review_def, CONFIG["pooling"])
+    pooled = analysis.pool_review(effects, review_def, CONFIG["pooling"], effect_size_cfg=CONFIG["effect_size"])
     mods = analysis.moderator_analyses(effects, trials, review_def, CONFIG["pooling"], CONFIG["moderators"])
     sse = analysis.small_study_analysis(effects, review_def, CONFIG["pooling"], CONFIG["small_study_effects"])
     rob = risk_of_bias_review(review_def, review.trials, effects, pooled, CONFIG["pooling"], CONFIG.get("appraisal", {}),

@@ -68,7 +68,9 @@ def _synthetic_review(direction="lower_is_better", cid=0.2):
     if cid is not None:
         outcome["clinically_important_difference"] = {"value": cid, "source": "synthetic test value"}
     return {"id": "synthetic", "primary_outcome": "symptoms", "outcomes": [outcome],
-            "arms": {"intervention": "widgetotherapy", "control": "usual care"}}
+            "arms": {"intervention": "widgetotherapy", "control": "usual care"},
+            # the words sentences use are the review's labels (review_words), never its arm keys
+            "labels": {"intervention": "widgetotherapy", "comparator": "usual care"}}
 
 
 def _synthetic_effects(k=14, effect=-0.35, seed=11):
@@ -158,7 +160,8 @@ def test_binary_primary_outcome_uses_ratio_threshold_and_control_risk():
                         "yi": yi, "vi": vi, "n_int": np.nan, "n_ctl": np.nan, "total_int": n, "total_ctl": n,
                         "events_int": ei, "events_ctl": ec})
     review = {"id": "synthetic-binary", "primary_outcome": "events",
-              "arms": {"intervention": "drug A", "control": "placebo"},
+              "arms": {"intervention": "drug-a", "control": "placebo-arm"},
+              "labels": {"intervention": "drug A", "comparator": "placebo"},
               "outcomes": [{"id": "events", "label": "Relapse", "type": "binary", "effect_measure": "RR",
                             "direction": "lower_is_better", "timepoints": [{"id": "end", "label": "end"}],
                             "clinically_important_difference": {"value": 1.25, "source": "synthetic"}}]}

@@ -206,13 +206,16 @@ def risk_of_bias_review(review_def: dict, records: list[dict], effect_table: pd.
     out = {"review": review_def["id"], "criterion": crit["low_risk_domains"],
            "k_records": len(records), "k_with_assessment": sum(1 for r in records if has_assessment(r)),
            "primary": {"outcome": review_def["primary_outcome"]}, "analyses": []}
+    outcomes = {o["id"]: o for o in review_def["outcomes"]}
     for a in pooled["analyses"]:
         if "model" not in a:
             continue
-        sub = effect_table[(effect_table.outcome == a["outcome"]) & (effect_table.timepoint == a["timepoint"])]
+        sub = analysis.analysis_rows(effect_table, a["outcome"], a["timepoint"])  # trials with an estimate
         weights = {t["trial_id"]: t["weight_pct"] for t in a["trials"]}
+        # refits of subsets use the outcome's own model (its inverse-variance counterpart for MH and Peto)
+        model = analysis.model_settings(review_def, outcomes[a["outcome"]], pooling_cfg)
         entry = analysis_risk_of_bias(sub, by_id, a["outcome"], a["model"], weights, crit["low_risk_domains"],
-                                      pooling_cfg, min_k)
+                                      {**section("pooling", pooling_cfg), **model}, min_k)
         entry.update(timepoint=a["timepoint"], outcome_label=a["outcome_label"], timepoint_label=a["timepoint_label"],
                      measure=a["measure"], direction=a["direction"])
         out["analyses"].append(entry)

@@ -18,11 +18,12 @@ STAGE_SCHEMAS = {
     "pooled": "pooled.json", "moderators": "moderators.json", "small_study_effects": "small_study_effects.json",
     "cumulative": "cumulative.json", "changes": "changes.json", "bayes": "bayes.json", "sequential": "sequential.json",
     "rob": "rob.json", "sof": "sof.json", "prisma": "prisma.json", "report_context": "report_context.json",
+    "revman_reproduction": "revman_reproduction.json",
 }
 # The CSV tables: their schemas check the header (the list of column names).
 TABLE_SCHEMAS = {"arms_table": "extracted/arms.csv", "trials_table": "extracted/trials.csv",
                  "published_table": "extracted/published.csv", "effects_table": "effects.csv and effects_all.csv",
-                 "per_trial_table": "per_trial_results.csv"}
+                 "per_trial_table": "per_trial_results.csv", "revman_reproduction_table": "revman_reproduction.csv"}
 MAX_LISTED = 5  # problems named in one message; the first ones say what went wrong
 
 

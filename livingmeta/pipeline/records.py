@@ -425,8 +425,12 @@ def _semantic_problems(rec: dict, path: Path, definition: dict) -> list[Problem]
             tp = blk.get("timepoint")
             if tp not in tps:
                 out.append(Problem(f, f"{base}.timepoint", f"unknown timepoint; expected one of {sorted(tps)}", tp))
-            # several effects at one timepoint (multi-arm, several instruments) need distinct effect_ids
-            key = (tp, blk.get("effect_id"))
+            # several effects at one timepoint (multi-arm, several instruments) need distinct effect_ids;
+            # a trial may sit in several subgroups of one analysis (RevMan), once in each
+            key = (tp, blk.get("effect_id"), blk.get("subgroup"))
+            if "subgroup" in blk and blk["subgroup"] not in (spec.get("subgroups") or []):
+                out.append(Problem(f, f"{base}.subgroup", f"not a subgroup of this outcome; review.yaml lists "
+                                                          f"{spec.get('subgroups') or 'none'}", blk["subgroup"]))
             if key in seen:
                 out.append(Problem(f, f"{base}.timepoint", "the same timepoint appears twice for this outcome; give "
                                                            "each block a distinct effect_id if both are wanted", tp))
@@ -575,6 +579,8 @@ def load_review(review_dir: Path | str) -> Review:
     if not problems:  # PRISMA counts must add up (livingmeta/pipeline/prisma.py)
         from livingmeta.pipeline.prisma import flow_problems
         problems += [Problem(str(def_path), "search_flow", p) for p in flow_problems(definition.get("search_flow") or [], None)]
+        from livingmeta.pipeline.declared_analysis import analysis_problems  # the analysis the review declares
+        problems += [Problem(str(def_path), f, msg, value) for f, msg, value in analysis_problems(definition)]
     if problems:
         raise RecordError(problems)
     review = Review(root, definition)

@@ -14,7 +14,7 @@ import pandas as pd
 from livingmeta.pipeline.records import Review
 
 ARM_COLUMNS = ["trial_id", "label", "year", "outcome", "outcome_type", "timepoint", "arm", "role",
-               "n", "mean", "sd", "events", "total", "reversed", "source", "effect_id", "yi", "se"]
+               "n", "mean", "sd", "events", "total", "reversed", "source", "effect_id", "subgroup", "yi", "se"]
 
 
 def arm_table(review: Review) -> pd.DataFrame:
@@ -30,7 +30,7 @@ def arm_table(review: Review) -> pd.DataFrame:
                         "role": rec["arms"][arm]["role"], "n": vals.get("n"), "mean": vals.get("mean"),
                         "sd": vals.get("sd"), "events": vals.get("events"), "total": vals.get("total"),
                         "reversed": bool(blk.get("reversed", False)),
-                        "source": blk["source"], "effect_id": blk.get("effect_id"),
+                        "source": blk["source"], "effect_id": blk.get("effect_id"), "subgroup": blk.get("subgroup"),
                         "yi": blk.get("generic", {}).get("estimate"), "se": blk.get("generic", {}).get("se"),
                     })
     df = pd.DataFrame(rows, columns=ARM_COLUMNS)

@@ -119,9 +119,16 @@ def summary_of_findings_section(sof: dict, review_def: dict) -> dict:
         rows.append({"label": r["label"], "k": r["k"], "participants": f"{r['participants']:,}", "relative": r["relative"],
                      "absolute": r["absolute"]["text"], "level": r["level"], "symbols": r["symbols"], "marks": marks,
                      "rated_down": ", ".join(down) if down else "not rated down"})
-    words = review_words(review_def)  # the review's words, not its arm keys
-    return {"rows": rows, "footnotes": footnotes, "intervention": words["intervention"][:1].upper() + words["intervention"][1:],
-            "control": words["comparator"], "ratings": [
+    words = review_words(review_def)  # the review's own words ("Aspirin"), never its arm keys ("experimental")
+    hidden = sof.get("analyses_not_shown", 0)
+    note = ("" if not hidden else
+            f"The review marks its main outcomes; {hidden} other {'analysis is' if hidden == 1 else 'analyses are'} "
+            "reported under \u201cWhat they found\u201d, with forest plots in the appendix." if sof.get("selection") == "main"
+            else f"The review marks no main outcomes, so this table shows its first {len(rows)} analyses (a summary of "
+                 f"findings holds at most seven); {hidden} more {'is' if hidden == 1 else 'are'} reported under "
+                 "\u201cWhat they found\u201d, with forest plots in the appendix.")
+    return {"rows": rows, "footnotes": footnotes, "intervention": words["intervention"],
+            "control": words["comparator"], "analyses_not_shown": hidden, "rows_note": note, "ratings": [
                 {"label": r["label"], "items": [{"domain": names[x["domain"]], "text": x["reason"]} for x in r["ratings"]]}
                 for r in sof["rows"]]}
 

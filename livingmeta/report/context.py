@@ -23,11 +23,13 @@ from livingmeta.stats import dependent
 from livingmeta.stats.estimators import METHODS
 from livingmeta.stats.revman import REVMAN_METHODS
 from livingmeta.report import wording as w
+from livingmeta.pipeline.analysis import analysis_rows, primary_analysis
+from livingmeta.pipeline.declared_analysis import method_words
 from livingmeta.pipeline.instruments import instrument_counts
-from livingmeta.report.pdf import ATTACHMENTS  # noqa: F401 (defined beside the renderer so report_pdf need not import this module)
+from livingmeta.report.pdf import ATTACHMENTS, attachments_of  # noqa: F401 (defined beside the renderer so report_pdf need not import this module)
 from livingmeta.report.per_trial import compact_print_section
 from livingmeta.report.references import format_references, provenance_row
-from livingmeta.report.review_words import favours_pair, moderator_unit, review_words
+from livingmeta.report.review_words import analysis_name, favours_pair, moderator_unit, review_words
 from livingmeta.report.settled import settled_context
 from livingmeta.report.web import web_font_faces, with_contents
 
@@ -60,9 +62,9 @@ def _range_text(values, unit: str) -> str:
     return f"{w.fmt(v.min(), 0)} to {w.fmt(v.max(), 0)}{unit} (median {w.fmt(v.median(), 0)}; reported by {len(v)} trials)"
 
 
-def _words_and_level(review_def: dict, model: dict) -> tuple[dict, float]:
-    """The review's own words and the confidence level of the fit (as pooled.json wrote it)."""
-    return review_words(review_def), float(model["level"])
+def _words_and_level(review_def: dict, model: dict, outcome: dict | None = None) -> tuple[dict, float]:
+    """The review's own words (the outcome's first) and the confidence level of the fit (as pooled.json wrote it)."""
+    return review_words(review_def, outcome), float(model["level"])
 
 
 def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFrame, pooled: dict,
@@ -72,27 +74,30 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     """Everything the template prints, as strings and simple lists. One entry point; each part
     of the report has its own builder below. ``appraisal``: the rob.json, sof.json and prisma.json
     results; the certainty everywhere is the summary-of-findings table's."""
-    primary = review_def["primary_outcome"]
+    main = primary_analysis(review_def, pooled)  # the primary outcome, unless it could not be estimated
+    primary = main["outcome"]
     outcome = next(o for o in review_def["outcomes"] if o["id"] == primary)
-    tp = outcome["timepoints"][0]
-    main = _analysis(pooled, primary, tp["id"])
+    tp = next(t for t in outcome["timepoints"] if t["id"] == main["timepoint"])
     m = main["model"]
-    words, level = _words_and_level(review_def, m)
+    words, level = _words_and_level(review_def, m, outcome)
     # a figure with nothing to show (a funnel plot of fewer than 3 trials) is left out of the report
     figures = {k: v for k, v in figures.items() if k != "funnel" or "funnel" in small_study}
     ctx = {"words": words, "level": level, "level_pct": w.pct(level), "measure": main["measure"],
            "figures": figures, "fonts_dir": fonts_dir, "software": software_versions()}
     certainty = grade.primary_certainty(appraisal["sof"], primary, tp["id"])
     ctx.update(_main_result(review_def, outcome, tp, main, certainty, config, words, level))
+    ctx["primary_note"] = _primary_note(review_def, pooled, main)
     ctx["other_outcomes"] = _other_outcomes(review_def, pooled, main, words, level)
     ctx["outcome_sections"] = _outcome_sections(review_def, pooled, main, words, level)
-    ctx["moderators"] = _moderator_items(review_def, moderators, figures, outcome["direction"], main["measure"], level)
+    ctx["analysis_figures"] = analysis_figures(review_def, pooled, main, figures)
+    ctx["moderators"] = (_review_subgroups(main)
+                         + _moderator_items(review_def, moderators, figures, outcome["direction"], main["measure"], level))
     ctx.update(_external(review_def, moderators, external, main["measure"], level))
     ctx.update(_bias_and_sensitivity(main, small_study, level))
     ctx.update(_trials_and_references(review_def, trials, effects, main, primary, tp["id"]))
     ctx["compact_print"] = compact_print_section(review_def, pooled, ctx["trial_rows"], config)
     ctx["what_they_did"] = _what_they_did(review_def, trials, main)
-    ctx["methods"] = _methods(config, words, level, review_def, main, moderators, small_study)
+    ctx["methods"] = _methods(config, words, level, review_def, main, moderators, small_study, pooled)
     ctx["review"] = _review_block(review_def)
     ctx["edition"] = {"id": edition["id"], "date": edition["date"], "data_hash": edition["fingerprint"]["data"],
                       "config_hash": edition["fingerprint"]["config"], "code_hash": edition["fingerprint"]["code"]}
@@ -109,7 +114,7 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
 def _review_block(review_def: dict) -> dict:
     rep = review_def.get("report", {})
     return {"title": review_def["title"], "subtitle": review_def.get("subtitle", ""),
-            "question": review_def["question"], "authors": review_def.get("authors", []),
+            "question": review_def.get("question", ""), "authors": review_def.get("authors", []),
             "search_date": review_def.get("search_date", "not stated"),
             "search_date_note": review_def.get("search_date_note", ""),
             "inclusion_criteria": review_def.get("inclusion_criteria", []),
@@ -133,10 +138,12 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level)
            "size_convention": w.size_convention(measure), "k": main["k"], "participants": main["participants"],
            "participants_intervention": main["participants_intervention"],
            "participants_control": main["participants_control"],
-           "heterogeneity": w.heterogeneity_words(m["I2"]), "I2": w.fmt(m["I2"], 0), "tau2": w.fmt(m["tau2"]),
+           "heterogeneity": w.heterogeneity_words(m["I2"]) if m["I2"] is not None else "not applicable (one trial)",
+           "I2": w.fmt(m["I2"], 0), "tau2": w.fmt(m["tau2"]),
            "heterogeneity_convention": w.HETEROGENEITY_CONVENTION,
            "nnt": None if nnt is None else f"{math.ceil(nnt)}"  # rounded up (Cochrane Handbook 15.4.4), as in the SoF table
-           , "nnt_cer": f"{100 * cer:.0f}%", "certainty": certainty["level"]}
+           , "nnt_cer": f"{100 * cer:.0f}%", "certainty": certainty["level"], "p": w.fmt_p(m["pval"]),
+           "model": model_label(main)}
     result_text = w.result_sentence(m["estimate"], m["ci_lower"], m["ci_upper"], direction=direction,
                                     intervention=intervention, control=comparator, outcome=outcome_words,
                                     measure=measure, level=level)
@@ -147,17 +154,41 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level)
         "key": key, "result_text": result_text, "pi_text": pi_text, "certainty": certainty,
         "headline": w.headline(m, direction=direction, intervention=intervention, outcome=outcome_words,
                                certainty=certainty["level"], measure=measure),
-        "lead": (f"{review_def['question']} Across {main['k']} randomised trials with {main['participants']:,} "
+        "lead": ((f"{review_def['question']} " if review_def.get("question") else "")
+                 + f"Across {w.count_words(main['k'], 'randomised trial')} with {main['participants']:,} "
                  f"participants, " + result_text[0].lower() + result_text[1:]
                  + f" The certainty of this evidence is {certainty['summary']}."),
         "take_home": w.take_home(m, direction=direction, intervention=intervention, outcome=outcome_words,
                                  certainty=certainty["summary"], certainty_level=certainty["level"], measure=measure),
-        "primary_label": f"{outcome_words}, {tp['label']}",
+        "primary_label": analysis_name(review_def, main)[:1].lower() + analysis_name(review_def, main)[1:],
         "favours_note": f"Left of the line of no effect: {favours[0][0].lower() + favours[0][1:]}; right: {favours[1][0].lower() + favours[1][1:]}.",
-        "model_line": {"method": m["method"], "test": m["test"], "estimate": estimate, "ci": ci, "tau2": w.fmt(m["tau2"]),
+        "model_line": {"method": m["method"], "test": m["test"], "label": model_label(main), "estimate": estimate, "ci": ci,
+                       "tau2": w.fmt(m["tau2"]), "single_trial": m["k"] == 1,
                        "tau2_ci": w.fmt_ci(*m["tau2_ci"]) if m.get("tau2_ci") else "", "I2": w.fmt(m["I2"], 0),
+                       "random": m["method"] not in ("FE", "MH", "Peto"),
                        "QE": w.fmt(m["QE"]), "QEdf": m["QEdf"], "QEp": w.fmt_p(m["QEp"])},
     }
+
+
+def model_label(entry: dict) -> str:
+    """How a reader names an analysis' model, and who chose it: 'Mantel-Haenszel, fixed effect,
+    as declared by the review's RevMan file'; 'inverse variance, random effects (REML), Hartung-Knapp CI'."""
+    a = entry.get("analysis") or {"method": entry["model"]["method"], "test": entry["model"]["test"]}
+    words = method_words(a["method"])
+    text = words + (", Hartung-Knapp CI" if a["test"] == "knha" else "")
+    by = (a.get("declared_by") or "").replace(f" ({words})", "")  # the source's words may repeat the method
+    return text + (f", as declared by {by}" if by else "")
+
+
+def _primary_note(review_def, pooled, main) -> str:
+    """Why the report leads with another analysis than the review's primary outcome ('' when it does not)."""
+    if main["outcome"] == review_def["primary_outcome"]:
+        return ""
+    first = next((a for a in pooled["analyses"] if a["outcome"] == review_def["primary_outcome"]), None)
+    why = first.get("not_pooled_reason", "not estimable") if first else "no trial reports it"
+    name = first["outcome_label"] if first else review_def["primary_outcome"]
+    return (f"The review's primary outcome, {name}, could not be estimated ({why.removeprefix('not estimable: ')}); "
+            f"this report leads with {analysis_name(review_def, main)}.")
 
 
 def _outcome_row(review_def, a, words, level) -> dict:
@@ -172,10 +203,14 @@ def _outcome_row(review_def, a, words, level) -> dict:
     am = a["model"]
     estimate, ci = w.effect_numbers(a["measure"], am["estimate"], am["ci_lower"], am["ci_upper"])
     row.update(estimate=estimate, ci=ci, I2=f"{w.fmt(am['I2'], 0)}%")
+    words = review_words(review_def, o)
+    evidence = (f"one trial, {a['participants']:,} participants" if a["k"] == 1 else
+                f"{a['k']} trials, {a['participants']:,} participants; I\u00b2 = {w.fmt(am['I2'], 0)}%")
     row["text"] = (w.result_sentence(am["estimate"], am["ci_lower"], am["ci_upper"], direction=o["direction"],
                                      intervention=words["intervention"], control=words["comparator"],
-                                     outcome=o["label"].lower(), measure=a["measure"], level=level)
-                   + f" {a['k']} trials, {a['participants']:,} participants; I\u00b2 = {w.fmt(am['I2'], 0)}%.")
+                                     outcome=o["label"].lower(), measure=a["measure"], level=am["level"])
+                   + f" {evidence}; {model_label(a)}.")
+    row["I2"] = "" if am["I2"] is None else row["I2"]
     return row
 
 
@@ -195,6 +230,44 @@ def _outcome_sections(review_def, pooled, main, words, level) -> list[dict]:
         if a is not main:
             sections.setdefault(comparison.get(a["outcome"], ""), []).append(_outcome_row(review_def, a, words, level))
     return [{"comparison": name, "rows": rows} for name, rows in sections.items()]
+
+
+def analysis_figures(review_def: dict, pooled: dict, main: dict, figures: dict) -> list[dict]:
+    """Every analysis but the one the report leads with, in the review's order (RevMan's analysis
+    order for an imported review), each with its forest plot's pages (figures
+    ``analysis:<n>:<page>``, n its position in pooled.json) and its model."""
+    outcomes = {o["id"]: o for o in review_def["outcomes"]}
+    out = []
+    for n, a in enumerate(pooled["analyses"], start=1):
+        pages = sorted((int(k.split(":")[2]), v) for k, v in figures.items() if k.startswith(f"analysis:{n}:"))
+        if a is main or not pages:
+            continue
+        number = (outcomes[a["outcome"]].get("revman") or {}).get("analysis")
+        title = analysis_name(review_def, a)
+        out.append({"title": f"Analysis {number}: {title}" if number else title,
+                    "comparison": "" if outcomes[a["outcome"]].get("comparison", "") in title
+                    else outcomes[a["outcome"]].get("comparison", ""), "pages": [v for _, v in pages],
+                    "model": model_label(a) if "analysis" in a else "", "measure": a.get("measure") or "",
+                    "status": a.get("not_pooled_reason", "")})
+    return out
+
+
+def _review_subgroups(main: dict) -> list[dict]:
+    """The subgroups the review itself defines for the analysis the report leads with (RevMan's),
+    as the first item of "Who benefits most": each subgroup's pooled effect and the test for
+    subgroup differences, drawn in the main forest plot."""
+    test = main.get("subgroup_test")
+    if not test:
+        return []
+    levels = [{"level": s["name"], "pooled": True, "k": s["model"]["k"], **{k: s["model"][k] for k in
+                                                                           ("estimate", "ci_lower", "ci_upper")}}
+              for s in main["subgroups"] if "model" in s]
+    text = w.subgroup_sentence({"levels": levels, **test}, {}, main["measure"])
+    not_estimable = [s["name"] for s in main["subgroups"] if "model" not in s]
+    if not_estimable:
+        text += f" Not estimable: {', '.join(not_estimable)}."
+    return [{"label": "Subgroups defined by the review", "figure": None, "name": "review-subgroups",
+             "type": "categorical", "missing": "", "text": text + " The forest plot above shows each subgroup."}]
 
 
 def _moderator_items(review_def, moderators, figures, direction, measure, level) -> list[dict]:
@@ -259,22 +332,48 @@ def _table_moderators(review_def) -> list[dict]:
     return [m for n in names for m in mods if m["name"] == n]
 
 
+def group_sizes(e) -> str:
+    """A trial's groups as the per-trial tables print them: 'events/total; events/total' for a
+    binary result, else 'n / n' (blank when not reported, e.g. beside a computed effect)."""
+    if pd.notna(e.get("events_int")) and pd.notna(e.get("total_int")):
+        return (f"{w.fmt(e.events_int, 0)}/{w.fmt(e.total_int, 0)}; "
+                f"{w.fmt(e.events_ctl, 0)}/{w.fmt(e.total_ctl, 0)}")
+    return f"{w.fmt(e.n_int, 0)} / {w.fmt(e.n_ctl, 0)}" if pd.notna(e.get("n_int")) else ""
+
+
 def _trials_and_references(review_def, trials, effects, main, primary, timepoint) -> dict:
-    eff = effects[(effects.outcome == primary) & (effects.timepoint == timepoint)].set_index("trial_id")
-    weights = {t["trial_id"]: t["weight_pct"] for t in main["trials"]}
+    """The per-trial table of the analysis the report leads with (its trials only; a trial in two
+    of its subgroups once per subgroup; events/total for a binary outcome; "not estimable" with the
+    reason), and the references and provenance of every trial of the review."""
+    rows_all = analysis_rows(effects, primary, timepoint, all_rows=True)
+    fitted = {(t["trial_id"], t.get("subgroup", "")): t for t in main["trials"]}
+    subgroups = bool(main.get("subgroups"))
+    measure = main["measure"]
     columns = _table_moderators(review_def)
-    rows, sources, entries, provenance = [], {}, [], []
+    by_id = trials.set_index("trial_id")
+    rows, sources = [], {}
+    for _, e in rows_all.sort_values(["label", "trial_id"], kind="stable").iterrows():
+        t = by_id.loc[e.trial_id]
+        source_key = sources.setdefault(e.source, f"S{len(sources) + 1}")
+        fit = fitted.get((e.trial_id, e.subgroup))
+        if fit is not None:  # the trial's estimate in the analysis' method (Peto's for a Peto analysis)
+            g, ci = w.effect_numbers(measure, fit["yi"], fit["ci_lower"], fit["ci_upper"])
+        elif isinstance(e.get("not_estimable"), str) and e.not_estimable:
+            g, ci = "not estimable", e.not_estimable
+        else:
+            g, ci = w.effect_numbers(e.measure, e.yi, e.ci_lower, e.ci_upper)
+        rows.append({"label": e.label + (f" ({e.subgroup})" if subgroups and e.subgroup else ""),
+                     "mods": [_moderator_cell(review_def, c, t.get(c["name"])) for c in columns],
+                     "n": group_sizes(e), "g": g, "ci": ci,
+                     "weight": f"{fit['weight_pct']:.1f}%" if fit else "", "source": source_key})
+    entries, provenance = [], []
     for _, t in trials.sort_values("label").iterrows():
-        e = eff.loc[t.trial_id] if t.trial_id in eff.index else None
-        source_key = sources.setdefault(e.source, f"S{len(sources) + 1}") if e is not None else ""
-        rows.append({"label": t.label, "mods": [_moderator_cell(review_def, c, t.get(c["name"])) for c in columns],
-                     "n": f"{w.fmt(e.n_int, 0)} / {w.fmt(e.n_ctl, 0)}" if e is not None and pd.notna(e.n_int) else "",
-                     **dict(zip(("g", "ci"), w.effect_numbers(e.measure, e.yi, e.ci_lower, e.ci_upper) if e is not None else ("", ""))),
-                     "weight": f"{weights[t.trial_id]:.1f}%" if t.trial_id in weights else "", "source": source_key})
         citation = _citation(t)
         entries.append((t.trial_id, int(t.year), citation))
         provenance.append(provenance_row(t.label, citation))
+    binary = rows_all["events_int"].notna().any() if len(rows_all) else False
     return {"trial_rows": rows, "trial_columns": [c["label"] for c in columns],
+            "trial_n_heading": "Events/total" if binary else "n",
             "references": format_references(entries), "citation_provenance": provenance,
             "sources": [{"key": key, "text": text} for text, key in sources.items()]}
 
@@ -306,7 +405,32 @@ def _what_they_did(review_def, trials, main) -> dict:
             "instruments": instrument_counts(measures, review_def.get("instruments"))}
 
 
-def _methods(config, words, level, review_def, main, moderators, small_study) -> dict:
+def _pooling_methods(pooled: dict, main: dict, level_pct: str) -> str:
+    """The models as pooled.json says they were fitted: this report's model, or each outcome's own
+    analysis when the review declared one (this report's models are then sensitivity rows)."""
+    settings = pooled["settings"]
+    ours = (f"\u03c4\u00b2 estimated by {_method_name(settings['method'])}, {level_pct} confidence intervals by the "
+            f"{HKSJ_TEXT if settings['test'] == 'knha' else 'Wald method (normal distribution)'}")
+    heterogeneity = ("Heterogeneity: Cochran's Q, I\u00b2 (Higgins & Thompson 2002) and \u03c4\u00b2 with Q-profile "
+                     "confidence intervals (Viechtbauer 2007).")
+    if not any((a.get("analysis") or {}).get("declared") for a in pooled["analyses"]):
+        return (f"Random-effects meta-analysis, {ours}, and a {level_pct} prediction interval (Higgins, Thompson & "
+                f"Spiegelhalter 2009). {heterogeneity}")
+    groups: dict[str, list] = {}
+    for a in pooled["analyses"]:
+        groups.setdefault(model_label(a), []).append(a["outcome_label"])
+    parts = []
+    for label, names in groups.items():
+        names = list(dict.fromkeys(names))
+        parts.append(f"{'; '.join(names) if len(names) <= 3 else f'{len(names)} outcomes'}: {label}")
+    return (f"Each outcome is pooled with the analysis the review declares. {'. '.join(parts)}. Mantel-Haenszel, Peto "
+            "and Mantel-Haenszel random effects (DerSimonian-Laird) follow RevMan 5 (Deeks & Higgins 2010): a trial "
+            "with no events in either group gives no odds or risk ratio and is shown but not pooled, and an analysis "
+            f"that cannot be estimated is reported as such. {heterogeneity} This report's own model (random effects, "
+            f"{ours}) and the configured sensitivity models are shown beside the review's as sensitivity analyses.")
+
+
+def _methods(config, words, level, review_def, main, moderators, small_study, pooled) -> dict:
     """The methods as the analysis files say they were run (model, test and level from pooled.json,
     the subgroups' tau^2 from moderators.json, Egger's model from small_study_effects.json); the
     effect-size settings, which no analysis file carries, from the configuration."""
@@ -318,11 +442,7 @@ def _methods(config, words, level, review_def, main, moderators, small_study) ->
     level_pct = w.pct(level)
     return {
         "effect_size": _effect_size_methods(es_cfg, words, review_def),
-        "pooling": (f"Random-effects meta-analysis, \u03c4\u00b2 estimated by {_method_name(model['method'])}, "
-                    f"{level_pct} confidence intervals by the "
-                    f"{HKSJ_TEXT if model['test'] == 'knha' else 'Wald method (normal distribution)'}, "
-                    f"and a {level_pct} prediction interval (Higgins, Thompson & Spiegelhalter 2009). Heterogeneity: Cochran's Q, "
-                    f"I\u00b2 (Higgins & Thompson 2002) and \u03c4\u00b2 with Q-profile confidence intervals (Viechtbauer 2007)."),
+        "pooling": _pooling_methods(pooled, main, level_pct),
         "moderators": (f"Subgroup analyses with {'a separate' if subgroup_tau2 == 'separate' else 'a common'} "
                        f"\u03c4\u00b2 per subgroup and the test for subgroup differences; mixed-effects meta-regression for "
                        f"continuous moderators. Trials that did not report a moderator are left out of that analysis only."),
@@ -439,5 +559,5 @@ def render_html(context: dict, template_dir: Path = TEMPLATE_DIR, *, web: bool =
     with ``web=True``, the self-contained web edition (figures inline, data as downloads)."""
     html = _template_environment(Path(template_dir)).get_template("report.html.j2").render(
         **context, web=web, inline_svgs=inline_svgs or {}, downloads=list(downloads),
-        attachment_names=[name for name, _, _ in ATTACHMENTS], web_fonts=web_font_faces() if web else "")
+        attachment_names=[name for name, _, _ in attachments_of(context)], web_fonts=web_font_faces() if web else "")
     return with_contents(html) if web else html

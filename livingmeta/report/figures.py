@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from livingmeta.pipeline.appraisal import NOT_ASSESSED  # noqa: E402
 from livingmeta.pipeline.labels import check_svg  # noqa: E402
@@ -62,7 +63,7 @@ def _fmt(x, nd=2):
 
 def _count(x):
     """A group size or event count; blank when not reported (e.g. beside a precomputed effect)."""
-    return "" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{int(x)}"
+    return "" if x is None or pd.isna(x) else f"{int(x)}"
 
 
 def _p(p):
@@ -102,6 +103,10 @@ def _pct(level) -> str:
 
 
 RATIO_TICKS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 5, 10, 20, 50, 100)
+# Tick sets of a forest plot's ratio axis, widest first: the widest that fits the axis is drawn.
+FOREST_RATIO_TICKS = ((0.01, 0.1, 1, 10, 100), (0.05, 0.2, 1, 5, 20), (0.1, 0.5, 1, 2, 10), (0.2, 0.5, 1, 2, 5),
+                      (0.5, 0.7, 1, 1.5, 2), (0.8, 0.9, 1, 1.1, 1.25))
+RATIO_AXIS_LIMIT = math.log(100)  # RevMan's widest ratio axis: 0.01 to 100; longer intervals run off it
 
 
 def _effect_axis(ax, measure: str, which: str = "x") -> None:
@@ -125,13 +130,122 @@ def effect_axis_label(measure: str, contrast: str) -> str:
     return f"{measure} ({contrast_words(contrast, measure)}{'; log scale' if is_ratio(measure) else ''})"
 
 
+def _columns(kind: str, arm_labels, measure: str = "") -> tuple[list, tuple]:
+    """The table columns of a forest plot (name, x, alignment) and the indices of the two
+    groups' total columns: RevMan's layout for means and SDs, events, or a computed effect."""
+    if kind == "continuous":
+        return ([("Study", 0.0, "left"), (f"{arm_labels[0]}\nMean", 0.42, "right"), ("SD", 0.50, "right"),
+                 ("Total", 0.58, "right"), (f"{arm_labels[1]}\nMean", 0.71, "right"), ("SD", 0.79, "right"),
+                 ("Total", 0.87, "right"), ("Weight", 0.99, "right")], (3, 6))
+    if kind == "binary":
+        return ([("Study", 0.0, "left"), (f"{arm_labels[0]}\nEvents", 0.48, "right"), ("Total", 0.59, "right"),
+                 (f"{arm_labels[1]}\nEvents", 0.76, "right"), ("Total", 0.87, "right"), ("Weight", 1.0, "right")], (2, 4))
+    entered = f"log[{measure}]" if is_ratio(measure) else "Estimate"  # as entered (RevMan's generic inverse variance)
+    return ([("Study", 0.0, "left"), (entered, 0.66, "right"), ("SE", 0.84, "right"),
+             ("Weight", 1.0, "right")], (1, 2))
+
+
+def _kind(rows) -> str:
+    if "mean_int" in rows and rows["mean_int"].notna().any():
+        return "continuous"
+    if "events_int" in rows and rows["events_int"].notna().any():
+        return "binary"
+    return "generic"
+
+
+def _cells(r, kind: str) -> list[str]:
+    """One study's data cells (without the label and the weight)."""
+    if kind == "continuous":
+        return [_fmt(r.mean_int, 1), _fmt(r.sd_int, 1), _count(r.n_int), _fmt(r.mean_ctl, 1), _fmt(r.sd_ctl, 1),
+                _count(r.n_ctl)]
+    if kind == "binary":
+        return [_count(r.events_int), _count(r.total_int), _count(r.events_ctl), _count(r.total_ctl)]
+    return [_fmt(r.get("yi"), 4), _fmt(r.get("sei"), 4)]  # a computed effect as entered (log scale for ratios)
+
+
+def _total_cells(kind: str, n1, n2) -> list[str]:
+    if kind == "continuous":
+        return ["", "", f"{int(n1)}", "", "", f"{int(n2)}"]
+    if kind == "binary":
+        return ["", f"{int(n1)}", "", f"{int(n2)}"]
+    return ["", ""]
+
+
+def heterogeneity_text(model: dict) -> str:
+    """RevMan's heterogeneity line: Tau² for a random-effects model, Chi², df, P and I²."""
+    if model["k"] < 2 or model.get("QEp") is None:
+        return "Heterogeneity: Not applicable"
+    tau = f"Tau\u00b2 = {model['tau2']:.2f}; " if model["method"] not in ("FE", "MH", "Peto") else ""
+    return (f"Heterogeneity: {tau}Chi\u00b2 = {model['QE']:.2f}, df = {model['QEdf']} ({_p(model['QEp'])}); "
+            f"I\u00b2 = {model['I2']:.0f}%")
+
+
+def overall_effect_text(model: dict) -> str:
+    stat = "t" if model.get("test") == "knha" else "Z"
+    return f"Test for overall effect: {stat} = {abs(model['z_or_t']):.2f} ({_p(model['pval'])})"
+
+
+def _effect_text(tr, y, lo, hi) -> str:
+    return f"{tr(y):.2f} [{tr(lo):.2f}, {tr(hi):.2f}]"
+
+
+def forest_lines(rows, model: dict | None, *, kind: str, ratio: bool, level: float, label: str = "Total",
+                 show_total: bool = True, totals: tuple | None = None, weight: float = 100.0,
+                 not_estimable_reason: str | None = None) -> list[dict]:
+    """The lines of one block of a forest plot (an analysis, or one subgroup of it): a line per
+    study ("Not estimable" where it has no estimate), then its total with the diamond, total events,
+    the prediction interval, heterogeneity and the test for the overall effect. ``totals``:
+    (n1, n2, e1, e2) of the block, its trials without an estimate included, as RevMan counts them."""
+    tr = np.exp if ratio else (lambda v: v)
+    lines = []
+    for _, r in rows.iterrows():
+        estimable = pd.notna(r.get("yi")) and not (isinstance(r.get("not_estimable"), str) and r.not_estimable)
+        line = {"kind": "study", "label": r.label, "cells": _cells(r, kind)}
+        if estimable:
+            line.update(yi=r.yi, lo=r.ci_lower, hi=r.ci_upper, weight=r.weight_pct,
+                        effect=_effect_text(tr, r.yi, r.ci_lower, r.ci_upper))
+        else:
+            line.update(weight=None, effect="Not estimable")
+        lines.append(line)
+    if not show_total:
+        return lines
+    n1, n2, e1, e2 = totals if totals is not None else (None, None, None, None)
+    total = {"kind": "total", "label": f"{label} ({_pct(level)} CI)",
+             "cells": _total_cells(kind, n1, n2) if n1 is not None else [], "weight": weight}
+    if model is None:
+        total.update(effect="Not estimable", weight=None)
+        lines.append(total)
+        if not_estimable_reason:
+            lines.append({"kind": "text", "text": not_estimable_reason[0].upper() + not_estimable_reason[1:]})
+        return lines
+    total.update(yi=model["estimate"], lo=model["ci_lower"], hi=model["ci_upper"],
+                 effect=_effect_text(tr, model["estimate"], model["ci_lower"], model["ci_upper"]))
+    lines.append(total)
+    if kind == "binary" and e1 is not None:
+        lines.append({"kind": "events", "label": "Total events", "cells": [f"{int(e1)}", "", f"{int(e2)}", ""]})
+    if model.get("pi_lower") is not None:
+        lines.append({"kind": "pi", "label": "Prediction interval", "lo": model["pi_lower"], "hi": model["pi_upper"],
+                      "effect": f"[{tr(model['pi_lower']):.2f}, {tr(model['pi_upper']):.2f}]"})
+    lines.append({"kind": "text", "text": heterogeneity_text(model)})
+    lines.append({"kind": "text", "text": overall_effect_text(model)})
+    return lines
+
+
 def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_ARMS,
                  favours=GENERIC_FAVOURS, ratio: bool = False, level: float = 0.95,
                  xlim: float | None = None, show_total: bool = True, continued: str | None = None,
-                 rob_headings: list | None = None):
+                 rob_headings: list | None = None, lines: list | None = None, kind: str | None = None):
+    """Draw a forest plot page from its lines (:func:`forest_lines`; by default the lines of
+    ``rows`` pooled as ``model``)."""
     rows = rows.reset_index(drop=True)
-    k = len(rows)
-    n_lines = k + (6 if show_total else 2)
+    kind = kind or _kind(rows)
+    if lines is None:
+        n1 = model.get("n_intervention", rows.n_int.sum() if kind == "continuous" else rows.get("total_int", rows.get("n_int")).sum())
+        n2 = model.get("n_control", rows.n_ctl.sum() if kind == "continuous" else rows.get("total_ctl", rows.get("n_ctl")).sum())
+        events = model.get("events", (rows.events_int.sum(), rows.events_ctl.sum()) if kind == "binary" else (None, None))
+        lines = forest_lines(rows, model, kind=kind, ratio=ratio, level=level, show_total=show_total,
+                             totals=(n1, n2, *events))
+    n_lines = len(lines) + 2 + (1 if not show_total else 0)
     fig = plt.figure(figsize=(7.6, 0.7 + ROW_INCH * n_lines))
     tab = fig.add_axes([0.0, 0.0, 0.55, 1.0])
     plot = fig.add_axes([0.565, 0.0, 0.245, 1.0])
@@ -140,87 +254,83 @@ def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_
         ax.set_axis_off()
     plot.patch.set_visible(False)  # never paint over the table's last column
     top = n_lines
-    for ax in (tab, plot, right):
-        ax.set_ylim(0, top + 0.6)
     tab.set_xlim(0, 1)
     right.set_xlim(0, 1)
-    continuous = "mean_int" in rows and rows["mean_int"].notna().any()
-    if continuous:
-        cols = [("Study", 0.0, "left"), (f"{arm_labels[0]}\nMean", 0.42, "right"), ("SD", 0.50, "right"),
-                ("Total", 0.58, "right"), (f"{arm_labels[1]}\nMean", 0.71, "right"), ("SD", 0.79, "right"),
-                ("Total", 0.87, "right"), ("Weight", 0.99, "right")]
-        tot_int, tot_ctl = 3, 6
-    else:
-        cols = [("Study", 0.0, "left"), (f"{arm_labels[0]}\nEvents", 0.48, "right"), ("Total", 0.59, "right"),
-                (f"{arm_labels[1]}\nEvents", 0.76, "right"), ("Total", 0.87, "right"), ("Weight", 1.0, "right")]
-        tot_int, tot_ctl = 2, 4
+    cols, _ = _columns(kind, arm_labels, measure)
     head_y = top - 0.2
     for name, x, ha in cols:
         tab.text(x, head_y, name, ha=ha, va="center", fontweight="bold", color=INK)
     right.text(0.04, head_y, f"{measure}\n[{_pct(level)} CI]", ha="left", va="center", fontweight="bold")
     if continued:
         tab.text(0, top - 0.95, continued, ha="left", va="center", color=MUTED, fontsize=FOREST_FONT_PT - 0.5)
-    tr = np.exp if ratio else (lambda v: v)
-    w_max = max(float(model.get("max_weight", rows.weight_pct.max())), 1e-9)
-    for i, r in rows.iterrows():
-        y = top - 1.5 - i - (0.4 if continued else 0)
-        if continuous:
-            vals = [r.label, _fmt(r.mean_int, 1), _fmt(r.sd_int, 1), _count(r.n_int), _fmt(r.mean_ctl, 1),
-                    _fmt(r.sd_ctl, 1), _count(r.n_ctl), f"{r.weight_pct:.1f}%"]
-        else:
-            vals = [r.label, _count(r.events_int), _count(r.total_int), _count(r.events_ctl),
-                    _count(r.total_ctl), f"{r.weight_pct:.1f}%"]
-        for (name, x, ha), v in zip(cols, vals):
-            tab.text(x, y, v, ha=ha, va="center", color=INK)
-        right.text(0.04, y, f"{tr(r.yi):.2f} [{tr(r.ci_lower):.2f}, {tr(r.ci_upper):.2f}]", ha="left", va="center")
-        plot.plot([r.ci_lower, r.ci_upper], [y, y], color=INK, lw=0.8)
-        plot.plot(r.yi, y, marker="s", ms=2.5 + 5.5 * np.sqrt(r.weight_pct / w_max), color=ACCENT, mec=ACCENT)
-    lim = xlim or _forest_xlim(rows, model)
-    y_bottom = top - 1.5 - k - (0.4 if continued else 0)
+    weights = [ln["weight"] for ln in lines if ln["kind"] == "study" and ln.get("weight") is not None]
+    w_max = max(float(model.get("max_weight", max(weights, default=1.0))) if model else 1.0, 1e-9)
+    offset = 0.4 if continued else 0
+    y = top - 1.5 - offset
+    axis_top = top - 0.8
+    for ln in lines:
+        _forest_line(tab, plot, right, ln, y, cols, w_max)
+        y -= 1
+    lim = xlim or _forest_xlim(rows, model or {"ci_lower": 0.0, "ci_upper": 0.0})
     if show_total:
-        y_tot = y_bottom - 0.1
-        n_int = int(model.get("n_intervention", rows.n_int.sum() if continuous else rows.total_int.sum()))
-        n_ctl = int(model.get("n_control", rows.n_ctl.sum() if continuous else rows.total_ctl.sum()))
-        tab.text(0, y_tot, f"Total ({_pct(level)} CI)", ha="left", va="center", fontweight="bold")
-        tab.text(cols[tot_int][1], y_tot, f"{n_int}", ha="right", va="center", fontweight="bold")
-        tab.text(cols[tot_ctl][1], y_tot, f"{n_ctl}", ha="right", va="center", fontweight="bold")
-        tab.text(cols[-1][1], y_tot, "100.0%", ha="right", va="center", fontweight="bold")
-        est, lo, hi = model["estimate"], model["ci_lower"], model["ci_upper"]
-        plot.fill([lo, est, hi, est], [y_tot, y_tot + 0.35, y_tot, y_tot - 0.35], color=DIAMOND)
-        right.text(0.04, y_tot, f"{tr(est):.2f} [{tr(lo):.2f}, {tr(hi):.2f}]", ha="left", va="center",
-                   fontweight="bold")
-        y_pi = y_tot - 1
-        if model.get("pi_lower") is not None:
-            plot.plot([model["pi_lower"], model["pi_upper"]], [y_pi, y_pi], color=MUTED, lw=2.2, solid_capstyle="butt")
-            tab.text(0, y_pi, "Prediction interval", ha="left", va="center", color=MUTED)
-            right.text(0.04, y_pi, f"[{tr(model['pi_lower']):.2f}, {tr(model['pi_upper']):.2f}]", ha="left",
-                       va="center", color=MUTED)
-        het = (f"Heterogeneity: Tau\u00b2 = {model['tau2']:.2f}; Chi\u00b2 = {model['QE']:.2f}, df = {model['QEdf']} "
-               f"({_p(model['QEp'])}); I\u00b2 = {model['I2']:.0f}%")
-        stat = "t" if model.get("test") == "knha" else "Z"
-        overall = f"Test for overall effect: {stat} = {abs(model['z_or_t']):.2f} ({_p(model['pval'])})"
-        tab.text(0, y_pi - 1, het, ha="left", va="center", fontsize=FOREST_FONT_PT - 0.5)
-        tab.text(0, y_pi - 1.9, overall, ha="left", va="center", fontsize=FOREST_FONT_PT - 0.5)
-        axis_y = y_pi - 0.6
+        axis_y = y + 0.4
     else:
-        tab.text(0, y_bottom - 0.2, "continued on the next page", ha="left", va="center", color=MUTED, fontsize=FOREST_FONT_PT - 0.5)
-        axis_y = y_bottom - 0.4
-    plot.plot([0, 0], [axis_y, top - 0.8], color=INK, lw=0.8)  # line of no effect, within the table rows
+        tab.text(0, y + 0.8, "continued on the next page", ha="left", va="center", color=MUTED,
+                 fontsize=FOREST_FONT_PT - 0.5)
+        axis_y = y + 0.6
+    plot.plot([0, 0], [axis_y, axis_top], color=INK, lw=0.8)  # line of no effect, within the table rows
     plot.set_xlim(-lim, lim)
     plot.spines["left"].set_visible(False)
     plot.set_yticks([])
     plot.spines["bottom"].set_position(("data", axis_y))
-    ticks = np.linspace(-lim, lim, 5)
-    plot.set_xticks(ticks)
-    plot.set_xticklabels([f"{tr(t):.2g}" for t in ticks], fontsize=FOREST_FONT_PT - 0.5)
+    if ratio:  # round ratios on the log axis, as RevMan's 0.01 0.1 1 10 100
+        ticks = next((t for t in FOREST_RATIO_TICKS if math.log(t[-1]) <= lim), FOREST_RATIO_TICKS[-1])
+        plot.set_xticks([math.log(t) for t in ticks])
+        plot.set_xticklabels([f"{t:g}" for t in ticks], fontsize=FOREST_FONT_PT - 0.5)
+    else:
+        ticks = np.linspace(-lim, lim, 5)
+        plot.set_xticks(ticks)
+        plot.set_xticklabels([f"{t:.2g}" for t in ticks], fontsize=FOREST_FONT_PT - 0.5)
     plot.text(-lim, axis_y - 1.5, favours[0], ha="left", va="center", fontsize=FOREST_FONT_PT - 0.5)
     plot.text(lim, axis_y - 1.5, favours[1], ha="right", va="center", fontsize=FOREST_FONT_PT - 0.5)
-    plot.set_ylim(min(0, axis_y - 2.2), top + 0.6)
-    for ax in (tab, right):
+    for ax in (tab, plot, right):
         ax.set_ylim(min(0, axis_y - 2.2), top + 0.6)
     if rob_headings:
         _forest_rob_columns(fig, rows, rob_headings, top, continued, tab.get_ylim())
     return fig
+
+
+def _forest_line(tab, plot, right, ln: dict, y: float, cols: list, w_max: float) -> None:
+    """Draw one line of a forest plot at height ``y``."""
+    kind = ln["kind"]
+    small = FOREST_FONT_PT - 0.5
+    if kind == "blank":
+        return
+    if kind == "heading":
+        tab.text(0, y, ln["text"], ha="left", va="center", fontweight="bold", color=INK)
+        return
+    if kind == "text":
+        tab.text(0, y, ln["text"], ha="left", va="center", fontsize=small, color=INK)
+        return
+    bold = "bold" if kind == "total" else "normal"
+    colour = MUTED if kind == "pi" else INK
+    tab.text(0, y, ln["label"], ha="left", va="center", fontweight=bold, color=colour)
+    for (_, x, ha), v in zip(cols[1:-1], ln.get("cells", [])):
+        if v:
+            tab.text(x, y, v, ha=ha, va="center", fontweight=bold, color=colour)
+    if ln.get("weight") is not None:
+        tab.text(cols[-1][1], y, f"{ln['weight']:.1f}%", ha="right", va="center", fontweight=bold, color=colour)
+    if ln.get("effect"):
+        right.text(0.04, y, ln["effect"], ha="left", va="center", fontweight=bold,
+                   color=MUTED if ln["effect"] == "Not estimable" or kind == "pi" else INK)
+    if kind == "study" and ln.get("yi") is not None:
+        plot.plot([ln["lo"], ln["hi"]], [y, y], color=INK, lw=0.8)
+        plot.plot(ln["yi"], y, marker="s", ms=2.5 + 5.5 * np.sqrt(ln["weight"] / w_max), color=ACCENT, mec=ACCENT)
+    elif kind == "total" and ln.get("yi") is not None:
+        est, lo, hi = ln["yi"], ln["lo"], ln["hi"]
+        plot.fill([lo, est, hi, est], [y, y + 0.35, y, y - 0.35], color=DIAMOND)
+    elif kind == "pi":
+        plot.plot([ln["lo"], ln["hi"]], [y, y], color=MUTED, lw=2.2, solid_capstyle="butt")
 
 
 def _forest_rob_columns(fig, rows, headings, top, continued, ylim):
@@ -290,11 +400,88 @@ def forest_plot_pages(rows, model: dict, *, rows_per_page: int = FOREST_ROWS_PER
     full = {**model, "max_weight": float(rows.weight_pct.max()),
             "n_intervention": rows.n_int.sum() if "n_int" in rows and rows.n_int.notna().any() else rows.total_int.sum(),
             "n_control": rows.n_ctl.sum() if "n_ctl" in rows and rows.n_ctl.notna().any() else rows.total_ctl.sum()}
+    if "events_int" in rows and rows.events_int.notna().any():
+        full["events"] = (rows.events_int.sum(), rows.events_ctl.sum())
     figs = []
     for p in range(pages):
         chunk = rows.iloc[p * rows_per_page:(p + 1) * rows_per_page]
         figs.append(forest_plot(chunk, full, xlim=lim, show_total=(p == pages - 1),
                                 continued=f"(page {p + 1} of {pages})" if pages > 1 else None, **kwargs))
+    return figs
+
+
+def _group_totals(rows) -> tuple:
+    """(n1, n2, e1, e2) of a block of rows as RevMan counts them: every row, estimable or not."""
+    n1 = rows["n_int"].fillna(rows.get("total_int")).sum() if "n_int" in rows else 0
+    n2 = rows["n_ctl"].fillna(rows.get("total_ctl")).sum() if "n_ctl" in rows else 0
+    binary = "events_int" in rows and rows["events_int"].notna().any()
+    return (n1, n2, rows.events_int.sum() if binary else None, rows.events_ctl.sum() if binary else None)
+
+
+def analysis_forest_lines(rows, entry: dict, *, level: float) -> tuple[str, list]:
+    """The lines of an analysis' forest plot, as RevMan draws it: its studies (each with its
+    estimate in the analysis' method and its weight, or "Not estimable"), and for an analysis with
+    subgroups a heading, the studies, a subtotal and its statistics per subgroup, then the total
+    and the test for subgroup differences. ``rows``: the analysis' effect rows, every trial;
+    ``entry``: its pooled.json analysis."""
+    ratio = entry.get("ratio", False)
+    rows = rows.reset_index(drop=True).copy()
+    rows["subgroup"] = rows["subgroup"].fillna("").astype(str) if "subgroup" in rows else ""
+    fitted = {(t["trial_id"], t.get("subgroup", "")): t for t in entry.get("trials", [])}
+    for sg in entry.get("subgroups", []):
+        fitted.update({(t["trial_id"], t.get("subgroup", "")): t for t in sg.get("trials", []) if entry.get("totals") != "overall"})
+    for col, key in (("yi", "yi"), ("ci_lower", "ci_lower"), ("ci_upper", "ci_upper"), ("weight_pct", "weight_pct")):
+        rows[col] = [fitted.get((t, sg), {}).get(key, np.nan) for t, sg in zip(rows.trial_id, rows.subgroup)]
+    kind = _kind(rows)
+    totals = entry.get("totals", "overall")
+    if not entry.get("subgroups"):
+        return kind, forest_lines(rows, entry.get("model"), kind=kind, ratio=ratio, level=level,
+                                  show_total=totals != "none", totals=_group_totals(rows),
+                                  not_estimable_reason=entry.get("not_pooled_reason"))
+    lines = []
+    for sg in entry["subgroups"]:
+        members = rows[rows.subgroup == sg["name"]]
+        lines.append({"kind": "heading", "text": sg["name"]})
+        lines += forest_lines(members, sg.get("model"), kind=kind, ratio=ratio, level=level, label="Subtotal",
+                              show_total=totals != "none", totals=_group_totals(members),
+                              weight=sg.get("weight_pct", 100.0 if totals != "overall" else None),
+                              not_estimable_reason=sg.get("not_pooled_reason"))
+        lines.append({"kind": "blank"})
+    if totals == "overall":
+        lines += forest_lines(rows.iloc[0:0], entry.get("model"), kind=kind, ratio=ratio, level=level,
+                              totals=_group_totals(rows), not_estimable_reason=entry.get("not_pooled_reason"))
+    test = entry.get("subgroup_test")
+    lines.append({"kind": "text", "text": (f"Test for subgroup differences: Chi\u00b2 = {test['QM']:.2f}, df = {test['QMdf']} "
+                                           f"({_p(test['QMp'])}), I\u00b2 = {test['I2']:.0f}%") if test else
+                  "Test for subgroup differences: Not applicable"})
+    return kind, lines
+
+
+
+
+def _lines_xlim(lines: list, ratio: bool) -> float:
+    xs = [v for ln in lines for v in (ln.get("lo"), ln.get("hi")) if v is not None and np.isfinite(v)]
+    lim = float(np.ceil(np.nanmax(np.abs(xs)) * 2) / 2) if xs else 1.0
+    return min(lim, RATIO_AXIS_LIMIT) if ratio else lim
+
+
+def analysis_forest_pages(rows, entry: dict, *, rows_per_page: int = FOREST_ROWS_PER_PAGE, **kwargs) -> list:
+    """An analysis' forest plot (:func:`analysis_forest_lines`) on pages of at most
+    ``rows_per_page`` lines: the same effect axis and square scale on every page, the column
+    headings repeated, "continued" marked."""
+    level = kwargs.pop("level", (entry.get("model") or entry.get("analysis") or {}).get("level", 0.95))
+    kind, lines = analysis_forest_lines(rows, entry, level=level)
+    chunks = [lines[i:i + rows_per_page] for i in range(0, len(lines), rows_per_page)] or [[]]
+    lim = _lines_xlim(lines, entry.get("ratio", False))
+    weights = [ln["weight"] for ln in lines if ln["kind"] == "study" and ln.get("weight") is not None]
+    scale = {"max_weight": max(weights, default=1.0)}
+    figs = []
+    for i, chunk in enumerate(chunks):
+        with plt.rc_context({"font.size": FOREST_FONT_PT}):
+            figs.append(_forest_plot(rows.iloc[0:0], scale, lines=chunk, kind=kind, xlim=lim, level=level,
+                                     ratio=entry.get("ratio", False), show_total=i == len(chunks) - 1,
+                                     continued=f"(page {i + 1} of {len(chunks)})" if len(chunks) > 1 else None,
+                                     **kwargs))
     return figs
 
 

@@ -31,10 +31,13 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from livingmeta.pipeline.analysis import outcome_sd
+from livingmeta.errors import ModelError
+from livingmeta.pipeline.analysis import analysis_rows, outcome_sd, primary_analysis
+from livingmeta.pipeline.declared_analysis import inverse_variance_model
 from livingmeta.pipeline.config_check import section
 from livingmeta.stats import bias, dist
 from livingmeta.report import wording as w
+from livingmeta.report.review_words import analysis_name, review_words
 
 LEVELS = ("very low", "low", "moderate", "high")
 # The thresholds' defaults live in workflow/schemas/config.schema.yaml (appraisal.grade), with
@@ -274,12 +277,16 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
     r_ind = rate_indirectness((review_appraisal.get("indirectness") or {}).get(oid))
     egger_p = tf_ci = None
     if k >= gs["publication_bias_min_trials"]:
-        egger_p, tf_ci, _ = _small_study(sub, m["method"], section("small_study_effects", sse_cfg)["egger_model"])
+        iv = inverse_variance_model(m)["method"]  # Egger and trim-and-fill refit by inverse variance
+        try:
+            egger_p, tf_ci, _ = _small_study(sub, iv, section("small_study_effects", sse_cfg)["egger_model"])
+        except ModelError:
+            egger_p = tf_ci = None  # not assessable, as with too few trials
     r_pub = rate_publication_bias(k, egger_p, tf_ci, main_ci, threshold=threshold,
                                   min_trials=gs["publication_bias_min_trials"], p_limit=gs["egger_p"])
     ratings = [r_rob, r_inc, r_ind, r_imp, r_pub]
     row = {"outcome": oid, "timepoint": analysis["timepoint"],
-           "label": f"{analysis['outcome_label']}, {analysis['timepoint_label']}", "measure": measure,
+           "label": analysis.get("name") or f"{analysis['outcome_label']}, {analysis['timepoint_label']}", "measure": measure,
            "k": k, "participants": analysis["participants"], "estimate": m["estimate"],
            "ci_lower": m["ci_lower"], "ci_upper": m["ci_upper"], "threshold": threshold, "ois": ois,
            "ratings": [r.to_dict() for r in ratings], **certainty(ratings)}
@@ -314,21 +321,47 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
     return row
 
 
+SOF_ROWS = 7  # a summary-of-findings table holds at most seven outcomes (Cochrane Handbook 14.1.4)
+
+
+def sof_analyses(review_def: dict, pooled: dict) -> tuple[list[dict], str]:
+    """The analyses that get a summary-of-findings row, and how they were chosen: one per outcome
+    the review marks as main (outcomes[].main: its first estimated analysis), else every estimated
+    analysis in the review's order up to SOF_ROWS. The analysis the report leads with is always
+    one of them (its certainty is the headline's)."""
+    estimated = [a for a in pooled["analyses"] if "model" in a]
+    lead = primary_analysis(review_def, pooled)
+    main = [o["id"] for o in review_def["outcomes"] if o.get("main")]
+    if main:
+        chosen = [next(a for a in estimated if a["outcome"] == oid) for oid in main
+                  if any(a["outcome"] == oid for a in estimated)]
+        how = "main"
+    else:
+        chosen = estimated[:SOF_ROWS]
+        how = "all" if len(estimated) <= SOF_ROWS else "capped"
+    if not any(a is lead for a in chosen):  # in the review's order, the last of a full table giving way
+        keep = chosen[:SOF_ROWS - 1] if how == "capped" else chosen
+        chosen = [a for a in estimated if a is lead or any(a is c for c in keep)]
+    return chosen, how
+
+
 def summary_of_findings(review_def: dict, pooled: dict, effect_table, rob: dict, config: dict) -> dict:
-    """The summary-of-findings table (sof.json): one row per pooled outcome and timepoint."""
+    """The summary-of-findings table (sof.json): one row per main outcome (:func:`sof_analyses`)."""
     review_appraisal = review_def.get("appraisal") or {}
     gs = grade_settings(config.get("appraisal"), review_appraisal)
+    chosen, how = sof_analyses(review_def, pooled)
     rows = []
-    for a in pooled["analyses"]:
-        if "model" not in a:
-            continue
+    for a in chosen:
         odef = next(o for o in review_def["outcomes"] if o["id"] == a["outcome"])
-        sub = effect_table[(effect_table.outcome == a["outcome"]) & (effect_table.timepoint == a["timepoint"])]
+        words = review_words(review_def, odef)
+        sub = analysis_rows(effect_table, a["outcome"], a["timepoint"])
         rob_a = next(x for x in rob["analyses"] if x["outcome"] == a["outcome"] and x["timepoint"] == a["timepoint"])
-        rows.append(summary_row(a, rob_a, sub.reset_index(drop=True), odef, review_appraisal, gs,
+        rows.append(summary_row({**a, "name": analysis_name(review_def, a)}, rob_a, sub, odef, review_appraisal, gs,
                                 config.get("small_study_effects"), config.get("report"),
-                                (review_def["arms"]["intervention"], review_def["arms"]["control"])))
-    return {"review": review_def["id"], "settings": gs, "rows": rows}
+                                (words["intervention"], words["comparator"])))
+    estimated = sum("model" in a for a in pooled["analyses"])
+    return {"review": review_def["id"], "settings": gs, "rows": rows, "selection": how,
+            "analyses_not_shown": estimated - len(rows)}
 
 
 def primary_certainty(sof: dict, outcome: str, timepoint: str) -> dict:

@@ -23,6 +23,14 @@ ATTACHMENTS = (("trial_data.csv", "text/csv", "Per-arm trial data used by this e
                ("pooled_results.json", "application/json", "Fitted meta-analysis results of this edition (JSON)"),
                ("per_trial_results.csv", "text/csv",
                 "Each trial's effect, confidence interval, weight and source in the primary analysis (tidy CSV)"))
+# An imported RevMan review's also carry every comparison with RevMan's stored totals.
+REVMAN_ATTACHMENT = ("revman_reproduction.csv", "text/csv",
+                     "Each RevMan total and study result beside livingmeta's recomputation (tidy CSV)")
+
+
+def attachments_of(context: dict) -> tuple:
+    """The attachments of this report: ATTACHMENTS, and REVMAN_ATTACHMENT for an imported RevMan review."""
+    return ATTACHMENTS + ((REVMAN_ATTACHMENT,) if context.get("revman_reproduction") else ())
 
 
 def safe_url_fetcher(allowed_roots):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 
 from livingmeta.report import wording as w
+from livingmeta.report.review_words import review_words
 
 HANDBOOK_NOTE = ("These are aids to interpretation shown beside the main analysis above, not a replacement "
                  "for it (Cochrane Handbook for Systematic Reviews of Interventions, chapter 22). Both take the trials "
@@ -122,8 +123,8 @@ def settled_context(*, bayes: dict, sequential: dict, review_def: dict, figure: 
                     previous_label: str | None = None) -> dict:
     """Everything the section prints."""
     outcome = next(o for o in review_def["outcomes"] if o["id"] == review_def["primary_outcome"])
-    names = {"intervention": review_def["arms"]["intervention"], "control": review_def["arms"]["control"],
-             "outcome": outcome["label"].lower()}
+    words = review_words(review_def, outcome)  # the review's words, never its arm keys ("experimental")
+    names = {"intervention": words["intervention"], "control": words["comparator"], "outcome": outcome["label"].lower()}
     return {"note": HANDBOOK_NOTE, "bayes": _bayes_text(bayes, names), "sequential": _sequential_text(sequential, names),
             "figure": figure, "changes": _changes(bayes, sequential, previous_bayes, previous_sequential, previous_label)}
 

@@ -62,6 +62,11 @@ def effect_text(measure, estimate, lo, hi, level: float) -> str:
     return f"{measure} {est} ({pct(level)} CI {ci})"
 
 
+def count_words(n: int, noun: str) -> str:
+    """'one randomised trial', '7 randomised trials': a count with its noun, never 'trial(s)'."""
+    return f"one {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def pct(level: float) -> str:
     """A confidence level as printed: 0.9 -> '90%', 0.995 -> '99.5%'."""
     return f"{100 * float(level):.10g}%"

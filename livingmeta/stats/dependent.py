@@ -60,16 +60,18 @@ def one_effect_per_trial(table: pd.DataFrame, *, rho: float = DEFAULT_RHO, level
     aggregated into one row. Rows of trials with a single effect are kept as they are. Group
     sizes of an aggregate are the largest among its effects (a shared control group is not
     counted twice; separate intervention arms of a multi-arm trial are then under-counted)."""
-    key = ["outcome", "timepoint", "trial_id"]
-    counts = table.groupby(key, sort=False)["yi"].transform("size")
+    # a trial in two subgroups of one analysis (RevMan) gives two independent rows, not dependent effects
+    key = ["outcome", "timepoint", "subgroup", "trial_id"] if "subgroup" in table else ["outcome", "timepoint", "trial_id"]
+    counts = table.groupby(key, sort=False, dropna=False)["yi"].transform("size")
     single, multi = table[counts == 1], table[counts > 1]
     if multi.empty:
         return table
     rows = []
-    for (outcome, tp, trial), grp in multi.groupby(key, sort=False):
-        agg = aggregate_effects(grp.yi, grp.vi, [trial] * len(grp), rho=rho).iloc[0]
+    for _, grp in multi.groupby(key, sort=False, dropna=False):
         first = grp.iloc[0]
-        row = {c: first[c] for c in ("trial_id", "label", "year", "outcome", "outcome_type", "timepoint", "measure")}
+        agg = aggregate_effects(grp.yi, grp.vi, [first.trial_id] * len(grp), rho=rho).iloc[0]
+        row = {c: first[c] for c in ("trial_id", "label", "year", "outcome", "outcome_type", "timepoint", "subgroup",
+                                     "measure") if c in grp}
         for col in ("n_int", "n_ctl", "total_int", "total_ctl"):
             if col in grp:
                 row[col] = grp[col].max()

@@ -41,6 +41,17 @@ or <- escalc(measure = "OR", ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = aspi
 out$aspirin_or <- c(list(measure = "OR"), summary_of(or, exp))
 rr <- escalc(measure = "RR", ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = aspirin)
 out$aspirin_rr <- c(list(measure = "RR"), summary_of(rr, exp))
+# The file's own analysis of 1.1 (Mantel-Haenszel, fixed effect), as the report leads with it: its
+# leave-one-out range (rma.mh refitted), and small-study effects with its inverse-variance counterpart
+# (common effect: Egger's test and trim-and-fill refit by inverse variance).
+mh <- rma.mh(ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = aspirin, measure = "OR")
+mh_loo <- leave1out(mh)
+fe_tf <- trimfill(rma(yi, vi, data = or, method = "FE"))
+out$aspirin_or_mh <- list(estimate = exp(num(mh$beta)), ci_lower = exp(mh$ci.lb), ci_upper = exp(mh$ci.ub),
+                          pval = mh$pval, loo_min = exp(min(mh_loo$estimate)), loo_max = exp(max(mh_loo$estimate)),
+                          loo_study = aspirin$study, loo_estimate = exp(num(mh_loo$estimate)),
+                          trimfill_k0 = fe_tf$k0, trimfill_estimate = exp(num(fe_tf$beta)),
+                          trimfill_ci_lower = exp(fe_tf$ci.lb), trimfill_ci_upper = exp(fe_tf$ci.ub))
 md <- escalc(measure = "MD", m1i = m1i, sd1i = sd1i, n1i = n1i, m2i = m2i, sd2i = sd2i, n2i = n2i, data = mental)
 out$mental_md <- c(list(measure = "MD"), summary_of(md, identity))
 

@@ -1,5 +1,6 @@
 rule forest_plot:
-    """Forest plot of the primary outcome in the RevMan layout: pages, and a preview (the first page when several)."""
+    """Forest plots in the RevMan layout: the analysis the report leads with (pages, the first page, an overview when
+    several), and every other analysis of the review with its subgroups, subtotals and test for subgroup differences."""
     # the slowest figure; start it as soon as pooling is done
     priority: 9
     input:
@@ -9,6 +10,7 @@ rule forest_plot:
     output:
         svg=f"{RESULTS}/{{review}}/figures/forest_plot.svg",
         pages=directory(f"{RESULTS}/{{review}}/figures/forest_plot_pages"),
+        analyses=directory(f"{RESULTS}/{{review}}/figures/forest_analyses"),
     log:
         f"{RESULTS}/{{review}}/logs/forest_plot.log",
     conda:

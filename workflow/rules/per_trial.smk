@@ -1,5 +1,5 @@
 rule per_trial_results:
-    """The primary analysis per trial as a tidy CSV: attached to the PDF, a download of the web edition."""
+    """The analysis the report leads with, per trial, as a tidy CSV: attached to the PDF, a download of the web edition."""
     input:
         review=review_definition,
         trials=f"{RESULTS}/{{review}}/extracted/trials.csv",
@@ -13,3 +13,23 @@ rule per_trial_results:
         ENV
     script:
         "../../scripts/per_trial_results.py"
+
+
+rule revman_reproduction:
+    """Each imported RevMan analysis recomputed and set beside RevMan's stored totals: the appendix's summary
+    (revman_reproduction.json) and every comparison as a tidy CSV attached to the PDF (a header only for a review
+    without RevMan totals)."""
+    input:
+        review=review_definition,
+        trials=trial_records,
+    output:
+        json=f"{RESULTS}/{{review}}/revman_reproduction.json",
+        csv=f"{RESULTS}/{{review}}/revman_reproduction.csv",
+    params:
+        review_dir=lambda wc: f"{DATA}/{wc.review}",
+    log:
+        f"{RESULTS}/{{review}}/logs/revman_reproduction.log",
+    conda:
+        ENV
+    script:
+        "../../scripts/revman_reproduction.py"

@@ -1,5 +1,6 @@
 rule pool:
-    """Random-effects meta-analysis of every outcome and timepoint, with sensitivity models."""
+    """Meta-analysis of every outcome and timepoint with its declared analysis (review.yaml, else the config), with
+    this report's other models as sensitivity rows."""
     # on the critical path to the report: schedule first when cores are scarce
     priority: 10
     input:
@@ -10,6 +11,7 @@ rule pool:
         f"{RESULTS}/{{review}}/pooled.json",
     params:
         pooling=config.get("pooling", {}),
+        effect_size=config.get("effect_size", {}),
     log:
         f"{RESULTS}/{{review}}/logs/pool.log",
     conda:

@@ -13,6 +13,7 @@ rule report_html:
         moderators=f"{RESULTS}/{{review}}/moderators.json",
         small_study_effects=f"{RESULTS}/{{review}}/small_study_effects.json",
         forest=f"{RESULTS}/{{review}}/figures/forest_plot_pages",
+        forest_analyses=f"{RESULTS}/{{review}}/figures/forest_analyses",
         funnel=f"{RESULTS}/{{review}}/figures/funnel_plot.svg",
         moderator_plots=f"{RESULTS}/{{review}}/figures/moderators",
         changes=f"{RESULTS}/{{review}}/changes.json",
@@ -26,6 +27,8 @@ rule report_html:
         rob_figures=f"{RESULTS}/{{review}}/figures/risk_of_bias",
         prisma_figures=f"{RESULTS}/{{review}}/figures/prisma",
         per_trial=f"{RESULTS}/{{review}}/per_trial_results.csv",
+        revman=f"{RESULTS}/{{review}}/revman_reproduction.json",
+        revman_csv=f"{RESULTS}/{{review}}/revman_reproduction.csv",
         template="templates/report.html.j2",
         web_fonts=[f"templates/fonts/{name}" for name, *_ in WEB_FONTS],
         settled_template="templates/sections/settled.html.j2",
@@ -56,6 +59,7 @@ rule report_pdf:
         trial_data=f"{RESULTS}/{{review}}/extracted/arms.csv",
         results=f"{RESULTS}/{{review}}/pooled.json",
         per_trial=f"{RESULTS}/{{review}}/per_trial_results.csv",
+        revman_csv=f"{RESULTS}/{{review}}/revman_reproduction.csv",
     output:
         f"{RESULTS}/{{review}}/report.pdf",
     log:

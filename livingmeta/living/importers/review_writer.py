@@ -24,7 +24,8 @@ Guarantees:
 - A folder that already holds a review is refused unless ``sync=True``. With ``sync`` the review
   becomes equal to the source: trials added, changed and removed (their record files deleted,
   so the edition machinery's "what changed" lists them as removed), review.yaml replaced key by
-  key (top-level keys the importer does not produce, e.g. ``report:`` written by hand, are kept).
+  key (top-level keys the importer does not produce, e.g. ``report:`` written by hand, are kept; an
+  importer that declares the keys its source owns keeps every other one: ``keep_hand_edits``).
   Files other than review.yaml and trials/*.yaml (provenance/, notes) are kept as they are.
 - A trial counts as "changed" when its record differs in any value: keep the source's file name
   out of records (put it in review.yaml), or renaming the file marks every trial changed.
@@ -66,6 +67,11 @@ class ImportedReview:
     header: str = ""                      # comment written at the top of every file (one line)
     extra_files: dict[str, bytes] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)   # shown on the console (parts not imported, ...)
+    # With ``--sync``: the keys of review.yaml the source owns (top level, and per outcome matched by id);
+    # every other key keeps its value in the review being synced (hand edits: title, labels, an outcome's
+    # label or clinically_important_difference). None: every key the importer writes replaces the old one.
+    source_keys: tuple | None = None
+    source_outcome_keys: tuple = ()
 
 
 @dataclass
@@ -123,16 +129,32 @@ def _dump(data: dict, header: str) -> bytes:
     return (head + body).encode("utf-8")
 
 
-def _read_existing(review_dir: Path) -> tuple[dict, dict[str, dict]]:
-    from livingmeta.pipeline.records import RecordError, load_yaml
+def _read_existing(review_dir: Path) -> tuple[dict, dict[str, dict], dict[str, Path]]:
+    """review.yaml, the records by id and their files (``*.yaml`` and ``*.yml``, as records.record_paths)."""
+    from livingmeta.pipeline.records import RecordError, load_yaml, record_paths
     definition, prob = load_yaml(review_dir / "review.yaml")
     if prob:
         raise RecordError([prob])
-    records = {}
-    for path in sorted((review_dir / "trials").glob("*.yaml")):
+    records, files = {}, {}
+    for path in record_paths(review_dir / "trials"):
         rec, prob = load_yaml(path)
         records[path.stem] = rec if prob is None else None
-    return definition or {}, records
+        files[path.stem] = path
+    return definition or {}, records, files
+
+
+def keep_hand_edits(new: dict, old: dict, imported: "ImportedReview") -> dict:
+    """review.yaml after a sync: the source's keys (``imported.source_keys``; per outcome
+    ``source_outcome_keys``) from the source, every other key as the review had it."""
+    if imported.source_keys is None:
+        return {**old, **new}
+    merged = {**new, **{k: v for k, v in old.items() if k not in imported.source_keys}}
+    old_outcomes = {o.get("id"): o for o in old.get("outcomes", []) if isinstance(o, dict)}
+    merged["outcomes"] = [{**o, **{k: v for k, v in old_outcomes.get(o["id"], {}).items()
+                                   if k not in imported.source_outcome_keys}} for o in new.get("outcomes", [])]
+    if merged.get("primary_outcome") not in {o["id"] for o in merged["outcomes"]}:
+        merged["primary_outcome"] = new["primary_outcome"]   # the review's choice is gone from the source
+    return merged
 
 
 SCRATCH = re.compile(r"^\.([a-z0-9][a-z0-9-]*)\.import-")  # .REVIEW.import-XXXXXXXX (tempfile.mkdtemp)
@@ -250,9 +272,9 @@ def _write_locked(review_dir: Path, imported: ImportedReview, sync: bool) -> Syn
                                 "review name")
     definition = dict(imported.definition)
     changes = SyncChanges(review_dir, created=not exists)
-    old_def, old_records = ({}, {}) if not exists else _read_existing(review_dir)
+    old_def, old_records, old_files = ({}, {}, {}) if not exists else _read_existing(review_dir)
     if exists:
-        definition = {**old_def, **definition}
+        definition = keep_hand_edits(definition, old_def, imported)
         changes.definition_changed = definition != old_def
     definition = {"id": review_dir.name, **{k: v for k, v in definition.items() if k != "id"}}
     for tid in imported.records:
@@ -271,11 +293,12 @@ def _write_locked(review_dir: Path, imported: ImportedReview, sync: bool) -> Syn
         if exists:
             shutil.copytree(review_dir, staged, symlinks=True)
             for tid in changes.removed:
-                (staged / "trials" / f"{tid}.yaml").unlink()
+                (staged / "trials" / old_files[tid].name).unlink()
         (staged / "trials").mkdir(parents=True, exist_ok=True)
         (staged / "review.yaml").write_bytes(_dump(definition, imported.header))
-        for tid in changes.added + changes.changed:
-            (staged / "trials" / f"{tid}.yaml").write_bytes(_dump(imported.records[tid], imported.header))
+        for tid in changes.added + changes.changed:  # a record keeps its file name (.yml stays .yml)
+            name = old_files[tid].name if tid in old_files else f"{tid}.yaml"
+            (staged / "trials" / name).write_bytes(_dump(imported.records[tid], imported.header))
         for rel, data in imported.extra_files.items():
             target = (staged / rel).resolve()
             if staged.resolve() not in target.parents:

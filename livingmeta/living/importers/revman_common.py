@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from livingmeta.errors import ImportFormatError
 
 from livingmeta.living.importers.review_writer import ImportedReview, trial_id_for
+from livingmeta.pipeline.declared_analysis import REVMAN_ZERO_CELL_ADD, method_words
 
 ARMS = {"intervention": "experimental", "control": "control"}
 # review.schema effect_measure for each RevMan measure; anything else (generic inverse variance
@@ -149,6 +150,11 @@ def add_rob(study: Study, item: str, result: str, support: str | None, where: st
 
 
 # --- numbers --------------------------------------------------------------------------------------
+# A number as RevMan writes one: ASCII digits, a point, an exponent. Python's float() also takes
+# "6_15" (as 615), "٣" (Arabic-Indic digits) and "３" (full-width): refused, as the Metapsy importer does.
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def number(text, where: str, *, integer: bool = False, required: bool = True):
     """A number from RevMan's text; None when empty and not required; refusal otherwise."""
     s = (text or "").strip()
@@ -156,10 +162,9 @@ def number(text, where: str, *, integer: bool = False, required: bool = True):
         if required:
             raise ImportFormatError(f"{where}: value is missing")
         return None
-    try:
-        v = float(s)
-    except ValueError:
-        raise ImportFormatError(f"{where}: {s!r} is not a number") from None
+    if not NUMBER.fullmatch(s):
+        raise ImportFormatError(f"{where}: {s!r} is not a number (digits 0-9 with a decimal point, as RevMan writes them)")
+    v = float(s)
     if not math.isfinite(v):
         raise ImportFormatError(f"{where}: {s!r} is not a finite number")
     if integer:
@@ -167,6 +172,25 @@ def number(text, where: str, *, integer: bool = False, required: bool = True):
             raise ImportFormatError(f"{where}: {s!r} must be a whole number")
         return int(v)
     return v
+
+
+def ci_level(text, where: str) -> float:
+    """A confidence level in percent (RevMan's CI_STUDY, CI_TOTAL, "Study CI", "Estimate CI": 95 when
+    not given), within the 50 to 99.9 the analyses accept."""
+    level = number(text or "95", where)
+    if not 50 <= level <= 99.9:
+        raise ImportFormatError(f"{where}: a confidence level of {level:g}% is not usable; it must be between 50 and "
+                                "99.9 (percent), e.g. 95")
+    return level
+
+
+def study_key(studies: dict, key: str, name: str, where: str, first_where: dict) -> None:
+    """Refuse a study ID (RevMan 5) or name (RevMan Web) that is already taken: the second study
+    would silently take the first one's data."""
+    if key in studies:
+        raise ImportFormatError(f"{where}: study {name!r} has the ID {key!r}, already used by study "
+                                f"{studies[key].name!r} ({first_where[key]}); each included study needs its own ID: "
+                                "fix the file in RevMan and export it again")
 
 
 def year_of(study: Study, where: str) -> int:
@@ -183,15 +207,52 @@ def outcome_id(a: Analysis) -> str:
     return "analysis-" + a.number.replace(".", "-")
 
 
-def _timepoints(a: Analysis) -> tuple[list, dict]:
-    """Timepoints of an analysis and the timepoint id of each subgroup name (None = no subgroups)."""
-    names = [s for s in dict.fromkeys(r.subgroup for r in a.rows) if s]
-    if not names:
-        return [{"id": "as-analysed", "label": "as analysed in the review",
-                 "published_result": f"revman {a.number}"}], {None: "as-analysed"}
-    tp = [{"id": f"subgroup-{i + 1}", "label": f"subgroup: {n}", "published_result": f"revman {a.number}"}
-          for i, n in enumerate(names)]
-    return tp, {n: f"subgroup-{i + 1}" for i, n in enumerate(names)}
+TIMEPOINT = {"id": "as-analysed", "label": "as analysed in the review"}
+TOTALS = {"YES": "overall", "SUB": "subtotals_only", "NO": "none"}
+
+
+def _subgroups(a: Analysis) -> list[str]:
+    """The analysis' subgroups in RevMan's order (those with data)."""
+    return [s for s in dict.fromkeys(r.subgroup for r in a.rows) if s]
+
+
+def declared_method(a: Analysis) -> str:
+    """RevMan's statistical method and model as a livingmeta analysis method
+    (livingmeta.pipeline.declared_analysis): MH, MH+DL, Peto, FE or DL."""
+    if a.method == "MH":
+        return "MH+DL" if a.random else "MH"
+    if a.method == "PETO":
+        return "Peto"
+    return "DL" if a.random else "FE"
+
+
+def _analysis(a: Analysis, rev: RevManReview) -> dict:
+    """What the source declares for this analysis, as review.yaml's outcomes[].analysis."""
+    method = declared_method(a)
+    out = {"method": method, "test": "z", "level": a.ci_total / 100,
+           "declared_by": f"the review's {rev.fmt} ({method_words(method)})"}
+    if a.data_type == "dichotomous":
+        out.update(zero_cell_add=REVMAN_ZERO_CELL_ADD, swap_events=a.swap_events)
+    if a.measure == "SMD":  # RevMan's "Hedges' adjusted g" (Deeks & Higgins 2010)
+        out.update(smd_correction="approx", smd_variance="revman")
+    return out
+
+
+def _labels(a: Analysis) -> dict:
+    """The analysis' own words: RevMan's group labels, and its graph labels (RevMan's defaults
+    "Favours experimental" / "Favours control" name the groups by their labels instead)."""
+    g1, g2 = a.group_labels
+    labels = {k: v for k, v in (("intervention", g1), ("comparator", g2)) if v}
+    left, right = a.graph_labels
+    defaults = {"favours experimental": g1, "favours control": g2, "favours intervention": g1,
+                "favours [experimental]": g1, "favours [control]": g2}
+    left = f"Favours {defaults[left.lower()]}" if left.lower() in defaults and defaults[left.lower()] else left
+    right = f"Favours {defaults[right.lower()]}" if right.lower() in defaults and defaults[right.lower()] else right
+    if left and right:
+        direction, _ = _direction(a)
+        labels.update(favours_intervention=left if direction == "lower_is_better" else right,
+                      favours_comparator=right if direction == "lower_is_better" else left)
+    return labels
 
 
 def _direction(a: Analysis) -> tuple[str, str]:
@@ -209,7 +270,6 @@ def _direction(a: Analysis) -> tuple[str, str]:
 
 def _outcome(a: Analysis, rev: RevManReview) -> dict:
     direction, why = _direction(a)
-    tps, _ = _timepoints(a)
     settings = {
         "analysis": a.number, "comparison": a.comparison, "data_type": a.data_type, "method": a.method,
         "effect_measure": a.measure, "model": "random" if a.random else "fixed",
@@ -219,9 +279,20 @@ def _outcome(a: Analysis, rev: RevManReview) -> dict:
         "printed_decimals": rev.printed_decimals,
         "published": a.overall, "subgroups": a.subgroups or [], "subgroup_test": a.subgroup_test,
     }
-    return {"id": outcome_id(a), "label": a.name, "type": {"dichotomous": "binary"}.get(a.data_type, a.data_type),
-            "effect_measure": SCHEMA_MEASURE.get(a.measure, "generic"), "direction": direction,
-            "timepoints": tps, "revman": settings}
+    out = {"id": outcome_id(a), "label": a.name, "type": {"dichotomous": "binary"}.get(a.data_type, a.data_type),
+           "effect_measure": SCHEMA_MEASURE.get(a.measure, "generic"), "direction": direction,
+           "timepoints": [dict(TIMEPOINT, published_result=f"revman {a.number}")], "analysis": _analysis(a, rev)}
+    if a.comparison:
+        out["comparison"] = a.comparison
+    labels = _labels(a)
+    if labels:
+        out["labels"] = labels
+    if _subgroups(a):
+        out["subgroups"] = _subgroups(a)
+    if a.totals != "YES":
+        out["totals"] = TOTALS.get(a.totals, "overall")
+    out["revman"] = settings
+    return out
 
 
 def _block(a: Analysis, row: StudyRow, tp: str, source: str) -> dict:
@@ -288,26 +359,22 @@ def to_imported(rev: RevManReview) -> ImportedReview:
     outcomes = []
     for a in rev.analyses:
         outcomes.append(_outcome(a, rev))
-        _, tp_of = _timepoints(a)
         oid = outcome_id(a)
         for row in a.rows:
             rec = records[ids[row.study]]
             blocks = rec["outcomes"].setdefault(oid, [])
-            tp = tp_of[row.subgroup or None] if row.subgroup else tp_of[None] if None in tp_of else None
-            if any(b["timepoint"] == tp for b in blocks):
+            if any(b.get("subgroup") == row.subgroup for b in blocks):
                 raise ImportFormatError(f"{rev.source}: {row.where}: study {rev.studies[row.study].name!r} appears "
                                         f"twice in analysis {a.number}{' subgroup ' + repr(row.subgroup) if row.subgroup else ''}; "
                                         "livingmeta keeps one result per study, subgroup and analysis")
-            blocks.append(_block(a, row, tp, rev.fmt))
+            blocks.append(_block(a, row, TIMEPOINT["id"], rev.fmt))
     # Studies included but in no analysis have no outcome: RevMan allows it, a record does not.
     no_data = [k for k, s in rev.studies.items() if not records[ids[k]]["outcomes"]]
     for k in no_data:
         records.pop(ids[k])
-    group_labels = {tuple(a.group_labels) for a in rev.analyses}
-    graph_labels = {tuple(a.graph_labels) for a in rev.analyses}
     definition = {
         "title": rev.title or rev.source,
-        "question": rev.objectives or f"Not stated in the imported file ({rev.source}); see the review's protocol.",
+        **({"question": rev.objectives} if rev.objectives else {}),  # no objectives: the report leaves it out
         "data_source": f"{rev.fmt} {rev.source}, imported by livingmeta",
         "primary_outcome": outcomes[0]["id"],
         "outcomes": outcomes,
@@ -316,21 +383,18 @@ def to_imported(rev: RevManReview) -> ImportedReview:
         "revman": {"format": rev.fmt, "file": rev.source, "printed_decimals": rev.printed_decimals,
                    "studies_without_data": [rev.studies[k].name for k in no_data]},
     }
-    labels = {}
-    if len(group_labels) == 1 and all(next(iter(group_labels))):
-        g1, g2 = next(iter(group_labels))
-        labels.update(intervention=g1, comparator=g2)
-    if len(graph_labels) == 1 and all(next(iter(graph_labels))):
-        left, right = next(iter(graph_labels))
-        if outcomes[0]["direction"] == "lower_is_better":
-            labels.update(favours_intervention=left, favours_comparator=right)
-        else:
-            labels.update(favours_intervention=right, favours_comparator=left)
-    if labels:
-        definition["labels"] = labels
+    if outcomes[0].get("labels"):  # the review's words: those of its first analysis (each outcome keeps its own)
+        definition["labels"] = dict(outcomes[0]["labels"])
     header = (f"Imported from {rev.source} ({rev.fmt}) by livingmeta import; `livingmeta import --sync` "
-              "replaces this file from the source.")
-    return ImportedReview(definition=definition, records=records, source=rev.source, header=header)
+              "replaces its data from the source and keeps what was written here by hand (title, labels, an "
+              "outcome's label, clinically_important_difference, ...).")
+    return ImportedReview(definition=definition, records=records, source=rev.source, header=header,
+                          source_keys=SOURCE_KEYS, source_outcome_keys=SOURCE_OUTCOME_KEYS)
+
+
+# What a RevMan file owns in review.yaml (a sync replaces these); every other key keeps a hand edit.
+SOURCE_KEYS = ("outcomes", "arms", "data_source", "revman")
+SOURCE_OUTCOME_KEYS = ("id", "type", "effect_measure", "timepoints", "subgroups", "totals", "analysis", "revman")
 
 
 def read_revman_file(path, parse, *, limit: int, what: str, skipped_note=lambda s: s):

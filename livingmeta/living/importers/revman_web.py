@@ -18,11 +18,13 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from livingmeta.errors import ImportFormatError
 
-from livingmeta.living.importers.revman_common import (Analysis, RevManReview, Study, StudyRow, add_rob, number, read_revman_file)
+from livingmeta.living.importers.revman_common import (Analysis, RevManReview, Study, StudyRow, add_rob, ci_level, number,
+                                                        read_revman_file, study_key)
 
 MAX_MEMBERS = 10_000
 MAX_MEMBER_BYTES = 100_000_000      # one CSV of a very large review is a few MB
@@ -49,7 +51,7 @@ def _members(data: bytes, source: str) -> dict[str, bytes]:
     """Every file member of a zip, in memory, with the caps of the module docstring."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as e:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError, OSError) as e:
         raise ImportFormatError(f"{source}: not a readable zip file ({e})") from None
     infos = zf.infolist()
     if len(infos) > MAX_MEMBERS:
@@ -63,8 +65,7 @@ def _members(data: bytes, source: str) -> dict[str, bytes]:
                                                  and info.file_size > 1_000_000):
             raise ImportFormatError(f"{source}: member {info.filename!r} would inflate to {info.file_size:,} bytes "
                                     f"from {info.compress_size:,} (limits: {MAX_MEMBER_BYTES:,} bytes, ratio {MAX_RATIO}); refused")
-        with zf.open(info) as fh:
-            chunk = fh.read(MAX_MEMBER_BYTES + 1)  # the declared size may lie: cap what is actually read
+        chunk = _read_member(zf, info, source)
         if len(chunk) > MAX_MEMBER_BYTES:
             raise ImportFormatError(f"{source}: member {info.filename!r} is larger than {MAX_MEMBER_BYTES:,} bytes; refused")
         total += len(chunk)
@@ -72,6 +73,22 @@ def _members(data: bytes, source: str) -> dict[str, bytes]:
             raise ImportFormatError(f"{source}: the archive inflates to more than {MAX_TOTAL_BYTES:,} bytes; refused")
         out[info.filename] = chunk
     return out
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> bytes:
+    """One member's bytes, at most MAX_MEMBER_BYTES + 1 (the declared size may lie); an encrypted
+    member, a bad CRC, corrupt compressed data or an unsupported compression method (Deflate64) is
+    one refusal naming the member, as an unreadable archive is."""
+    try:
+        with zf.open(info) as fh:
+            return fh.read(MAX_MEMBER_BYTES + 1)
+    except NotImplementedError:  # before RuntimeError, its base class
+        why = f"its compression method ({info.compress_type}) is not one Python's zip reader supports (e.g. Deflate64)"
+    except RuntimeError as e:  # zipfile: "File ... is encrypted, password required for extraction"
+        why = "it is encrypted (a RevMan data package is not)" if info.flag_bits & 0x1 else str(e)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
+        why = f"its data are damaged ({e})"
+    raise ImportFormatError(f"{source}: member {info.filename!r} cannot be read: {why}; download the package again")
 
 
 def _data_members(data: bytes, source: str) -> tuple[dict[str, bytes], str]:
@@ -118,16 +135,43 @@ def _need(rows: list[dict], cols: list[str], where: str) -> None:
 
 
 def _printed(row: dict, mapping: dict) -> dict | None:
-    """Stored totals as printed; RevMan Web writes 0 for totals it did not compute (mean and CI all 0)."""
+    """Stored totals as printed. RevMan Web writes 0 for an estimate it did not make (mean and CI
+    all 0): kept as printed, the reproduction check reads them as "not estimable"
+    (livingmeta.pipeline.revman_reproduction.stored_as_not_estimable)."""
     out = {k: row[c].strip() for k, c in mapping.items() if (row.get(c) or "").strip()}
-    if not out.get("effect"):
-        return None
-    try:
-        if all(float(out.get(k, "0")) == 0 for k in ("effect", "ci_lower", "ci_upper")):
-            return None
-    except ValueError:
-        return out
-    return out
+    return out if out.get("effect") else None
+
+
+# The columns of a RevMan Web data package this importer reads or knows to carry nothing it needs
+# (R package meta's read.cdir reads the same), in RevMan Web's order; any other column is named in one warning line.
+KNOWN_COLUMNS = {
+    "overall": ("Analysis group", "Analysis number", "Analysis name", "Analysis group name", "Data source",
+                "Data source eligibility", "Data type", "Log-scale data", "Outcome", "Intervention grouping",
+                "Experimental intervention", "Control intervention", "Subgroup by", "Filter criteria",
+                "Experimental group label", "Control group label", "Statistical method", "Effect measure",
+                "Unit of effect measure", "Analysis model", "Subgroup estimates", "Overall estimates",
+                "Test for subgroup differences", "Swap event and non-event", "Study CI", "Estimate CI",
+                "Experimental cases", "Experimental N", "Control cases", "Control N", "Mean", "CI start", "CI end",
+                "Heterogeneity Tau²", "Heterogeneity Chi²", "Heterogeneity df", "Heterogeneity P", "Heterogeneity I²",
+                "Effect Z", "Effect P", "Subgroup Chi²", "Subgroup df", "Subgroup P", "Subgroup I²", "ID"),
+    "rows": ("Analysis group", "Analysis number", "Analysis name", "Subgroup", "Applicability", "Study", "Study year",
+             "GIV Mean", "GIV SE", "Experimental mean", "Experimental SD", "Experimental cases", "Experimental N",
+             "Control mean", "Control SD", "Control cases", "Control N", "O-E", "Variance", "Weight", "Mean",
+             "CI start", "CI end", "Footnotes"),
+    "subgroups": ("Analysis group", "Analysis number", "Subgroup", "Subgroup number", "Experimental cases",
+                  "Experimental N", "Control cases", "Control N", "Weight", "Mean", "CI start", "CI end",
+                  "Heterogeneity Tau²", "Heterogeneity Chi²", "Heterogeneity df", "Heterogeneity P",
+                  "Heterogeneity I²", "Effect Z", "Effect P", "ID"),
+    "studies": ("Study", "Year", "Data source"),
+}
+
+
+def unknown_columns(rows: list[dict], key: str, name: str) -> list[str]:
+    """One note per column of ``name`` this importer does not know (its values are not imported)."""
+    known = KNOWN_COLUMNS[key]
+    cols = [c for c in (rows[0] if rows else {}) if c and c not in known and not c.startswith("Char:")]
+    return [f"{name.rsplit('/', 1)[-1]}: column {c!r} is not one livingmeta knows; its values are not imported"
+            for c in cols]
 
 
 TOTALS = {"effect": "Mean", "ci_lower": "CI start", "ci_upper": "CI end", "tau2": "Heterogeneity Tau²",
@@ -165,10 +209,13 @@ def _ris(text: str) -> dict[str, list[dict]]:
 def parse(data: bytes, source: str) -> RevManReview:
     members, where = _data_members(data, source)
     studies: dict[str, Study] = {}
+    first_where: dict[str, str] = {}
     info, info_name = _csv(members, "studies", where)
-    for r in info:
+    for i, r in enumerate(info):
         name = (r.get("Study") or "").strip()
         if name:
+            study_key(studies, name, name, f"{where}!{info_name}: row {i + 2}", first_where)
+            first_where[name] = f"row {i + 2}"
             studies[name] = Study(key=name, name=name, year=(r.get("Year") or "").strip() or None,
                                   data_source=(r.get("Data source") or "").strip() or None,
                                   characteristics={k.replace("Char:", "").strip().lower(): (v or "").strip() or None
@@ -217,7 +264,7 @@ def parse(data: bytes, source: str) -> RevManReview:
         model = o["Analysis model"].strip().lower()
         if model not in ("fixed effect", "random effects", "random effect"):
             raise ImportFormatError(f"{loc}: unknown analysis model {o['Analysis model']!r}")
-        ci = lambda s, f=o: number((f.get(s) or "95").strip().rstrip("%"), f"{loc} {s}")  # noqa: E731
+        ci = lambda s, f=o: ci_level((f.get(s) or "95").strip().rstrip("%"), f"{loc} {s}")  # noqa: E731
         a = Analysis(number=num, comparison=(o.get("Analysis group name") or "").strip(), name=o["Analysis name"].strip(),
                      data_type=dtype, method=method, measure=measure, random=model.startswith("random"),
                      where=f"analysis {num} ({overall_name.rsplit('/', 1)[-1]} row {i + 2})",
@@ -265,6 +312,9 @@ def parse(data: bytes, source: str) -> RevManReview:
                        fmt="RevMan Web data package", studies=studies, analyses=[a for a in analyses if a.rows],
                        printed_decimals=PRINTED_DECIMALS, rob_source=f"RevMan Web data package, {rob_name.rsplit('/', 1)[-1]}" if rob_name else None)
     rev.skipped = skipped + [f"analysis {a.number} ({a.name}): no data rows" for a in analyses if not a.rows]
+    rev.skipped += [note for rows_, key, name in ((overall, "overall", overall_name), (rows, "rows", rows_name),
+                                                  (subs, "subgroups", subs_name), (info, "studies", info_name))
+                    for note in unknown_columns(rows_, key, name)]
     return rev
 
 

@@ -23,7 +23,8 @@ from defusedxml import DefusedXmlException
 
 from livingmeta.errors import ImportFormatError
 
-from livingmeta.living.importers.revman_common import (Analysis, RevManReview, Study, StudyRow, add_rob, number, read_revman_file)
+from livingmeta.living.importers.revman_common import (Analysis, RevManReview, Study, StudyRow, add_rob, ci_level, number,
+                                                        read_revman_file, study_key)
 
 MAX_RM5_BYTES = 200_000_000   # the largest Cochrane reviews are tens of MB
 ENCODINGS = ("iso-8859-1", "latin-1", "utf-8", "windows-1252")
@@ -89,10 +90,12 @@ def _reference(ref) -> dict:
     return out
 
 
-def _studies(root, source) -> dict:
-    studies = {}
+def _studies(root, source, line) -> dict:
+    studies, first_where = {}, {}
     for st in root.iterfind("./STUDIES_AND_REFERENCES/STUDIES/INCLUDED_STUDIES/STUDY"):
         key = st.get("ID") or ""
+        study_key(studies, key, st.get("NAME") or key, f"{source}: line {line(st)}: STUDY", first_where)
+        first_where[key] = f"line {line(st)}"
         refs = [_reference(r) for r in st.findall("REFERENCE")]
         ids = [f"{i.get('TYPE', '').strip()}: {i.get('VALUE', '').strip()}"
                for i in st.findall("./IDENTIFIERS/IDENTIFIER") if i.get("VALUE")]
@@ -149,8 +152,8 @@ def _analysis(out_el, cmp_el, kind, line, source) -> Analysis:
                  data_type=data_type, method=method, measure=measure, random=out_el.get("RANDOM") == "YES",
                  where=f"analysis {number_} ({kind} NO={out_el.get('NO')} in COMPARISON NO={cmp_el.get('NO')})",
                  log_data=out_el.get("LOG_DATA") == "YES", swap_events=out_el.get("SWAP_EVENTS") == "YES",
-                 ci_study=number(out_el.get("CI_STUDY") or "95", f"{source}: {where} CI_STUDY"),
-                 ci_total=number(out_el.get("CI_TOTAL") or "95", f"{source}: {where} CI_TOTAL"),
+                 ci_study=ci_level(out_el.get("CI_STUDY"), f"{source}: {where} CI_STUDY"),
+                 ci_total=ci_level(out_el.get("CI_TOTAL"), f"{source}: {where} CI_TOTAL"),
                  group_labels=(_text(out_el.find("GROUP_LABEL_1")), _text(out_el.find("GROUP_LABEL_2"))),
                  graph_labels=(_text(out_el.find("GRAPH_LABEL_1")), _text(out_el.find("GRAPH_LABEL_2"))),
                  totals=out_el.get("TOTALS") or "YES", overall=_stored(out_el, TOTAL_ATTRS))
@@ -181,7 +184,7 @@ def parse(data: bytes, source: str) -> RevManReview:
     if root.get("TYPE") not in (None, "INTERVENTION"):
         raise ImportFormatError(f"{source}: line {line(root)}: review TYPE={root.get('TYPE')!r}; only intervention "
                                 "reviews (two-group comparisons) can be imported")
-    studies = _studies(root, source)
+    studies = _studies(root, source, line)
     analyses, skipped = [], []
     for cmp_el in root.iterfind("./ANALYSES_AND_DATA/COMPARISON"):
         for out_el in cmp_el:
