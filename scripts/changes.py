@@ -3,22 +3,20 @@ from livingmeta.pipeline.warm import hand_off
 
 hand_off()  # in the workflow's warm process when one runs, where these imports are done
 
-from pathlib import Path
-
-from livingmeta.living.editions import compare_editions, record_hashes
 from livingmeta.files import read_json
 from livingmeta.pipeline.contracts import write_stage_json
+from livingmeta.pipeline.history import compared_entry
 from livingmeta.pipeline.rule import rule_context
+from livingmeta.report.changes import compare_editions, read_records
 
 sm = snakemake  # noqa: F821
 ctx = rule_context(sm)
-review_def = ctx.review_def
-previous = None
-if sm.params.previous:
-    ed = Path(sm.params.previous)
-    previous = {"edition": ed.name, "records": record_hashes(ed / "inputs" / "trials"),
-                "pooled": read_json(ed / "pooled.json")}
-result = compare_editions(previous, record_hashes(sm.params.trial_dir), read_json(sm.input.pooled), review_def)
+history = read_json(sm.input.history)
+entry = compared_entry(history)
+previous = None if entry is None else {"edition": entry["edition"], "records": read_records(sm.input.previous_trials),
+                                       "primary": entry["primary"], "fingerprint": entry["fingerprint"]}
+result = compare_editions(previous, read_records(sm.input.trials), read_json(sm.input.pooled), ctx.review_def,
+                          history["this_edition"]["fingerprint"])
 write_stage_json(sm.output[0], result, "changes")
 msg = ("first edition" if previous is None else
        f"since {previous['edition']}: {len(result['added'])} added, {len(result['removed'])} removed, "

@@ -158,12 +158,11 @@ def test_a_full_disk_while_publishing_keeps_the_previous_edition(project, monkey
             raise OSError(28, "No space left on device")
         return real_copy(src, dst, *a, **k)
 
-    monkeypatch.setattr(editions.shutil, "copy2", failing_copy)
     review_dir = project / "data" / "reviews" / REVIEW
-    fp = fingerprint.fingerprint(review_dir, project / "config" / "config.yaml", project)
+    snapshot, fp = editions.snapshot_inputs(results(project), review_dir, project / "config" / "config.yaml", project)
+    monkeypatch.setattr(editions.shutil, "copy2", failing_copy)
     with pytest.raises(OSError):
-        editions.publish_edition(results(project), review_dir, project / "config" / "config.yaml",
-                                 {**fp, "all": "f" * 64}, int(EPOCH))
+        editions.publish_edition(results(project), snapshot, {**fp, "all": "f" * 64}, int(EPOCH), sequence=99)
     assert (results(project) / "latest").resolve() == latest_before
     assert not list((results(project) / "editions").glob(editions.TMP_PREFIX + "*"))
     assert not (results(project) / "editions" / f"2025-11-25-{'f' * 8}").exists()
@@ -186,6 +185,11 @@ def test_publishing_writes_checksum_index_feed_and_emails_subscribers(project, t
     ns = {"a": "http://www.w3.org/2005/Atom"}
     entries = feed.findall("a:entry", ns)
     assert len(entries) == 1
-    assert entries[0].find("a:link", ns).get("href") == f"https://example.org/reviews/{pdf.name}"
-    assert len(server.messages) == 1 and digest in server.messages[0]["data"]
+    links = {lk.get("type"): lk.get("href") for lk in entries[0].findall("a:link", ns)}
+    assert links["application/pdf"] == f"https://example.org/reviews/{pdf.name}"
+    assert links["text/html"] == f"https://example.org/reviews/{REVIEW}-{ed.name}.html"  # the web edition, beside it
+    import email
+    import email.policy
+    body = email.message_from_string(server.messages[0]["data"], policy=email.policy.default).get_body().get_content()
+    assert len(server.messages) == 1 and digest in body
     assert server.messages[0]["rcpt"] == ["reader@example.org"]
