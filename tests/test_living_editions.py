@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project
+from conftest import add_synthetic_trial, copy_project
 
 from livingmeta.living import delivery, editions, runlock
 
@@ -49,17 +49,6 @@ def results(work) -> Path:
 
 def latest(work) -> Path:
     return (results(work) / "latest").resolve()
-
-
-def add_synthetic_trial(work, tid):
-    trials = work / "data" / "reviews" / REVIEW / "trials"
-    rec = yaml.safe_load((trials / "singh-2005.yaml").read_text())
-    rec.update(id=tid, label=tid.replace("-", " ").title(), year=2026)
-    rec["citation"] = {"first_author": "SYNTHETIC test record, not a real trial"}
-    block = {k: v for k, v in rec["outcomes"]["depression"][0].items() if k != "published"}
-    rec["outcomes"] = {"depression": [{**block, "source": "SYNTHETIC test record made by the test suite"}]}
-    (trials / f"{tid}.yaml").write_text(yaml.safe_dump(rec, sort_keys=False))
-    return trials / f"{tid}.yaml"
 
 
 @pytest.fixture(scope="module")

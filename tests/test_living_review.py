@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import yaml
-from conftest import copy_project
+from conftest import add_synthetic_trial, copy_project
 from smtp_fixture import smtp_server
 
 from livingmeta.living import delivery, editions, fingerprint, runlock
@@ -34,15 +34,6 @@ def results(work):
 
 def trial_dir(work):
     return work / "data" / "reviews" / REVIEW / "trials"
-
-
-def add_synthetic_trial(work, tid="synthetic-2026"):
-    rec = yaml.safe_load((trial_dir(work) / "singh-2005.yaml").read_text())
-    rec.update(id=tid, label=tid.replace("-", " ").title(), year=2026)
-    rec["citation"] = {"first_author": "SYNTHETIC test record, not a real trial"}
-    block = {k: v for k, v in rec["outcomes"]["depression"][0].items() if k != "published"}
-    rec["outcomes"] = {"depression": [{**block, "source": "SYNTHETIC test record made by the test suite"}]}
-    (trial_dir(work) / f"{tid}.yaml").write_text(yaml.safe_dump(rec, sort_keys=False))
 
 
 @pytest.fixture(scope="module")

@@ -252,7 +252,9 @@ def _build(run: ReviewRun, lock, env: dict, *, forceall: bool, snakemake_args=()
         snapshot, fp = snapshot_inputs(run.results_dir, run.review_dir, run.config_path, run.project_root)
         cmd = [*snakemake_command(run.project_root, run.config_path, targets=[target]),
                "--cores", os.environ.get("LIVINGMETA_CORES", "2"), "--rerun-incomplete",
-               *(["--forceall"] if forceall and attempt == 0 else []), *snakemake_args]
+               # again after an edit: everything, as Snakemake may have recorded the edited record's checksum
+               # as that of the version its job read (it takes them when the job ends)
+               *(["--forceall"] if forceall or attempt > 0 else []), *snakemake_args]
         clear_stale_snakemake_lock(run.project_root, cmd, lock, log)
         rc = run_snakemake(cmd, run.project_root, lock, env=env, verbose=verbose)
         if rc != 0:

@@ -1,5 +1,5 @@
 """What changed since the previous edition (rule ``changes``, ``changes.json``): trial records
-added, removed or corrected, each correction field by field ("Diaz 2018: mean (exercise)
+added, removed or corrected, each correction field by field ("Diaz 2018: mean (intervention)
 9.9 → 11.9 (source: Table 2)"), how the primary pooled estimate and its CI moved, and whether the
 conclusion in words changed.
 
@@ -81,7 +81,7 @@ def _diff(old, new) -> list[tuple[tuple, object, object]]:
 
 
 def _field_name(path: tuple, review_def: dict) -> str:
-    """A record field in the review's own words: "mean (exercise)", "moderator Type of exercise",
+    """A record field in the review's own words: "mean (intervention)", "moderator Setting",
     "risk of bias, allocation concealment"."""
     labels = {m.get("name"): m.get("label") for m in review_def.get("moderators") or [] if isinstance(m, dict)}
     if len(path) >= 3 and path[0] == "arms":  # within an outcome block: arms.<arm>.<value>
@@ -151,7 +151,7 @@ def _value_text(value) -> str:
 
 
 def correction_text(label: str, fields: list[dict]) -> str:
-    """One sentence per corrected trial: "Diaz 2018: mean (exercise) 9.9 → 11.9 (source: Table 2)"."""
+    """One sentence per corrected trial: "Diaz 2018: mean (intervention) 9.9 → 11.9 (source: Table 2)"."""
     if not fields:
         return f"{label}: the record's text changed (layout or comments), no value in it"
     parts = []
