@@ -3,11 +3,13 @@ from livingmeta.pipeline.warm import hand_off
 
 hand_off()  # in the workflow's warm process when one runs, where these imports are done
 
+from pathlib import Path
+
 from livingmeta.files import read_json
 from livingmeta.pipeline.contracts import write_stage_json
-from livingmeta.pipeline.history import compared_entry
 from livingmeta.pipeline.rule import rule_context
 from livingmeta.report.changes import compare_editions, read_records
+from livingmeta.report.history import compared_entry
 
 sm = snakemake  # noqa: F821
 ctx = rule_context(sm)
@@ -17,6 +19,13 @@ previous = None if entry is None else {"edition": entry["edition"], "records": r
                                        "primary": entry["primary"], "fingerprint": entry["fingerprint"]}
 result = compare_editions(previous, read_records(sm.input.trials), read_json(sm.input.pooled), ctx.review_def,
                           history["this_edition"]["fingerprint"])
+if sm.input.ledger:  # a surveillance ledger: why an update may be due, and notices on included trials
+    from livingmeta.pipeline.records import load_review
+    from livingmeta.surveillance.flow import retraction_sentences, retraction_warnings, update_trigger
+    review_dir = Path(sm.input.review).parent
+    trials = load_review(review_dir).trials
+    result["update_trigger"] = update_trigger(review_dir, trials)["sentence"]
+    result["retraction_warnings"] = retraction_sentences(retraction_warnings(review_dir, trials))
 write_stage_json(sm.output[0], result, "changes")
 msg = ("first edition" if previous is None else
        f"since {previous['edition']}: {len(result['added'])} added, {len(result['removed'])} removed, "

@@ -4,7 +4,7 @@ from livingmeta.pipeline.warm import hand_off
 hand_off()  # in the workflow's warm process when one runs, where these imports are done
 
 from livingmeta.pipeline.contracts import write_stage_json
-from livingmeta.pipeline.history import build_history
+from livingmeta.report.history import build_history
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821

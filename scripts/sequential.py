@@ -7,7 +7,7 @@ import pandas as pd
 
 from livingmeta.files import read_json
 from livingmeta.pipeline.contracts import write_stage_json
-from livingmeta.pipeline.history import sequential_looks
+from livingmeta.report.history import sequential_looks
 from livingmeta.pipeline.settled import sequential_analysis
 from livingmeta.pipeline.rule import rule_context
 

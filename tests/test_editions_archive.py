@@ -158,7 +158,7 @@ def test_a_corrupt_latest_manifest_is_one_line_and_the_newest_intact_edition_is_
 
 
 def test_the_plan_compares_with_the_newest_intact_edition(work):
-    from livingmeta.pipeline import history
+    from livingmeta.report import history
     fp = fingerprint(review_dir(work), config(work), work)
     synthetic_edition(work, "2025-11-20-aaaaaaaa", other_fp(fp, "a"), date="2025-11-20", sequence=1)
     broken = synthetic_edition(work, "2025-11-24-bbbbbbbb", other_fp(fp, "b"), date="2025-11-24", sequence=2)
@@ -172,7 +172,7 @@ def test_the_plan_compares_with_the_newest_intact_edition(work):
 
 # -- 23 F14: the latest edition's folder deleted by hand --------------------------------------------
 def test_a_deleted_latest_folder_gives_way_to_the_newest_remaining_edition(work):
-    from livingmeta.pipeline import history
+    from livingmeta.report import history
     fp = fingerprint(review_dir(work), config(work), work)
     synthetic_edition(work, "2025-11-20-aaaaaaaa", other_fp(fp, "a"), date="2025-11-20", sequence=1)
     synthetic_edition(work, "2025-11-22-cccccccc", other_fp(fp, "c"), date="2025-11-22", sequence=2)
@@ -212,7 +212,7 @@ def test_an_edition_dated_before_the_latest_is_refused(work):
 def test_history_is_in_publication_order_not_date_order(work):
     """An edition published third but dated first (a clock set back under an older version) is the
     last point of the sequential analysis; editions from before sequences were recorded come first."""
-    from livingmeta.pipeline import history
+    from livingmeta.report import history
     fp = fingerprint(review_dir(work), config(work), work)
     legacy = synthetic_edition(work, "2025-11-10-eeeeeeee", other_fp(fp, "e"), date="2025-11-10", sequence=None)
     second = synthetic_edition(work, "2025-11-20-aaaaaaaa", other_fp(fp, "a"), date="2025-11-20", sequence=2)
@@ -236,7 +236,7 @@ def test_history_is_in_publication_order_not_date_order(work):
 def test_a_rebuild_of_an_archived_editions_inputs_is_that_edition(work):
     """Its history is what was published before it, it is compared with what it was compared with,
     and it keeps its date: a plain build after `update` changes nothing Snakemake can see."""
-    from livingmeta.pipeline import history
+    from livingmeta.report import history
     fp = fingerprint(review_dir(work), config(work), work)
     synthetic_edition(work, "2025-11-20-aaaaaaaa", other_fp(fp, "a"), date="2025-11-20", sequence=1)
     synthetic_edition(work, "2025-11-25-" + fp["all"][:8], fp, date="2025-11-25", sequence=2,
@@ -252,24 +252,32 @@ def test_a_rebuild_of_an_archived_editions_inputs_is_that_edition(work):
 
 
 # -- 21.4: one review at a time; 22.7: a quiet console -------------------------------------------------
+def two_reviews_and_one_awaiting_import(work) -> None:
+    """A second review (a copy of the default one) and the psychotherapy review, which ships
+    without its trial records (a third-party database each user imports)."""
+    shutil.copytree(review_dir(work), work / "data" / "reviews" / "second-review")
+    edit_config(work, lambda c: c.update(reviews=[REVIEW, "second-review", "psychotherapy-depression"]))
+
+
 def test_build_names_reviews_and_reports(work):
     from livingmeta.living.runlock import build_targets
     reports, targets = build_targets(work, [REVIEW])
     assert reports == targets == [f"results/{REVIEW}/report.pdf"]
-    edit_config(work, lambda c: c.update(reviews=[REVIEW, "psychotherapy-depression"]))
+    two_reviews_and_one_awaiting_import(work)
     reports, targets = build_targets(work, [])
-    assert targets == [] and reports == [f"results/{REVIEW}/report.pdf", "results/psychotherapy-depression/report.pdf"]
+    assert targets == [] and reports == [f"results/{REVIEW}/report.pdf", "results/second-review/report.pdf"]
     with pytest.raises(Exception, match="no review 'my-review'"):
         build_targets(work, ["my-review"])
 
 
 def test_make_update_updates_every_review_of_the_configuration(work, monkeypatch):
     from livingmeta.living import update
-    edit_config(work, lambda c: c.update(reviews=[REVIEW, "psychotherapy-depression"]))
-    called = []
+    two_reviews_and_one_awaiting_import(work)
+    called, logged = [], []
     monkeypatch.setattr(update, "run_update", lambda review, **kw: called.append(review) or 0)
-    assert update.run_updates([], project_root=work) == 0
-    assert called == [REVIEW, "psychotherapy-depression"]
+    assert update.run_updates([], project_root=work, log=logged.append) == 0
+    assert called == [REVIEW, "second-review"]
+    assert any("psychotherapy-depression has no trial records" in line for line in logged)
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^update:.*\n\t\$\(BIN\)/livingmeta update \$\(REVIEW\)$", makefile, flags=re.M)
     assert re.search(r"^REVIEW \?=\s*$", makefile, flags=re.M)

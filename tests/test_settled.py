@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from livingmeta.pipeline.history import history_entry, sequential_looks
+from livingmeta.report.history import history_entry, sequential_looks
 from livingmeta.pipeline.settled import bayes_analysis, sequential_analysis
 from livingmeta.report.settled import settled_context
 

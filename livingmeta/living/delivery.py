@@ -18,7 +18,7 @@ from pathlib import Path
 
 from livingmeta.errors import LivingmetaError
 from livingmeta.files import atomic_write_bytes
-from livingmeta.pipeline.history import read_manifest
+from livingmeta.report.history import read_manifest
 
 STATE_FILE = "delivery.json"
 

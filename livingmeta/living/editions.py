@@ -1,6 +1,6 @@
 """Archiving editions: a snapshot of the inputs taken before a build, publishing an edition (or
 archiving a draft) atomically, and recovering after a crash. The unattended run that drives them
-is livingmeta.living.update; how the build reads the archive is livingmeta.pipeline.history.
+is livingmeta.living.update; how the build reads the archive is livingmeta.report.history.
 
 A published edition is ``results/<review>/editions/<date>-<hash8>/``: the PDF, the web edition,
 the fitted results, ``inputs/`` (the snapshot of review.yaml, the trial records and the
@@ -24,8 +24,8 @@ import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
-from livingmeta.pipeline.fingerprint import data_files, fingerprint, sha256_file
-from livingmeta.pipeline.history import DRAFTS, EDITIONS, LATEST, edition_date, edition_id, read_manifest
+from livingmeta.report.fingerprint import data_files, fingerprint, sha256_file
+from livingmeta.report.history import DRAFTS, EDITIONS, LATEST, edition_date, edition_id, read_manifest
 
 EDITION_FILES = ("report.pdf", "report.html", "pooled.json", "moderators.json", "small_study_effects.json",
                  "changes.json", "history.json", "cumulative.json", "effects.csv", "extracted/arms.csv",
@@ -43,13 +43,15 @@ def snapshot_inputs(results_dir, review_dir, config_path, project_root) -> tuple
     """Copy the inputs a build is about to read (review.yaml, trial records, configuration) into a
     hidden folder of the archive and fingerprint the copy: the edition's ``inputs/`` and its name
     are then the same bytes, whatever is edited meanwhile. Returns (folder, fingerprint); the
-    folder holds ``review/`` (review.yaml, trials/) and ``config.yaml``."""
+    folder holds ``review/`` (review.yaml, trials/, surveillance/) and ``config.yaml``."""
     review_dir = Path(review_dir)
     folder = Path(results_dir) / EDITIONS / f"{SNAPSHOT_PREFIX}{os.getpid()}"
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "review" / "trials").mkdir(parents=True)
-    for src in data_files(review_dir):
-        shutil.copy2(src, folder / "review" / src.relative_to(review_dir))
+    for src in data_files(review_dir):  # review.yaml, trials/, the surveillance ledger
+        dst = folder / "review" / src.relative_to(review_dir)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
     shutil.copy2(config_path, folder / "config.yaml")
     return folder, fingerprint(folder / "review", folder / "config.yaml", project_root)
 

@@ -2,14 +2,14 @@
 covers and what is left out, and how it compares with the latest edition's, so a user can tell
 before running ``update`` whether it would publish a new edition, and why.
 
-The fingerprint itself is livingmeta.pipeline.fingerprint (the build computes it too).
+The fingerprint itself is livingmeta.report.fingerprint (the build computes it too).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from livingmeta.pipeline.fingerprint import (CODE_EXCLUDED, CODE_PATTERNS, NOT_ANALYSIS, PARTS, analysis_settings,
+from livingmeta.report.fingerprint import (CODE_EXCLUDED, CODE_PATTERNS, NOT_ANALYSIS, PARTS, analysis_settings,
                                              code_files, data_files, fingerprint, sha256_file)
 
 __all__ = ["fingerprint", "sha256_file", "describe"]
@@ -19,7 +19,7 @@ WHY_EXCLUDED = {"livingmeta/living/": "archiving and delivering editions", "livi
 
 def describe(review_dir, config_path, project_root, results_dir, *, explain: bool) -> list[str]:
     """The lines ``livingmeta fingerprint`` prints."""
-    from livingmeta.pipeline.history import read_archive
+    from livingmeta.report.history import read_archive
     review_dir, config_path, project_root = Path(review_dir), Path(config_path), Path(project_root)
     fp = fingerprint(review_dir, config_path, project_root)
     lines = [f"{review_dir.name}: fingerprint {fp['all']}"] + [f"  {part:<6} {fp[part]}" for part in PARTS]
@@ -35,14 +35,18 @@ def describe(review_dir, config_path, project_root, results_dir, *, explain: boo
                    f"update` would publish a new edition (named <date>-{fp['all'][:8]})")
     if not explain:
         return lines + [verdict]
+    from livingmeta.pipeline.records import record_paths
     data = data_files(review_dir)
+    records = len(record_paths(review_dir / "trials"))
+    ledger = len(data) - records - 1
     settings = analysis_settings(config_path)
     code = code_files(project_root)
     lines += [
         "",
-        f"data   = {len(data)} files: {review_dir / 'review.yaml'} and the {len(data) - 1} trial records in "
-        f"{review_dir / 'trials'} (*.yaml and *.yml), byte for byte: any edit of a record, its comments included, "
-        f"is a new edition",
+        f"data   = {len(data)} files: {review_dir / 'review.yaml'}, the {records} trial records in "
+        f"{review_dir / 'trials'} (*.yaml and *.yml)"
+        + (f" and the {ledger} files of the surveillance ledger in {review_dir / 'surveillance'}" if ledger else "")
+        + ", byte for byte: any edit, comments included, is a new edition",
         f"config = the analysis settings of {config_path}, as the build reads them (defaults filled in; comments, "
         f"layout and key order do not count): {', '.join(sorted(settings))}",
         f"         not covered (they change no number or word of a report): {', '.join(NOT_ANALYSIS)} (which "

@@ -21,8 +21,8 @@ from xml.sax.saxutils import escape as xml_escape
 
 from livingmeta.errors import PublishError
 from livingmeta.files import atomic_write_bytes
-from livingmeta.pipeline.history import read_manifest
-from livingmeta.pipeline.fingerprint import sha256_file
+from livingmeta.report.history import read_manifest
+from livingmeta.report.fingerprint import sha256_file
 from livingmeta.pipeline.config_check import section
 
 

@@ -173,8 +173,10 @@ def build_targets(project_root, names, config_path=None, configured=None) -> tup
             known = sorted(p.name for p in data.iterdir() if (p / "review.yaml").is_file()) if data.is_dir() else []
             raise ConfigError(f"no review {name!r} in {data} (reviews there: {', '.join(known) or 'none'}); "
                               f"start one with `livingmeta new-review {name}`")
-    if not names:
-        reports = [(results / r / "report.pdf").as_posix() for r in configured or config["reviews"]]
+    if not names:  # a listed review without trial records yet is not built (the build says how to import them)
+        from livingmeta.pipeline.reviews import buildable_reviews
+        reports = [(results / r / "report.pdf").as_posix() for r in buildable_reviews(data, configured or
+                                                                                       config["reviews"])[0]]
     return reports, targets
 
 

@@ -26,8 +26,8 @@ from livingmeta.errors import LivingmetaError
 from livingmeta.living.editions import now_utc, point_latest, publish_edition, recover, snapshot_inputs
 from livingmeta.living.runlock import clear_stale_snakemake_lock, project_lock, run_snakemake, snakemake_command
 from livingmeta.paths import INSTALL_ROOT as PROJECT_ROOT
-from livingmeta.pipeline.fingerprint import file_digests, fingerprint
-from livingmeta.pipeline.history import DRAFT_ENV, SIGNED_OFF_ENV, Archive, edition_date, read_archive
+from livingmeta.report.fingerprint import file_digests, fingerprint
+from livingmeta.report.history import DRAFT_ENV, SIGNED_OFF_ENV, Archive, edition_date, read_archive
 
 BUILD_ATTEMPTS = 3  # builds of one update when the inputs keep changing while it builds
 MAX_NAME_CHARS = 120
@@ -72,16 +72,23 @@ def review_run(review: str, project_root=PROJECT_ROOT, config_path=None) -> Revi
     return ReviewRun(review, project_root, config_path, config, review_dir, results_dir)
 
 
-def configured_reviews(project_root=PROJECT_ROOT, config_path=None) -> list[str]:
+def configured_reviews(project_root=PROJECT_ROOT, config_path=None, log=print) -> list[str]:
+    """The reviews of the configuration that can be built; a listed review without trial records
+    yet is left out with one line saying how to import them."""
     from livingmeta.pipeline.config_check import load_config
+    from livingmeta.pipeline.reviews import buildable_reviews
     project_root = Path(project_root)
-    return list(load_config(config_path or project_root / "config" / "config.yaml")["reviews"])
+    config = load_config(config_path or project_root / "config" / "config.yaml")
+    reviews, not_built = buildable_reviews(project_root / config["data_dir"], config["reviews"])
+    for line in not_built:
+        log(f"livingmeta update: {line}")
+    return reviews
 
 
 def run_updates(reviews, *, project_root=PROJECT_ROOT, config_path=None, draft=False, verbose=False, log=print) -> int:
-    """``update`` for each review in turn (every review of the configuration when none is named);
-    the worst exit code."""
-    reviews = list(reviews) or configured_reviews(project_root, config_path)
+    """``update`` for each review in turn (every review of the configuration that has trial records
+    when none is named); the worst exit code."""
+    reviews = list(reviews) or configured_reviews(project_root, config_path, log)
     codes = [run_update(r, project_root=project_root, config_path=config_path, draft=draft, verbose=verbose, log=log)
              for r in reviews]
     return max(codes, default=0)

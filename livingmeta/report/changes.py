@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from livingmeta.pipeline.fingerprint import sha256_file
+from livingmeta.report.fingerprint import sha256_file
 
 ARROW = "\u2192"
 MAX_FIELDS_IN_TEXT = 6   # a trial's sentence names this many changed fields; changes.json has all

@@ -134,7 +134,7 @@ def settled_inputs(bayes_path, sequential_path, history: dict | None, figure: st
     import json
     from pathlib import Path
 
-    from livingmeta.pipeline.history import compared_entry
+    from livingmeta.report.history import compared_entry
 
     def read(path):
         try:

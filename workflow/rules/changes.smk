@@ -6,6 +6,7 @@ rule changes:
         history=f"{RESULTS}/{{review}}/history.json",
         pooled=f"{RESULTS}/{{review}}/pooled.json",
         review=review_definition,
+        ledger=surveillance_ledger,
     output:
         f"{RESULTS}/{{review}}/changes.json",
     log:

@@ -1,7 +1,7 @@
 # Shared helpers for the rules: where a review's inputs live, and which archived editions it follows.
 from pathlib import Path
 
-from livingmeta.pipeline.history import edition_plan as plan_editions
+from livingmeta.report.history import edition_plan as plan_editions
 from livingmeta.pipeline.records import record_paths
 from livingmeta.pipeline.warm import start_warm_process, stop_warm_process
 
@@ -12,6 +12,13 @@ def trial_records(wildcards):
     return [str(p) for p in record_paths(f"{DATA}/{wildcards.review}/trials")]
 
 
+def surveillance_ledger(wildcards):
+    """The review's surveillance ledger (searches, runs, candidates, decisions, registry), when it
+    has one: the PRISMA counts and the update trigger are read from it."""
+    from livingmeta.surveillance.ledger import files
+    return [str(p) for p in files(f"{DATA}/{wildcards.review}")]
+
+
 def review_definition(wildcards):
     return f"{DATA}/{wildcards.review}/review.yaml"
 
@@ -20,7 +27,7 @@ _EDITION_PLANS = {}
 
 
 def edition_plan(wildcards):
-    """This build's edition and the earlier ones it follows (livingmeta.pipeline.history.edition_plan),
+    """This build's edition and the earlier ones it follows (livingmeta.report.history.edition_plan),
     read from the review's manifests once per run; the history rule then reads what it names."""
     if wildcards.review not in _EDITION_PLANS:
         _EDITION_PLANS[wildcards.review] = plan_editions(
