@@ -8,13 +8,15 @@ A lock held by the ``livingmeta`` process alone would die with it while its Snak
 beside the orphan). So the lock goes with the build: ``run_snakemake`` starts a small supervisor
 (``python -m livingmeta.living.runlock``) that inherits the lock and starts Snakemake in a process
 group of its own (Snakemake and every job it starts), which inherits it too; the kernel releases
-it only when the last of them has closed it. The supervisor ends the build with its parent: the
-kernel signals it when the ``livingmeta`` process dies (``PR_SET_PDEATHSIG``), and it interrupts the
-group (SIGINT: Snakemake cancels its jobs and removes their incomplete outputs), kills what is left
+it only when the last of them has closed it. The supervisor runs in a session of its own (killing
+the ``livingmeta`` process's group does not reach it) and ends the build with its parent: the
+kernel signals it when the ``livingmeta`` process dies (``PR_SET_PDEATHSIG``; Ctrl-C is passed on
+to it), and it interrupts the group (SIGINT: Snakemake cancels its jobs and removes their incomplete outputs), kills what is left
 after ``GRACE_SECONDS`` and waits for the group to be gone before it exits. Should the supervisor
 be killed too, the kernel interrupts Snakemake the same way. Holding the lock therefore proves
 that no earlier run is alive, so a Snakemake lock found then was left by a killed run and is
-removed (``snakemake --unlock``) before building.
+removed (``snakemake --unlock``) before building. A killed run's build ends within seconds; an
+``update`` started meanwhile waits for it (``patience``) instead of giving up at once.
 
 The supervisor also keeps the console to one line per stage: Snakemake's own chatter (the job
 listing with every input path, progress counts, timestamps) is left out unless ``verbose``;
@@ -46,11 +48,11 @@ INPUT_LISTING = re.compile(r"^(\s+input: )(.*)$")
 
 
 @contextlib.contextmanager
-def project_lock(project_root, *, wait: bool, log=print):
+def project_lock(project_root, *, wait: bool, patience: float = 0.0, log=print):
     """Hold the project's lock: yield the locked file (pass it to ``run_snakemake``), or True
     when the project is read-only (nothing can be written, so nothing needs keeping apart).
-    Without ``wait``, yield False at once when another run holds it; with ``wait``, say so and
-    block until it is released."""
+    Without ``wait``, yield False when another run still holds it after ``patience`` seconds (a
+    killed run's build takes a few to end); with ``wait``, say so and block until it is released."""
     lock = Path(project_root) / LOCK_NAME
     try:
         fh = open(lock, "a")  # "a": taking the lock never rewrites the file
@@ -61,7 +63,7 @@ def project_lock(project_root, *, wait: bool, log=print):
         fh = open(lock, "r")  # flock needs no write access
     try:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _flock_within(fh, patience)
         except BlockingIOError:
             if not wait:
                 yield False
@@ -72,6 +74,20 @@ def project_lock(project_root, *, wait: bool, log=print):
         yield fh
     finally:
         fh.close()  # the lock is released when every process holding it has closed it
+
+
+def _flock_within(fh, seconds: float) -> None:
+    """Take the lock, trying for up to ``seconds``; BlockingIOError if it is still held."""
+    import time
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 def snakemake_command(project_root, config_path=None, targets=()) -> list[str]:
@@ -104,13 +120,16 @@ def run_snakemake(cmd: list[str], project_root, lock, *, env=None, verbose: bool
     supervisor = [sys.executable, "-m", "livingmeta.living.runlock", "--parent", str(os.getpid()),
                   *(["--lock-fd", str(fd)] if fd is not None else []), *([] if verbose else ["--quiet"]),
                   "--", *cmd, *([] if verbose else QUIET)]
+    # a session of its own: killing this process's group (a cron timeout, kill -9 -PGID) leaves the
+    # supervisor to end the build properly; it learns of our end from the kernel
     proc = subprocess.Popen(supervisor, cwd=project_root, env=env, pass_fds=(fd,) if fd is not None else (),
-                            stderr=subprocess.DEVNULL if quiet_all else None)
+                            stderr=subprocess.DEVNULL if quiet_all else None, start_new_session=True)
     while True:
         try:
             return proc.wait()
-        except KeyboardInterrupt:  # the supervisor had the same SIGINT and is stopping the build: wait for it
-            continue
+        except KeyboardInterrupt:  # Ctrl-C reached this process only: the supervisor stops the build
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGINT)
 
 
 def run_build(project_root, argv=(), *, log=print) -> int:

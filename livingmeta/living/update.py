@@ -30,6 +30,7 @@ from livingmeta.report.fingerprint import file_digests, fingerprint
 from livingmeta.report.history import DRAFT_ENV, SIGNED_OFF_ENV, Archive, edition_date, read_archive
 
 BUILD_ATTEMPTS = 3  # builds of one update when the inputs keep changing while it builds
+LOCK_PATIENCE = 20.0  # seconds an update waits for a run that is ending (a killed build ends within about 10)
 MAX_NAME_CHARS = 120
 
 
@@ -109,7 +110,7 @@ def run_update(review: str, *, project_root: Path = PROJECT_ROOT, config_path=No
     except LivingmetaError as e:
         log(f"livingmeta update: {e}")
         return 2
-    with project_lock(run.project_root, wait=False) as lock:
+    with project_lock(run.project_root, wait=False, patience=LOCK_PATIENCE) as lock:
         if not lock:
             log("livingmeta update: another livingmeta run (update, publish or make report) is building; nothing done")
             return 0
