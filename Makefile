@@ -14,11 +14,11 @@ UV     := .venv-tools/bin/uv
 .PHONY: report test test-slow metapsy lint dryrun update bench clean-results reference help lock
 
 help:
-	@echo "make report   build the default review's report (results/exercise-depression/report.pdf)"
+	@echo "make report   build every review's report (results/<review>/report.pdf; REVIEW=<id> for one)"
 	@echo "make test     run the test suite"
 	@echo "make test-slow  the long end-to-end tests (CI runs them too)"
 	@echo "make metapsy SOURCE=PATH  import a Metapsy depression-psyctr release into the psychotherapy review"
-	@echo "make update   publish a new edition if any input changed (REVIEW=exercise-depression)"
+	@echo "make update   publish a new edition of every review whose inputs changed (REVIEW=<id> for one)"
 	@echo "make bench    benchmarks (BENCH_ARGS='--sections engine,peers' for the quick part)"
 	@echo "make lint     snakemake --lint"
 	@echo "make lock     re-resolve $(LOCK) from pyproject.toml (UPGRADE=1 to move every pin to the newest release)"
@@ -32,9 +32,10 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
+# every review in config/config.yaml (REVIEW=<id> for one); livingmeta build names the reports it built
+REVIEW ?=
 report: $(STAMP)
-	$(BIN)/livingmeta build --cores $(CORES)
-	@echo "Report: results/exercise-depression/report.pdf"
+	$(BIN)/livingmeta build $(REVIEW) --cores $(CORES)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -50,7 +51,7 @@ metapsy: $(STAMP)
 	@test -n "$(SOURCE)" || { echo "make metapsy SOURCE=PATH: PATH is a Metapsy depression-psyctr release folder (data.csv and metadata/), e.g. ../shared/data/metapsy-depression-psyctr/24.0.2" >&2; exit 2; }
 	$(BIN)/livingmeta import psychotherapy-depression "$(SOURCE)" --sync
 
-REVIEW ?= exercise-depression
+# every review in config/config.yaml, or REVIEW=<id> for one
 update: $(STAMP)
 	$(BIN)/livingmeta update $(REVIEW)
 

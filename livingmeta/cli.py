@@ -7,8 +7,10 @@
     livingmeta import REVIEW SHEET.csv [--update] [--dry-run]   data-extraction sheet (.csv/.xlsx) -> trial records
     livingmeta import REVIEW FILE.rm5|PACKAGE.zip [--sync]   a whole RevMan review -> new review
     livingmeta references REVIEW REFS.ris  citations from RIS/BibTeX -> trial records
-    livingmeta update REVIEW               new edition if any input changed (safe from cron)
-    livingmeta build [snakemake args]    run the pipeline (same as `make report`)
+    livingmeta update [REVIEW...] [--draft]  new edition if any input changed (safe from cron)
+    livingmeta publish REVIEW EDITION --by NAME   publish a draft edition, signed off
+    livingmeta fingerprint REVIEW [--explain]     what an edition is named by, and what that covers
+    livingmeta build [REVIEW...] [--verbose] [snakemake args]   run the pipeline (same as `make report`)
     livingmeta surveil search|watch|screen|decisions|confirm|counts|benchmark ...   find, screen, count new trials
 """
 
@@ -455,17 +457,39 @@ def _project_root(root=None) -> Path:
     return Path(root).resolve() if root else (Path.cwd() if (Path.cwd() / "Snakefile").is_file() else PROJECT_ROOT)
 
 
-def cmd_update(args) -> int:
-    from livingmeta.pipeline.config_check import load_config
-    from livingmeta.living.update import run_update
-    root = _project_root(args.root)
+def _check_epoch() -> None:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is not None and not epoch.strip().isdigit():
         raise InputError(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds since 1970-01-01 UTC; "
                          "set it to e.g. $(date -u +%s) or unset it")
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_update(args) -> int:
+    from livingmeta.pipeline.config_check import load_config
+    from livingmeta.living.update import run_updates
+    root = _project_root(args.root)
+    _check_epoch()
     load_config(args.configfile or root / "config" / "config.yaml", root)  # one clear line for a bad configuration
-    return run_update(args.review, project_root=root, config_path=args.configfile,
-                      log=lambda m: print(m, file=sys.stderr, flush=True))
+    return run_updates(args.reviews, project_root=root, config_path=args.configfile, draft=args.draft,
+                       verbose=args.verbose, log=_stderr)
+
+
+def cmd_publish(args) -> int:
+    from livingmeta.living.update import run_publish
+    return run_publish(args.review, args.edition, args.by, project_root=_project_root(args.root),
+                       config_path=args.configfile, verbose=args.verbose, log=_stderr)
+
+
+def cmd_fingerprint(args) -> int:
+    from livingmeta.living.fingerprint import describe
+    from livingmeta.living.update import review_run
+    run = review_run(args.review, _project_root(args.root), args.configfile)
+    print("\n".join(describe(run.review_dir, run.config_path, run.project_root, run.results_dir, explain=args.explain)))
+    return 0
 
 
 def cmd_surveil(args) -> int:
@@ -475,7 +499,7 @@ def cmd_surveil(args) -> int:
 
 def cmd_build(args) -> int:
     from livingmeta.living.runlock import run_build
-    return run_build(_project_root(), args.snakemake_args, log=lambda m: print(m, file=sys.stderr, flush=True))
+    return run_build(_project_root(), args.snakemake_args, log=_stderr)
 
 
 def main(argv=None) -> int:
@@ -546,15 +570,28 @@ def main(argv=None) -> int:
     r.add_argument("file", help="a .ris or .bib file")
     r.set_defaults(func=cmd_references)
     u = sub.add_parser("update", help="if any input changed, rebuild and publish a new edition (safe from cron)")
-    u.add_argument("review")
-    u.add_argument("--root", default=None, help="project folder (default: here if it has a Snakefile)")
-    u.add_argument("--configfile", default=None)
-    u.set_defaults(func=cmd_update)
+    u.add_argument("reviews", nargs="*", metavar="review", help="default: every review in the configuration")
+    u.add_argument("--draft", action="store_true", help="archive the new edition as a draft for sign-off: publish "
+                                                         "and mail nothing (see `livingmeta publish`)")
+    p = sub.add_parser("publish", help="publish a draft edition, recording who signed it off")
+    p.add_argument("review")
+    p.add_argument("edition", help="the draft's name, e.g. 2026-12-04-1a2b3c4d (printed by update --draft)")
+    p.add_argument("--by", required=True, metavar="NAME", help="who signs the edition off")
+    f = sub.add_parser("fingerprint", help="the review's input fingerprint, compared with its latest edition")
+    f.add_argument("review")
+    f.add_argument("--explain", action="store_true", help="list what each part covers and what it leaves out")
+    for command, func in ((u, cmd_update), (p, cmd_publish), (f, cmd_fingerprint)):
+        command.add_argument("--root", default=None, help="project folder (default: here if it has a Snakefile)")
+        command.add_argument("--configfile", default=None)
+        if command is not f:
+            command.add_argument("--verbose", action="store_true", help="show Snakemake's job listing")
+        command.set_defaults(func=func)
     from livingmeta.surveillance.command import add_arguments as surveil_arguments
     sv = sub.add_parser("surveil", help="surveillance: search sources, watch registries, rank screening, count")
     surveil_arguments(sv)
     sv.set_defaults(func=cmd_surveil)
-    b = sub.add_parser("build", help="build the reports (runs Snakemake)")
+    b = sub.add_parser("build", help="build the reports of the named reviews, or of every review in the "
+                                     "configuration (runs Snakemake; --verbose shows its job listing)")
     b.add_argument("snakemake_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_build)
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -5,20 +5,20 @@ hand_off()  # in the workflow's warm process when one runs, where these imports 
 
 from pathlib import Path
 
-from livingmeta.living.editions import compare_editions, record_hashes
 from livingmeta.files import read_json
 from livingmeta.pipeline.contracts import write_stage_json
 from livingmeta.pipeline.rule import rule_context
+from livingmeta.report.changes import compare_editions, read_records
+from livingmeta.report.history import compared_entry
 
 sm = snakemake  # noqa: F821
 ctx = rule_context(sm)
-review_def = ctx.review_def
-previous = None
-if sm.params.previous:
-    ed = Path(sm.params.previous)
-    previous = {"edition": ed.name, "records": record_hashes(ed / "inputs" / "trials"),
-                "pooled": read_json(ed / "pooled.json")}
-result = compare_editions(previous, record_hashes(sm.params.trial_dir), read_json(sm.input.pooled), review_def)
+history = read_json(sm.input.history)
+entry = compared_entry(history)
+previous = None if entry is None else {"edition": entry["edition"], "records": read_records(sm.input.previous_trials),
+                                       "primary": entry["primary"], "fingerprint": entry["fingerprint"]}
+result = compare_editions(previous, read_records(sm.input.trials), read_json(sm.input.pooled), ctx.review_def,
+                          history["this_edition"]["fingerprint"])
 if sm.input.ledger:  # a surveillance ledger: why an update may be due, and notices on included trials
     from livingmeta.pipeline.records import load_review
     from livingmeta.surveillance.flow import retraction_sentences, retraction_warnings, update_trigger

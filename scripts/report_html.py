@@ -11,8 +11,6 @@ import pandas as pd
 import yaml
 
 from livingmeta.files import atomic_write_bytes, read_json
-from livingmeta.living.editions import build_epoch, edition_date, edition_id
-from livingmeta.living.fingerprint import fingerprint
 from livingmeta.report.context import TEMPLATE_DIR, attachments_of, build_context, render_html
 from livingmeta.report.web import data_downloads, inline_figures
 from livingmeta.report.settled import settled_inputs
@@ -43,17 +41,17 @@ for svg in sorted(Path(sm.input.rob_figures).glob("*.svg")):
     figures[f"rob:{svg.stem}"] = svg.relative_to(out_dir).as_posix()
 for svg in sorted(Path(sm.input.prisma_figures).glob("edition_*.svg")):
     figures[f"prisma:{svg.stem.split('_')[1]}"] = svg.relative_to(out_dir).as_posix()
-settled = settled_inputs(sm.input.bayes, sm.input.sequential, sm.params.previous_edition,
+history = read_json(sm.input.history)
+settled = settled_inputs(sm.input.bayes, sm.input.sequential, history,
                          Path(sm.input.sequential_plot).relative_to(out_dir).as_posix())
 figures["sequential"] = settled["figure"]  # so the web edition inlines it too
-fp = fingerprint(sm.params.review_dir, sm.params.config_file, project_root=Path.cwd())
-epoch, epoch_source = build_epoch(fp, sm.params.review_dir, sm.params.config_file, out_dir)
-date = edition_date(epoch)
+edition = history["this_edition"]  # its id, date, fingerprint and sign-off
+epoch = edition["source_date_epoch"]
 context = build_context(
     review_def=review_def, trials=pd.read_csv(sm.input.trials), effects=pd.read_csv(sm.input.effects),
     pooled=read_json(sm.input.pooled), moderators=read_json(sm.input.moderators),
     small_study=read_json(sm.input.small_study_effects), config=dict(sm.params.config), external=external,
-    edition={"id": edition_id(date, fp["all"]), "date": date, "fingerprint": fp},
+    edition=edition,
     changes=read_json(sm.input.changes), figures=figures, settled=settled,
     appraisal={"rob": read_json(sm.input.rob), "sof": read_json(sm.input.sof), "prisma": read_json(sm.input.prisma)},
     fonts_dir=os.path.relpath(TEMPLATE_DIR / "fonts", out_dir.resolve()).replace(os.sep, "/"))
@@ -66,5 +64,4 @@ downloads = data_downloads([(path, name, media, desc) for path, (name, media, de
                                    attachments_of(context))])
 atomic_write_bytes(sm.output.html, render_html(context, web=True, inline_svgs=inline_figures(figures, out_dir),
                                                downloads=downloads).encode("utf-8"))
-ctx.line(f"{len(context['trial_rows'])} trials, {len(figures)} figures, dated {date} (from "
-         f"{epoch_source}) -> {sm.output.html}")
+ctx.line(f"{len(context['trial_rows'])} trials, {len(figures)} figures, edition {edition['id']} -> {sm.output.html}")

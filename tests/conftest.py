@@ -83,3 +83,17 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+def add_synthetic_trial(work: Path, tid: str = "synthetic-2026", review: str = "exercise-depression") -> Path:
+    """A SYNTHETIC trial record in a project copy's review (Singh 2005's depression numbers under
+    another id), so that an update has an input change to publish."""
+    import yaml
+    trials = work / "data" / "reviews" / review / "trials"
+    rec = yaml.safe_load((trials / "singh-2005.yaml").read_text())
+    rec.update(id=tid, label=tid.replace("-", " ").title(), year=2026)
+    rec["citation"] = {"first_author": "SYNTHETIC test record, not a real trial"}
+    block = {k: v for k, v in rec["outcomes"]["depression"][0].items() if k != "published"}
+    rec["outcomes"] = {"depression": [{**block, "source": "SYNTHETIC test record made by the test suite"}]}
+    (trials / f"{tid}.yaml").write_text(yaml.safe_dump(rec, sort_keys=False))
+    return trials / f"{tid}.yaml"

@@ -128,14 +128,15 @@ def test_control_characters_anywhere_in_a_record_are_refused(review_copy):
 
 # -- item 9: one definition of a trial record ---------------------------------------------------
 def test_yml_records_are_records_everywhere(review_copy, tmp_path):
-    from livingmeta.living import editions, fingerprint
+    from livingmeta.living import fingerprint
+    from livingmeta.report.changes import read_records
     src = review_copy / "trials" / f"{TRIAL}.yaml"
     src.rename(src.with_suffix(".yml"))
     paths = records.record_paths(review_copy / "trials")
     assert src.with_suffix(".yml") in paths
     review = load_review(review_copy)
     assert TRIAL in {r["id"] for r in review.trials}
-    assert TRIAL in editions.record_hashes(review_copy / "trials")
+    assert TRIAL in read_records(records.record_paths(review_copy / "trials"))
     cfg = tmp_path / "config.yaml"
     cfg.write_text("reviews: [exercise-depression]\n")
     before = fingerprint.fingerprint(review_copy, cfg)["data"]

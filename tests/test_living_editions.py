@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project
+from conftest import add_synthetic_trial, copy_project
 
-from livingmeta.living import editions, runlock
+from livingmeta.living import delivery, editions, runlock
 
 REVIEW = "exercise-depression"
 ENV = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
@@ -49,17 +49,6 @@ def results(work) -> Path:
 
 def latest(work) -> Path:
     return (results(work) / "latest").resolve()
-
-
-def add_synthetic_trial(work, tid):
-    trials = work / "data" / "reviews" / REVIEW / "trials"
-    rec = yaml.safe_load((trials / "singh-2005.yaml").read_text())
-    rec.update(id=tid, label=tid.replace("-", " ").title(), year=2026)
-    rec["citation"] = {"first_author": "SYNTHETIC test record, not a real trial"}
-    block = {k: v for k, v in rec["outcomes"]["depression"][0].items() if k != "published"}
-    rec["outcomes"] = {"depression": [{**block, "source": "SYNTHETIC test record made by the test suite"}]}
-    (trials / f"{tid}.yaml").write_text(yaml.safe_dump(rec, sort_keys=False))
-    return trials / f"{tid}.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +99,8 @@ def test_1_a_kill_between_the_edition_rename_and_the_latest_swap_is_finished_lat
     (results(work) / "latest").unlink()
     os.symlink(Path("editions") / first.name, results(work) / "latest")  # as if killed before the swap
     manifest = editions.read_manifest(second)
-    review_dir = work / "data" / "reviews" / REVIEW
-    editions.publish_edition(results(work), review_dir, work / "config" / "config.yaml", manifest["fingerprint"],
-                             manifest["source_date_epoch"])
+    editions.publish_edition(results(work), None, manifest["fingerprint"], manifest["source_date_epoch"],
+                             sequence=None)  # the edition folder is whole: only the latest swap is left to do
     assert latest(work) == second
 
 
@@ -157,13 +145,13 @@ def test_3_a_failed_publish_is_recorded_and_retried_by_the_next_update(work, tmp
     assert res.returncode == 1, res.stderr[-3000:]
     assert "Traceback" not in res.stderr and "next run retries" in res.stderr
     ed = latest(work)
-    assert editions.read_manifest(ed)["delivery"]["publish"]["status"] == "failed"
+    assert delivery.delivery_state(ed)["publish"]["status"] == "failed"
     blocker.unlink()
     res = update(work)  # inputs unchanged: only the pending step runs
     assert res.returncode == 0, res.stderr[-3000:]
     assert "up to date" in res.stderr
     assert (blocker / "public" / f"{REVIEW}-{ed.name}.pdf").read_bytes() == (ed / "report.pdf").read_bytes()
-    assert editions.read_manifest(ed)["delivery"]["publish"] | {"at": None} == {
+    assert delivery.delivery_state(ed)["publish"] | {"at": None} == {
         "status": "done", "attempts": 2, "error": None, "at": None}
 
 

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import yaml
-from conftest import copy_project
+from conftest import add_synthetic_trial, copy_project
 from smtp_fixture import smtp_server
 
 from livingmeta.living import delivery, editions, fingerprint, runlock
@@ -34,15 +34,6 @@ def results(work):
 
 def trial_dir(work):
     return work / "data" / "reviews" / REVIEW / "trials"
-
-
-def add_synthetic_trial(work, tid="synthetic-2026"):
-    rec = yaml.safe_load((trial_dir(work) / "singh-2005.yaml").read_text())
-    rec.update(id=tid, label=tid.replace("-", " ").title(), year=2026)
-    rec["citation"] = {"first_author": "SYNTHETIC test record, not a real trial"}
-    block = {k: v for k, v in rec["outcomes"]["depression"][0].items() if k != "published"}
-    rec["outcomes"] = {"depression": [{**block, "source": "SYNTHETIC test record made by the test suite"}]}
-    (trial_dir(work) / f"{tid}.yaml").write_text(yaml.safe_dump(rec, sort_keys=False))
 
 
 @pytest.fixture(scope="module")
@@ -158,12 +149,11 @@ def test_a_full_disk_while_publishing_keeps_the_previous_edition(project, monkey
             raise OSError(28, "No space left on device")
         return real_copy(src, dst, *a, **k)
 
-    monkeypatch.setattr(editions.shutil, "copy2", failing_copy)
     review_dir = project / "data" / "reviews" / REVIEW
-    fp = fingerprint.fingerprint(review_dir, project / "config" / "config.yaml", project)
+    snapshot, fp = editions.snapshot_inputs(results(project), review_dir, project / "config" / "config.yaml", project)
+    monkeypatch.setattr(editions.shutil, "copy2", failing_copy)
     with pytest.raises(OSError):
-        editions.publish_edition(results(project), review_dir, project / "config" / "config.yaml",
-                                 {**fp, "all": "f" * 64}, int(EPOCH))
+        editions.publish_edition(results(project), snapshot, {**fp, "all": "f" * 64}, int(EPOCH), sequence=99)
     assert (results(project) / "latest").resolve() == latest_before
     assert not list((results(project) / "editions").glob(editions.TMP_PREFIX + "*"))
     assert not (results(project) / "editions" / f"2025-11-25-{'f' * 8}").exists()
@@ -186,6 +176,11 @@ def test_publishing_writes_checksum_index_feed_and_emails_subscribers(project, t
     ns = {"a": "http://www.w3.org/2005/Atom"}
     entries = feed.findall("a:entry", ns)
     assert len(entries) == 1
-    assert entries[0].find("a:link", ns).get("href") == f"https://example.org/reviews/{pdf.name}"
-    assert len(server.messages) == 1 and digest in server.messages[0]["data"]
+    links = {lk.get("type"): lk.get("href") for lk in entries[0].findall("a:link", ns)}
+    assert links["application/pdf"] == f"https://example.org/reviews/{pdf.name}"
+    assert links["text/html"] == f"https://example.org/reviews/{REVIEW}-{ed.name}.html"  # the web edition, beside it
+    import email
+    import email.policy
+    body = email.message_from_string(server.messages[0]["data"], policy=email.policy.default).get_body().get_content()
+    assert len(server.messages) == 1 and digest in body
     assert server.messages[0]["rcpt"] == ["reader@example.org"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from smtp_fixture import TricklingSMTPHandler, refused_port, smtp_server
 
-from livingmeta.living import delivery, editions, publish
+from livingmeta.living import delivery, publish
 from livingmeta import files
 
 REVIEW = "synthetic-review"
@@ -34,7 +34,7 @@ def fake_edition(root: Path, eid: str, published_at: str) -> Path:
 
 
 def state(ed: Path) -> dict:
-    return editions.read_manifest(ed).get("delivery", {})
+    return delivery.delivery_state(ed)
 
 
 # ---- item 2 --------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_a_retry_after_a_partial_send_reaches_only_those_not_yet_sent(tmp_path):
         server.refuse.clear()
         assert delivery.deliver(ed, REVIEW, cfg, review_title="Synthetic", log=lambda m: None) is True
     assert [m["rcpt"] for m in server.messages] == [["a@example.org"], ["b@example.org"]]
-    assert "a@example.org" not in (ed / "manifest.json").read_text()  # digests, not addresses
+    assert "a@example.org" not in (ed / delivery.STATE_FILE).read_text()  # digests, not addresses
 
 
 def test_an_unwritable_publish_folder_is_retried_and_holds_back_the_email(tmp_path):
@@ -197,3 +197,38 @@ def test_a_trickling_smtp_server_cannot_hold_the_run_past_the_deadline(tmp_path)
     assert result["ok"] is False and elapsed < 6
     s = state(ed)["email"]
     assert s["status"] == "failed" and "deadline" in s["error"]
+
+
+# ---- issue 20 item 8, issue 21 item 8: delivery that informs -------------------------------------
+def test_the_announcement_gives_a_ratio_on_its_natural_scale_with_certainty_and_what_changed(tmp_path):
+    """A SYNTHETIC odds-ratio edition: OR 0.87 (log -0.139) must read as OR 0.87 in the e-mail, the
+    index and the feed, with CI, trials, participants, certainty and what changed, and link the web
+    edition published beside the PDF."""
+    import email
+    import email.policy
+    import math
+    ed = fake_edition(tmp_path, "2025-11-25-aaaaaaaa", "2025-11-25T10:00:00.000000Z")
+    (ed / "report.html").write_text("<!DOCTYPE html><title>SYNTHETIC web edition</title>")
+    manifest = json.loads((ed / "manifest.json").read_text())
+    manifest["analyses"] = [{"outcome": "o", "timepoint": "t", "k": 12, "measure": "OR", "estimate": math.log(0.87),
+                             "ci_lower": math.log(0.74), "ci_upper": math.log(1.02)}]
+    manifest["announcement"] = {
+        "headline": "Aspirin probably reduces deaths slightly (moderate-certainty evidence)", "measure": "OR",
+        "estimate": "0.87", "ci": "0.74 to 1.02", "level_pct": "95%", "k": 12, "participants": 3400,
+        "certainty": "moderate", "changes": ["Since edition 2025-11-01-bbbbbbbb: 1 trial corrected (Diaz 2018).",
+                                             "Diaz 2018: mean (aspirin) 9.9 \u2192 11.9 (source: Table 2)."]}
+    (ed / "manifest.json").write_text(json.dumps(manifest))
+    result = "OR 0.87 (95% CI 0.74 to 1.02); 12 trials, 3,400 participants; certainty of the evidence: moderate"
+    with smtp_server() as server:
+        cfg = {"dir": str(tmp_path / "public"), "base_url": "https://example.org/r", "email": email_cfg(
+            server.server_address[1], recipients=["a@example.org"])}
+        assert delivery.deliver(ed, REVIEW, cfg, review_title="Synthetic", log=lambda m: None)
+    text = email.message_from_string(server.messages[0]["data"], policy=email.policy.default).get_body().get_content()
+    index = (tmp_path / "public" / f"{REVIEW}.html").read_text()
+    feed = (tmp_path / "public" / f"{REVIEW}.atom").read_text()
+    for where in (text, index, feed):
+        assert result in where and "-0.14" not in where and "\u22120.14" not in where
+        assert "Diaz 2018: mean (aspirin) 9.9 \u2192 11.9 (source: Table 2)" in where
+    assert "Aspirin probably reduces deaths slightly" in text
+    assert f"Read it online: https://example.org/r/{REVIEW}-2025-11-25-aaaaaaaa.html" in text
+    assert (tmp_path / "public" / f"{REVIEW}-2025-11-25-aaaaaaaa.html").read_text().startswith("<!DOCTYPE html>")

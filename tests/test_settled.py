@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from livingmeta.pipeline.settled import bayes_analysis, edition_points, sequential_analysis
+from livingmeta.report.history import history_entry, sequential_looks
+from livingmeta.pipeline.settled import bayes_analysis, sequential_analysis
 from livingmeta.report.settled import settled_context
 
 REF = json.loads((__import__("pathlib").Path(__file__).parent / "reference" / "bayesmeta_published.json").read_text())
@@ -119,13 +120,15 @@ def test_edition_points_and_changes_since_the_previous_edition(tmp_path):
     review = _synthetic_review()
     ed = tmp_path / "editions" / "2025-01-01-abcdef12"
     ed.mkdir(parents=True)
-    (ed / "manifest.json").write_text(json.dumps({"edition": "2025-01-01-abcdef12", "date": "2025-01-01"}))
+    (ed / "manifest.json").write_text(json.dumps({"edition": "2025-01-01-abcdef12", "date": "2025-01-01",
+                                                  "fingerprint": {"all": "abcdef12"}}))
     first = eff.iloc[:8]
     (ed / "sequential.json").write_text(json.dumps(sequential_analysis(first, review, {}, {})))
     (ed / "bayes.json").write_text(json.dumps(bayes_analysis(first, review, {})))
-    points = edition_points(tmp_path / "editions", "symptoms", "end", "lower_is_better")
+    history = {"editions": [history_entry(ed, review)]}
+    points = sequential_looks(history)
     assert len(points) == 1 and points[0]["participants"] == int(first.n_int.sum() * 2)
-    seq = sequential_analysis(eff, review, {}, {}, editions_dir=tmp_path / "editions")
+    seq = sequential_analysis(eff, review, {}, {}, edition_looks=points)
     assert len(seq["editions"]) == 1 and seq["editions"][0]["label"] == "2025-01-01"
     ctx = settled_context(bayes=bayes_analysis(eff, review, {}), sequential=seq, review_def=review,
                           previous_bayes=json.loads((ed / "bayes.json").read_text()),

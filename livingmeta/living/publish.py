@@ -21,8 +21,8 @@ from xml.sax.saxutils import escape as xml_escape
 
 from livingmeta.errors import PublishError
 from livingmeta.files import atomic_write_bytes
-from livingmeta.living.editions import read_manifest
-from livingmeta.living.fingerprint import sha256_file
+from livingmeta.report.history import read_manifest
+from livingmeta.report.fingerprint import sha256_file
 from livingmeta.pipeline.config_check import section
 
 
@@ -30,21 +30,43 @@ PUBLIC_FILE_MODE = 0o644  # a web server (another user) must be able to read wha
 PUBLIC_DIR_MODE = 0o755
 
 
+def announcement(results_dir) -> dict:
+    """What the e-mail, the index and the feed say about a build, taken from the report it made
+    (report_context.json), so they say what the report says, in its words and formats: the
+    headline, the primary result on its natural scale (OR 0.87, never the log value), k,
+    participants, the certainty of the evidence and what changed."""
+    results_dir = Path(results_dir)
+    try:
+        ctx = json.loads((results_dir / "report_context.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    key = ctx.get("key") or {}
+    certainty = ctx.get("certainty") or {}
+    return {"headline": ctx.get("headline"), "measure": key.get("measure"), "estimate": key.get("estimate"),
+            "ci": key.get("ci"), "level_pct": ctx.get("level_pct"), "k": key.get("k"),
+            "participants": key.get("participants"),
+            "certainty": certainty.get("level") if isinstance(certainty, dict) else key.get("certainty"),
+            "changes": list(ctx.get("changes") or [])}
+
+
 def edition_summary(edition_dir, review: str, review_title: str) -> dict:
     """What the index, the feed and the e-mail say about an edition (from its manifest)."""
     edition_dir = Path(edition_dir)
     manifest = read_manifest(edition_dir)
-    primary = next((a for a in manifest["analyses"] if "estimate" in a), {})
     return {"review": review, "title": review_title, "edition": manifest["edition"], "date": manifest["date"],
             "published": manifest.get("published_at") or f"{manifest['date']}T00:00:00Z",
-            "pdf": f"{review}-{manifest['edition']}.pdf", "sha256": sha256_file(edition_dir / "report.pdf"),
-            "trials": manifest["trials"], "primary": primary}
+            "sequence": manifest.get("sequence"),
+            "pdf": f"{review}-{manifest['edition']}.pdf",
+            "html": f"{review}-{manifest['edition']}.html" if (edition_dir / "report.html").is_file() else None,
+            "sha256": sha256_file(edition_dir / "report.pdf"), "trials": manifest["trials"],
+            "signed_off": manifest.get("signed_off"), "announcement": manifest.get("announcement") or {}}
 
 
 def publish_to_directory(edition_dir, review: str, cfg: dict, *, review_title: str) -> dict:
     """Copy an edition's PDF to ``cfg['dir']`` as ``<review>-<edition>.pdf`` with a ``.sha256``
-    file and a ``.json`` summary, then rewrite ``<review>.html`` (index) and ``<review>.atom``.
-    Every file is world-readable (0644) whatever the umask; a folder made here is 0755."""
+    file and a ``.json`` summary, and its web edition beside it as ``<review>-<edition>.html``,
+    then rewrite ``<review>.html`` (index) and ``<review>.atom``. Every file is world-readable
+    (0644) whatever the umask; a folder made here is 0755."""
     edition_dir = Path(edition_dir)
     out = Path(cfg["dir"])
     if not out.is_dir():
@@ -58,34 +80,63 @@ def publish_to_directory(edition_dir, review: str, cfg: dict, *, review_title: s
         atomic_write_bytes(path, data, mode=PUBLIC_FILE_MODE)
 
     write(pdf, (edition_dir / "report.pdf").read_bytes())
+    if summary["html"]:
+        write(out / summary["html"], (edition_dir / "report.html").read_bytes())
     digest = sha256_file(pdf)
     write(out / f"{stem}.pdf.sha256", f"{digest}  {pdf.name}\n".encode())
     write(out / f"{stem}.json", (json.dumps(summary, indent=2) + "\n").encode())
-    editions = sorted((json.loads(p.read_text()) for p in out.glob(f"{review}-*.json")),
-                      key=lambda s: (s.get("published") or s["date"], s["edition"]), reverse=True)
+    editions = sorted((json.loads(p.read_text()) for p in out.glob(f"{review}-*.json")), key=_publication_order,
+                      reverse=True)
     base = cfg.get("base_url", "").rstrip("/")
     write(out / f"{review}.html", index_page(review_title, editions).encode())
     write(out / f"{review}.atom", atom_feed(review, review_title, editions, base).encode())
     return {"pdf": str(pdf), "sha256": digest, "editions": len(editions), "summary": summary}
 
 
-def _estimate_text(s: dict) -> str:
-    p = s.get("primary") or {}
-    if "estimate" not in p:
+def _publication_order(s: dict):
+    """Newest last: by publication sequence (editions from before it was recorded first), then time."""
+    seq = s.get("sequence")
+    return (isinstance(seq, int), seq if isinstance(seq, int) else 0, s.get("published") or s["date"], s["edition"])
+
+
+def result_text(s: dict) -> str:
+    """The primary result as the report states it: "SMD −0.62 (95% CI −0.84 to −0.41); 35 trials,
+    1,353 participants; certainty of the evidence: very low". Empty for an edition archived before
+    announcements were recorded (its manifest holds only the analysis-scale numbers)."""
+    a = s.get("announcement") or {}
+    if not a.get("estimate"):
         return ""
-    return f"pooled estimate {p['estimate']:.2f} ({100 * p.get('level', 0.95):g}% CI {p['ci_lower']:.2f} to {p['ci_upper']:.2f}), k = {p.get('k')}"
+    text = f"{a['measure']} {a['estimate']} ({a.get('level_pct') or '95%'} CI {a['ci']})"
+    counts = [f"{a['k']} trial{'s' if a['k'] != 1 else ''}" if a.get("k") is not None else None,
+              f"{a['participants']:,} participants" if isinstance(a.get("participants"), int) else None]
+    text += "; " + ", ".join(c for c in counts if c) if any(counts) else ""
+    return text + (f"; certainty of the evidence: {a['certainty']}" if a.get("certainty") else "")
+
+
+def changes_text(s: dict) -> str:
+    return " ".join((s.get("announcement") or {}).get("changes") or [])
+
+
+def sign_off_text(s: dict) -> str:
+    signed = s.get("signed_off")
+    return f"Signed off by {signed['by']} on {signed['at'][:10]}" if signed else ""
 
 
 def index_page(title: str, editions: list[dict]) -> str:
+    def links(s):
+        web = f"<a href=\"{html.escape(s['html'])}\">web edition</a>, " if s.get("html") else ""
+        return f"{html.escape(s['edition'])}: {web}<a href=\"{html.escape(s['pdf'])}\">PDF</a>"
     rows = "\n".join(
-        f"<tr><td>{html.escape(s['date'])}</td><td><a href=\"{html.escape(s['pdf'])}\">{html.escape(s['edition'])}</a></td>"
-        f"<td>{s['trials']}</td><td>{html.escape(_estimate_text(s))}</td>"
-        f"<td><code>{html.escape(s['sha256'])}</code></td></tr>" for s in editions)
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}: editions</title>"
-            f"</head><body><h1>{html.escape(title)}</h1><p>Every edition of this living meta-analysis, newest first. "
+        f"<tr><td>{html.escape(s['date'])}</td><td>{links(s)}</td><td>{s['trials']}</td>"
+        f"<td>{html.escape(result_text(s))}</td><td>{html.escape(changes_text(s))}</td>"
+        f"<td>{html.escape(sign_off_text(s))}</td><td><code>{html.escape(s['sha256'])}</code></td></tr>"
+        for s in editions)
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}: editions</title></head><body><h1>{html.escape(title)}</h1>"
+            f"<p>Every edition of this living meta-analysis, newest first. "
             f"Check a download with <code>sha256sum -c FILE.sha256</code>.</p>\n<table><thead><tr><th>Date</th>"
-            f"<th>Edition (PDF)</th><th>Trials</th><th>Result</th><th>SHA-256</th></tr></thead><tbody>\n{rows}\n"
-            f"</tbody></table></body></html>\n")
+            f"<th>Edition</th><th>Trials</th><th>Result</th><th>What changed</th><th>Sign-off</th>"
+            f"<th>SHA-256 of the PDF</th></tr></thead><tbody>\n{rows}\n</tbody></table></body></html>\n")
 
 
 def _atom_time(stamp: str) -> str:
@@ -94,10 +145,17 @@ def _atom_time(stamp: str) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S") + (f".{t.microsecond:06d}" if t.microsecond else "") + "Z"
 
 
+def _entry_summary(s: dict) -> str:
+    parts = [(s.get("announcement") or {}).get("headline"), result_text(s), changes_text(s), sign_off_text(s),
+             f"SHA-256 of the PDF: {s['sha256']}"]
+    return ". ".join(p.rstrip(".") for p in parts if p) + "."
+
+
 def atom_feed(review: str, title: str, editions: list[dict], base_url: str) -> str:
     """An Atom 1.0 feed (RFC 4287): one entry per edition, newest first, whose ``updated`` is the
-    moment the edition was published (so same-day editions differ) and whose ``alternate`` link
-    is the PDF; the feed links to itself (rel="self") and its ``updated`` is the newest entry's."""
+    moment the edition was published (so same-day editions differ), whose ``alternate`` links are
+    the web edition and the PDF, and whose summary gives the result, the certainty and what
+    changed; the feed links to itself (rel="self") and its ``updated`` is the newest entry's."""
     def url(name):
         return f"{base_url}/{name}" if base_url else name
     updated = (_atom_time(editions[0]["published"]) if editions
@@ -106,8 +164,10 @@ def atom_feed(review: str, title: str, editions: list[dict], base_url: str) -> s
         f"  <entry>\n    <id>urn:livingmeta:{xml_escape(review)}:{xml_escape(s['edition'])}</id>\n"
         f"    <title>{xml_escape(title)}: edition {xml_escape(s['edition'])}</title>\n"
         f"    <updated>{_atom_time(s.get('published') or s['date'] + 'T00:00:00Z')}</updated>\n"
-        f"    <link rel=\"alternate\" type=\"application/pdf\" href=\"{xml_escape(url(s['pdf']))}\"/>\n"
-        f"    <summary>{xml_escape(_estimate_text(s) + '; sha256 ' + s['sha256'])}</summary>\n  </entry>"
+        + (f"    <link rel=\"alternate\" type=\"text/html\" href=\"{xml_escape(url(s['html']))}\"/>\n"
+           if s.get("html") else "")
+        + f"    <link rel=\"alternate\" type=\"application/pdf\" href=\"{xml_escape(url(s['pdf']))}\"/>\n"
+        f"    <summary>{xml_escape(_entry_summary(s))}</summary>\n  </entry>"
         for s in editions)
     return (f"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n"
             f"  <id>urn:livingmeta:{xml_escape(review)}</id>\n  <title>{xml_escape(title)}</title>\n"
@@ -124,20 +184,37 @@ def recipients(cfg: dict) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def email_text(summary: dict, base_url: str) -> str:
+    """The announcement: the headline, the result on its natural scale with CI, k, participants and
+    the certainty, what changed, who signed the edition off, and links to the web edition and the PDF."""
+    def link(name):
+        return f"{base_url}/{name}" if base_url else name
+    lines = [f"A new edition of the living meta-analysis \"{summary['title']}\" is available.", ""]
+    a = summary.get("announcement") or {}
+    if a.get("headline"):
+        lines += [a["headline"], ""]
+    if result_text(summary):
+        lines.append(f"Result: {result_text(summary)}")
+    if changes_text(summary):
+        lines.append(f"What changed: {changes_text(summary)}")
+    if sign_off_text(summary):
+        lines.append(f"{sign_off_text(summary)}.")
+    lines += ["", f"Edition: {summary['edition']} ({summary['date']}), {summary['trials']} trials"]
+    if summary.get("html"):
+        lines.append(f"Read it online: {link(summary['html'])}")
+    lines += [f"PDF: {link(summary['pdf'])}", f"SHA-256 of the PDF: {summary['sha256']}"]
+    return "\n".join(lines) + "\n"
+
+
 def _message(cfg: dict, summary: dict, base_url: str, pdf: Path | None, to: str) -> EmailMessage:
     msg = EmailMessage()
     msg["Subject"] = f"New edition: {summary['title']} ({summary['edition']})"
     msg["From"] = cfg["sender"]
     msg["To"] = to  # one message per subscriber: nobody sees another subscriber's address
-    link = f"{base_url}/{summary['pdf']}" if base_url else summary["pdf"]
-    msg.set_content(f"A new edition of the living meta-analysis \"{summary['title']}\" is available.\n\n"
-                    f"Edition: {summary['edition']} ({summary['date']}), {summary['trials']} trials\n"
-                    f"Result: {_estimate_text(summary)}\nPDF: {link}\nSHA-256: {summary['sha256']}\n")
+    msg.set_content(email_text(summary, base_url))
     if cfg.get("attach_pdf") and pdf is not None:
         msg.add_attachment(pdf.read_bytes(), maintype="application", subtype="pdf", filename=summary["pdf"])
     return msg
-
-
 
 
 def send_edition_email(cfg: dict, summary: dict, base_url: str, pdf: Path | None, *, skip=(),

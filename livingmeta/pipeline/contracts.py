@@ -16,7 +16,7 @@ from livingmeta.pipeline.records import _fast_validator, _validator, _where as _
 # The artefact each schema describes (results/<review>/...).
 STAGE_SCHEMAS = {
     "pooled": "pooled.json", "moderators": "moderators.json", "small_study_effects": "small_study_effects.json",
-    "cumulative": "cumulative.json", "changes": "changes.json", "bayes": "bayes.json", "sequential": "sequential.json",
+    "cumulative": "cumulative.json", "history": "history.json", "changes": "changes.json", "bayes": "bayes.json", "sequential": "sequential.json",
     "rob": "rob.json", "sof": "sof.json", "prisma": "prisma.json", "report_context": "report_context.json",
     "revman_reproduction": "revman_reproduction.json",
 }

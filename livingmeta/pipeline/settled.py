@@ -7,9 +7,7 @@ not replacements for it.
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pandas as pd
 
@@ -103,38 +101,12 @@ def _control_risk(sub: pd.DataFrame) -> float | None:
     return float(sub["events_ctl"].sum() / sub["total_ctl"].sum())
 
 
-def edition_points(editions_dir, outcome: str, timepoint: str, direction: str) -> list[dict]:
-    """One point per published edition: participants and z of the primary analysis then. From the
-    edition's sequential.json when it has one, else from its pooled.json (Wald z of its model)."""
-    points = []
-    root = Path(editions_dir) if editions_dir else None
-    if root is None or not root.is_dir():
-        return points
-    for ed in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        try:
-            manifest = json.loads((ed / "manifest.json").read_text())
-            if (ed / "sequential.json").is_file():
-                cur = json.loads((ed / "sequential.json").read_text()).get("current")
-                if cur:
-                    points.append({"label": manifest["date"], "edition": manifest["edition"],
-                                   "participants": cur["participants"], "z": cur["z"], "z_source": "sequential.json"})
-                continue
-            pooled = json.loads((ed / "pooled.json").read_text())
-            a = next(x for x in pooled["analyses"] if x["outcome"] == outcome and x["timepoint"] == timepoint)
-            m = a["model"]
-            points.append({"label": manifest["date"], "edition": manifest["edition"], "participants": a["participants"],
-                           "z": sequential.controlled_z(m["estimate"], m["se"], direction),
-                           "z_source": f"pooled.json ({m.get('test', 'z')} standard error)"})
-        except (OSError, KeyError, StopIteration, ValueError, TypeError):
-            continue  # an edition without the primary analysis adds no point
-    return points
-
-
 def sequential_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict, pooling_cfg: dict,
-                        editions_dir=None) -> dict:
+                        edition_looks=()) -> dict:
     """Trial sequential analysis of the primary outcome: required information size from the
     clinically important difference (corrected for diversity D^2), O'Brien-Fleming boundaries, the
-    cumulative z-curve by publication year, and one point per published edition."""
+    cumulative z-curve by publication year, and one point per earlier edition (``edition_looks``:
+    {label, edition, participants, z, z_source} in publication order, from history.json)."""
     outcome, tp, sub = primary_analysis_rows(effect_table, review_def)
     direction = outcome["direction"]
     cfg = section("sequential", cfg)
@@ -169,7 +141,7 @@ def sequential_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict,
         z = (sequential.controlled_z(*_z_fit(upto.yi, upto.vi, method), direction) if len(upto) >= 2
              else sequential.controlled_z(float(upto.yi.iloc[0]), math.sqrt(float(upto.vi.iloc[0])), direction))
         looks.append({"label": str(int(year)), "participants": int(n), "z": z, "k": int(len(upto))})
-    editions = edition_points(editions_dir, outcome["id"], tp["id"], direction)
+    editions = list(edition_looks)
     n_now = sum(_participants(sub))
     z_now = sequential.controlled_z(est_re, se_re, direction)
     power_for_futility = power if cfg["futility"] else None

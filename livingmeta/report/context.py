@@ -100,7 +100,8 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     ctx["methods"] = _methods(config, words, level, review_def, main, moderators, small_study, pooled)
     ctx["review"] = _review_block(review_def)
     ctx["edition"] = {"id": edition["id"], "date": edition["date"], "data_hash": edition["fingerprint"]["data"],
-                      "config_hash": edition["fingerprint"]["config"], "code_hash": edition["fingerprint"]["code"]}
+                      "config_hash": edition["fingerprint"]["config"], "code_hash": edition["fingerprint"]["code"],
+                      "sign_off": _sign_off(edition)}
     ctx["changes"] = w.changes_sentences(changes, main["measure"], level=level)
     ctx["missing_data"] = _missing_data(trials, review_def)
     ctx["settled"] = settled_context(review_def=review_def, **settled) if settled else None
@@ -109,6 +110,14 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     ctx["prisma"] = appraisal_report.prisma_section(appraisal["prisma"], figures)
     ctx["appraisal_methods"] = appraisal_report.methods_section(appraisal["sof"], appraisal["rob"])
     return ctx
+
+
+def _sign_off(edition: dict) -> str | None:
+    """The colophon's sign-off line: who signed the edition off and when, or that it is a draft."""
+    signed = edition.get("signed_off")
+    if signed:
+        return f"Signed off by {signed['by']} on {signed['at'][:10]}"
+    return "Draft for sign-off: not yet published" if edition.get("draft") else None
 
 
 def _review_block(review_def: dict) -> dict:

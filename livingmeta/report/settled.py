@@ -129,11 +129,13 @@ def settled_context(*, bayes: dict, sequential: dict, review_def: dict, figure: 
             "figure": figure, "changes": _changes(bayes, sequential, previous_bayes, previous_sequential, previous_label)}
 
 
-def settled_inputs(bayes_path, sequential_path, previous_edition: str | None, figure: str | None) -> dict:
-    """Read this build's bayes.json and sequential.json and, when a previous edition exists, its
-    copies of them (absent in editions made before these analyses existed)."""
+def settled_inputs(bayes_path, sequential_path, history: dict | None, figure: str | None) -> dict:
+    """Read this build's bayes.json and sequential.json, and take what the previous edition said
+    from history.json (absent in editions made before these analyses existed)."""
     import json
     from pathlib import Path
+
+    from livingmeta.report.history import compared_entry
 
     def read(path):
         try:
@@ -141,9 +143,9 @@ def settled_inputs(bayes_path, sequential_path, previous_edition: str | None, fi
         except (OSError, ValueError):
             return None
 
-    prev = Path(previous_edition) if previous_edition else None
-    manifest = read(prev / "manifest.json") if prev else None
+    prev = compared_entry(history) if history else None
     return {"bayes": read(bayes_path), "sequential": read(sequential_path), "figure": figure,
-            "previous_bayes": read(prev / "bayes.json") if prev else None,
-            "previous_sequential": read(prev / "sequential.json") if prev else None,
-            "previous_label": manifest.get("date") if manifest else None}
+            "previous_bayes": {"probabilities": prev["probabilities"]} if prev and prev["probabilities"] else None,
+            "previous_sequential": ({"percent_of_ris": prev["percent_of_ris"]}
+                                    if prev and prev["percent_of_ris"] is not None else None),
+            "previous_label": prev["date"] if prev else None}

@@ -220,8 +220,11 @@ def changes_sentences(changes: dict, measure: str = "SMD", level: float = DEFAUL
     parts = [(changes["added"], "added"), (changes["removed"], "removed"), (changes["corrected"], "corrected")]
     listed = [f"{len(names)} trial{'s' if len(names) != 1 else ''} {verb} ({', '.join(names)})"
               for names, verb in parts if names]
+    also = {"config": "the analysis settings changed", "code": "the software that computes the report changed"}
+    listed += [also[part] for part in changes.get("inputs_changed", []) if part in also]
     out.append(f"Since edition {changes['previous_edition']}: " + ("; ".join(listed) if listed
                                                                    else "no trial records changed") + ".")
+    out += [f"{c['text']}." for c in changes.get("corrections", [])]
     prev, cur = changes.get("previous"), changes.get("current")
     if prev and cur:
         before, after = (effect_numbers(measure, e["estimate"], e["ci_lower"], e["ci_upper"]) for e in (prev, cur))

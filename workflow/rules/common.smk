@@ -1,6 +1,7 @@
-# Shared helpers for the rules: where a review's inputs live.
+# Shared helpers for the rules: where a review's inputs live, and which archived editions it follows.
 from pathlib import Path
 
+from livingmeta.report.history import edition_plan as plan_editions
 from livingmeta.pipeline.records import record_paths
 from livingmeta.pipeline.warm import start_warm_process, stop_warm_process
 
@@ -22,24 +23,30 @@ def review_definition(wildcards):
     return f"{DATA}/{wildcards.review}/review.yaml"
 
 
-def previous_edition_dir(wildcards):
-    """The edition to compare with: the latest published one, or the one before it when the
-    inputs are the latest edition's own (resolved, so a later edition does not change this path)."""
-    from livingmeta.living.editions import comparison_edition
-    from livingmeta.living.fingerprint import fingerprint
-
-    fp = fingerprint(f"{DATA}/{wildcards.review}", config_file(), project_root=Path.cwd())
-    ed = comparison_edition(f"{RESULTS}/{wildcards.review}", fp["all"])
-    return str(ed) if ed else ""
+_EDITION_PLANS = {}
 
 
-def previous_edition_files(wildcards):
-    ed = previous_edition_dir(wildcards)
-    return [f"{ed}/manifest.json", f"{ed}/pooled.json"] if ed else []
+def edition_plan(wildcards):
+    """This build's edition and the earlier ones it follows (livingmeta.report.history.edition_plan),
+    read from the review's manifests once per run; the history rule then reads what it names."""
+    if wildcards.review not in _EDITION_PLANS:
+        _EDITION_PLANS[wildcards.review] = plan_editions(
+            f"{DATA}/{wildcards.review}", f"{RESULTS}/{wildcards.review}", config, config_file(), Path.cwd())
+    return _EDITION_PLANS[wildcards.review]
+
+
+def history_inputs(wildcards):
+    return edition_plan(wildcards).history_inputs()
+
+
+def previous_records(wildcards):
+    """The trial records of the edition "what changed" compares with (its input snapshot)."""
+    return edition_plan(wildcards).previous_records()
 
 
 def config_file():
-    """The configuration file in use (the last one given), which the edition fingerprint covers."""
+    """The configuration file in use (the last one given): when it last changed dates a build whose
+    inputs are not those of an archived edition."""
     files = list(workflow.overwrite_configfiles or []) or ["config/config.yaml"]
     return str(files[-1])
 

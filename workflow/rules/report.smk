@@ -17,6 +17,7 @@ rule report_html:
         funnel=f"{RESULTS}/{{review}}/figures/funnel_plot.svg",
         moderator_plots=f"{RESULTS}/{{review}}/figures/moderators",
         changes=f"{RESULTS}/{{review}}/changes.json",
+        history=f"{RESULTS}/{{review}}/history.json",
         cumulative_plot=f"{RESULTS}/{{review}}/figures/cumulative_plot.svg",
         bayes=f"{RESULTS}/{{review}}/bayes.json",
         sequential=f"{RESULTS}/{{review}}/sequential.json",
@@ -40,9 +41,6 @@ rule report_html:
         context=f"{RESULTS}/{{review}}/report_context.json",
     params:
         config=config,
-        config_file=config_file(),
-        review_dir=lambda wc: f"{DATA}/{wc.review}",
-        previous_edition=previous_edition_dir,
     log:
         f"{RESULTS}/{{review}}/logs/report_html.log",
     conda:

@@ -16,16 +16,16 @@ rule bayes:
 
 
 rule sequential:
-    """Trial sequential analysis: required information size, O'Brien-Fleming boundaries, z-curve by year and edition."""
+    """Trial sequential analysis: required information size, O'Brien-Fleming boundaries, z-curve by year and by earlier edition (history.json)."""
     input:
         effects=f"{RESULTS}/{{review}}/effects.csv",
         review=review_definition,
+        history=f"{RESULTS}/{{review}}/history.json",
     output:
         f"{RESULTS}/{{review}}/sequential.json",
     params:
         sequential=config.get("sequential", {}),
         pooling=config.get("pooling", {}),
-        editions_dir=lambda wc: f"{RESULTS}/{wc.review}/editions",
     log:
         f"{RESULTS}/{{review}}/logs/sequential.log",
     conda:
