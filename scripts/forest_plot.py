@@ -14,6 +14,7 @@ from livingmeta.report.figures import FOREST_ROWS_PER_PAGE, forest_overview, for
 from livingmeta.files import read_json
 from livingmeta.report.review_words import figure_style
 from livingmeta.pipeline.rule import rule_context
+from livingmeta.formatting import plural
 
 sm = snakemake  # noqa: F821
 ctx = rule_context(sm)
@@ -42,4 +43,4 @@ else:
     # one page for the PDF of a review too large to print row by row (report.compact_print_above)
     save_figure(forest_overview(rows, entry["model"], **style), pages / "overview")
     n_pages = len(figs)
-ctx.line(f"{len(rows)} trials on {n_pages} page(s) -> {sm.output.svg}")
+ctx.line(f"{plural(len(rows), 'trial')} on {plural(n_pages, 'page')} -> {sm.output.svg}")

@@ -8,6 +8,7 @@ import pandas as pd
 from livingmeta.pipeline.analysis import pool_review
 from livingmeta.pipeline.contracts import write_stage_json
 from livingmeta.pipeline.rule import rule_context
+from livingmeta.report.wording import effect_text, plural
 
 sm = snakemake  # noqa: F821
 ctx = rule_context(sm)
@@ -17,6 +18,6 @@ pooled = pool_review(pd.read_csv(sm.input.effects), review_def, dict(sm.params.p
 write_stage_json(sm.output[0], pooled, "pooled")
 first = next(a for a in pooled["analyses"] if "model" in a)
 m = first["model"]
-ctx.line(f"{len(pooled['analyses'])} analyses; {first['outcome']}/{first['timepoint']}: "
-         f"{first['measure']} {m['estimate']:.2f} [{m['ci_lower']:.2f}, {m['ci_upper']:.2f}], k = {first['k']} "
-         f"({m['method']}, {m['test']}) -> {sm.output[0]}")
+ctx.line(f"{plural(len(pooled['analyses']), 'analysis', 'analyses')}; {first['outcome']}/{first['timepoint']}: "
+         f"{effect_text(first['measure'], m['estimate'], m['ci_lower'], m['ci_upper'], m['level'])}, "
+         f"{plural(first['k'], 'trial')} ({m['method']}, {m['test']}) -> {sm.output[0]}")

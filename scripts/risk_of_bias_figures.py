@@ -13,6 +13,7 @@ from livingmeta.pipeline.appraisal import find_analysis
 from livingmeta.report.figures import forest_plot_pages, save_figure, subgroup_forest
 from livingmeta.files import read_json
 from livingmeta.report.rob_figures import forest_rob_columns, summary_plot, traffic_light_pages
+from livingmeta.report.review_words import figure_style
 from livingmeta.pipeline.config_check import section
 from livingmeta.pipeline.rule import rule_context
 
@@ -38,13 +39,12 @@ if a is not None:
     per_trial, headings = forest_rob_columns(a["trials"], rob["criterion"])
     for j in range(len(headings)):
         rows[f"rob_{j}"] = rows.trial_id.map(lambda t, j=j: per_trial[t][j])
-    arms = review_def["arms"]
-    first, second = (arms["intervention"], arms["control"]) if outcome["direction"] == "lower_is_better" else (arms["control"], arms["intervention"])
+    style = figure_style(review_def, outcome["direction"])  # the review's labels, generic words without them
     for i, fig in enumerate(forest_plot_pages(rows, entry["model"], measure=entry["measure"], ratio=entry.get("ratio", False),
-                                              arm_labels=(arms["intervention"].capitalize(), arms["control"].capitalize()),
-                                              favours=(f"Favours {first}", f"Favours {second}"), rob_headings=headings), start=1):
+                                              arm_labels=style["arm_labels"], favours=style["favours"],
+                                              rob_headings=headings), start=1):
         made += save_figure(fig, out / f"forest_rob_{i}")
     if "levels" in a["moderator"]:
         made += save_figure(subgroup_forest(a["moderator"], entry["model"], measure=entry["measure"],
-                                            favours=(f"Favours {first}", f"Favours {second}")), out / "subgroups")
+                                            favours=style["favours"]), out / "subgroups")
 ctx.line(f"{len(made)} figures -> {out}")

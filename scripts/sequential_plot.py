@@ -3,16 +3,18 @@ from livingmeta.pipeline.warm import hand_off
 
 hand_off()  # in the workflow's warm process when one runs, where these imports are done
 
+from livingmeta.formatting import plural
 from livingmeta.report.figures import save_figure
 from livingmeta.files import read_json
+from livingmeta.report.review_words import review_words
 from livingmeta.report.settled_figure import sequential_plot
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
 ctx = rule_context(sm)
 review_def = ctx.review_def
-arms = review_def["arms"]
+words = review_words(review_def)  # the review's labels (review.yaml labels:), generic words without them
 seq = read_json(sm.input.sequential)
-save_figure(sequential_plot(seq, favours=(f"Favours {arms['intervention']}", f"Favours {arms['control']}")),
+save_figure(sequential_plot(seq, favours=(words["favours_intervention"], words["favours_comparator"])),
             sm.output.svg[: -len(".svg")])
-ctx.line(f"{len(seq.get('looks', []))} looks -> {sm.output.svg}")
+ctx.line(f"{plural(len(seq.get('looks', [])), 'look')} -> {sm.output.svg}")

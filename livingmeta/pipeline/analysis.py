@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from livingmeta.errors import EffectSizeError
+from livingmeta.formatting import plural
 from livingmeta.pipeline.config_check import section
 from livingmeta.stats import bias, dependent, diagnostics, dist, effects, moderators, pooling
 
@@ -89,6 +90,11 @@ def effect_size_table(arms: pd.DataFrame, review_def: dict, cfg: dict, level: fl
     return out.sort_values(["outcome", "timepoint", "label", "effect_id"], ignore_index=True)
 
 
+def trials_report(n: int) -> str:
+    """'1 trial reports', '0 trials report': the start of a reason readers see."""
+    return f"{plural(n, 'trial')} {'reports' if n == 1 else 'report'}"
+
+
 def _participants(sub: pd.DataFrame) -> tuple[int, int]:
     # group sizes not reported beside a precomputed effect (yi/se) are left out of the count
     n_int = sub["n_int"].fillna(sub["total_int"]).dropna().astype(int).sum()
@@ -133,7 +139,7 @@ def pool_review(effect_table: pd.DataFrame, review_def: dict, cfg: dict, all_eff
                      "direction": outcome["direction"], "k": int(len(sub)),
                      "published_result": tp.get("published_result")}
             if len(sub) < 2:
-                entry["not_pooled_reason"] = f"{len(sub)} trial(s) report this outcome; pooling needs 2 or more"
+                entry["not_pooled_reason"] = f"{trials_report(len(sub))} this outcome; pooling needs 2 or more"
                 analyses.append(entry)
                 continue
             n_int, n_ctl = _participants(sub)

@@ -20,6 +20,8 @@ import numpy as np  # noqa: E402
 
 from livingmeta.pipeline.appraisal import NOT_ASSESSED  # noqa: E402
 from livingmeta.pipeline.labels import check_svg  # noqa: E402
+from livingmeta import formatting as fmt  # noqa: E402
+from livingmeta.formatting import figure_text  # noqa: E402
 from livingmeta.report.wording import contrast_words, effect_numbers, is_ratio, on_display_scale  # noqa: E402
 
 from livingmeta.paths import FONT_DIR
@@ -65,8 +67,10 @@ def _count(x):
     return "" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{int(x)}"
 
 
-def _p(p):
-    return "P < 0.001" if p < 0.001 else f"P = {p:.3f}" if p < 0.01 else f"P = {p:.2f}"
+def _effect_label(est, lo, hi, tr=lambda v: v) -> str:
+    """An effect and its interval as the report's text prints them ('-0.45 (-0.68 to -0.22)'),
+    on the display scale (``tr``: exp for a ratio measure)."""
+    return figure_text(f"{fmt.number(tr(est))} ({fmt.ci(tr(lo), tr(hi))})")
 
 
 FOREST_ROWS_PER_PAGE = 50  # about 60% of an A4 page at the report's scale; more splits
@@ -157,7 +161,7 @@ def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_
     head_y = top - 0.2
     for name, x, ha in cols:
         tab.text(x, head_y, name, ha=ha, va="center", fontweight="bold", color=INK)
-    right.text(0.04, head_y, f"{measure}\n[{_pct(level)} CI]", ha="left", va="center", fontweight="bold")
+    right.text(0.04, head_y, f"{measure}\n({_pct(level)} CI)", ha="left", va="center", fontweight="bold")
     if continued:
         tab.text(0, top - 0.95, continued, ha="left", va="center", color=MUTED, fontsize=FOREST_FONT_PT - 0.5)
     tr = np.exp if ratio else (lambda v: v)
@@ -172,7 +176,7 @@ def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_
                     _count(r.total_ctl), f"{r.weight_pct:.1f}%"]
         for (name, x, ha), v in zip(cols, vals):
             tab.text(x, y, v, ha=ha, va="center", color=INK)
-        right.text(0.04, y, f"{tr(r.yi):.2f} [{tr(r.ci_lower):.2f}, {tr(r.ci_upper):.2f}]", ha="left", va="center")
+        right.text(0.04, y, _effect_label(r.yi, r.ci_lower, r.ci_upper, tr), ha="left", va="center")
         plot.plot([r.ci_lower, r.ci_upper], [y, y], color=INK, lw=0.8)
         plot.plot(r.yi, y, marker="s", ms=2.5 + 5.5 * np.sqrt(r.weight_pct / w_max), color=ACCENT, mec=ACCENT)
     lim = xlim or _forest_xlim(rows, model)
@@ -187,18 +191,17 @@ def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_
         tab.text(cols[-1][1], y_tot, "100.0%", ha="right", va="center", fontweight="bold")
         est, lo, hi = model["estimate"], model["ci_lower"], model["ci_upper"]
         plot.fill([lo, est, hi, est], [y_tot, y_tot + 0.35, y_tot, y_tot - 0.35], color=DIAMOND)
-        right.text(0.04, y_tot, f"{tr(est):.2f} [{tr(lo):.2f}, {tr(hi):.2f}]", ha="left", va="center",
-                   fontweight="bold")
+        right.text(0.04, y_tot, _effect_label(est, lo, hi, tr), ha="left", va="center", fontweight="bold")
         y_pi = y_tot - 1
         if model.get("pi_lower") is not None:
             plot.plot([model["pi_lower"], model["pi_upper"]], [y_pi, y_pi], color=MUTED, lw=2.2, solid_capstyle="butt")
             tab.text(0, y_pi, "Prediction interval", ha="left", va="center", color=MUTED)
-            right.text(0.04, y_pi, f"[{tr(model['pi_lower']):.2f}, {tr(model['pi_upper']):.2f}]", ha="left",
+            right.text(0.04, y_pi, figure_text(fmt.ci(tr(model["pi_lower"]), tr(model["pi_upper"]))), ha="left",
                        va="center", color=MUTED)
-        het = (f"Heterogeneity: Tau\u00b2 = {model['tau2']:.2f}; Chi\u00b2 = {model['QE']:.2f}, df = {model['QEdf']} "
-               f"({_p(model['QEp'])}); I\u00b2 = {model['I2']:.0f}%")
-        stat = "t" if model.get("test") == "knha" else "Z"
-        overall = f"Test for overall effect: {stat} = {abs(model['z_or_t']):.2f} ({_p(model['pval'])})"
+        het = figure_text(f"Heterogeneity: {fmt.tau2(model['tau2'])}; {fmt.q_test(model['QE'], model['QEdf'], model['QEp'])}; "
+                          f"{fmt.i2(model['I2'])}")
+        overall = figure_text("Test for overall effect: " + fmt.overall_test(
+            abs(model["z_or_t"]), model["pval"], df=model.get("df") if model.get("test") == "knha" else None))
         tab.text(0, y_pi - 1, het, ha="left", va="center", fontsize=FOREST_FONT_PT - 0.5)
         tab.text(0, y_pi - 1.9, overall, ha="left", va="center", fontsize=FOREST_FONT_PT - 0.5)
         axis_y = y_pi - 0.6
@@ -275,7 +278,7 @@ def forest_overview(rows, model: dict, *, measure: str = "SMD", level: float = 0
     ax.set_xticklabels([f"{t:.2g}" for t in ticks])
     _effect_axis(ax, measure)  # a ratio: round ratios on the log axis, labelled as ratios
     pooled, ci = effect_numbers(measure, est, lo, hi)
-    ax.text(-lim, k + 2.6, f"{k} trials, sorted by {measure}; pooled {pooled} ({ci}) (diamond and dashed line)",
+    ax.text(-lim, k + 2.6, figure_text(f"{k} trials, sorted by {measure}; pooled {pooled} ({ci}) (diamond and dashed line)"),
             ha="left", va="bottom", color=INK)
     ax.set_xlabel(f"{measure} ({_pct(level)} CI):  {favours[0]}  |  {favours[1]}")
     return fig
@@ -342,8 +345,7 @@ def subgroup_forest(analysis: dict, overall: dict | None = None, *, measure: str
         if lv["pooled"]:
             ax.plot([lv["ci_lower"], lv["ci_upper"]], [y, y], color=INK, lw=0.9)
             ax.plot(lv["estimate"], y, marker="D", ms=6, color=ACCENT)
-            est, lo, hi = (_fmt(on_display_scale(lv[key], measure)) for key in ("estimate", "ci_lower", "ci_upper"))
-            ax.text(1.02, y, f"{est} [{lo}, {hi}]",
+            ax.text(1.02, y, _effect_label(*(on_display_scale(lv[key], measure) for key in ("estimate", "ci_lower", "ci_upper"))),
                     transform=ax.get_yaxis_transform(), ha="left", va="center")
         elif lv["k"] == 1:
             ax.plot(lv["estimate"], y, marker="o", ms=4, mfc="white", color=INK)
@@ -360,8 +362,8 @@ def subgroup_forest(analysis: dict, overall: dict | None = None, *, measure: str
     ax.set_ylim(0.3, n + 0.7)
     _effect_axis(ax, measure)
     ax.set_xlabel(f"{measure}{' (log scale)' if is_ratio(measure) else ''}:  {favours[0]}  |  {favours[1]}")
-    ax.set_title(f"Test for subgroup differences: Chi\u00b2 = {analysis['QM']:.2f}, "
-                 f"df = {analysis['QMdf']} ({_p(analysis['QMp'])})", fontsize=8, loc="left")
+    ax.set_title(figure_text("Test for subgroup differences: " + fmt.chi2_test(analysis["QM"], analysis["QMdf"], analysis["QMp"])),
+                 fontsize=8, loc="left")
     return fig
 
 
@@ -380,8 +382,8 @@ def bubble_plot(analysis: dict, *, measure: str = "SMD", contrast: str = GENERIC
     ax.set_xlabel(analysis["label"])
     _effect_axis(ax, measure, "y")
     ax.set_ylabel(effect_axis_label(measure, contrast))
-    ax.set_title(f"slope {analysis['slope']:.3f} [{analysis['slope_ci'][0]:.3f}, {analysis['slope_ci'][1]:.3f}], "
-                 f"{_p(analysis['pval'])}; k = {len(x)}", fontsize=8, loc="left")
+    ax.set_title(figure_text(f"slope {fmt.number(analysis['slope'], 3)} ({fmt.ci(*analysis['slope_ci'], 3)}), "
+                             f"{fmt.p_value(analysis['pval'])}; {fmt.plural(len(x), 'trial')}"), fontsize=8, loc="left")
     return fig
 
 

@@ -307,7 +307,7 @@ def to_imported(rev: RevManReview) -> ImportedReview:
     graph_labels = {tuple(a.graph_labels) for a in rev.analyses}
     definition = {
         "title": rev.title or rev.source,
-        "question": rev.objectives or f"Not stated in the imported file ({rev.source}); see the review's protocol.",
+        "question": rev.objectives or "The RevMan file this review was imported from does not state its objectives.",
         "data_source": f"{rev.fmt} {rev.source}, imported by livingmeta",
         "primary_outcome": outcomes[0]["id"],
         "outcomes": outcomes,
