@@ -76,6 +76,21 @@ def test_the_report_prints_the_pooled_result_exactly_as_the_results_file_rounds_
     assert html.count("<img ") >= 3 and "figures/forest_plot_pages/page_1.svg" in html
 
 
+def test_the_pdf_text_names_no_file_key_plural_literal_or_placeholder(project):
+    """The PDF, as a reader extracts its text (running headers included): the word rules of
+    tests/report_text.py. Snake_case is left to the HTML test, which can leave out the sources'
+    own words (citation notes, support text) that the PDF's text cannot tell apart."""
+    pypdf = pytest.importorskip("pypdf")
+    from report_text import OWN_FILES, RULES
+    work, _ = project
+    text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(results(work) / "report.pdf").pages).split())
+    for name in OWN_FILES:
+        text = text.replace(name, "")
+    hits = [f"{rule}: {m.group(0)!r} in ...{text[max(0, m.start() - 60):m.end() + 60]}..."
+            for rule, pattern in RULES if rule != "snake_case identifier" for m in pattern.finditer(text)]
+    assert not hits, "\n".join(hits)
+
+
 def test_a_rerun_with_nothing_changed_does_nothing(project):
     work, _ = project
     res = snakemake(work, "--dry-run")
