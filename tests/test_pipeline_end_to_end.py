@@ -91,6 +91,31 @@ def test_the_pdf_text_names_no_file_key_plural_literal_or_placeholder(project):
     assert not hits, "\n".join(hits)
 
 
+def test_the_edition_id_reads_the_same_on_page_one_and_in_the_header(project):
+    """Issue 22: the id was upper-case on page 1 (the kicker's text-transform) and lower-case in the header."""
+    pypdf = pytest.importorskip("pypdf")
+    work, _ = project
+    eid = json.loads((results(work) / "report_context.json").read_text())["edition"]["id"]
+    pages = [" ".join(p.extract_text().split()) for p in pypdf.PdfReader(results(work) / "report.pdf").pages]
+    assert eid in pages[0] and eid in pages[1]  # page 1's kicker; the running header from page 2
+    assert not any(eid.upper() in page for page in pages) or eid.upper() == eid
+
+
+def test_console_lines_print_statistics_in_the_reports_formats(project):
+    """Issue 22: 'Egger p = 0.000' on the console; pool printed '[lo, hi]' (ratio measures on the log scale)."""
+    from livingmeta import formatting
+    work, res = project
+    pooled = json.loads((results(work) / "pooled.json").read_text())
+    m = next(a for a in pooled["analyses"] if a["timepoint"] == "post_treatment")["model"]
+    sse = json.loads((results(work) / "small_study_effects.json").read_text())
+    lines = {line.split("]")[0][len("[livingmeta:"):]: line for line in res.stderr.splitlines()
+             if line.startswith("[livingmeta:")}
+    assert f"SMD {formatting.number(m['estimate'])} (95% CI {formatting.ci(m['ci_lower'], m['ci_upper'])})" in lines["pool"]
+    assert f"Egger's test {formatting.p_value(sse['egger']['pval'])}" in lines["small_study_effects"]
+    stage_lines = "\n".join(lines.values())
+    assert "0.000" not in stage_lines and "(s)" not in stage_lines and " [" not in lines["pool"]
+
+
 def test_a_rerun_with_nothing_changed_does_nothing(project):
     work, _ = project
     res = snakemake(work, "--dry-run")

@@ -36,6 +36,7 @@ from livingmeta.pipeline.config_check import section
 from livingmeta.stats import bias, dist
 from livingmeta import formatting
 from livingmeta.report import wording as w
+from livingmeta.report.review_words import review_words
 
 LEVELS = ("very low", "low", "moderate", "high")
 # The thresholds' defaults live in workflow/schemas/config.schema.yaml (appraisal.grade), with
@@ -337,6 +338,7 @@ def summary_of_findings(review_def: dict, pooled: dict, effect_table, rob: dict,
     """The summary-of-findings table (sof.json): one row per pooled outcome and timepoint."""
     review_appraisal = review_def.get("appraisal") or {}
     gs = grade_settings(config.get("appraisal"), review_appraisal)
+    words = review_words(review_def)  # the arms in the review's words (labels), not its arm keys
     rows = []
     for a in pooled["analyses"]:
         if "model" not in a:
@@ -346,7 +348,7 @@ def summary_of_findings(review_def: dict, pooled: dict, effect_table, rob: dict,
         rob_a = next(x for x in rob["analyses"] if x["outcome"] == a["outcome"] and x["timepoint"] == a["timepoint"])
         rows.append(summary_row(a, rob_a, sub.reset_index(drop=True), odef, review_appraisal, gs,
                                 config.get("small_study_effects"), config.get("report"),
-                                (review_def["arms"]["intervention"], review_def["arms"]["control"])))
+                                (words["intervention"], words["comparator"])))
     return {"review": review_def["id"], "settings": gs, "rows": rows}
 
 
