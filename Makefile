@@ -11,12 +11,13 @@ CORES  ?= 2
 LOCK   := requirements/lock.txt
 UV     := .venv-tools/bin/uv
 
-.PHONY: report test test-slow lint dryrun update bench clean-results reference help lock
+.PHONY: report test test-slow metapsy lint dryrun update bench clean-results reference help lock
 
 help:
 	@echo "make report   build the default review's report (results/exercise-depression/report.pdf)"
 	@echo "make test     run the test suite"
 	@echo "make test-slow  the long end-to-end tests (CI runs them too)"
+	@echo "make metapsy SOURCE=PATH  import a Metapsy depression-psyctr release into the psychotherapy review"
 	@echo "make update   publish a new edition if any input changed (REVIEW=exercise-depression)"
 	@echo "make bench    benchmarks (BENCH_ARGS='--sections engine,peers' for the quick part)"
 	@echo "make lint     snakemake --lint"
@@ -41,6 +42,13 @@ test: $(STAMP)
 # The long end-to-end tests (marked slow), kept out of `make test`'s time; CI runs both.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow || [ $$? -eq 5 ]  # 5: no test is marked slow
+
+# The psychotherapy review's data: a Metapsy depression-psyctr release folder (README, "Metapsy
+# databases and the psychotherapy review"); --sync, so a later release updates the review.
+SOURCE ?=
+metapsy: $(STAMP)
+	@test -n "$(SOURCE)" || { echo "make metapsy SOURCE=PATH: PATH is a Metapsy depression-psyctr release folder (data.csv and metadata/), e.g. ../shared/data/metapsy-depression-psyctr/24.0.2" >&2; exit 2; }
+	$(BIN)/livingmeta import psychotherapy-depression "$(SOURCE)" --sync
 
 REVIEW ?= exercise-depression
 update: $(STAMP)

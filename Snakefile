@@ -1,5 +1,7 @@
 # livingmeta: trial records -> effect sizes -> pooling -> moderators -> small-study effects
 # -> figures -> report.pdf, one DAG per review listed in config/config.yaml.
+import sys
+
 from snakemake.utils import min_version, validate
 
 min_version("8.0")
@@ -16,6 +18,15 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 DATA = config.get("data_dir", "data/reviews")
 RESULTS = config.get("results_dir", "results")
+
+from livingmeta.pipeline.reviews import buildable_reviews
+
+# A listed review whose folder ships without trial records (a third-party database each user
+# imports) is left out with one line saying how to get them.
+REVIEWS, NOT_BUILT = buildable_reviews(DATA, config["reviews"])
+if workflow.is_main_process:
+    for line in NOT_BUILT:
+        print(line, file=sys.stderr)
 ENV = "../../environment.yml"
 
 
@@ -50,5 +61,5 @@ onerror:
 
 rule all:
     input:
-        expand(f"{RESULTS}/{{review}}/report.pdf", review=config["reviews"]),
+        expand(f"{RESULTS}/{{review}}/report.pdf", review=REVIEWS),
     default_target: True

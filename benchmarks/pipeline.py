@@ -130,6 +130,9 @@ def run(repeat: int = 3) -> dict:
 
 
 def print_rows(title: str, result: dict) -> None:
+    if "skipped" in result:
+        print(f"\n{title}: skipped, {result['skipped']}")
+        return
     print(f"\n{title} (median wall and CPU time; peak RSS of the largest process):")
     for name, t in result.items():
         if isinstance(t, dict):

@@ -49,9 +49,9 @@ def fmt_row(cols, widths):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--sections", default="engine,peers,pipeline,metapsy,many,import",
+    ap.add_argument("--sections", default="engine,peers,pipeline,metapsy,many,import,surveillance",
                     help="comma-separated: engine, peers (metafor), pipeline (default review), metapsy (480 studies), "
-                         "many, import")
+                         "many, import, surveillance (ranked screening on the shared SYNERGY sets)")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--many-reviews", type=int, default=200)
     ap.add_argument("--many-executor", choices=("local", "slurm"), default="local",
@@ -100,6 +100,9 @@ def main(argv=None) -> int:
     if "import" in sections:
         import import_sheet
         report["import_sheet"] = import_sheet.run(args.import_rows)
+    if "surveillance" in sections:
+        import surveillance
+        report["surveillance"] = surveillance.run()
     print_report(report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -149,6 +152,9 @@ def print_report(report):
     if report.get("import_sheet"):
         r = report["import_sheet"]
         print(f"\nlivingmeta import: {r['rows']:,} SYNTHETIC sheet rows -> {r['records']:,} records in {r['import_s']:.1f} s")
+    if report.get("surveillance"):
+        import surveillance
+        surveillance.print_rows(report["surveillance"])
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@
     livingmeta analyze EFFECTS.csv [--method REML] [--test z|knha] [--moderators a,b] [--json]
     livingmeta check REVIEW                validate all trial records, list every problem
     livingmeta new-trial REVIEW TRIAL-ID   write a commented template for a new record
-    livingmeta import REVIEW SHEET.csv     data-extraction sheet (.csv/.xlsx) -> trial records
+    livingmeta new-review REVIEW --outcome LABEL --measure SMD --lower-is-better   start a review
+    livingmeta import REVIEW SHEET.csv [--update] [--dry-run]   data-extraction sheet (.csv/.xlsx) -> trial records
     livingmeta import REVIEW FILE.rm5|PACKAGE.zip [--sync]   a whole RevMan review -> new review
     livingmeta references REVIEW REFS.ris  citations from RIS/BibTeX -> trial records
     livingmeta update REVIEW               new edition if any input changed (safe from cron)
     livingmeta build [snakemake args]    run the pipeline (same as `make report`)
+    livingmeta surveil search|watch|screen|decisions|confirm|counts|benchmark ...   find, screen, count new trials
 """
 
 from __future__ import annotations
@@ -217,13 +219,29 @@ def _revman_summary(out: dict) -> str:
 
 def cmd_check(args) -> int:
     from livingmeta.pipeline.records import RecordError, load_review
+    from livingmeta.pipeline.reviews import awaits_import, import_hint
+    root = _review_dir(args.review)
+    if awaits_import(root):  # settings shipped without data (a third-party database): nothing to check yet
+        print(import_hint(root), file=sys.stderr)
+        return 1
     try:
-        review = load_review(_review_dir(args.review))
+        review = load_review(root)
     except RecordError as e:
+        if [(p.file, p.field) for p in e.problems] == [(str(root / "trials"), "(folder)")]:  # a review just started
+            template = root / "sheet-template.csv"
+            print(f"{root.name}: review.yaml valid; no trial records yet: "
+                  + (f"fill {template} and run livingmeta import {args.review} {template}" if template.is_file()
+                     else f"add them with livingmeta import {args.review} SHEET or livingmeta new-trial"))
+            return 0
         print(e, file=sys.stderr)
         return 1
     for warning in review.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    from livingmeta.surveillance.command import ledger_problems  # the ledger's counts and drafts pass too
+    problems = ledger_problems(review.root, review.definition, len(review.trials))
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
     print(f"{review.id}: {len(review.trials)} trial records, all valid")
     return 0
 
@@ -271,19 +289,30 @@ def cmd_import(args) -> int:
         return _import_whole_review(args)
     if args.sync:
         print(f"livingmeta import: --sync applies to whole-review formats (.rm5, RevMan Web .zip, a Metapsy folder); "
-              f"{args.sheet} is a sheet: use --overwrite", file=sys.stderr)
+              f"{args.sheet} is a sheet: use --update", file=sys.stderr)
         return 2
     notes: list[str] = []
     try:
-        written = import_sheet(_review_dir(args.review), Path(args.sheet), overwrite=args.overwrite, notes=notes)
+        result = import_sheet(_sheet_review_dir(args.review), Path(args.sheet), update=args.update,
+                              dry_run=args.dry_run, notes=notes)
     except RecordError as e:
         print(e, file=sys.stderr)
         return 1
     finally:
         for note in notes:
             print(f"warning: {note}", file=sys.stderr)
-    print(f"imported {len(written)} trial record(s): " + ", ".join(p.name for p in written))
+    print("\n".join(result.lines()))
     return 0
+
+
+def _sheet_review_dir(review: str) -> Path:
+    """The review a sheet is imported into; a review that does not exist yet says how to start one."""
+    try:
+        return _review_dir(review)
+    except InputError:
+        raise InputError(f"no review {review!r} (no data/reviews/{review}/review.yaml); start one with: livingmeta "
+                         f"new-review {review} --outcome LABEL --measure SMD|MD|RR|OR|RD --lower-is-better (or "
+                         "--higher-is-better), then import the sheet") from None
 
 
 def _new_review_dir(review: str) -> Path:
@@ -329,17 +358,37 @@ def _import_whole_review(args) -> int:
 
 
 def cmd_references(args) -> int:
-    from livingmeta.errors import ImportFormatError
+    from livingmeta.pipeline.record_writer import change_lines
+    from livingmeta.pipeline.records import RecordError
     from livingmeta.report.references import import_references
     try:
         out = import_references(_review_dir(args.review), args.file)
-    except ImportFormatError as e:
-        print(f"livingmeta: error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote the citations of {len(out['matched'])} trial record(s): " + ", ".join(out["matched"]))
+    except RecordError as e:  # exit 1: the citations would make records that `check` refuses
+        print(e, file=sys.stderr)
+        return 1
+    for line in out["warnings"]:
+        print(f"warning: {line}", file=sys.stderr)
+    for line in change_lines(out["changed"]):
+        print(line)
+    print(f"references matched to {len(out['matched'])} trial records: {len(out['changed'])} updated, "
+          f"{len(out['matched']) - len(out['changed'])} unchanged")
     for entry in out["unmatched"]:
         print(f"no trial matches reference {entry} (match by key = trial id, or first author and year)", file=sys.stderr)
-    return 0 if not out["unmatched"] else 1
+    return 0 if not out["unmatched"] and not out["warnings"] else 1  # 1: some references were not used
+
+
+def cmd_new_review(args) -> int:
+    from livingmeta.pipeline.new_review import new_review
+    if not (args.outcome and args.measure and args.direction):
+        missing = [flag for flag, given in (("--outcome LABEL", args.outcome), ("--measure SMD|MD|RR|OR|RD", args.measure),
+                                            ("--lower-is-better or --higher-is-better", args.direction)) if not given]
+        raise InputError(f"new-review needs {', '.join(missing)} (what the review measures, and which way is better); "
+                         f"e.g. livingmeta new-review {args.review} --outcome 'Pain' --measure SMD --lower-is-better")
+    made = new_review(_new_review_dir(args.review), title=args.title, question=args.question,
+                      intervention=args.intervention, control=args.control, outcome=args.outcome,
+                      measure=args.measure, direction=args.direction, timepoint=args.timepoint, rob_tool=args.rob)
+    print("\n".join(made.lines()))
+    return 0
 
 
 def _project_root(root=None) -> Path:
@@ -357,6 +406,11 @@ def cmd_update(args) -> int:
     load_config(args.configfile or root / "config" / "config.yaml")  # one clear line for a bad configuration
     return run_update(args.review, project_root=root, config_path=args.configfile,
                       log=lambda m: print(m, file=sys.stderr, flush=True))
+
+
+def cmd_surveil(args) -> int:
+    from livingmeta.surveillance import command
+    return command.main(args, _review_dir)
 
 
 def cmd_build(args) -> int:
@@ -401,10 +455,32 @@ def main(argv=None) -> int:
                                       "database (folder) as a new review, or a sheet (.csv/.xlsx) into a review")
     i.add_argument("review")
     i.add_argument("sheet", metavar="path")
-    i.add_argument("--overwrite", action="store_true", help="replace records that already exist")
+    i.add_argument("--update", "--overwrite", dest="update", action="store_true",
+                   help="sheets: merge the sheet into records that exist (fields it does not carry are kept; each "
+                        "change is listed); --overwrite is the old name")
+    i.add_argument("--dry-run", action="store_true", help="sheets: list what would be added and changed, write nothing")
     i.add_argument("--sync", action="store_true", help="whole-review formats: make an existing review equal to the "
                                                         "source (trials added, changed and removed are listed)")
     i.set_defaults(func=cmd_import)
+    nr = sub.add_parser("new-review", help="start a review: review.yaml, an empty trials/ and an import sheet template")
+    nr.add_argument("review", help="review id (written under data/reviews/) or a folder")
+    nr.add_argument("--title", default=None, help="the review's title (default: from the id)")
+    nr.add_argument("--question", default=None, help="the review question (default: made from the arms and outcome)")
+    nr.add_argument("--intervention", default=None, help="what the intervention arm receives, as readers know it")
+    nr.add_argument("--control", default=None, help="what the control arm receives, e.g. usual care")
+    nr.add_argument("--outcome", default=None, metavar="LABEL", help="the primary outcome, e.g. 'Pain at rest'")
+    nr.add_argument("--measure", default=None, choices=["SMD", "MD", "RR", "OR", "RD"],
+                    help="effect measure: SMD or MD (continuous outcome), RR, OR or RD (binary)")
+    direction = nr.add_mutually_exclusive_group()
+    direction.add_argument("--lower-is-better", dest="direction", action="store_const", const="lower_is_better",
+                           help="lower values (scores, event rates) are better for patients")
+    direction.add_argument("--higher-is-better", dest="direction", action="store_const", const="higher_is_better",
+                           help="higher values (scores, rates of response) are better for patients")
+    nr.add_argument("--timepoint", default="end of treatment", metavar="LABEL",
+                    help="when the outcome is measured (default: end of treatment)")
+    nr.add_argument("--rob", default="rob2", choices=["rob1", "rob2", "none"],
+                    help="risk-of-bias columns of the sheet template: RoB 2 (default), RoB 1 or none")
+    nr.set_defaults(func=cmd_new_review)
     r = sub.add_parser("references", help="write citations from a RIS or BibTeX file into the trial records")
     r.add_argument("review")
     r.add_argument("file", help="a .ris or .bib file")
@@ -414,6 +490,10 @@ def main(argv=None) -> int:
     u.add_argument("--root", default=None, help="project folder (default: here if it has a Snakefile)")
     u.add_argument("--configfile", default=None)
     u.set_defaults(func=cmd_update)
+    from livingmeta.surveillance.command import add_arguments as surveil_arguments
+    sv = sub.add_parser("surveil", help="surveillance: search sources, watch registries, rank screening, count")
+    surveil_arguments(sv)
+    sv.set_defaults(func=cmd_surveil)
     b = sub.add_parser("build", help="build the reports (runs Snakemake)")
     b.add_argument("snakemake_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_build)

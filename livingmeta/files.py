@@ -40,16 +40,36 @@ def atomic_write_bytes(path, data: bytes, mode: int | None = None) -> None:
     """Write to a temporary file beside ``path``, then rename: readers never see half a file,
     and a crash leaves the previous version in place. The file gets ``mode``, by default what
     the umask gives any new file (mkstemp alone would leave it readable by its owner only)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    atomic_write_many({path: data}, mode=mode)
+
+
+def atomic_write_many(contents: dict, mode: int | None = None, check=None) -> None:
+    """Write several files all or nothing as far as the disk is concerned: every file is first
+    written in full to a temporary file beside it, and only when all are written are they renamed
+    into place. A full disk, a quota or a read-only folder therefore changes no file (the error
+    names the file that could not be written); renames need no space, so once they start each
+    file is either its old or its new version, never a fragment. ``check({path: temporary
+    file})`` may read what was written and raise to keep every file as it was."""
+    written: list[tuple[str, Path]] = []
     try:
-        os.fchmod(fd, umask_mode() if mode is None else mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        for path, data in contents.items():
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+                written.append((tmp, path))
+                with os.fdopen(fd, "wb") as fh:
+                    os.fchmod(fh.fileno(), umask_mode() if mode is None else mode)
+                    fh.write(data)
+            except OSError as e:  # the temporary file's name means nothing to a reader: name the target
+                raise OSError(e.errno, e.strerror, str(path)) from None
+        if check is not None:
+            check({path: Path(tmp) for tmp, path in written})
+        for tmp, path in written:
+            os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        for tmp, _ in written:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 

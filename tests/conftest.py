@@ -1,3 +1,4 @@
+import contextlib
 import shutil
 from pathlib import Path
 
@@ -36,3 +37,49 @@ def copy_project(dst: Path, reviews=TEST_REVIEWS) -> Path:
         cfg["reviews"] = list(reviews)
         cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return dst
+
+
+@contextlib.contextmanager
+def file_size_limit(max_bytes: int):
+    """Writes past ``max_bytes`` in any file fail with a real OSError from the kernel (EFBIG, the
+    same failure as a full disk: RLIMIT_FSIZE, with SIGXFSZ ignored so the write fails instead of
+    the process ending). For tests of what a failed write leaves behind."""
+    import resource
+    import signal
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, old_limit[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)
+
+
+_LOOPBACK = ("127.", "::1", "localhost")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """The test suite never reaches the network: a socket connection to any address but the
+    loopback fails (the surveillance sources are tested through their HTTP seam on fixtures;
+    local servers such as the SMTP fixture still work)."""
+    import socket
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def refuse(address):
+        host = address[0] if isinstance(address, tuple) else None
+        if host is not None and not str(host).startswith(_LOOPBACK):
+            raise OSError(f"network access blocked in tests (connection to {host})")
+
+    def connect(self, address):
+        refuse(address)
+        return real_connect(self, address)
+
+    def connect_ex(self, address):
+        refuse(address)
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)

@@ -25,6 +25,7 @@ from livingmeta.pipeline.settled import bayes_analysis, sequential_analysis
 from livingmeta.report.context import ATTACHMENTS, build_context, render_html
 from livingmeta.report.grade import summary_of_findings
 from livingmeta.stats.dependent import dependent_rho, one_effect_per_trial
+from livingmeta.surveillance.flow import combined_flow
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
@@ -46,7 +47,8 @@ def report_context(review_dir, config: dict | None = None, *, previous: bool = F
     rob = risk_of_bias_review(review_def, review.trials, effects, pooled, config["pooling"], config.get("appraisal", {}),
                               config["moderators"])
     appraisal = {"rob": rob, "sof": summary_of_findings(review_def, pooled, effects, rob, config),
-                 "prisma": prisma_summary(review_def, Path(review_dir) / "review.yaml")}
+                 "prisma": prisma_summary(review_def, Path(review_dir) / "review.yaml",
+                                          combined_flow(Path(review_dir), review_def)[0])}
     settled = {"bayes": bayes_analysis(effects, review_def, config.get("bayes", {})),
                "sequential": sequential_analysis(effects, review_def, config.get("sequential", {}), config["pooling"]),
                "figure": "sequential.svg"}

@@ -139,16 +139,15 @@ def test_a_no_op_update_needs_no_write_access(tmp_path, monkeypatch, review_copy
 def test_a_full_disk_is_one_line_not_a_traceback(review_copy, tmp_path, monkeypatch, capsys):
     import pandas as pd
 
-    from livingmeta import cli
-    from livingmeta.pipeline import intake
+    from livingmeta import cli, files
     from test_intake import sheet_rows
     sheet = tmp_path / "ok.csv"
     pd.DataFrame(sheet_rows()).to_csv(sheet, index=False)
 
-    def full(path, data):
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", "/tmp/.scratch-name")
 
-    monkeypatch.setattr(intake, "atomic_write_bytes", full)
+    monkeypatch.setattr(files.tempfile, "mkstemp", full)
     rc = cli.main(["import", str(review_copy), str(sheet)])
     err = capsys.readouterr().err
     assert rc == 2 and "No space left on device" in err and "doe-2025.yaml" in err

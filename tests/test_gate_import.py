@@ -113,7 +113,7 @@ def test_a_blank_row_is_skipped_with_a_note(review_copy, tmp_path):
     rows = sheet_rows()
     rows.insert(1, {k: None for k in rows[0]})
     notes = []
-    written = import_sheet(review_copy, write(tmp_path, rows), notes=notes)
+    written = import_sheet(review_copy, write(tmp_path, rows), notes=notes).written
     assert [p.name for p in written] == ["doe-2025.yaml"]
     assert any("row 3" in n and "blank" in n for n in notes), notes
 
@@ -151,27 +151,21 @@ def test_a_thousand_rows_import_and_check(review_copy, tmp_path):
     """The vectorised import handles many rows (the 100k-row timing is in benchmarks/import_sheet.py)."""
     base = sheet_rows()[0]
     rows = [{**base, "trial_id": f"synthetic-{i}", "label": f"Synthetic {i}", "n_int": 20 + i % 7} for i in range(1000)]
-    written = import_sheet(review_copy, write(tmp_path, rows))
+    written = import_sheet(review_copy, write(tmp_path, rows)).written
     assert len(written) == 1000
     assert len(load_review(review_copy).trials) == 1035
 
 
-def test_a_write_failure_half_way_leaves_no_new_records(review_copy, tmp_path, monkeypatch):
-    import errno
-
-    from livingmeta.pipeline import intake
-    rows = sheet_rows() + [{**sheet_rows()[0], "trial_id": "roe-2025", "label": "Roe 2025"}]
-    real = intake.atomic_write_bytes
-    calls = []
-
-    def full_on_second(path, data):
-        calls.append(path)
-        if len(calls) == 2:
-            raise OSError(errno.ENOSPC, "No space left on device", str(path))
-        real(path, data)
-
-    monkeypatch.setattr(intake, "atomic_write_bytes", full_on_second)
-    with pytest.raises(OSError):
-        import_sheet(review_copy, write(tmp_path, rows))
+def test_a_write_failure_half_way_leaves_no_new_records(review_copy, tmp_path):
+    """The second record is larger than the file-size limit: its write fails in the kernel after the
+    first record's was written (issue 23 F1: every record or none)."""
+    from conftest import file_size_limit
+    rows = sheet_rows() + [{**sheet_rows()[0], "trial_id": "roe-2025", "label": "Roe 2025",
+                            "source": "SYNTHETIC " + "x" * 40_000}]
+    sheet = write(tmp_path, rows)
+    with file_size_limit(20_000), pytest.raises(OSError) as err:
+        import_sheet(review_copy, sheet)
+    assert "roe-2025.yaml" in str(err.value) and "none of the 2 records was written" in str(err.value)
     assert not (review_copy / "trials" / "doe-2025.yaml").exists()
     assert not (review_copy / "trials" / "roe-2025.yaml").exists()
+    assert not [p.name for p in (review_copy / "trials").iterdir() if p.name.startswith(".")]  # no scratch files

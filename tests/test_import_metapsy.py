@@ -1,5 +1,5 @@
-"""Importing a Metapsy database (tests/fixtures/metapsy: the real depression-psyctr database,
-releases 22.0.2 and 24.0.2, ODC-By, attribution in tests/fixtures/metapsy/README.md): every
+"""Importing a Metapsy database (the real depression-psyctr database, releases 22.0.2 and 24.0.2,
+ODC-By, read in place from ../shared/data/metapsy-depression-psyctr, attribution in its README): every
 data row accounted for, effects that agree with the database's own g, risk of bias and PRISMA
 mapped per CONTRACTS.md, hostile or malformed input refused with file, location and reason, and
 a sync between releases listing what was added, removed and corrected."""
@@ -21,10 +21,17 @@ from livingmeta.pipeline import analysis, tables
 from livingmeta.errors import ImportFormatError
 from livingmeta.living.importers import metapsy
 from livingmeta.pipeline.records import load_review
+from shared_data import shared_path
 
 ROOT = Path(__file__).resolve().parents[1]
-FIX = ROOT / "tests" / "fixtures" / "metapsy"
-R22, R24 = FIX / "22.0.2", FIX / "24.0.2"
+
+
+def r22() -> Path:
+    return shared_path("metapsy-depression-psyctr/22.0.2")
+
+
+def r24() -> Path:
+    return shared_path("metapsy-depression-psyctr/24.0.2")
 
 
 def database_rows(release: Path) -> pd.DataFrame:
@@ -35,14 +42,14 @@ def database_rows(release: Path) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def imported24(tmp_path_factory):
     target = tmp_path_factory.mktemp("m24") / "psy"
-    report = metapsy.import_metapsy(target, R24)
+    report = metapsy.import_metapsy(target, r24())
     return target, report
 
 
 def test_every_study_becomes_one_valid_record_and_every_row_is_accounted_for(imported24):
     target, report = imported24
     review = load_review(target)
-    db = database_rows(R24)
+    db = database_rows(r24())
     assert len(review.trials) == db.study.nunique() == 480
     blocks = sum(len(r["outcomes"]["depression"]) for r in review.trials)
     rows = list(csv.DictReader((target / "provenance" / "metapsy-rows.csv").open(encoding="utf-8")))
@@ -65,7 +72,7 @@ def test_effects_agree_with_the_databases_own_hedges_g(imported24):
     rows = pd.read_csv(target / "provenance" / "metapsy-rows.csv")
     used = rows[rows.used != "refused"].merge(every[["trial_id", "effect_id", "yi", "sei"]],
                                                on=["trial_id", "effect_id"], how="left")
-    db = database_rows(R24).reset_index(names="i")
+    db = database_rows(r24()).reset_index(names="i")
     db["row"] = db.i + 1
     both = used.merge(db[["row", ".g", ".g_se"]], on="row")
     assert len(both) == len(used) and both.yi.notna().all()
@@ -107,7 +114,7 @@ def test_risk_of_bias_rob1_items_follow_the_contract(imported24):
 def test_search_flow_copies_prisma_counts_without_fixing_them(imported24):
     target, _ = imported24
     flow = yaml.safe_load((target / "review.yaml").read_text())["search_flow"]
-    src = json.loads((R24 / "metadata" / "search_flow.json").read_text())
+    src = json.loads((r24() / "metadata" / "search_flow.json").read_text())
     (entry,) = flow
     assert entry["label"] == "Metapsy release 24.0.2" and entry["date"] == "2024-01-01"
     assert entry["identified"] == {"databases": src["database.hits"], "registers": None,
@@ -125,7 +132,7 @@ def test_attribution_and_licence_travel_with_the_data(imported24):
     assert "version 24.0.2" in definition["attribution"] and "10.5281/zenodo.7254845" in definition["attribution"]
     assert "ODC-By" in definition["licence"]
     copy = target / "provenance" / "metapsy-source"
-    assert (copy / "LICENSE.txt").is_file() and (copy / "data.csv").read_bytes() == (R24 / "data.csv").read_bytes()
+    assert (copy / "LICENSE.txt").is_file() and (copy / "data.csv").read_bytes() == (r24() / "data.csv").read_bytes()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -134,8 +141,8 @@ def test_attribution_and_licence_travel_with_the_data(imported24):
 def small_database(tmp_path, edit=None, rows=6) -> Path:
     """The first rows of release 24.0.2, optionally edited (text lines of data.csv)."""
     folder = tmp_path / "db" / "24.0.2"
-    shutil.copytree(R24 / "metadata", folder / "metadata")
-    lines = (R24 / "data.csv").read_text(encoding="utf-8").splitlines(keepends=True)[: rows + 1]
+    shutil.copytree(r24() / "metadata", folder / "metadata")
+    lines = (r24() / "data.csv").read_text(encoding="utf-8").splitlines(keepends=True)[: rows + 1]
     if edit:
         lines = edit(lines)
     (folder / "data.csv").write_text("".join(lines), encoding="utf-8")
@@ -217,13 +224,13 @@ def test_an_existing_review_is_refused_without_sync_and_left_untouched(tmp_path)
 @pytest.fixture(scope="module")
 def synced(tmp_path_factory):
     target = tmp_path_factory.mktemp("sync") / "psy"
-    metapsy.import_metapsy(target, R22)
+    metapsy.import_metapsy(target, r22())
     before = {p.stem: yaml.safe_load(p.read_text()) for p in (target / "trials").glob("*.yaml")}
     # a review author's own outcome setting, which the database does not hold
     definition = yaml.safe_load((target / "review.yaml").read_text())
     definition["outcomes"][0]["clinically_important_difference"] = {"value": 0.24, "source": "set by the authors"}
     (target / "review.yaml").write_text(yaml.safe_dump(definition, sort_keys=False))
-    report = metapsy.import_metapsy(target, R24, sync=True)
+    report = metapsy.import_metapsy(target, r24(), sync=True)
     return target, before, report
 
 
@@ -235,7 +242,7 @@ def test_sync_keeps_hand_written_outcome_settings(synced):
 
 def test_sync_lists_added_removed_and_corrected_studies(synced):
     target, before, report = synced
-    labels22, labels24 = set(database_rows(R22).study), set(database_rows(R24).study)
+    labels22, labels24 = set(database_rows(r22()).study), set(database_rows(r24()).study)
     added = {lab for _, lab in report.added}
     removed = {lab for _, lab in report.removed}
     renamed = {lab: why for _, lab, why in report.changed if why.startswith("renamed")}
@@ -263,17 +270,18 @@ def test_sync_lists_added_removed_and_corrected_studies(synced):
 def test_cli_import_dispatches_a_metapsy_folder_and_lists_the_sync(tmp_path):
     target = tmp_path / "reviews" / "psy"
     cli = [sys.executable, "-m", "livingmeta.cli", "import"]
-    first = subprocess.run([*cli, str(target), str(R22)], capture_output=True, text=True, cwd=ROOT)
+    first = subprocess.run([*cli, str(target), str(r22())], capture_output=True, text=True, cwd=ROOT)
     assert first.returncode == 0, first.stderr
     assert "415 added" in first.stdout
-    again = subprocess.run([*cli, str(target), str(R24)], capture_output=True, text=True, cwd=ROOT)
+    again = subprocess.run([*cli, str(target), str(r24())], capture_output=True, text=True, cwd=ROOT)
     assert again.returncode == 1 and "use --sync" in again.stderr and "Traceback" not in again.stderr
-    sync = subprocess.run([*cli, str(target), str(R24), "--sync"], capture_output=True, text=True, cwd=ROOT)
+    sync = subprocess.run([*cli, str(target), str(r24()), "--sync"], capture_output=True, text=True, cwd=ROOT)
     assert sync.returncode == 0, sync.stderr
     assert "removed: Castonguay, 2004 (castonguay-2004)" in sync.stdout
     assert "80 added, " in sync.stdout and "15 removed" in sync.stdout
 
 
+@pytest.mark.slow
 def test_living_update_from_release_22_to_24_reports_what_changed(tmp_path):
     """Part 5 end to end: import 22.0.2, publish an edition, --sync to 24.0.2, publish again; the
     second edition's changes.json lists the studies added, removed and corrected, how the
@@ -281,7 +289,9 @@ def test_living_update_from_release_22_to_24_reports_what_changed(tmp_path):
     from conftest import copy_project
     work = copy_project(tmp_path / "project", reviews=["psychotherapy-depression"])
     review_dir = work / "data" / "reviews" / "psychotherapy-depression"
-    shutil.rmtree(review_dir)
+    for imported in ("trials", "provenance"):  # a developer's own import of the database is not part of the project
+        shutil.rmtree(review_dir / imported, ignore_errors=True)
+    hand_set = yaml.safe_load((review_dir / "review.yaml").read_text())  # the folder ships settings, no data
     cli = [sys.executable, "-m", "livingmeta.cli"]
 
     def run(*args, epoch):
@@ -290,12 +300,17 @@ def test_living_update_from_release_22_to_24_reports_what_changed(tmp_path):
         assert res.returncode == 0, res.stderr[-3000:]
         return res
 
-    run("import", str(review_dir), str(R22), epoch="1764028800")
+    run("import", str(review_dir), str(r22()), epoch="1764028800")  # into the prepared folder: no --sync needed
+    imported = yaml.safe_load((review_dir / "review.yaml").read_text())
+    for key in ("title", "subtitle", "question", "labels", "report", "dependent_effects"):
+        assert imported[key] == hand_set[key], key
+    assert imported["outcomes"][0]["clinically_important_difference"] == hand_set["outcomes"][0]["clinically_important_difference"]
+    assert imported["outcomes"][0]["label"] == hand_set["outcomes"][0]["label"]
     run("update", "psychotherapy-depression", "--root", str(work), epoch="1764028800")
     results = work / "results" / "psychotherapy-depression"
     first = (results / "latest").resolve()
     assert json.loads((first / "changes.json").read_text())["first_edition"] is True
-    sync = run("import", str(review_dir), str(R24), "--sync", epoch="1764115200")
+    sync = run("import", str(review_dir), str(r24()), "--sync", epoch="1764115200")
     assert "added: Abbas, 2023a (abbas-2023a)" in sync.stdout
     run("update", "psychotherapy-depression", "--root", str(work), epoch="1764115200")
     second = (results / "latest").resolve()
@@ -375,7 +390,7 @@ def test_the_arms_words_come_from_the_databases_metadata(tmp_path, comparisons, 
     """No review's words in the importer: the intervention and comparator are named by the
     database's metadata/comparisons.txt; without it the report keeps its generic words."""
     db = tmp_path / "db"
-    shutil.copytree(FIX / "24.0.2", db)
+    shutil.copytree(r24(), db)
     target = db / "metadata" / "comparisons.txt"
     if comparisons is None:
         target.unlink()

@@ -2,7 +2,8 @@
 RevMan's stored totals; hostile or malformed files are refused with file, location and reason;
 nothing is written unless the whole import validates; --sync lists added/changed/removed trials.
 
-Fixtures: tests/fixtures/revman (Fleiss 1993 examples from R package meta, GPL >= 2)."""
+Fixtures: R meta's Fleiss 1993 examples (GPL >= 2), read in place from ../shared/data/revman
+(tests/shared_data.py; skipped with one line when absent)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,17 @@ from livingmeta.living.importers import detect_format, rm5, revman_web
 from livingmeta.living.importers.review_writer import write_review
 from livingmeta.pipeline.records import load_review
 
-FIX = Path(__file__).parent / "fixtures" / "revman"
-RM5 = FIX / "Fleiss1993.rm5"
-ZIP = FIX / "Fleiss1993.zip"
+from shared_data import shared_path
+
+RM5, ZIP = "revman/Fleiss1993.rm5", "revman/Fleiss1993.zip"
+
+
+def rm5_file() -> Path:
+    return shared_path(RM5)
+
+
+def zip_file() -> Path:
+    return shared_path(ZIP)
 
 
 def _import(tmp_path, source, name="fleiss-1993", sync=False):
@@ -32,7 +41,7 @@ def _import(tmp_path, source, name="fleiss-1993", sync=False):
 
 @pytest.mark.parametrize("source", [RM5, ZIP], ids=["rm5", "revman-web"])
 def test_fixture_imports_and_reproduces_stored_totals(tmp_path, source):
-    changes = _import(tmp_path, source)
+    changes = _import(tmp_path, shared_path(source))
     assert changes.created and len(changes.added) == 12
     review = load_review(tmp_path / "fleiss-1993")
     assert [o["id"] for o in review.definition["outcomes"]] == ["analysis-1-1", "analysis-1-2"]
@@ -49,7 +58,7 @@ def test_fixture_imports_and_reproduces_stored_totals(tmp_path, source):
 
 
 def test_rm5_records_keep_source_subgroupless_timepoint_and_risk_of_bias(tmp_path):
-    _import(tmp_path, RM5)
+    _import(tmp_path, rm5_file())
     rec = yaml.safe_load((tmp_path / "fleiss-1993" / "trials" / "isis-2.yaml").read_text())
     block = rec["outcomes"]["analysis-1-1"][0]
     assert block["arms"]["experimental"] == {"events": 1570, "total": 8587}
@@ -60,7 +69,7 @@ def test_rm5_records_keep_source_subgroupless_timepoint_and_risk_of_bias(tmp_pat
 
 
 def test_disagreement_is_reported(tmp_path):
-    _import(tmp_path, RM5)
+    _import(tmp_path, rm5_file())
     path = tmp_path / "fleiss-1993" / "trials" / "isis-2.yaml"
     text = path.read_text().replace("events: 1570", "events: 1500")
     path.write_text(text)
@@ -77,7 +86,7 @@ def _rm5_bytes(tmp_path, data: bytes) -> Path:
 
 
 def test_malformed_xml_refused_with_line(tmp_path):
-    text = RM5.read_bytes().replace(b"</COVER_SHEET>", b"</COVER_SHEEP>", 1)
+    text = rm5_file().read_bytes().replace(b"</COVER_SHEET>", b"</COVER_SHEEP>", 1)
     with pytest.raises(ImportFormatError, match=r"bad\.rm5: line \d+, column \d+: malformed XML"):
         rm5.read(_rm5_bytes(tmp_path, text))
 
@@ -93,15 +102,15 @@ def test_billion_laughs_refused(tmp_path):
 
 
 def test_wrong_encoding_refused(tmp_path):
-    utf16 = RM5.read_bytes().decode("iso-8859-1").encode("utf-16")
+    utf16 = rm5_file().read_bytes().decode("iso-8859-1").encode("utf-16")
     with pytest.raises(ImportFormatError, match="UTF-16"):
         rm5.read(_rm5_bytes(tmp_path, utf16))
     # declared UTF-8 but ISO-8859-1 bytes inside: the parser names the line
-    latin = RM5.read_bytes().replace(b'encoding="ISO-8859-1"', b'encoding="UTF-8"').replace(
+    latin = rm5_file().read_bytes().replace(b'encoding="ISO-8859-1"', b'encoding="UTF-8"').replace(
         b"Examples from Fleiss 1993</TITLE>", b"Exemples \xe9t\xe9</TITLE>", 1)
     with pytest.raises(ImportFormatError, match=r"line 4, column \d+: malformed XML"):
         rm5.read(_rm5_bytes(tmp_path, latin))
-    odd = RM5.read_bytes().replace(b'encoding="ISO-8859-1"', b'encoding="EBCDIC-CP-US"')
+    odd = rm5_file().read_bytes().replace(b'encoding="ISO-8859-1"', b'encoding="EBCDIC-CP-US"')
     with pytest.raises(ImportFormatError, match="declared encoding"):
         rm5.read(_rm5_bytes(tmp_path, odd))
 
@@ -109,7 +118,7 @@ def test_wrong_encoding_refused(tmp_path):
 def test_not_a_revman_file_and_bad_number_refused(tmp_path):
     with pytest.raises(ImportFormatError, match="not a RevMan 5 review file"):
         rm5.read(_rm5_bytes(tmp_path, b'<?xml version="1.0"?><html/>'))
-    bad = RM5.read_bytes().replace(b'EVENTS_1="49"', b'EVENTS_1="forty-nine"', 1)
+    bad = rm5_file().read_bytes().replace(b'EVENTS_1="49"', b'EVENTS_1="forty-nine"', 1)
     with pytest.raises(ImportFormatError, match=r"line \d+: analysis 1\.1, DICH_DATA STUDY_ID=STD-MRC_x002d_1 EVENTS_1: "
                                                 r"'forty-nine' is not a number"):
         rm5.read(_rm5_bytes(tmp_path, bad))
@@ -124,7 +133,7 @@ def _zip(members: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
 
 
 def _inner_members() -> dict[str, bytes]:
-    outer = zipfile.ZipFile(ZIP)
+    outer = zipfile.ZipFile(zip_file())
     inner_name = next(n for n in outer.namelist() if n.endswith("-data.zip"))
     inner = zipfile.ZipFile(io.BytesIO(outer.read(inner_name)))
     return {n: inner.read(n) for n in inner.namelist() if not n.endswith("/")}
@@ -160,12 +169,12 @@ def test_missing_analysis_data_refused(tmp_path):
 
 
 def test_existing_review_refused_without_sync_and_nothing_written_on_failure(tmp_path):
-    _import(tmp_path, RM5)
+    _import(tmp_path, rm5_file())
     before = sorted(p.name for p in (tmp_path / "fleiss-1993" / "trials").iterdir())
     with pytest.raises(ImportFormatError, match="a review already exists here; use --sync"):
-        _import(tmp_path, RM5)
+        _import(tmp_path, rm5_file())
     # an import that does not validate (an SD of 0 is refused by the record checks) writes nothing
-    bad = RM5.read_bytes().replace(b'SD_1="4.7"', b'SD_1="0"', 1)
+    bad = rm5_file().read_bytes().replace(b'SD_1="4.7"', b'SD_1="0"', 1)
     with pytest.raises(Exception, match="standard deviation must be greater than 0"):
         write_review(tmp_path / "fleiss-1993", rm5.read(_rm5_bytes(tmp_path, bad)), sync=True)
     with pytest.raises(Exception, match="standard deviation must be greater than 0"):
@@ -176,7 +185,7 @@ def test_existing_review_refused_without_sync_and_nothing_written_on_failure(tmp
 
 
 def test_sync_lists_added_changed_removed(tmp_path, capsys):
-    src = RM5.read_bytes()
+    src = rm5_file().read_bytes()
     # edition 2 of the source: Wilson removed (its data and study), CDP corrected, a new study added
     wilson_data = src[src.index(b'<CONT_DATA CI_END="" CI_START="" EFFECT_SIZE="" ESTIMABLE="YES" MEAN_1="6.5"'):]
     wilson_data = wilson_data[:wilson_data.index(b"/>") + 3]
@@ -189,7 +198,7 @@ def test_sync_lists_added_changed_removed(tmp_path, capsys):
     v2 = tmp_path / "v2.rm5"
     v2.write_bytes(new)
     reviews = tmp_path / "reviews"
-    assert cli.main(["import", str(reviews / "fleiss"), str(RM5)]) == 0
+    assert cli.main(["import", str(reviews / "fleiss"), str(rm5_file())]) == 0
     capsys.readouterr()
     assert cli.main(["import", str(reviews / "fleiss"), str(v2)]) == 2
     assert "use --sync" in capsys.readouterr().err
@@ -206,19 +215,19 @@ def test_sync_lists_added_changed_removed(tmp_path, capsys):
 
 
 def test_cli_import_prints_reproduction_and_warns_loudly(tmp_path, capsys):
-    assert cli.main(["import", str(tmp_path / "r1"), str(ZIP)]) == 0
+    assert cli.main(["import", str(tmp_path / "r1"), str(zip_file())]) == 0
     out = capsys.readouterr()
     assert "Reproduction of RevMan's stored totals" in out.out and "DIFFERS" not in out.out
     assert "WARNING" not in out.err
     bad = tmp_path / "bad.rm5"
-    bad.write_bytes(RM5.read_bytes().replace(b'EFFECT_SIZE="0.8968655609130709"', b'EFFECT_SIZE="0.9"', 1))
+    bad.write_bytes(rm5_file().read_bytes().replace(b'EFFECT_SIZE="0.8968655609130709"', b'EFFECT_SIZE="0.9"', 1))
     assert cli.main(["import", str(tmp_path / "r2"), str(bad)]) == 0
     err = capsys.readouterr().err
     assert "WARNING: 1 RevMan total(s) NOT reproduced" in err and "pooled estimate" in err
 
 
 def test_detect_format(tmp_path):
-    assert detect_format(RM5) == "rm5" and detect_format(ZIP) == "revman-web"
+    assert detect_format(rm5_file()) == "rm5" and detect_format(zip_file()) == "revman-web"
     (tmp_path / "s.csv").write_text("a\n")
     assert detect_format(tmp_path / "s.csv") == "sheet"
     (tmp_path / "m" / "metadata").mkdir(parents=True)
@@ -233,7 +242,7 @@ def test_report_section_shows_reproduction_only_for_revman_reviews(tmp_path):
     import jinja2
 
     from livingmeta.report.context import TEMPLATE_DIR
-    _import(tmp_path, ZIP)
+    _import(tmp_path, zip_file())
     review_yaml = lambda d: yaml.safe_load((d / "review.yaml").read_text())  # noqa: E731
     ctx = revman_reproduction.section_for_review_dir(tmp_path / "fleiss-1993", review_yaml(tmp_path / "fleiss-1993"))
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
@@ -248,7 +257,7 @@ def test_report_section_shows_reproduction_only_for_revman_reviews(tmp_path):
 def test_subgroups_are_parsed_and_each_subgroup_reproduced(tmp_path):
     """Synthetic (labelled): the aspirin analysis split into two subgroups; the subgroup odds
     ratios written into the file are metafor 3.8.1's rma.mh on the same tables (7 digits)."""
-    src = RM5.read_bytes().decode("iso-8859-1")
+    src = rm5_file().read_bytes().decode("iso-8859-1")
     start = src.index("<DICH_DATA", src.index('<DICH_OUTCOME'))
     end = src.index("</DICH_OUTCOME>")
     rows = src[start:end].strip().split("\n")
@@ -289,7 +298,7 @@ def test_generic_inverse_variance_outcome_imports_and_reproduces(tmp_path):
                f'NO="3" RANDOM="NO" SUBGROUPS="NO" TOTALS="YES"><NAME>Aspirin, generic inverse variance</NAME>'
                f'<GROUP_LABEL_1>Aspirin</GROUP_LABEL_1><GROUP_LABEL_2>Control</GROUP_LABEL_2>'
                f'<GRAPH_LABEL_1>Favours aspirin</GRAPH_LABEL_1><GRAPH_LABEL_2>Favours control</GRAPH_LABEL_2>\n{rows}\n</IV_OUTCOME>\n')
-    text = RM5.read_bytes().decode("iso-8859-1").replace("</COMPARISON>", outcome + "</COMPARISON>", 1)
+    text = rm5_file().read_bytes().decode("iso-8859-1").replace("</COMPARISON>", outcome + "</COMPARISON>", 1)
     p = tmp_path / "giv.rm5"
     p.write_bytes(text.encode("iso-8859-1"))
     write_review(tmp_path / "giv", rm5.read(p))
@@ -326,7 +335,7 @@ def test_risk_of_bias_item_names_map_to_rob1_keys():
 
 
 def test_revman_web_rob_not_applicable_is_not_assessed(tmp_path):
-    _import(tmp_path, ZIP)
+    _import(tmp_path, zip_file())
     rec = yaml.safe_load((tmp_path / "fleiss-1993" / "trials" / "amis.yaml").read_text())
     assert rec["risk_of_bias"]["domains"]["allocation_concealment"]["judgement"] == "not_assessed"
     assert rec["risk_of_bias"]["source"].startswith("RevMan Web data package, ")
@@ -351,7 +360,7 @@ def test_data_package_with_missing_columns_refused(tmp_path):
 
 def test_references_identifiers_and_characteristics_are_kept(tmp_path):
     """Synthetic (labelled) reference and characteristics text added to the fixture's ISIS-2."""
-    src = RM5.read_bytes()
+    src = rm5_file().read_bytes()
     ref = (b'<STUDY DATA_SOURCE="PUB" ID="STD-ISIS_x002d_2" MODIFIED="2009-08-18 11:10:09 +0200" '
            b'MODIFIED_BY="[Empty name]" NAME="ISIS-2" YEAR="1988">\n<REFERENCE PRIMARY="NO" TYPE="JOURNAL_ARTICLE">\n'
            b'<IDENTIFIERS/>\n</REFERENCE>')

@@ -47,7 +47,7 @@ def test_import_turns_sheet_rows_into_valid_records(review_copy, tmp_path, suffi
     sheet = tmp_path / f"extraction{suffix}"
     df = pd.DataFrame(sheet_rows())
     df.to_csv(sheet, index=False) if suffix == ".csv" else df.to_excel(sheet, index=False)
-    written = import_sheet(review_copy, sheet)
+    written = import_sheet(review_copy, sheet).written
     assert [p.name for p in written] == ["doe-2025.yaml"]
     review = load_review(review_copy)
     rec = next(r for r in review.trials if r["id"] == "doe-2025")
@@ -89,4 +89,4 @@ def test_import_command_line(review_copy, tmp_path):
     res = subprocess.run([sys.executable, "-m", "livingmeta.cli", "import", str(review_copy), str(sheet)],
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
-    assert "imported 1 trial record" in res.stdout
+    assert "doe-2025: new record" in res.stdout and "1 added, 0 updated, 0 unchanged" in res.stdout

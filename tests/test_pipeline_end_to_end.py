@@ -380,3 +380,76 @@ def test_the_web_edition_has_no_serious_or_critical_accessibility_violation(proj
     assert isinstance(violations, list), violations
     bad = [v for v in violations if v["impact"] in ("serious", "critical")]
     assert not bad, bad
+
+
+# Each outermost SVG of the page, and each of its text elements whose box (in page pixels) runs
+# past the SVG's own box by more than half a pixel: the SVG clips it, so the reader loses letters.
+SVG_TEXT_OVERFLOW = """
+const out = [];
+for (const svg of document.querySelectorAll('svg')) {
+  if (svg.parentElement.closest('svg')) continue;
+  const fig = svg.getBoundingClientRect();
+  for (const text of svg.querySelectorAll('text')) {
+    const box = text.getBoundingClientRect();
+    if (!text.textContent.trim() || box.width === 0) continue;
+    const past = Math.max(fig.left - box.left, box.right - fig.right, fig.top - box.top, box.bottom - fig.bottom);
+    if (past > 0.5) out.push(`${svg.closest('figure')?.querySelector('figcaption')?.textContent.slice(0, 40)}: `
+                             + `"${text.textContent}" ${past.toFixed(1)}px past the figure's edge`);
+  }
+}
+return out;
+"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_no_figure_text_runs_past_its_figure_in_the_web_edition(project, browser, width):
+    """The figures' SVG text is laid out by matplotlib for the shipped Noto Sans; the web edition
+    embeds that font, so the browser measures every label as the PDF does, at any width."""
+    work, _ = project
+    browser.set_window_size(width, 900)
+    browser.get((results(work) / "report.html").resolve().as_uri())
+    faces = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "document.fonts.ready.then(() => done([...document.fonts].filter(f => f.status === 'loaded')"
+        ".map(f => f.family.replace(/[\"']/g, '') + ' ' + f.weight)));")
+    overflow = browser.execute_script(SVG_TEXT_OVERFLOW)
+    assert browser.execute_script("return document.querySelectorAll('svg text').length") > 500
+    assert overflow == [], "\n".join(overflow)
+    assert {"Noto Sans 400", "Noto Sans 700"} <= set(faces), faces  # the embedded font, not the machine's
+
+
+def test_the_web_edition_lists_every_section_and_embeds_the_figure_fonts_once(project):
+    from livingmeta.report.web import WEB_FONTS
+    work, _ = project
+    html = (results(work) / "report.html").read_text()
+    main = html[html.index("<main>"):]
+    headings = re.findall(r'<h2\b[^>]*\bid="([^"]+)"[^>]*>(.*?)</h2>', main, re.S)
+    assert len(headings) == main.count("<h2") and "How settled is the evidence?" in dict(headings).values()
+    toc = html[html.index('<nav class="toc"'):html.index("</nav>")]
+    assert re.findall(r'<a href="#([^"]+)">(.*?)</a>', toc) == [(i, re.sub("<[^>]*>", "", t)) for i, t in headings]
+    assert html.count("data:font/woff2;base64,") == len(WEB_FONTS) and "<script" not in html
+
+
+def test_the_forest_plot_opens_full_size_on_a_phone_and_back(project, browser):
+    """No script: the link's target is the figure's own view, which CSS shows alone at the
+    figure's size (its 7-point text at 7 points), scrolling sideways in a 390 px window."""
+    from selenium.webdriver.common.by import By
+    work, _ = project
+    browser.set_window_size(390, 844)
+    browser.get((results(work) / "report.html").resolve().as_uri())
+    figure = browser.find_element(By.CSS_SELECTOR, "figure.forest")
+    svg_width = "return arguments[0].querySelector('svg').getBoundingClientRect().width"
+    assert browser.execute_script(svg_width, figure) < 390
+    figure.find_element(By.CSS_SELECTOR, ".figure-open").click()
+    view = figure.find_element(By.CSS_SELECTOR, ".figure-view")
+    assert browser.execute_script("return location.hash") == f"#{view.get_attribute('id')}"
+    natural_px = float(figure.find_element(By.TAG_NAME, "svg").get_attribute("width").removesuffix("pt")) * 4 / 3
+    assert browser.execute_script(svg_width, figure) == pytest.approx(natural_px, abs=1) and natural_px > 390
+    assert browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return [getComputedStyle(arguments[0]).position, r.left,"
+        " r.top, r.width - document.documentElement.clientWidth, arguments[0].scrollWidth > arguments[0].clientWidth]",
+        view) == ["fixed", 0, 0, 0, True]                      # the whole window, scrolling sideways
+    view.find_element(By.CSS_SELECTOR, ".figure-close").click()
+    assert browser.execute_script("return location.hash") == f"#{figure.get_attribute('id')}"
+    assert browser.execute_script("return getComputedStyle(arguments[0]).position", view) == "relative"
+    assert browser.execute_script(svg_width, figure) < 390

@@ -131,9 +131,63 @@ def test_check_gate_refuses_counts_that_do_not_add_up(review_copy):
 def test_cumulative_releases_are_drawn_as_new_reviews_and_not_added_up():
     # two database releases whose counts are cumulative: 809 then 480 studies (another scope of comparisons)
     later = {**FIRST, "label": "release 2", "scope": "cumulative", "studies_included_new": None}
-    first = {**FIRST, "label": "release 1", "studies_included_total": 809}
+    first = {**FIRST, "label": "release 1", "studies_included_total": 809,
+             "reports_excluded": {"Companion papers": 1036, "Other": 2500}}   # 903 reports of included studies
     assert prisma.flow_problems([first, later]) == []
     assert "previous" not in prisma.flow_boxes([first, later], 1)
     assert prisma.prisma_summary({"id": "r", "search_flow": [first, later]}, "x")["editions"][1]["form"] == "new review"
     # without the scope the same counts read as an update and do not add up (809 + 0 != 480)
     assert prisma.flow_problems([first, {**later, "scope": "update", "studies_included_new": 0}])
+
+
+# F16 (issue 23): impossible counts passed `check` and were drawn.
+METAPSY_LIKE = {"label": "release", "identified": {"databases": 30889, "registers": None, "other": 126},
+                "duplicates_removed": None, "records_screened": 25309, "reports_assessed": 4439,
+                "studies_included_total": 480}
+
+
+def test_more_records_screened_than_identified_is_refused():
+    problems = prisma.flow_problems([{**METAPSY_LIKE, "records_screened": 1_000_000}])
+    assert any("records_screened (1,000,000)" in p and "31,015" in p for p in problems), problems
+    assert prisma.flow_problems([METAPSY_LIKE]) == []
+
+
+@pytest.mark.parametrize("value", [10**18, 1e18, 25309.0, True])
+def test_a_count_must_be_a_plausible_whole_number(value):
+    problems = prisma.flow_problems([{**METAPSY_LIKE, "records_screened": value}])
+    assert any("records_screened" in p and ("at most 1,000,000,000" in p or "whole number" in p) for p in problems), problems
+    with pytest.raises(prisma.FlowError):
+        prisma.prisma_summary({"id": "r", "search_flow": [{**METAPSY_LIKE, "records_screened": value}]}, "review.yaml")
+
+
+def test_more_studies_included_than_reports_of_included_studies_is_refused():
+    # 4,439 reports assessed, 3,875 excluded: at most 564 reports (so studies) were included
+    bad = {**FIRST, "studies_included_total": 600}
+    assert any("studies_included_total (600)" in p and "564" in p for p in prisma.flow_problems([bad]))
+    bad_new = {**UPDATE, "studies_included_new": 16, "studies_included_total": 496}   # 96 - 81 = 15 included reports
+    assert any("studies_included_new (16)" in p for p in prisma.flow_problems([FIRST, bad_new]))
+
+
+def _load_with_flow(review_dir, entries):
+    """Load a copy of the default review (35 records) whose review.yaml holds ``entries``."""
+    import yaml
+    from livingmeta.pipeline.records import load_review
+    path = review_dir / "review.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), "search_flow": entries}, sort_keys=False))
+    return load_review(review_dir)
+
+
+def test_check_gate_refuses_fewer_studies_included_than_the_review_holds(review_copy):
+    from livingmeta.pipeline.records import RecordError
+    with pytest.raises(RecordError) as err:
+        _load_with_flow(review_copy, [{**FIRST, "studies_included_total": 5}])
+    msg = str(err.value)
+    assert "studies_included_total is 5, but the review holds 35 trial records" in msg
+    _load_with_flow(review_copy, [{**FIRST, "studies_included_total": 35}])
+
+
+def test_an_updated_review_diagram_passes_the_stage_contract():
+    """The updated-review form's boxes (previous version, new studies) are in prisma.json's schema."""
+    from livingmeta.pipeline.contracts import contract_problems
+    summary = prisma.prisma_summary({"id": "r", "search_flow": [FIRST, UPDATE]}, "review.yaml")
+    assert contract_problems(summary, "prisma") == []

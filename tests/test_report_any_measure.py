@@ -2,7 +2,7 @@
 declared effect_measure (review.yaml), and the report prints ratio measures as ratios, mean
 differences in the outcome's units, with the words and methods of the measure used.
 
-Test project: the Fleiss (1993) RevMan file (tests/fixtures/revman/Fleiss1993.rm5), whose
+Test project: the Fleiss (1993) RevMan file (R meta's, read from ../shared/data/revman), whose
 primary outcome is binary with an odds ratio; its continuous outcome is analysed as a mean
 difference in a variant. References: R's metafor on the same counts and means
 (tests/reference/make_reference_measures.R -> measures_reference.json) and the study odds ratios
@@ -28,9 +28,9 @@ from livingmeta.pipeline.records import load_review
 from livingmeta.report import wording as w
 from livingmeta.report.context import build_context, render_html
 from livingmeta.report.grade import summary_of_findings
+from shared_data import shared_path
 
 ROOT = Path(__file__).resolve().parents[1]
-RM5 = ROOT / "tests" / "fixtures" / "revman" / "Fleiss1993.rm5"
 REF = json.loads((ROOT / "tests" / "reference" / "measures_reference.json").read_text())
 CONFIG = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 BINARY, CONTINUOUS = "analysis-1-1", "analysis-1-2"
@@ -39,7 +39,7 @@ BINARY, CONTINUOUS = "analysis-1-1", "analysis-1-2"
 @pytest.fixture(scope="module")
 def fleiss(tmp_path_factory):
     path = tmp_path_factory.mktemp("measures") / "fleiss"
-    write_review(path, rm5.read(RM5))
+    write_review(path, rm5.read(shared_path("revman/Fleiss1993.rm5")))
     return load_review(path)
 
 

@@ -1,6 +1,7 @@
 """RevMan's methods (livingmeta.stats.revman) and `livingmeta analyze --measure/--method/--revman`
 against metafor 3.8.1 (tests/reference/make_reference_revman.R -> revman_reference.json) and
-against the totals stored in RevMan's own file (tests/fixtures/revman/Fleiss1993.rm5)."""
+against the totals stored in RevMan's own file (R meta's Fleiss1993.rm5, read in place from
+../shared/data/revman; the aspirin counts are read from it too)."""
 
 from __future__ import annotations
 
@@ -13,14 +14,33 @@ import pytest
 
 from livingmeta import cli
 from livingmeta.stats import revman
+from shared_data import shared_path
 
 REF = json.loads((Path(__file__).parent / "reference" / "revman_reference.json").read_text())
 DATA = Path(__file__).parent / "reference" / "data"
-CASES = {"aspirin": pd.read_csv(DATA / "revman_aspirin.csv"), "zero": pd.read_csv(DATA / "revman_zero_cells.csv")}
+
+
+def fleiss_outcome():
+    """Analysis 1.1 of Fleiss1993.rm5 (read independently of the importer): the element with RevMan's
+    stored totals and its study rows."""
+    from defusedxml import ElementTree
+    outcome = ElementTree.parse(shared_path("revman/Fleiss1993.rm5")).getroot().find(".//DICH_OUTCOME[@NO='1']")
+    return outcome, outcome.findall("DICH_DATA")
+
+
+def fleiss_aspirin() -> pd.DataFrame:
+    """Analysis 1.1's 2x2 counts as RevMan stored them."""
+    rows = fleiss_outcome()[1]
+    return pd.DataFrame({"ai": [int(r.get("EVENTS_1")) for r in rows], "n1i": [int(r.get("TOTAL_1")) for r in rows],
+                         "ci": [int(r.get("EVENTS_2")) for r in rows], "n2i": [int(r.get("TOTAL_2")) for r in rows]})
+
+
+def zero_cells() -> pd.DataFrame:
+    return pd.read_csv(DATA / "revman_zero_cells.csv")  # synthetic, labelled
 
 
 def _cells(name):
-    d = CASES[name]
+    d = fleiss_aspirin() if name == "aspirin" else zero_cells()
     return d["ai"], d["n1i"], d["ci"], d["n2i"]
 
 
@@ -72,19 +92,20 @@ def test_double_zero_study_not_estimable_but_counted_in_totals():
 
 def test_fleiss_aspirin_reproduces_revman_stored_totals():
     """Stored in Fleiss1993.rm5 by RevMan 5.0.23 (DICH_OUTCOME CMP-001.01, OR, MH, fixed)."""
-    d = CASES["aspirin"]
+    outcome, rows = fleiss_outcome()
+    stored = {key: float(outcome.get(key)) for key in ("EFFECT_SIZE", "CI_START", "CI_END", "CHI2", "I2", "Z", "P_Z", "P_CHI2")}
+    d = fleiss_aspirin()
     res = revman.dichotomous(d["ai"], d["n1i"], d["ci"], d["n2i"], measure="OR", method="MH")
-    assert np.exp(res.estimate) == pytest.approx(0.8968655609130709, rel=1e-12)
-    assert np.exp(res.ci_lower) == pytest.approx(0.8405144008917793, rel=1e-12)
-    assert np.exp(res.ci_upper) == pytest.approx(0.9569947088336491, rel=1e-12)
-    assert res.QE == pytest.approx(9.946055983220074, rel=1e-12)
-    assert res.I2 == pytest.approx(39.67458045558399, rel=1e-12)
-    assert abs(res.zval) == pytest.approx(3.287633061337987, rel=1e-12)
-    assert res.pval == pytest.approx(0.0010103343130005407, rel=1e-9)
-    assert res.QEp == pytest.approx(0.1269422521561745, abs=1e-6)  # RevMan's chi-squared tail: ~1e-7
+    assert np.exp(res.estimate) == pytest.approx(stored["EFFECT_SIZE"], rel=1e-12)
+    assert np.exp(res.ci_lower) == pytest.approx(stored["CI_START"], rel=1e-12)
+    assert np.exp(res.ci_upper) == pytest.approx(stored["CI_END"], rel=1e-12)
+    assert res.QE == pytest.approx(stored["CHI2"], rel=1e-12)
+    assert res.I2 == pytest.approx(stored["I2"], rel=1e-12)
+    assert abs(res.zval) == pytest.approx(stored["Z"], rel=1e-12)
+    assert res.pval == pytest.approx(stored["P_Z"], rel=1e-9)
+    assert res.QEp == pytest.approx(stored["P_CHI2"], abs=1e-6)  # RevMan's chi-squared tail: ~1e-7
     # study weights as stored (DICH_DATA WEIGHT), in the file's order
-    np.testing.assert_allclose(res.weights, [3.176490004091248, 3.1016891143394365, 5.675380442715663, 1.795484618258711,
-                                             3.2176243566716805, 10.153491219997628, 72.87984024392564], rtol=1e-12)
+    np.testing.assert_allclose(res.weights, [float(r.get("WEIGHT")) for r in rows], rtol=1e-12)
 
 
 def test_revman_smd_is_hedges_adjusted_g():
@@ -104,7 +125,7 @@ def _csv(tmp_path, frame):
 
 @pytest.mark.parametrize("method,key", [("MH", "MH"), ("MH+DL", "MH_DL"), ("Peto", None)])
 def test_cli_analyze_binary_columns(tmp_path, capsys, method, key):
-    path = _csv(tmp_path, CASES["zero"])
+    path = _csv(tmp_path, zero_cells())
     assert cli.main(["analyze", path, "--measure", "OR", "--method", method, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     ref = REF["zero"]["Peto"] if key is None else REF["zero"]["OR"][key]
@@ -114,14 +135,14 @@ def test_cli_analyze_binary_columns(tmp_path, capsys, method, key):
 
 
 def test_cli_analyze_without_revman_uses_metafor_conventions(tmp_path, capsys):
-    path = _csv(tmp_path, CASES["aspirin"])
+    path = _csv(tmp_path, fleiss_aspirin())
     assert cli.main(["analyze", path, "--measure", "OR", "--method", "DL", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["estimate"] == pytest.approx(REF["aspirin"]["OR"]["DL"]["estimate"], rel=1e-8)
 
 
 def test_cli_analyze_refusals(tmp_path, capsys):
-    path = _csv(tmp_path, CASES["aspirin"])
+    path = _csv(tmp_path, fleiss_aspirin())
     assert cli.main(["analyze", path, "--measure", "SMD", "--method", "MH"]) == 2
     assert "needs columns m1i, sd1i, n1i, m2i, sd2i, n2i" in capsys.readouterr().err
     assert cli.main(["analyze", path, "--measure", "RR", "--method", "Peto"]) == 2

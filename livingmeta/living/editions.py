@@ -241,6 +241,10 @@ def _assemble(tmp: Path, results_dir: Path, review_dir: Path, config_path, fp: d
     from livingmeta.pipeline.records import record_paths
     for p in record_paths(review_dir / "trials"):
         shutil.copy2(p, inputs / "trials" / p.name)
+    from livingmeta.surveillance.ledger import files as ledger_files  # the surveillance ledger, when there is one
+    for p in ledger_files(review_dir):
+        (inputs / p.relative_to(review_dir)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(p, inputs / p.relative_to(review_dir))
     shutil.copy2(config_path, inputs / "config.yaml")
     pooled = json.loads((results_dir / "pooled.json").read_text())
     manifest = {"review": review_dir.name, "edition": eid, "date": date, "source_date_epoch": epoch,

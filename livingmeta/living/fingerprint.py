@@ -38,7 +38,8 @@ def fingerprint(review_dir, config_path, project_root: Path = PROJECT_ROOT) -> d
         return h.hexdigest()
 
     from livingmeta.pipeline.records import record_paths
-    data = [review_dir / "review.yaml", *record_paths(review_dir / "trials")]
+    from livingmeta.surveillance.ledger import files as ledger_files  # a review's searches are its data too
+    data = [review_dir / "review.yaml", *record_paths(review_dir / "trials"), *ledger_files(review_dir)]
     parts = {"data": digest(data, review_dir), "config": digest([Path(config_path)], Path(config_path).parent),
              "code": digest(_files(project_root, CODE_PATTERNS), project_root)}
     parts["all"] = hashlib.sha256("".join(parts[k] for k in ("data", "config", "code")).encode()).hexdigest()

@@ -41,9 +41,43 @@ def excluded_total(entry: dict) -> int | None:
     return sum(reasons.values())
 
 
+MAX_COUNT = 1_000_000_000  # the bound on a trial record's n: no search identifies more records
+
+
+def _counts(entry: dict):
+    """Every count of one entry as (field, value): the sources, the boxes and the reasons."""
+    for k, v in (entry.get("identified") or {}).items():
+        yield f"identified.{k}", v
+    for k in COUNT_FIELDS:
+        yield k, entry.get(k)
+    for k, v in (entry.get("reports_excluded") or {}).items():
+        yield f"reports_excluded.{k}", v
+
+
+COUNT_FIELDS = ("duplicates_removed", "records_screened", "records_excluded", "reports_sought", "reports_not_retrieved",
+                "reports_assessed", "studies_included_new", "studies_included_total", "reports_included_total",
+                "awaiting_screening", "awaiting_assessment")
+
+
+def count_problems(entry: dict) -> list[str]:
+    """Counts no search can produce: not a whole number (``25309.0``, ``1e18``, ``true``), negative,
+    or above MAX_COUNT. The arithmetic checks only run on entries without these."""
+    out = []
+    for field, v in _counts(entry):
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int):
+            out.append(f"{field} is {v!r}: a count is a whole number written without decimals or exponent")
+        elif v < 0 or v > MAX_COUNT:
+            out.append(f"{field} is {v:,}: a count is between 0 and at most {MAX_COUNT:,}")
+    return out
+
+
 def flow_problems(entries: list[dict], where: str | None = "review.yaml") -> list[str]:
     """Every box that does not add up, as messages naming the file (unless ``where`` is None),
-    entry, field and numbers."""
+    entry, field and numbers. A part is never larger than its whole: records screened are at most
+    the records identified (the sum of the sources reported), and the studies included at most the
+    reports of included studies (reports assessed minus reports excluded)."""
     out = []
     where = f"{where}: " if where else ""
 
@@ -60,21 +94,41 @@ def flow_problems(entries: list[dict], where: str | None = "review.yaml") -> lis
     previous_total = None
     for i, e in enumerate(entries):
         label = e.get("label", "?")
+        bad_counts = count_problems(e)
+        if bad_counts:
+            out += [f"{where}search_flow entry {label!r}: {p}" for p in bad_counts]
+            previous_total = None
+            continue
         ident, dup, screened = identified_total(e), e.get("duplicates_removed"), e.get("records_screened")
         not_more(label, "duplicates_removed", dup, "records identified", ident)
         if ident is not None and dup is not None:
             check(label, "records_screened", ident - dup, screened, "records identified minus duplicates_removed")
+        elif dup is None:
+            not_more(label, "records_screened", screened, "the records identified (sum of the sources reported)", ident)
         rec_excl, sought = e.get("records_excluded"), e.get("reports_sought")
         not_more(label, "records_excluded", rec_excl, "records_screened", screened)
+        not_more(label, "reports_sought", sought, "records_screened", screened)
+        waiting, waiting_ft = e.get("awaiting_screening") or 0, e.get("awaiting_assessment") or 0
         if screened is not None and rec_excl is not None:
-            check(label, "reports_sought", screened - rec_excl, sought, "records_screened minus records_excluded")
+            check(label, "reports_sought", screened - rec_excl - waiting, sought,
+                  "records_screened minus records_excluded" + (" and those awaiting screening" if waiting else ""))
         not_retrieved, assessed = e.get("reports_not_retrieved"), e.get("reports_assessed")
         not_more(label, "reports_not_retrieved", not_retrieved, "reports_sought", sought)
         if sought is not None and not_retrieved is not None:
-            check(label, "reports_assessed", sought - not_retrieved, assessed, "reports_sought minus reports_not_retrieved")
+            check(label, "reports_assessed", sought - not_retrieved - waiting_ft, assessed,
+                  "reports_sought minus reports_not_retrieved" + (" and those awaiting assessment" if waiting_ft else ""))
         not_more(label, "reports_assessed", assessed, "records_screened", screened)
         not_more(label, "the reports excluded (sum of the reasons)", excluded_total(e), "reports_assessed", assessed)
         new, total = e.get("studies_included_new"), e.get("studies_included_total")
+        included_reports = (assessed - excluded_total(e)) if assessed is not None and excluded_total(e) is not None else None
+        if is_cumulative(e, i):
+            not_more(label, "studies_included_total", total,
+                     "the reports of included studies (reports_assessed minus the reports excluded)", included_reports)
+        else:
+            not_more(label, "studies_included_new", new,
+                     "the reports of included studies (reports_assessed minus the reports excluded)", included_reports)
+        not_more(label, "studies_included_new", new, "studies_included_total", total)
+        not_more(label, "studies_included_total", total, "reports_included_total", e.get("reports_included_total"))
         if previous_total is not None and new is not None and not is_cumulative(e, i):
             check(label, "studies_included_total", previous_total + new, total,
                   "the previous edition's studies_included_total plus studies_included_new")
@@ -82,6 +136,18 @@ def flow_problems(entries: list[dict], where: str | None = "review.yaml") -> lis
             check(label, "studies_included_total", new, total, "studies_included_new (first edition)")
         previous_total = total
     return out
+
+
+def held_problems(entries: list[dict], records_held: int, where: str | None = "review.yaml") -> list[str]:
+    """The latest entry's studies included against the trial records the review holds: a review
+    cannot hold more studies than its flow diagram says it includes."""
+    total = entries[-1].get("studies_included_total") if entries else None
+    if isinstance(total, int) and not isinstance(total, bool) and total < records_held:
+        where = f"{where}: " if where else ""
+        return [f"{where}search_flow entry {entries[-1].get('label', '?')!r}: studies_included_total is {total:,}, but "
+                f"the review holds {records_held:,} trial records; add an entry for the searches that found the others "
+                "(or correct the count)"]
+    return []
 
 
 def validate_flow(entries: list[dict], where: str = "review.yaml") -> None:
@@ -106,15 +172,19 @@ def flow_boxes(entries: list[dict], index: int) -> dict:
     ident = e.get("identified") or {}
     names = {"databases": "Databases", "registers": "Registers", "other": "Other sources"}
     id_lines = [f"{names.get(k, k)} (n = {_n(v)})" for k, v in ident.items()] or ["not reported"]
+    if e.get("by_source"):  # PRISMA-LSR: the records of each source (a surveillance ledger's counts)
+        id_lines += [f"  {name} (n = {_n(v)})" for name, v in e["by_source"].items()]
     reasons = e.get("reports_excluded") or {}
     boxes = {
         "identified": "Records identified from:\n" + "\n".join(id_lines),
         "removed": f"Records removed before screening:\nDuplicate records removed (n = {_n(e.get('duplicates_removed'))})",
-        "screened": f"Records screened\n(n = {_n(e.get('records_screened'))})",
+        "screened": f"Records screened\n(n = {_n(e.get('records_screened'))})"
+                    + (f"\nawaiting screening (n = {e['awaiting_screening']:,})" if e.get("awaiting_screening") else ""),
         "excluded": f"Records excluded\n(n = {_n(e.get('records_excluded'))})",
         "sought": f"Reports sought for retrieval\n(n = {_n(e.get('reports_sought'))})",
         "not_retrieved": f"Reports not retrieved\n(n = {_n(e.get('reports_not_retrieved'))})",
-        "assessed": f"Reports assessed for eligibility\n(n = {_n(e.get('reports_assessed'))})",
+        "assessed": f"Reports assessed for eligibility\n(n = {_n(e.get('reports_assessed'))})"
+                    + (f"\nawaiting assessment (n = {e['awaiting_assessment']:,})" if e.get("awaiting_assessment") else ""),
         "reports_excluded": ("Reports excluded:\n" + "\n".join(f"{k} (n = {_n(v)})" for k, v in reasons.items())
                              if reasons else "Reports excluded:\nnot reported"),
     }
@@ -134,9 +204,10 @@ def flow_boxes(entries: list[dict], index: int) -> dict:
     return boxes
 
 
-def prisma_summary(review_def: dict, where: str) -> dict:
-    """The prisma.json artefact: the validated entries, or why no diagram is drawn."""
-    entries = review_def.get("search_flow") or []
+def prisma_summary(review_def: dict, where: str, entries: list[dict] | None = None) -> dict:
+    """The prisma.json artefact: the validated entries, or why no diagram is drawn. ``entries``
+    replaces review.yaml's search_flow (a surveillance ledger's counts, livingmeta.surveillance.flow)."""
+    entries = review_def.get("search_flow") or [] if entries is None else entries
     if not entries:
         return {"review": review_def["id"], "editions": [],
                 "not_drawn_reason": ("the review's sources give no search and screening counts, so no PRISMA 2020 "
@@ -144,5 +215,6 @@ def prisma_summary(review_def: dict, where: str) -> dict:
     validate_flow(entries, where)
     return {"review": review_def["id"], "editions": [
         {"index": i, "label": e["label"], "date": e.get("date"), "source": e.get("source"),
-         "form": "new review" if is_cumulative(e, i) else "updated review", "boxes": flow_boxes(entries, i)}
+         "form": "new review" if is_cumulative(e, i) else "updated review", "boxes": flow_boxes(entries, i),
+         **({"by_source": e["by_source"]} if e.get("by_source") else {})}
         for i, e in enumerate(entries)]}

@@ -591,6 +591,12 @@ def load_review(review_dir: Path | str) -> Review:
         review.trials.append(rec)
         review.files.append(path)
         review.warnings += markup_warnings(rec, path)
+    # the flow may not include fewer studies than the review holds; with a surveillance ledger the
+    # latest counts are the ledger's, checked by `check` and the prisma rule (livingmeta.surveillance)
+    if not (root / "surveillance" / "searches.yaml").is_file():
+        from livingmeta.pipeline.prisma import held_problems
+        problems += [Problem(str(def_path), "search_flow", p)
+                     for p in held_problems(definition.get("search_flow") or [], len(files), None)]
     if problems:
         raise RecordError(problems)
     return review

@@ -30,6 +30,7 @@ from livingmeta.report.per_trial import compact_print_section
 from livingmeta.report.references import format_references, provenance_row
 from livingmeta.report.review_words import favours_pair, moderator_unit, review_words
 from livingmeta.report.settled import settled_context
+from livingmeta.report.web import web_font_faces, with_contents
 
 from livingmeta.paths import INSTALL_ROOT as PROJECT_ROOT, TEMPLATE_DIR
 HKSJ_TEXT = "Hartung-Knapp-Sidik-Jonkman method (t distribution, k \u2212 1 df)"
@@ -484,6 +485,7 @@ def render_html(context: dict, template_dir: Path = TEMPLATE_DIR, *, web: bool =
                 downloads=()) -> str:
     """The report's HTML: for print (WeasyPrint; figures as files, data attached to the PDF) or,
     with ``web=True``, the self-contained web edition (figures inline, data as downloads)."""
-    return _template_environment(Path(template_dir)).get_template("report.html.j2").render(
+    html = _template_environment(Path(template_dir)).get_template("report.html.j2").render(
         **context, web=web, inline_svgs=inline_svgs or {}, downloads=list(downloads),
-        attachment_names=[name for name, _, _ in ATTACHMENTS])
+        attachment_names=[name for name, _, _ in ATTACHMENTS], web_fonts=web_font_faces() if web else "")
+    return with_contents(html) if web else html

@@ -254,10 +254,12 @@ def regression_sentence(analysis: dict, *, unit: str | None = None, direction: s
 
 
 def changes_sentences(changes: dict, measure: str = "SMD", level: float = DEFAULT_LEVEL) -> list[str]:
-    """The 'what changed in this edition' paragraph, as sentences."""
+    """The 'what changed in this edition' paragraph, as sentences (then the surveillance ledger's
+    update trigger and notices on included trials, when the review has a ledger)."""
+    surveillance = [*changes.get("retraction_warnings", []), *([changes["update_trigger"]] if changes.get("update_trigger") else [])]
     if changes.get("first_edition"):
         return ["This is the first edition of this living review; later editions will say here which trials "
-                "were added, removed or corrected and how the result moved."]
+                "were added, removed or corrected and how the result moved.", *surveillance]
     out = []
     parts = [(changes["added"], "added"), (changes["removed"], "removed"), (changes["corrected"], "corrected")]
     listed = [f"{plural(len(names), 'trial')} {verb} ({', '.join(names)})"
@@ -271,7 +273,7 @@ def changes_sentences(changes: dict, measure: str = "SMD", level: float = DEFAUL
         out.append(f"The pooled result moved from {before} to {after}.")
         out.append(f"The conclusion changed, from {prev['conclusion']} to {cur['conclusion']}." if changes.get("conclusion_changed")
                    else f"The conclusion did not change ({cur['conclusion']}).")
-    return out
+    return out + surveillance
 
 
 def subgroup_level_sentence(level_result: dict, name: str, measure: str, level: float) -> str:

@@ -1,7 +1,7 @@
 # Reference values for the report of a review whose outcomes are not SMDs (issue 13: "a report
 # written for any review"), computed by R's metafor on the data of the Fleiss (1993) examples in
-# tests/fixtures/revman/Fleiss1993.rm5 (analysis 1.1: aspirin after myocardial infarction, 2x2
-# counts; analysis 1.2: mental health treatment, means and SDs).
+# R meta's Fleiss1993.rm5, read in place from ../shared/data/revman by fleiss1993.R (analysis 1.1:
+# aspirin after myocardial infarction, 2x2 counts; analysis 1.2: mental health treatment, means and SDs).
 # Run from the repository root:  Rscript tests/reference/make_reference_measures.R
 # Writes tests/reference/measures_reference.json.
 #
@@ -13,12 +13,7 @@ num <- function(x) unname(as.numeric(x))
 out <- list(versions = list(R = R.version.string, metafor = as.character(packageVersion("metafor")),
                             date = as.character(Sys.Date())))
 
-aspirin <- data.frame(study = c("MRC-1", "CDP", "MRC-2", "GASP", "PARIS", "AMIS", "ISIS-2"),
-                      ai = c(49, 44, 102, 32, 85, 246, 1570), n1i = c(615, 758, 832, 317, 810, 2267, 8587),
-                      ci = c(67, 64, 126, 38, 52, 219, 1720), n2i = c(624, 771, 850, 309, 406, 2257, 8600))
-mental <- data.frame(study = c("Davis", "Florell", "Gruen", "Hart", "Wilson"),
-                     n1i = c(13, 30, 35, 20, 8), m1i = c(5.0, 4.9, 22.5, 12.5, 6.5), sd1i = c(4.7, 1.71, 3.44, 1.47, 0.76),
-                     n2i = c(13, 50, 35, 20, 8), m2i = c(6.5, 6.1, 24.9, 12.3, 7.38), sd2i = c(3.8, 2.3, 10.65, 1.66, 1.41))
+source("tests/reference/fleiss1993.R")
 
 ctrl <- list(tol = 1e-12, maxiter = 10000)
 main_fit <- function(es) rma(yi, vi, data = es, method = "REML", test = "knha", control = ctrl)

@@ -1,27 +1,25 @@
 # Reference values for livingmeta.stats.revman (RevMan 5's conventions) computed by R's metafor.
 # Run from the repository root:  Rscript tests/reference/make_reference_revman.R
-# Writes tests/reference/revman_reference.json and the inputs tests/reference/data/revman_*.csv.
+# Writes tests/reference/revman_reference.json and the synthetic input tests/reference/data/revman_zero_cells.csv;
+# the Fleiss (1993) aspirin counts are read in place from ../shared/data/revman/Fleiss1993.rm5 (fleiss1993.R).
 #
 # What metafor checks here: Mantel-Haenszel (rma.mh), Peto (rma.peto) and inverse-variance
 # DerSimonian-Laird (rma) arithmetic on the same tables. RevMan's own conventions (0.5 added to
 # every cell of a zero-cell study, also for the MH pooled estimate; double-zero studies not
 # estimable; tau^2 of "MH+DL" from the Mantel-Haenszel Q) are applied here explicitly, as the
 # Deeks & Higgins document describes them, before metafor pools; the totals stored in RevMan
-# files (tests/fixtures/revman) check the conventions themselves.
+# files (R meta's Fleiss1993.rm5 in ../shared/data/revman) check the conventions themselves.
 suppressPackageStartupMessages({library(metafor); library(jsonlite)})
 num <- function(x) unname(as.numeric(x))
 save_csv <- function(d, name) write.csv(d, file.path("tests/reference/data", paste0(name, ".csv")), row.names = FALSE)
 out <- list(versions = list(R = R.version.string, metafor = as.character(packageVersion("metafor")),
                             date = as.character(Sys.Date())))
 
-# Fleiss (1993) aspirin trials, as stored in tests/fixtures/revman/Fleiss1993.rm5 (analysis 1.1).
-aspirin <- data.frame(study = c("MRC-1", "CDP", "MRC-2", "GASP", "PARIS", "AMIS", "ISIS-2"),
-                      ai = c(49, 44, 102, 32, 85, 246, 1570), n1i = c(615, 758, 832, 317, 810, 2267, 8587),
-                      ci = c(67, 64, 126, 38, 52, 219, 1720), n2i = c(624, 771, 850, 309, 406, 2257, 8600))
+# Fleiss (1993) aspirin trials, as stored in R meta's Fleiss1993.rm5 (analysis 1.1).
+source("tests/reference/fleiss1993.R")
 # Synthetic (labelled): zero cells in one arm, a double-zero study, and one where everyone had the event.
 zero <- data.frame(study = paste("synthetic", 1:6), ai = c(0, 3, 5, 0, 12, 7), n1i = c(10, 12, 20, 15, 12, 30),
                    ci = c(2, 0, 4, 0, 12, 11), n2i = c(11, 12, 18, 15, 12, 29))
-save_csv(aspirin, "revman_aspirin")
 save_csv(zero, "revman_zero_cells")
 
 revman_case <- function(d, measure) {

@@ -59,9 +59,12 @@ rule risk_of_bias_figures:
 
 
 rule prisma:
-    """PRISMA 2020 flow diagram per edition from review.yaml's search_flow (validated counts)."""
+    """PRISMA 2020 flow diagram per edition from review.yaml's search_flow and, where the review has
+    one, the surveillance ledger's counts (validated)."""
     input:
         review=review_definition,
+        trials=trial_records,
+        ledger=surveillance_ledger,
     output:
         json=f"{RESULTS}/{{review}}/prisma.json",
         figures=directory(f"{RESULTS}/{{review}}/figures/prisma"),

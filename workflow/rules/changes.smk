@@ -5,6 +5,7 @@ rule changes:
         pooled=f"{RESULTS}/{{review}}/pooled.json",
         review=review_definition,
         previous=previous_edition_files,
+        ledger=surveillance_ledger,
     output:
         f"{RESULTS}/{{review}}/changes.json",
     params:

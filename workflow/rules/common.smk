@@ -11,6 +11,13 @@ def trial_records(wildcards):
     return [str(p) for p in record_paths(f"{DATA}/{wildcards.review}/trials")]
 
 
+def surveillance_ledger(wildcards):
+    """The review's surveillance ledger (searches, runs, candidates, decisions, registry), when it
+    has one: the PRISMA counts and the update trigger are read from it."""
+    from livingmeta.surveillance.ledger import files
+    return [str(p) for p in files(f"{DATA}/{wildcards.review}")]
+
+
 def review_definition(wildcards):
     return f"{DATA}/{wildcards.review}/review.yaml"
 

@@ -1,3 +1,6 @@
+from livingmeta.report.web import WEB_FONTS
+
+
 rule report_html:
     """Render the Jinja2 report template with every result (the template only formats): the HTML
     WeasyPrint prints, and the self-contained web edition published beside the PDF."""
@@ -24,6 +27,7 @@ rule report_html:
         prisma_figures=f"{RESULTS}/{{review}}/figures/prisma",
         per_trial=f"{RESULTS}/{{review}}/per_trial_results.csv",
         template="templates/report.html.j2",
+        web_fonts=[f"templates/fonts/{name}" for name, *_ in WEB_FONTS],
         settled_template="templates/sections/settled.html.j2",
         css="templates/report.css",
         csl="templates/csl/vancouver.csl",

@@ -620,7 +620,9 @@ def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list) 
 # ------------------------------------------------------------------------------------------------
 # Writing (atomic; the whole review is validated before anything is replaced)
 # ------------------------------------------------------------------------------------------------
-IMPORTER_KEYS = ("data_source", "licence", "attribution", "search_date", "outcomes", "moderators", "dependent_effects")
+# review.yaml keys an import writes from the source; every other key (title, question, labels, report,
+# dependent_effects: the review team's analysis choice, written by the first import) is kept as it is
+IMPORTER_KEYS = ("data_source", "licence", "attribution", "search_date", "outcomes", "moderators")
 
 
 @dataclass
@@ -695,10 +697,13 @@ def import_metapsy(review_dir, source, *, sync: bool = False) -> SyncReport:
     """Create (or with ``sync`` update) a review folder from a Metapsy database folder; studies
     keep their ids across releases (see _assign_ids). Written by review_writer.write_review:
     atomically, and only if the whole review validates."""
+    from livingmeta.pipeline.records import record_paths
     review_dir = Path(review_dir)
     if (review_dir / "review.yaml").is_file() and not sync:
-        raise ImportFormatError(f"{review_dir}: review exists; use --sync to make it equal to {source} "
-                                "(trials added, changed and removed are listed)")
+        if record_paths(review_dir / "trials"):
+            raise ImportFormatError(f"{review_dir}: review exists; use --sync to make it equal to {source} "
+                                    "(trials added, changed and removed are listed)")
+        sync = True  # a folder that ships its settings without records: the import fills it, keeping them
     imported, plan, previous = plan_review(source, review_dir)
     write_review(review_dir, imported, sync=sync)
     return _diff(previous, plan)
