@@ -16,6 +16,7 @@ from livingmeta.pipeline.analysis import analysis_rows, estimable, primary_analy
 from livingmeta.pipeline.rule import rule_context
 from livingmeta.report.figures import analysis_forest_pages, forest_overview, save_figure
 from livingmeta.report.review_words import figure_style
+from livingmeta.formatting import plural
 
 sm = snakemake  # noqa: F821
 ctx = rule_context(sm)
@@ -56,5 +57,5 @@ for n, entry in enumerate(pooled["analyses"], start=1):
     for i, fig in enumerate(draw(entry)[1], start=1):
         save_figure(fig, others / f"analysis_{n}_page_{i}")
     drawn += 1
-ctx.line(f"{main['outcome']}/{main['timepoint']}: {len(rows)} trials on {len(figs)} page(s) -> {sm.output.svg}; "
-         f"{drawn} other analyses -> {others}")
+ctx.line(f"{main['outcome']}/{main['timepoint']}: {plural(len(rows), 'trial')} on {plural(len(figs), 'page')} -> "
+         f"{sm.output.svg}; {plural(drawn, 'other analysis', 'other analyses')} -> {others}")

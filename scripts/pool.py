@@ -8,7 +8,7 @@ import pandas as pd
 from livingmeta.pipeline.analysis import pool_review, primary_analysis
 from livingmeta.pipeline.contracts import write_stage_json
 from livingmeta.pipeline.rule import rule_context
-from livingmeta.report.wording import effect_text
+from livingmeta.report.wording import effect_text, plural
 
 sm = snakemake  # noqa: F821
 ctx = rule_context(sm)
@@ -19,6 +19,7 @@ write_stage_json(sm.output[0], pooled, "pooled")
 first = primary_analysis(review_def, pooled)
 m = first["model"]
 not_estimable = sum("model" not in a for a in pooled["analyses"])
-ctx.line(f"{len(pooled['analyses'])} analyses ({not_estimable} not estimable); {first['outcome']}/{first['timepoint']}: "
-         f"{effect_text(first['measure'], m['estimate'], m['ci_lower'], m['ci_upper'], m['level'])}, k = {first['k']} "
-         f"({m['method']}, {m['test']}) -> {sm.output[0]}")
+ctx.line(f"{plural(len(pooled['analyses']), 'analysis', 'analyses')} ({not_estimable} not estimable); "
+         f"{first['outcome']}/{first['timepoint']}: "
+         f"{effect_text(first['measure'], m['estimate'], m['ci_lower'], m['ci_upper'], m['level'])}, "
+         f"{plural(first['k'], 'trial')} ({m['method']}, {m['test']}) -> {sm.output[0]}")

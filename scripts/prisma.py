@@ -7,6 +7,7 @@ hand_off()  # in the workflow's warm process when one runs, where these imports 
 from pathlib import Path
 
 from livingmeta.report.figures import save_figure
+from livingmeta.formatting import plural
 from livingmeta.pipeline.prisma import FlowError, held_problems, prisma_summary
 from livingmeta.surveillance.flow import combined_flow
 from livingmeta.report.prisma_figure import flow_diagram
@@ -26,4 +27,5 @@ out.mkdir(parents=True, exist_ok=True)
 for ed in summary["editions"]:
     save_figure(flow_diagram(entries, ed["index"]), out / f"edition_{ed['index'] + 1}")
 write_stage_json(sm.output.json, summary, "prisma")
-ctx.line(f"{len(summary['editions'])} flow diagram(s)" if summary["editions"] else summary["not_drawn_reason"])
+ctx.line(plural(len(summary["editions"]), "flow diagram") if summary["editions"]
+         else f"{summary['not_drawn_reason']} (review.yaml has no search_flow and the review no search ledger)")

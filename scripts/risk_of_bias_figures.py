@@ -14,6 +14,7 @@ from livingmeta.report.figures import forest_plot_pages, save_figure, subgroup_f
 from livingmeta.files import read_json
 from livingmeta.report.review_words import figure_style
 from livingmeta.report.rob_figures import forest_rob_columns, summary_plot, traffic_light_pages
+from livingmeta.report.review_words import figure_style
 from livingmeta.pipeline.config_check import section
 from livingmeta.pipeline.rule import rule_context
 

@@ -3,6 +3,7 @@ from livingmeta.pipeline.warm import hand_off
 
 hand_off()  # in the workflow's warm process when one runs, where these imports are done
 
+from livingmeta.formatting import plural
 from livingmeta.report.figures import save_figure
 from livingmeta.files import read_json
 from livingmeta.report.review_words import review_words
@@ -17,4 +18,4 @@ words = review_words(review_def, outcome)  # the review's words, never its arm k
 seq = read_json(sm.input.sequential)
 save_figure(sequential_plot(seq, favours=(words["favours_intervention"], words["favours_comparator"])),
             sm.output.svg[: -len(".svg")])
-ctx.line(f"{len(seq.get('looks', []))} looks -> {sm.output.svg}")
+ctx.line(f"{plural(len(seq.get('looks', [])), 'look')} -> {sm.output.svg}")

@@ -123,7 +123,7 @@ def test_the_new_edition_report_says_what_changed(project):
     text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(ed / "report.pdf").pages).split())
     assert "What changed in this edition" in text
     assert "1 trial added (Synthetic Crash 2026)" in text
-    assert "The pooled SMD moved from" in text
+    assert "The pooled result moved from SMD" in text
 
 
 def test_the_new_edition_says_how_settled_the_evidence_is_and_how_that_changed(project):
@@ -135,7 +135,7 @@ def test_the_new_edition_says_how_settled_the_evidence_is_and_how_that_changed(p
     assert [e["label"] for e in seq["editions"]] == ["2025-11-25"]  # the first edition is a point on the curve
     text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(ed / "report.pdf").pages).split())
     assert "How settled is the evidence?" in text
-    assert "in the previous edition (2025-11-25)" in text and "% of the required size in the previous edition" in text
+    assert "in the previous edition (2025-11-25)" in text and "% of the required information size in the previous edition" in text
 
 
 def test_a_full_disk_while_publishing_keeps_the_previous_edition(project, monkeypatch):

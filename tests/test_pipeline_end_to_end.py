@@ -76,6 +76,46 @@ def test_the_report_prints_the_pooled_result_exactly_as_the_results_file_rounds_
     assert html.count("<img ") >= 3 and "figures/forest_plot_pages/page_1.svg" in html
 
 
+def test_the_pdf_text_names_no_file_key_plural_literal_or_placeholder(project):
+    """The PDF, as a reader extracts its text (running headers included): the word rules of
+    tests/report_text.py. Snake_case is left to the HTML test, which can leave out the sources'
+    own words (citation notes, support text) that the PDF's text cannot tell apart."""
+    pypdf = pytest.importorskip("pypdf")
+    from report_text import OWN_FILES, RULES
+    work, _ = project
+    text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(results(work) / "report.pdf").pages).split())
+    for name in OWN_FILES:
+        text = text.replace(name, "")
+    hits = [f"{rule}: {m.group(0)!r} in ...{text[max(0, m.start() - 60):m.end() + 60]}..."
+            for rule, pattern in RULES if rule != "snake_case identifier" for m in pattern.finditer(text)]
+    assert not hits, "\n".join(hits)
+
+
+def test_the_edition_id_reads_the_same_on_page_one_and_in_the_header(project):
+    """Issue 22: the id was upper-case on page 1 (the kicker's text-transform) and lower-case in the header."""
+    pypdf = pytest.importorskip("pypdf")
+    work, _ = project
+    eid = json.loads((results(work) / "report_context.json").read_text())["edition"]["id"]
+    pages = [" ".join(p.extract_text().split()) for p in pypdf.PdfReader(results(work) / "report.pdf").pages]
+    assert eid in pages[0] and eid in pages[1]  # page 1's kicker; the running header from page 2
+    assert not any(eid.upper() in page for page in pages) or eid.upper() == eid
+
+
+def test_console_lines_print_statistics_in_the_reports_formats(project):
+    """Issue 22: 'Egger p = 0.000' on the console; pool printed '[lo, hi]' (ratio measures on the log scale)."""
+    from livingmeta import formatting
+    work, res = project
+    pooled = json.loads((results(work) / "pooled.json").read_text())
+    m = next(a for a in pooled["analyses"] if a["timepoint"] == "post_treatment")["model"]
+    sse = json.loads((results(work) / "small_study_effects.json").read_text())
+    lines = {line.split("]")[0][len("[livingmeta:"):]: line for line in res.stderr.splitlines()
+             if line.startswith("[livingmeta:")}
+    assert f"SMD {formatting.number(m['estimate'])} (95% CI {formatting.ci(m['ci_lower'], m['ci_upper'])})" in lines["pool"]
+    assert f"Egger's test {formatting.p_value(sse['egger']['pval'])}" in lines["small_study_effects"]
+    stage_lines = "\n".join(lines.values())
+    assert "0.000" not in stage_lines and "(s)" not in stage_lines and " [" not in lines["pool"]
+
+
 def test_a_rerun_with_nothing_changed_does_nothing(project):
     work, _ = project
     res = snakemake(work, "--dry-run")
@@ -258,7 +298,10 @@ def test_no_page_is_less_than_half_full_except_before_a_new_section_and_at_the_e
     pytest.importorskip("pypdf")
     work, _ = project
     pages = _page_texts_and_fill(results(work) / "report.pdf")
-    starts_new_page = {i for i, (text, _) in enumerate(pages) if "Technical appendix" in text.split("\n", 3)[-1][:400]}
+    # the appendix starts a page (break-before: page); its heading is the page's first line of text,
+    # or comes after the running header where the extraction puts the header first
+    starts_new_page = {i for i, (text, _) in enumerate(pages)
+                       if "Technical appendix" in text[:400] or "Technical appendix" in text.split("\n", 3)[-1][:400]}
     short = [i + 1 for i, (_, fill) in enumerate(pages[:-1]) if fill < 0.5 and i + 1 not in starts_new_page]
     assert not short, f"pages less than half full: {short}"
 

@@ -127,7 +127,7 @@ def test_an_odds_ratio_primary_outcome_is_reported_as_odds_ratios(odds_ratio_rep
     assert key["estimate"] == w.fmt(ref["estimate"]) == "0.87"
     assert key["ci"] == w.fmt_ci(ref["ci_lower"], ref["ci_upper"])
     assert key["pi"] == w.fmt_ci(ref["pi_lower"], ref["pi_upper"])
-    assert f"OR {w.fmt(ref['estimate'])}, 95% CI {w.fmt_ci(ref['ci_lower'], ref['ci_upper'])}" in ctx["result_text"]
+    assert f"OR {w.fmt(ref['estimate'])} (95% CI {w.fmt_ci(ref['ci_lower'], ref['ci_upper'])})" in ctx["result_text"]
     assert w.fmt_ci(ref["pi_lower"], ref["pi_upper"]) in ctx["pi_text"]
     assert f"ranged from {w.fmt(ref['loo_min'])}" in ctx["loo_text"] and f"to {w.fmt(ref['loo_max'])}" in ctx["loo_text"]
     assert (f"adjusted estimate is OR {w.fmt(ref['trimfill_estimate'])} (95% CI "
@@ -256,11 +256,11 @@ def test_subgroup_and_edition_sentences_print_ratios_as_ratios():
                "ci_upper": math.log(1.0), "k": 3},
               {"level": "b", "pooled": True, "estimate": 0.0, "ci_lower": -0.1, "ci_upper": 0.1, "k": 4}]
     text = w.subgroup_sentence({"levels": levels, "QM": 1.0, "QMdf": 1, "QMp": 0.3}, {}, "OR")
-    assert "a 0.50 (0.25 to 1.00; k = 3)" in text and "b 1.00 (0.90 to 1.11; k = 4)" in text
+    assert "a, OR 0.50 (95% CI 0.25 to 1.00) in 3 trials" in text and "b, OR 1.00 (95% CI 0.90 to 1.11) in 4 trials" in text
     step = {"estimate": math.log(0.8), "ci_lower": math.log(0.6), "ci_upper": math.log(1.1), "k": 5,
             "conclusion": "no clear evidence of a difference"}
     changes = {"previous_edition": "e1", "added": ["X 2020"], "removed": [], "corrected": [], "previous": step,
                "current": {**step, "k": 6}, "conclusion_changed": False}
-    assert "moved from 0.80 (95% CI 0.60 to 1.10; k = 5)" in " ".join(w.changes_sentences(changes, "RR"))
+    assert "moved from RR 0.80 (95% CI 0.60 to 1.10) in 5 trials" in " ".join(w.changes_sentences(changes, "RR"))
     slope = {"slope": 0.1, "slope_ci": [0.05, 0.15], "pval": 0.01, "label": "Dose", "k_used": 8}
-    assert "change in the log OR" in w.regression_sentence(slope, measure="OR")
+    assert "the log OR changed by 0.100" in w.regression_sentence(slope, measure="OR")

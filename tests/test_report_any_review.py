@@ -101,10 +101,10 @@ def test_the_review_words_come_from_review_yaml(review_def):
     html = _visible_text(render_html(ctx))
     assert "favoured exercise" in ctx["result_text"]
     slopes = {m["name"]: m["text"] for m in ctx["moderators"] if m["type"] == "continuous"}
-    assert "per week" in slopes["weeks"] or "additional week" in slopes["weeks"]
-    assert "per session per week" in slopes["sessions_per_week"] or "additional session per week" in slopes["sessions_per_week"]
-    assert "per year" in slopes["year"] or "additional year" in slopes["year"]
-    assert "per unit" not in html and "n (Ex / Ctl)" in html
+    assert "per additional week" in slopes["weeks"]
+    assert "per additional session a week" in slopes["sessions_per_week"]  # the unit review.yaml gives
+    assert "per additional year" in slopes["year"]
+    assert "per session per week" not in html and "additional unit" not in html and "n (Ex / Ctl)" in html
 
 
 def test_without_labels_or_units_the_report_uses_generic_words(review_def):
@@ -116,7 +116,7 @@ def test_without_labels_or_units_the_report_uses_generic_words(review_def):
     ctx = _context(bare)
     html = _visible_text(render_html(ctx))
     assert "the intervention" in ctx["result_text"] and "favours intervention" in ctx["favours_note"]
-    assert "per unit" in html or "additional unit" in html
+    assert "per additional unit" in html
     assert "exercise" not in ctx["result_text"] and "n (I / C)" in html
 
 

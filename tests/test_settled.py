@@ -109,7 +109,8 @@ def test_sequential_information_size_from_the_review_threshold():
 
 def test_sequential_without_a_threshold_says_why():
     out = sequential_analysis(_synthetic_effects(), _synthetic_review(cid=None), {}, {})
-    assert "clinically_important_difference" in out["not_analysed_reason"]
+    assert "sets no smallest difference that matters" in out["not_analysed_reason"]  # in a reader's words
+    assert "review.yaml" not in out["not_analysed_reason"] and "_" not in out["not_analysed_reason"]
     ctx = settled_context(bayes=bayes_analysis(_synthetic_effects(), _synthetic_review(cid=None), {}), sequential=out,
                           review_def=_synthetic_review(cid=None))
     assert not ctx["sequential"]["available"] and "Not analysed" in ctx["sequential"]["text"]
@@ -134,7 +135,7 @@ def test_edition_points_and_changes_since_the_previous_edition(tmp_path):
                           previous_bayes=json.loads((ed / "bayes.json").read_text()),
                           previous_sequential=json.loads((ed / "sequential.json").read_text()), previous_label="2025-01-01")
     text = " ".join(ctx["changes"])
-    assert "previous edition (2025-01-01)" in text and "% of the required size" in text
+    assert "previous edition (2025-01-01)" in text and "% of the required information size" in text
 
 
 def test_sentences_use_the_reviews_own_words():
@@ -146,7 +147,7 @@ def test_sentences_use_the_reviews_own_words():
     assert "Cochrane Handbook" in ctx["note"]
     words = json.dumps(ctx).lower()
     assert "exercise" not in words and "depress" not in words
-    assert ctx["changes"] == ["This is the first edition: there is no earlier edition to compare with."]
+    assert ctx["changes"] == []  # a first edition: the report's 'What changed in this edition' says so, once
 
 
 def test_binary_primary_outcome_uses_ratio_threshold_and_control_risk():
@@ -163,7 +164,7 @@ def test_binary_primary_outcome_uses_ratio_threshold_and_control_risk():
                         "yi": yi, "vi": vi, "n_int": np.nan, "n_ctl": np.nan, "total_int": n, "total_ctl": n,
                         "events_int": ei, "events_ctl": ec})
     review = {"id": "synthetic-binary", "primary_outcome": "events",
-              "arms": {"intervention": "drug-a", "control": "placebo-arm"},
+              "arms": {"intervention": "drug A", "control": "placebo"},
               "labels": {"intervention": "drug A", "comparator": "placebo"},
               "outcomes": [{"id": "events", "label": "Relapse", "type": "binary", "effect_measure": "RR",
                             "direction": "lower_is_better", "timepoints": [{"id": "end", "label": "end"}],

@@ -57,10 +57,12 @@ def _model(estimate, lo, hi, i2):
 
 def test_take_home_says_the_effect_varied_only_when_it_did_and_asks_for_trials_only_at_low_certainty():
     kw = dict(direction="lower_is_better", intervention="the intervention", outcome="symptoms", measure="SMD")
-    varied_low = w.take_home(_model(-0.6, -0.8, -0.4, 64.0), certainty="low", certainty_level="low", **kw)
-    assert "varied between trials" in varied_low and "trials are needed" in varied_low
+    varied_low = w.take_home(_model(-0.6, -0.8, -0.4, 64.0), certainty="low", certainty_level="low",
+                             rated_down=["risk_of_bias", "inconsistency"], **kw)
+    assert "varied between trials" in varied_low and "More trials at low risk of bias are needed" in varied_low
     steady_high = w.take_home(_model(-0.6, -0.8, -0.4, 12.0), certainty="high", certainty_level="high", **kw)
     assert "varied" not in steady_high and "needed" not in steady_high
-    assert steady_high.startswith("The intervention led to a moderate reduction in symptoms on average")
-    assert w.take_home(_model(-0.1, -0.3, 0.1, 0.0), certainty="low", certainty_level="low", **kw) == (
-        "The trials do not show a clear effect of the intervention on symptoms.")
+    assert steady_high.startswith("The intervention reduces symptoms: a moderate benefit")
+    assert w.take_home(_model(-0.1, -0.3, 0.1, 0.0), certainty="low", certainty_level="low", rated_down=["imprecision"],
+                       **kw) == ("The intervention may result in little to no difference in symptoms; the certainty of "
+                                 "the evidence is low. Larger trials are needed to pin it down.")

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from livingmeta.errors import EffectSizeError
 from livingmeta.pipeline import declared_analysis
+from livingmeta.formatting import plural
 from livingmeta.pipeline.config_check import section
 from livingmeta.stats import bias, dependent, diagnostics, dist, effects, moderators, pooling, revman
 
@@ -145,6 +146,11 @@ def analysis_rows(effect_table: pd.DataFrame, outcome: str, timepoint: str, *, a
     rows["subgroup"] = rows["subgroup"].fillna("").astype(str) if "subgroup" in rows else ""
     rows["not_estimable"] = rows["not_estimable"].fillna("").astype(str) if "not_estimable" in rows else ""
     return rows
+
+
+def trials_report(n: int) -> str:
+    """'1 trial reports', '0 trials report': the start of a reason readers see."""
+    return f"{plural(n, 'trial')} {'reports' if n == 1 else 'report'}"
 
 
 def _participants(sub: pd.DataFrame) -> tuple[int, int]:

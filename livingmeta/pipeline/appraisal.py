@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from livingmeta.formatting import plural
 from livingmeta.pipeline import analysis
 from livingmeta.pipeline.config_check import section
 from livingmeta.stats import moderators, pooling
@@ -172,9 +173,8 @@ def analysis_risk_of_bias(sub: pd.DataFrame, records: dict, outcome_id: str, mai
         fit = pooling.rma(low.yi, low.vi, method=method, test=test, level=level)
         out["low_risk"].update(_fit_summary(fit, low), shift=fit.estimate - main_model["estimate"])
     else:
-        trials = {0: "no trial", 1: "only one trial"}.get(len(low), f"{len(low)} trials")
-        out["low_risk"]["not_pooled_reason"] = (f"{trials} at low risk of bias on the criterion domains; pooling "
-                                                "needs 2 or more")
+        out["low_risk"]["not_pooled_reason"] = (f"{plural(len(low), 'trial')} at low risk of bias on the criterion domains; "
+                                                "pooling needs 2 or more")
     out["moderator"] = risk_of_bias_subgroups(sub, classes, method=method, test=test, level=level, min_k=min_k_per_level)
     return out
 

@@ -210,8 +210,8 @@ def prisma_summary(review_def: dict, where: str, entries: list[dict] | None = No
     entries = review_def.get("search_flow") or [] if entries is None else entries
     if not entries:
         return {"review": review_def["id"], "editions": [],
-                "not_drawn_reason": ("the review's sources give no search and screening counts (no search_flow in "
-                                     "review.yaml), so no PRISMA 2020 flow diagram is drawn")}
+                "not_drawn_reason": ("the review's sources give no search and screening counts, so no PRISMA 2020 "
+                                     "flow diagram is drawn")}
     validate_flow(entries, where)
     return {"review": review_def["id"], "editions": [
         {"index": i, "label": e["label"], "date": e.get("date"), "source": e.get("source"),

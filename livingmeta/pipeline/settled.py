@@ -12,7 +12,7 @@ import math
 import pandas as pd
 
 from livingmeta.stats import pooling, sequential
-from livingmeta.pipeline.analysis import RATIO_MEASURES, _participants, outcome_sd, primary_analysis_rows
+from livingmeta.pipeline.analysis import RATIO_MEASURES, _participants, outcome_sd, primary_analysis_rows, trials_report
 from livingmeta.pipeline.config_check import section
 from livingmeta.stats.bayes import bayes_rma, in_outcome_units, parse_tau_prior
 
@@ -27,7 +27,7 @@ def important_difference(outcome: dict) -> dict | None:
     cid = outcome.get(CID_FIELD)
     if cid is None:
         return None
-    return cid if isinstance(cid, dict) else {"value": float(cid), "source": "not stated in review.yaml"}
+    return cid if isinstance(cid, dict) else {"value": float(cid), "source": ""}  # no source given: none printed
 
 
 def _mean_difference_sd(sub: pd.DataFrame, measure: str, needed_for: str) -> tuple[float | None, str | None]:
@@ -48,7 +48,7 @@ def bayes_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict) -> d
     out = {"outcome": outcome["id"], "outcome_label": outcome["label"], "timepoint": tp["id"],
            "direction": outcome["direction"], "k": int(len(sub)), "tau_prior_spec": tau_spec}
     if len(sub) < 2:
-        out["not_analysed_reason"] = f"{len(sub)} trial(s) report the primary outcome; the model needs 2 or more"
+        out["not_analysed_reason"] = f"{trials_report(len(sub))} the primary outcome; the model needs 2 or more"
         return out
     measure = str(sub["measure"].iloc[0])
     # The tau priors are set in standard deviations (SMD; log odds ratios live on a similar scale);
@@ -115,11 +115,11 @@ def sequential_analysis(effect_table: pd.DataFrame, review_def: dict, cfg: dict,
            "method": method, "k": int(len(sub))}
     cid = important_difference(outcome)
     if len(sub) < 2:
-        out["not_analysed_reason"] = f"{len(sub)} trial(s) report the primary outcome; the analysis needs 2 or more"
+        out["not_analysed_reason"] = f"{trials_report(len(sub))} the primary outcome; the analysis needs 2 or more"
         return out
     if cid is None:
-        out["not_analysed_reason"] = (f"review.yaml gives no {CID_FIELD} for outcome {outcome['id']!r}, so there is "
-                                      f"no anticipated effect to size the required information on")
+        out["not_analysed_reason"] = ("the review sets no smallest difference that matters for this outcome, so there "
+                                      "is no anticipated effect to size the required information on")
         return out
     measure = str(sub["measure"].iloc[0])
     sd, reason = _mean_difference_sd(sub, measure, "and the required information size of a mean difference "

@@ -55,10 +55,11 @@ def risk_of_bias_section(rob: dict, figures: dict) -> dict:
     named = f" ({', '.join(not_assessed)})" if len(not_assessed) <= MAX_NAMED_TRIALS else ""
     out["text"] = (f"Risk of bias was recorded for {k - primary['k_not_assessed_at_all']} of the {k} trials of the primary "
                    f"analysis ({out['tool_text']}). "
-                   + (f"For {len(not_assessed)} of them the criterion domains ({criterion_domains}) were not assessed "
-                      f"in the sources read{named}; they are counted as not assessed, never as a risk level. "
+                   + (f"For {w.plural(len(not_assessed), 'trial')} the criterion domains ({criterion_domains}) were not "
+                      f"assessed in the sources read{named}; {'it is' if len(not_assessed) == 1 else 'they are'} counted "
+                      f"as not assessed, never as a risk level. "
                       if not_assessed else "")
-                   + f"On the criterion domains, {c['low']} trials were at low risk, "
+                   + f"On the criterion domains, {w.plural(c['low'], 'trial')} {'was' if c['low'] == 1 else 'were'} at low risk, "
                    f"{c['unclear'] + c['some_concerns']} unclear or with some concerns, and {c['high']} at high risk.")
     shares = primary["weight_shares"]
     out["weight_text"] = (f"Share of the primary analysis' weight: {100 * shares['low']:.0f}% from trials at low risk of bias, "
@@ -71,8 +72,8 @@ def risk_of_bias_section(rob: dict, figures: dict) -> dict:
             f"Restricted to the {lr['k']} trials at low risk of bias ({lr['participants']:,} participants), the pooled "
             f"{primary['measure']} was {_effect(lr, primary['measure'], primary['level'])}, against {_effect(main, primary['measure'], primary['level'])} from all {main['k']} trials "
             f"({main['participants']:,} participants): a shift of {w.fmt(lr['shift'])}"
-            f"{' on the log scale' if ratio else ''}. "
-            + ("The interval now includes no effect." if w.ci_excludes_null(main["ci_lower"], main["ci_upper"])
+            f"{' on the log scale' if ratio else ''}."
+            + (" The interval now includes no effect." if w.ci_excludes_null(main["ci_lower"], main["ci_upper"])
                and not w.ci_excludes_null(lr["ci_lower"], lr["ci_upper"]) else ""))
     else:
         out["sensitivity_text"] = f"The low-risk-of-bias analysis was not possible: {lr['not_pooled_reason']}."
@@ -80,8 +81,9 @@ def risk_of_bias_section(rob: dict, figures: dict) -> dict:
                                 "trials not assessed are left out of it and counted as not assessed.")
     mod = primary["moderator"]
     if "levels" in mod:
-        out["moderator_text"] = w.subgroup_sentence(mod, mod["level_labels"], primary["measure"]) + (
-            f" {mod['k_not_reported']} trials not assessed are left out." if mod["k_not_reported"] else "")
+        out["moderator_text"] = w.subgroup_sentence(mod, mod["level_labels"], primary["measure"], primary["level"]) + (
+            f" {w.plural(mod['k_not_reported'], 'trial')} not assessed {'is' if mod['k_not_reported'] == 1 else 'are'} "
+            f"left out." if mod["k_not_reported"] else "")
     else:
         out["moderator_text"] = f"Not analysed: {mod['not_analysed_reason']}."
     # the grid's columns are the domains some trial was judged on (as in the summary bars)
@@ -164,20 +166,21 @@ def methods_section(sof: dict, rob: dict) -> list[str]:
          f"effect while the confidence interval does not; two when I\u00b2 is above {g['i2_very_serious']:g}% and the "
          f"prediction interval includes no effect. A single trial is not assessable."),
         (f"Imprecision: one level when the confidence interval includes the decision threshold (no effect unless "
-         f"the review sets one) or the participants are fewer than the optimal information size (alpha "
+         f"the review sets one) or the participants are fewer than GRADE's optimal information size (alpha "
          f"{g['ois_alpha']:g}, power {g['ois_power']:g}, for an SMD of {g['ois_smd']:g} or a relative risk reduction of "
-         f"{100 * g['ois_relative_risk_reduction']:.0f}% from the assumed control risk); two levels when the interval "
+         f"{100 * g['ois_relative_risk_reduction']:.0f}% from the assumed control risk: the participants one trial needs, "
+         f"with no allowance for variation between trials); two levels when the interval "
          f"includes both an appreciable benefit and an appreciable harm (beyond {g['mid_smd']:g} SMD or a factor of "
          f"{g['mid_ratio']:g} either side of the threshold). A mean difference takes the thresholds set in SMD "
          f"in its own units: times the outcome's standard deviation pooled over the trials' groups."),
-        "Indirectness: the review team's judgement and reason, declared per outcome with the review.",
+        "Indirectness: the review team's judgement and reason, declared per outcome in the review's definition.",
         (f"Publication bias: with at least {g['publication_bias_min_trials']} trials, one level when Egger's test gives "
          f"p below {g['egger_p']:g} or the trim-and-fill interval leads to another conclusion; with fewer trials not "
          f"assessable and not rated down."),
-        ("Absolute effects: binary outcomes per 1,000 people from the assumed control risk (set by the review, else the "
+        ("Absolute effects: binary outcomes per 1,000 people from the assumed control risk (the review's, else the "
          "trials' control groups) and the pooled ratio; standardised mean differences in words by Cohen's rule of thumb "
          "and as a number needed to treat (Furukawa 1999). Ties at a threshold do not rate down ('above', 'more than', "
          "'below' are strict); an interval that ends exactly at the threshold includes it."),
-        ("PRISMA 2020 (Page et al. 2021): counts as the review reports them for each search; every box whose parts are all reported "
+        ("PRISMA 2020 (Page et al. 2021): counts from the review's record of its searches; every box whose parts are all reported "
          "must add up, or the build stops naming the entry, field and numbers; counts not reported are printed as such."),
     ]

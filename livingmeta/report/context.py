@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from livingmeta import formatting
 from livingmeta.report import appraisal as appraisal_report, grade
 from livingmeta.pipeline.config_check import section
 from livingmeta.stats import dependent
@@ -85,13 +86,17 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     ctx = {"words": words, "level": level, "level_pct": w.pct(level), "measure": main["measure"],
            "figures": figures, "fonts_dir": fonts_dir, "software": software_versions()}
     certainty = grade.primary_certainty(appraisal["sof"], primary, tp["id"])
-    ctx.update(_main_result(review_def, outcome, tp, main, certainty, config, words, level))
+    ctx["settled"] = settled_context(review_def=review_def, certainty=certainty, **settled) if settled else None
+    bayes = ctx["settled"]["bayes"] if ctx["settled"] else {}
+    ctx.update(_main_result(review_def, outcome, tp, main, certainty, config, words, level,
+                            bayes_predictive=bayes.get("predictive")))
     ctx["primary_note"] = _primary_note(review_def, pooled, main)
     ctx["other_outcomes"] = _other_outcomes(review_def, pooled, main, words, level)
     ctx["outcome_sections"] = _outcome_sections(review_def, pooled, main, words, level)
     ctx["analysis_figures"] = analysis_figures(review_def, pooled, main, figures)
     ctx["moderators"] = (_review_subgroups(main)
                          + _moderator_items(review_def, moderators, figures, outcome["direction"], main["measure"], level))
+    ctx["small_subgroup_note"] = w.small_subgroup_note(moderators["analyses"], test=m["test"], level=level)
     ctx.update(_external(review_def, moderators, external, main["measure"], level))
     ctx.update(_bias_and_sensitivity(main, small_study, level))
     ctx.update(_trials_and_references(review_def, trials, effects, main, primary, tp["id"]))
@@ -102,9 +107,9 @@ def build_context(*, review_def: dict, trials: pd.DataFrame, effects: pd.DataFra
     ctx["edition"] = {"id": edition["id"], "date": edition["date"], "data_hash": edition["fingerprint"]["data"],
                       "config_hash": edition["fingerprint"]["config"], "code_hash": edition["fingerprint"]["code"],
                       "sign_off": _sign_off(edition)}
-    ctx["changes"] = w.changes_sentences(changes, main["measure"], level=level)
+    ctx["changes"] = w.changes_sentences(changes, main["measure"], level=level) + (
+        ctx["settled"]["changes"] if ctx["settled"] else [])
     ctx["missing_data"] = _missing_data(trials, review_def)
-    ctx["settled"] = settled_context(review_def=review_def, **settled) if settled else None
     ctx["risk_of_bias"] = appraisal_report.risk_of_bias_section(appraisal["rob"], figures)
     ctx["sof"] = appraisal_report.summary_of_findings_section(appraisal["sof"], review_def)
     ctx["prisma"] = appraisal_report.prisma_section(appraisal["prisma"], figures)
@@ -124,7 +129,7 @@ def _review_block(review_def: dict) -> dict:
     rep = review_def.get("report", {})
     return {"title": review_def["title"], "subtitle": review_def.get("subtitle", ""),
             "question": review_def.get("question", ""), "authors": review_def.get("authors", []),
-            "search_date": review_def.get("search_date", "not stated"),
+            "search_date": review_def.get("search_date"),
             "search_date_note": review_def.get("search_date_note", ""),
             "inclusion_criteria": review_def.get("inclusion_criteria", []),
             "data_source": review_def.get("data_source", ""),
@@ -133,8 +138,9 @@ def _review_block(review_def: dict) -> dict:
             "context": rep.get("context", []), "language": rep.get("language", "en")}
 
 
-def _main_result(review_def, outcome, tp, main, certainty, config, words, level) -> dict:
-    """Headline, lead, key findings and the sentences about the primary outcome."""
+def _main_result(review_def, outcome, tp, main, certainty, config, words, level, bayes_predictive=None) -> dict:
+    """Headline, lead, key findings and the sentences about the primary outcome. Each states the
+    result in GRADE's informative statement for the certainty of the evidence (wording.certainty_statement)."""
     m, direction, measure = main["model"], outcome["direction"], main["measure"]
     intervention, comparator = words["intervention"], words["comparator"]
     outcome_words = outcome["label"].lower()
@@ -157,18 +163,21 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level)
                                     intervention=intervention, control=comparator, outcome=outcome_words,
                                     measure=measure, level=level)
     pi_text = (w.prediction_sentence(m["pi_lower"], m["pi_upper"], direction=direction, intervention=intervention,
-                                     level=level, measure=measure) if m.get("pi_lower") is not None else "")
+                                     level=level, measure=measure, tau2=m.get("tau2"),
+                                     bayes_predictive=bayes_predictive) if m.get("pi_lower") is not None else "")
+    statement = dict(direction=direction, intervention=intervention, outcome=outcome_words,
+                     certainty=certainty["level"], measure=measure)
     favours = favours_pair(words, direction)
     return {
         "key": key, "result_text": result_text, "pi_text": pi_text, "certainty": certainty,
-        "headline": w.headline(m, direction=direction, intervention=intervention, outcome=outcome_words,
-                               certainty=certainty["level"], measure=measure),
-        "lead": ((f"{review_def['question']} " if review_def.get("question") else "")
-                 + f"Across {w.count_words(main['k'], 'randomised trial')} with {main['participants']:,} "
-                 f"participants, " + result_text[0].lower() + result_text[1:]
+        "headline": w.headline(m, **statement),
+        "lead": (f"Across {w.plural(main['k'], 'randomised trial')} with {w.plural(main['participants'], 'participant')}, "
+                 + result_text[0].lower() + result_text[1:]
                  + f" The certainty of this evidence is {certainty['summary']}."),
         "take_home": w.take_home(m, direction=direction, intervention=intervention, outcome=outcome_words,
-                                 certainty=certainty["summary"], certainty_level=certainty["level"], measure=measure),
+                                 certainty=certainty["summary"], certainty_level=certainty["level"], measure=measure,
+                                 rated_down=certainty.get("rated_down", ())),
+        "heterogeneity_text": _heterogeneity_text(m, level),
         "primary_label": analysis_name(review_def, main)[:1].lower() + analysis_name(review_def, main)[1:],
         "favours_note": f"Left of the line of no effect: {favours[0][0].lower() + favours[0][1:]}; right: {favours[1][0].lower() + favours[1][1:]}.",
         "model_line": {"method": m["method"], "test": m["test"], "label": model_label(main), "estimate": estimate, "ci": ci,
@@ -200,6 +209,19 @@ def _primary_note(review_def, pooled, main) -> str:
             f"this report leads with {analysis_name(review_def, main)}.")
 
 
+def _heterogeneity_text(m: dict, level: float) -> str:
+    """'Heterogeneity was substantial: I² = 64%, τ² = 0.20 (CI 0.10 to 0.57); Q = 94.78, df = 34, p < 0.001.'
+    A common-effect model (FE, Mantel-Haenszel, Peto) estimates no τ²; one trial has no heterogeneity."""
+    if m.get("I2") is None or m.get("QEp") is None:
+        return "Heterogeneity: not applicable (one trial)."
+    tau2 = ""
+    if m["method"] not in ("FE", "MH", "Peto"):
+        tau2_ci = f" ({w.pct(level)} CI {w.fmt_ci(*m['tau2_ci'])})" if m.get("tau2_ci") else ""
+        tau2 = f", {formatting.tau2(m['tau2'])}{tau2_ci}"
+    return (f"Heterogeneity was {w.heterogeneity_words(m['I2'])}: {formatting.i2(m['I2'])}{tau2}; "
+            f"{formatting.q_test(m['QE'], m['QEdf'], m['QEp'])}.")
+
+
 def _outcome_row(review_def, a, words, level) -> dict:
     """One compact row of a secondary analysis: numbers and one sentence."""
     row = {"outcome": a["outcome_label"], "timepoint": a["timepoint_label"], "k": a.get("k", 0),
@@ -213,12 +235,11 @@ def _outcome_row(review_def, a, words, level) -> dict:
     estimate, ci = w.effect_numbers(a["measure"], am["estimate"], am["ci_lower"], am["ci_upper"])
     row.update(estimate=estimate, ci=ci, I2=f"{w.fmt(am['I2'], 0)}%")
     words = review_words(review_def, o)
-    evidence = (f"one trial, {a['participants']:,} participants" if a["k"] == 1 else
-                f"{a['k']} trials, {a['participants']:,} participants; I\u00b2 = {w.fmt(am['I2'], 0)}%")
     row["text"] = (w.result_sentence(am["estimate"], am["ci_lower"], am["ci_upper"], direction=o["direction"],
                                      intervention=words["intervention"], control=words["comparator"],
                                      outcome=o["label"].lower(), measure=a["measure"], level=am["level"])
-                   + f" {evidence}; {model_label(a)}.")
+                   + f" {w.plural(a['k'], 'trial')}, {w.plural(a['participants'], 'participant')}"
+                   + ("" if am["I2"] is None else f"; {formatting.i2(am['I2'])}") + f"; {model_label(a)}.")
     row["I2"] = "" if am["I2"] is None else row["I2"]
     return row
 
@@ -283,12 +304,12 @@ def _moderator_items(review_def, moderators, figures, direction, measure, level)
     items = []
     for a in moderators["analyses"]:
         item = {"label": a["label"], "figure": figures.get(f"moderator:{a['name']}"), "name": a["name"], "type": a["type"],
-                "missing": (f"{a['k_not_reported']} of {a['k_total']} trials did not report this and are left out."
-                            if a["k_not_reported"] else "")}
+                "missing": (f"{a['label']}: not reported by {a['k_not_reported']} of {w.plural(a['k_total'], 'trial')}, "
+                            f"left out of this analysis." if a["k_not_reported"] else "")}
         if "not_analysed_reason" in a:
-            item["text"] = f"Not analysed: {a['not_analysed_reason']}."
+            item["text"] = f"{a['label']} was not analysed: {a['not_analysed_reason']}."
         elif a["type"] == "categorical":
-            item["text"] = w.subgroup_sentence(a, a.get("level_labels", {}), measure)
+            item["text"] = w.subgroup_sentence(a, a.get("level_labels", {}), measure, level)
             if a.get("not_pooled"):
                 item["text"] += " Subgroups with too few trials to pool (shown, not pooled): " + ", ".join(
                     a["level_labels"].get(x, x) for x in a["not_pooled"]) + "."
@@ -512,13 +533,46 @@ def _method_name(m):
     return entry.label if entry else m
 
 
+# The configuration table in readers' words (the configuration file itself, with its keys, is kept
+# with every edition); a key missing here is printed with its underscores as spaces.
+SETTING_WORDS = {
+    ("effect_size", "correction"): "Small-sample correction of Hedges' g",
+    ("effect_size", "variance"): "Sampling variance of Hedges' g",
+    ("effect_size", "zero_cell_add"): "Added to every cell of a trial with a zero cell",
+    ("pooling", "method"): "Estimator of \u03c4\u00b2",
+    ("pooling", "test"): "Confidence intervals",
+    ("pooling", "level"): "Confidence level",
+    ("pooling", "prediction_interval"): "Prediction interval",
+    ("pooling", "sensitivity"): "Sensitivity analyses (estimator and intervals)",
+    ("moderators", "subgroup_tau2"): "\u03c4\u00b2 in subgroup analyses",
+    ("moderators", "min_trials_per_level"): "Fewest trials to pool a subgroup",
+    ("small_study_effects", "egger_model"): "Model of Egger's test",
+    ("small_study_effects", "min_trials"): "Fewest trials for the small-study tests",
+    ("report", "nnt_control_response_rate"): "Control response rate for the number needed to treat",
+    ("report", "compact_print_above"): "Print a compact appendix above this many trials",
+}
+TEST_WORDS = {"knha": "Hartung-Knapp", "z": "Wald (z)"}
+VALUE_WORDS = {("pooling", "test"): TEST_WORDS, ("effect_size", "correction"): {"approx": "approximate"},
+               ("small_study_effects", "egger_model"): {"lm": "classic weighted regression", "rma": "mixed-effects"},
+               ("moderators", "subgroup_tau2"): {"separate": "one per subgroup", "common": "one common to all subgroups"}}
+
+
+def _setting_value(name: str, key: str, value) -> str:
+    if key == "sensitivity":
+        return "; ".join(f"{s['method']}, {TEST_WORDS.get(s['test'], s['test'])}" for s in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key == "level":
+        return w.pct(value)
+    return str(VALUE_WORDS.get((name, key), {}).get(value, value))
+
+
 def _settings_rows(config):
     rows = []
     for name in ("effect_size", "pooling", "moderators", "small_study_effects", "report"):
         for k, v in (config.get(name) or {}).items():
-            if k == "sensitivity":
-                v = "; ".join(f"{s['method']} + {s['test']}" for s in v)
-            rows.append({"setting": f"{name}.{k}", "value": str(v)})
+            rows.append({"setting": SETTING_WORDS.get((name, k), k.replace("_", " ").capitalize()),
+                         "value": _setting_value(name, k, v)})
     return rows
 
 

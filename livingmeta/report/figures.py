@@ -21,6 +21,8 @@ import pandas as pd  # noqa: E402
 
 from livingmeta.pipeline.appraisal import NOT_ASSESSED  # noqa: E402
 from livingmeta.pipeline.labels import check_svg  # noqa: E402
+from livingmeta import formatting as fmt  # noqa: E402
+from livingmeta.formatting import figure_text  # noqa: E402
 from livingmeta.report.wording import contrast_words, effect_numbers, is_ratio, on_display_scale  # noqa: E402
 
 from livingmeta.paths import FONT_DIR
@@ -66,8 +68,10 @@ def _count(x):
     return "" if x is None or pd.isna(x) else f"{int(x)}"
 
 
-def _p(p):
-    return "P < 0.001" if p < 0.001 else f"P = {p:.3f}" if p < 0.01 else f"P = {p:.2f}"
+def _effect_label(est, lo, hi, tr=lambda v: v) -> str:
+    """An effect and its interval as the report's text prints them ('-0.45 (-0.68 to -0.22)'),
+    on the display scale (``tr``: exp for a ratio measure)."""
+    return figure_text(f"{fmt.number(tr(est))} ({fmt.ci(tr(lo), tr(hi))})")
 
 
 FOREST_ROWS_PER_PAGE = 50  # about 60% of an A4 page at the report's scale; more splits
@@ -172,21 +176,21 @@ def _total_cells(kind: str, n1, n2) -> list[str]:
 
 
 def heterogeneity_text(model: dict) -> str:
-    """RevMan's heterogeneity line: Tau² for a random-effects model, Chi², df, P and I²."""
+    """RevMan's heterogeneity line in the report's formats: tau² for a random-effects model, then
+    Q with its df and p, and I²."""
     if model["k"] < 2 or model.get("QEp") is None:
-        return "Heterogeneity: Not applicable"
-    tau = f"Tau\u00b2 = {model['tau2']:.2f}; " if model["method"] not in ("FE", "MH", "Peto") else ""
-    return (f"Heterogeneity: {tau}Chi\u00b2 = {model['QE']:.2f}, df = {model['QEdf']} ({_p(model['QEp'])}); "
-            f"I\u00b2 = {model['I2']:.0f}%")
+        return "Heterogeneity: not applicable"
+    tau = f"{fmt.tau2(model['tau2'])}; " if model["method"] not in ("FE", "MH", "Peto") else ""
+    return figure_text(f"Heterogeneity: {tau}{fmt.q_test(model['QE'], model['QEdf'], model['QEp'])}; {fmt.i2(model['I2'])}")
 
 
 def overall_effect_text(model: dict) -> str:
-    stat = "t" if model.get("test") == "knha" else "Z"
-    return f"Test for overall effect: {stat} = {abs(model['z_or_t']):.2f} ({_p(model['pval'])})"
+    return figure_text("Test for overall effect: " + fmt.overall_test(
+        abs(model["z_or_t"]), model["pval"], df=model.get("df") if model.get("test") == "knha" else None))
 
 
 def _effect_text(tr, y, lo, hi) -> str:
-    return f"{tr(y):.2f} [{tr(lo):.2f}, {tr(hi):.2f}]"
+    return _effect_label(y, lo, hi, tr)
 
 
 def forest_lines(rows, model: dict | None, *, kind: str, ratio: bool, level: float, label: str = "Total",
@@ -225,7 +229,7 @@ def forest_lines(rows, model: dict | None, *, kind: str, ratio: bool, level: flo
         lines.append({"kind": "events", "label": "Total events", "cells": [f"{int(e1)}", "", f"{int(e2)}", ""]})
     if model.get("pi_lower") is not None:
         lines.append({"kind": "pi", "label": "Prediction interval", "lo": model["pi_lower"], "hi": model["pi_upper"],
-                      "effect": f"[{tr(model['pi_lower']):.2f}, {tr(model['pi_upper']):.2f}]"})
+                      "effect": figure_text(fmt.ci(tr(model["pi_lower"]), tr(model["pi_upper"])))})
     lines.append({"kind": "text", "text": heterogeneity_text(model)})
     lines.append({"kind": "text", "text": overall_effect_text(model)})
     return lines
@@ -260,7 +264,7 @@ def _forest_plot(rows, model: dict, *, measure: str = "SMD", arm_labels=GENERIC_
     head_y = top - 0.2
     for name, x, ha in cols:
         tab.text(x, head_y, name, ha=ha, va="center", fontweight="bold", color=INK)
-    right.text(0.04, head_y, f"{measure}\n[{_pct(level)} CI]", ha="left", va="center", fontweight="bold")
+    right.text(0.04, head_y, f"{measure}\n({_pct(level)} CI)", ha="left", va="center", fontweight="bold")
     if continued:
         tab.text(0, top - 0.95, continued, ha="left", va="center", color=MUTED, fontsize=FOREST_FONT_PT - 0.5)
     weights = [ln["weight"] for ln in lines if ln["kind"] == "study" and ln.get("weight") is not None]
@@ -385,7 +389,7 @@ def forest_overview(rows, model: dict, *, measure: str = "SMD", level: float = 0
     ax.set_xticklabels([f"{t:.2g}" for t in ticks])
     _effect_axis(ax, measure)  # a ratio: round ratios on the log axis, labelled as ratios
     pooled, ci = effect_numbers(measure, est, lo, hi)
-    ax.text(-lim, k + 2.6, f"{k} trials, sorted by {measure}; pooled {pooled} ({ci}) (diamond and dashed line)",
+    ax.text(-lim, k + 2.6, figure_text(f"{k} trials, sorted by {measure}; pooled {pooled} ({ci}) (diamond and dashed line)"),
             ha="left", va="bottom", color=INK)
     ax.set_xlabel(f"{measure} ({_pct(level)} CI):  {favours[0]}  |  {favours[1]}")
     return fig
@@ -451,9 +455,10 @@ def analysis_forest_lines(rows, entry: dict, *, level: float) -> tuple[str, list
         lines += forest_lines(rows.iloc[0:0], entry.get("model"), kind=kind, ratio=ratio, level=level,
                               totals=_group_totals(rows), not_estimable_reason=entry.get("not_pooled_reason"))
     test = entry.get("subgroup_test")
-    lines.append({"kind": "text", "text": (f"Test for subgroup differences: Chi\u00b2 = {test['QM']:.2f}, df = {test['QMdf']} "
-                                           f"({_p(test['QMp'])}), I\u00b2 = {test['I2']:.0f}%") if test else
-                  "Test for subgroup differences: Not applicable"})
+    lines.append({"kind": "text", "text": figure_text("Test for subgroup differences: "
+                                                      + fmt.chi2_test(test["QM"], test["QMdf"], test["QMp"])
+                                                      + f"; {fmt.i2(test['I2'])}") if test else
+                  "Test for subgroup differences: not applicable"})
     return kind, lines
 
 
@@ -529,8 +534,7 @@ def subgroup_forest(analysis: dict, overall: dict | None = None, *, measure: str
         if lv["pooled"]:
             ax.plot([lv["ci_lower"], lv["ci_upper"]], [y, y], color=INK, lw=0.9)
             ax.plot(lv["estimate"], y, marker="D", ms=6, color=ACCENT)
-            est, lo, hi = (_fmt(on_display_scale(lv[key], measure)) for key in ("estimate", "ci_lower", "ci_upper"))
-            ax.text(1.02, y, f"{est} [{lo}, {hi}]",
+            ax.text(1.02, y, _effect_label(*(on_display_scale(lv[key], measure) for key in ("estimate", "ci_lower", "ci_upper"))),
                     transform=ax.get_yaxis_transform(), ha="left", va="center")
         elif lv["k"] == 1:
             ax.plot(lv["estimate"], y, marker="o", ms=4, mfc="white", color=INK)
@@ -547,8 +551,8 @@ def subgroup_forest(analysis: dict, overall: dict | None = None, *, measure: str
     ax.set_ylim(0.3, n + 0.7)
     _effect_axis(ax, measure)
     ax.set_xlabel(f"{measure}{' (log scale)' if is_ratio(measure) else ''}:  {favours[0]}  |  {favours[1]}")
-    ax.set_title(f"Test for subgroup differences: Chi\u00b2 = {analysis['QM']:.2f}, "
-                 f"df = {analysis['QMdf']} ({_p(analysis['QMp'])})", fontsize=8, loc="left")
+    ax.set_title(figure_text("Test for subgroup differences: " + fmt.chi2_test(analysis["QM"], analysis["QMdf"], analysis["QMp"])),
+                 fontsize=8, loc="left")
     return fig
 
 
@@ -567,8 +571,8 @@ def bubble_plot(analysis: dict, *, measure: str = "SMD", contrast: str = GENERIC
     ax.set_xlabel(analysis["label"])
     _effect_axis(ax, measure, "y")
     ax.set_ylabel(effect_axis_label(measure, contrast))
-    ax.set_title(f"slope {analysis['slope']:.3f} [{analysis['slope_ci'][0]:.3f}, {analysis['slope_ci'][1]:.3f}], "
-                 f"{_p(analysis['pval'])}; k = {len(x)}", fontsize=8, loc="left")
+    ax.set_title(figure_text(f"slope {fmt.number(analysis['slope'], 3)} ({fmt.ci(*analysis['slope_ci'], 3)}), "
+                             f"{fmt.p_value(analysis['pval'])}; {fmt.plural(len(x), 'trial')}"), fontsize=8, loc="left")
     return fig
 
 

@@ -36,6 +36,7 @@ from livingmeta.pipeline.analysis import analysis_rows, outcome_sd, primary_anal
 from livingmeta.pipeline.declared_analysis import inverse_variance_model
 from livingmeta.pipeline.config_check import section
 from livingmeta.stats import bias, dist
+from livingmeta import formatting
 from livingmeta.report import wording as w
 from livingmeta.report.review_words import analysis_name, review_words
 
@@ -141,11 +142,28 @@ def optimal_information_size_binary(control_risk: float, rrr: float, alpha: floa
     return int(2 * math.ceil(z ** 2 * (p0 * (1 - p0) + p1 * (1 - p1)) / (p0 - p1) ** 2))
 
 
-def rate_imprecision(ci: tuple, participants: int, ois: int | None, *, threshold: float, mid: float) -> Rating:
+def ois_basis(settings: dict, control_risk: float | None = None) -> str:
+    """What GRADE's optimal information size counts, in words: the participants of one trial
+    sized by a conventional calculation, with no allowance for variation between trials (the
+    trial sequential analysis's required information size makes one, and is larger)."""
+    power, alpha = formatting.percent(settings["ois_power"]), formatting.percent(settings["ois_alpha"])
+    if control_risk is None:
+        target = f"a standardised mean difference of {settings['ois_smd']:g}"
+    else:
+        target = (f"a relative risk reduction of {formatting.percent(settings['ois_relative_risk_reduction'])} from a "
+                  f"control risk of {formatting.percent(round(control_risk, 3))}")
+    return (f"the participants one trial needs to detect {target} with {power} power at a two-sided {alpha} level, "
+            f"with no allowance for variation between trials")
+
+
+def rate_imprecision(ci: tuple, participants: int, ois: int | None, *, threshold: float, mid: float,
+                     basis: str = "") -> Rating:
     """One level when the confidence interval includes ``threshold`` or the participants are
     fewer than the optimal information size; two when the interval includes both
     ``threshold - mid`` and ``threshold + mid`` (appreciable benefit and appreciable harm).
-    ``ois`` None (no control risk to size it on): the interval alone decides."""
+    ``ois`` None (no control risk to size it on): the interval alone decides. ``basis``: what
+    the optimal information size counts (:func:`ois_basis`), printed with it."""
+    basis = f" ({basis})" if basis else ""
     lo, hi = ci
     crosses = includes(lo, hi, threshold)
     small = ois is not None and participants < ois
@@ -155,13 +173,13 @@ def rate_imprecision(ci: tuple, participants: int, ois: int | None, *, threshold
     if crosses or small:
         parts = (["the confidence interval includes no effect" if threshold == 0 else
                   "the confidence interval includes the decision threshold"] if crosses else []) + (
-            [f"{participants:,} participants, fewer than the optimal information size of {ois:,}"] if small else [])
+            [f"{participants:,} participants, fewer than GRADE's optimal information size of {ois:,}{basis}"] if small else [])
         return Rating("imprecision", 1, "Rated down for imprecision: " + " and ".join(parts) + ".")
     if ois is None:
         return Rating("imprecision", 0, "Not rated down: the confidence interval excludes the decision threshold (no "
                                         "control risk to compute an optimal information size).")
     return Rating("imprecision", 0, f"Not rated down: the confidence interval excludes the decision threshold and "
-                                    f"{participants:,} participants reach the optimal information size of {ois:,}.")
+                                    f"{participants:,} participants reach GRADE's optimal information size of {ois:,}{basis}.")
 
 
 def rate_indirectness(declared: dict | None) -> Rating:
@@ -273,7 +291,8 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
             ois = None
     else:
         ois = optimal_information_size_smd(gs["ois_smd"], gs["ois_alpha"], gs["ois_power"])
-    r_imp = rate_imprecision(main_ci, analysis["participants"], ois, threshold=threshold, mid=mid)
+    r_imp = rate_imprecision(main_ci, analysis["participants"], ois, threshold=threshold, mid=mid,
+                             basis=ois_basis(gs, control_risk) if ois is not None else "")
     r_ind = rate_indirectness((review_appraisal.get("indirectness") or {}).get(oid))
     egger_p = tf_ci = None
     if k >= gs["publication_bias_min_trials"]:
@@ -298,8 +317,8 @@ def summary_row(analysis: dict, rob: dict, sub, outcome_def: dict, review_apprai
                                     f"{arms[0]}: {_more_fewer(pt['difference'])} per 1,000 (from "
                                     f"{_more_fewer(pt['difference_ci'][0])} to {_more_fewer(pt['difference_ci'][1])})")}
     elif outcome_def["type"] == "binary":
-        row["absolute"] = {"text": ("no absolute effect: the trials' control-group counts are not reported; set "
-                                    "appraisal.assumed_control_risk in review.yaml")}
+        row["absolute"] = {"text": ("no absolute effect: the trials' control-group counts are not reported and the "
+                                    "review gives no assumed control risk")}
     elif measure == "SMD":
         cer = section("report", report_cfg)["nnt_control_response_rate"]
         nnt = w.nnt_from_smd(w.benefit(m["estimate"], analysis["direction"]), cer)
@@ -372,4 +391,5 @@ def primary_certainty(sof: dict, outcome: str, timepoint: str) -> dict:
             for r in row["ratings"] if r["downgrade"]]
     listed = down[0] if len(down) == 1 else ", ".join(down[:-1]) + " and " + down[-1] if down else ""
     return {"level": row["level"], "reasons": [r["reason"] for r in row["ratings"] if r["downgrade"]],
+            "rated_down": [r["domain"] for r in row["ratings"] if r["downgrade"]], "ois": row.get("ois"),
             "summary": row["level"] + (f" (GRADE: rated down {listed})" if down else " (GRADE: not rated down)")}

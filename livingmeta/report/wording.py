@@ -6,22 +6,16 @@ from __future__ import annotations
 
 import math
 
+from livingmeta import formatting
 from livingmeta.stats import dist
 from livingmeta.stats.effects import RATIO_MEASURES
 
-
-def fmt(x, nd: int = 2) -> str:
-    """The one rounding rule for numbers shown to readers: fixed decimals, true minus sign."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "not available"
-    s = f"{x:.{nd}f}"
-    if s.startswith("-") and float(s) == 0:
-        s = s[1:]
-    return s.replace("-", "\u2212")
-
-
-def fmt_ci(lo, hi, nd: int = 2) -> str:
-    return f"{fmt(lo, nd)} to {fmt(hi, nd)}"
+# The one format of each number (livingmeta.formatting), under the names this module's callers use.
+fmt = formatting.number
+fmt_ci = formatting.ci
+fmt_p = formatting.p_value
+pct = formatting.percent
+plural = formatting.plural
 
 
 def is_ratio(measure) -> bool:
@@ -67,18 +61,7 @@ def count_words(n: int, noun: str) -> str:
     return f"one {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
-def pct(level: float) -> str:
-    """A confidence level as printed: 0.9 -> '90%', 0.995 -> '99.5%'."""
-    return f"{100 * float(level):.10g}%"
-
-
 DEFAULT_LEVEL = 0.95  # the configured level is passed in everywhere; this is only the fallback
-
-
-def fmt_p(p) -> str:
-    if p is None:
-        return "not available"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 SIZE_BANDS = ((0.2, "very small"), (0.5, "small"), (0.8, "moderate"), (math.inf, "large"))
@@ -134,28 +117,84 @@ def nnt_from_smd(smd_benefit: float, control_rate: float) -> float | None:
     return None if diff <= 0 else 1 / diff
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def result_sentence(estimate, lo, hi, *, direction: str, intervention: str, control: str,
                     outcome: str, measure: str = "SMD", level: float = DEFAULT_LEVEL) -> str:
     """One sentence stating the pooled result with its uncertainty, including the 'no clear
-    evidence of a difference' wording when the confidence interval includes no effect."""
-    null = 0.0  # ratio measures arrive on the log scale
-    shown = effect_numbers(measure, estimate, lo, hi)
-    if not ci_excludes_null(lo, hi, null):
-        return (f"There was no clear evidence of a difference in {outcome} between {intervention} and {control} "
-                f"({measure} {shown[0]}, {pct(level)} CI {shown[1]}); the interval includes no effect.")
-    better = benefit(estimate, direction) > 0
-    who = intervention if better else control
-    if measure == "SMD":
-        size = smd_size_words(estimate)
-        return (f"{outcome[0].upper() + outcome[1:]} favoured {who}: the difference was {size} "
-                f"({measure} {shown[0]}, {pct(level)} CI {shown[1]}).")
-    return f"{outcome[0].upper() + outcome[1:]} favoured {who} ({measure} {shown[0]}, {pct(level)} CI {shown[1]})."
+    evidence of a difference' wording when the confidence interval includes no effect. It
+    describes the pooled data (which group the result favoured), never a cause: how sure one may
+    be that the intervention causes it is the certainty statement's job (:func:`certainty_statement`)."""
+    effect = effect_text(measure, estimate, lo, hi, level)
+    if not ci_excludes_null(lo, hi):  # ratio measures arrive on the log scale: no effect is 0 for all
+        return (f"There was no clear evidence of a difference in {outcome} between {intervention} and {control}: "
+                f"{effect}; the interval includes no effect.")
+    who = intervention if benefit(estimate, direction) > 0 else control
+    size = size_words(estimate, measure)
+    return f"The pooled result favoured {who} for {outcome}: " + (f"a {size} difference, " if size else "") + f"{effect}."
+
+
+# GRADE's informative statements (Santesso N, Glenton C, Dahm P, et al. GRADE guidelines 26:
+# informative statements to communicate the findings of systematic reviews of interventions.
+# J Clin Epidemiol 2020;119:126-135): the verb carries the certainty of the evidence.
+CERTAINTY_HEDGES = {"high": "", "moderate": "probably ", "low": "may "}
+
+
+def certainty_statement(model: dict, *, direction: str, intervention: str, outcome: str, certainty: str,
+                        measure: str) -> str:
+    """What the evidence says, in GRADE's informative statement for its certainty (Santesso et al.
+    2020): high 'X reduces Y', moderate 'X probably reduces Y', low 'X may reduce Y', very low
+    'the evidence is very uncertain about the effect of X on Y'; with the size of the effect where
+    a convention names it ('a moderate benefit'). An interval that includes no effect reads 'X may
+    result in little to no difference in Y' (the hedge again by certainty). No sentence below
+    high certainty says that X causes a change without a hedge."""
+    if certainty not in CERTAINTY_HEDGES:
+        return f"The evidence is very uncertain about the effect of {intervention} on {outcome}"
+    hedge = CERTAINTY_HEDGES[certainty]
+    bare = hedge == "may "  # 'may reduce', not 'may reduces'
+    if not ci_excludes_null(model["ci_lower"], model["ci_upper"]):
+        verb = "result" if bare else "results"
+        return _capital(f"{intervention} {hedge}{verb} in little to no difference in {outcome}")
+    verb = ("reduce" if model["estimate"] < 0 else "increase") + ("" if bare else "s")
+    size = size_words(model["estimate"], measure)
+    gain = "benefit" if benefit(model["estimate"], direction) > 0 else "harm"
+    return _capital(f"{intervention} {hedge}{verb} {outcome}") + (f": a {size} {gain}" if size else "")
+
+
+def headline(model: dict, *, direction: str, intervention: str, outcome: str, certainty: str, measure: str) -> str:
+    """The report's title: the certainty statement and the GRADE level it rests on (after a comma
+    where the statement ends in a parenthesis of its own, e.g. an outcome label's)."""
+    statement = certainty_statement(model, direction=direction, intervention=intervention, outcome=outcome,
+                                    certainty=certainty, measure=measure)
+    level = f"{certainty}-certainty evidence"
+    return f"{statement}, {level}" if statement.endswith(")") else f"{statement} ({level})"
+
+
+def tau2_is_zero(tau2) -> bool:
+    """tau^2 estimated at the boundary (0): the prediction interval is then the confidence interval."""
+    return tau2 is not None and abs(tau2) < 1e-10
 
 
 def prediction_sentence(pi_lo, pi_hi, *, direction: str, intervention: str, level: float = DEFAULT_LEVEL,
-                        measure: str = "SMD") -> str:
-    """What the prediction interval says about a new setting (bounds on the analysis scale)."""
+                        measure: str = "SMD", tau2: float | None = None,
+                        bayes_predictive: tuple | None = None) -> str:
+    """What the prediction interval says about a new setting (bounds on the analysis scale). When
+    tau^2 is estimated at 0 the interval is the confidence interval and allows for no variation
+    between settings: the sentence says so and points to the Bayesian predictive interval
+    (``bayes_predictive``: its level and bounds), whose prior for tau allows for that variation."""
     shown = effect_numbers(measure, pi_lo, pi_lo, pi_hi)[1]
+    if tau2_is_zero(tau2):
+        text = (f"The between-trial variance \u03c4\u00b2 was estimated at 0, so the {pct(level)} prediction interval "
+                f"({shown}) is the confidence interval: it allows for no variation of the effect between settings, "
+                f"which the trials cannot rule out.")
+        if bayes_predictive:
+            b_level, b_lo, b_hi = bayes_predictive
+            text += (f" The Bayesian analysis (\u2018How settled is the evidence?\u2019), whose prior allows for such "
+                     f"variation, puts the effect in a new trial between {fmt_effect(b_lo, measure)} and "
+                     f"{fmt_effect(b_hi, measure)} with {pct(b_level)} probability.")
+        return text
     if ci_excludes_null(pi_lo, pi_hi):
         expected = "help" if benefit(pi_lo, direction) > 0 else "do harm"
         return (f"The {pct(level)} prediction interval ({shown}) lies entirely on one side of no effect: "
@@ -165,48 +204,58 @@ def prediction_sentence(pi_lo, pi_hi, *, direction: str, intervention: str, leve
             f"direction: in a new setting like those studied, the effect of {intervention} could {could}.")
 
 
-def subgroup_sentence(analysis: dict, level_labels: dict, measure: str = "SMD") -> str:
-    """One sentence per categorical moderator, built on the test for subgroup differences."""
+def subgroup_sentence(analysis: dict, level_labels: dict, measure: str = "SMD", level: float = DEFAULT_LEVEL) -> str:
+    """One sentence per categorical moderator, built on the test for subgroup differences; every
+    subgroup's pooled effect with its measure and interval."""
     pooled = [lv for lv in analysis["levels"] if lv["pooled"]]
-    parts = ", ".join("{} {} ({}; k = {})".format(level_labels.get(lv["level"], lv["level"]),
-                                                  *effect_numbers(measure, lv["estimate"], lv["ci_lower"], lv["ci_upper"]),
-                                                  lv["k"]) for lv in pooled)
+    parts = "; ".join(f"{level_labels.get(lv['level'], lv['level'])}, "
+                      f"{effect_text(measure, lv['estimate'], lv['ci_lower'], lv['ci_upper'], level)} in "
+                      f"{plural(lv['k'], 'trial')}" for lv in pooled)
     if analysis["QMp"] < 0.05:
         verdict = "The effect differed between subgroups"
     else:
         verdict = "There was no clear evidence that the effect differed between subgroups"
-    return (f"{verdict} (test for subgroup differences: \u03c7\u00b2 = {fmt(analysis['QM'])}, "
-            f"df = {analysis['QMdf']}, {fmt_p(analysis['QMp'])}). Pooled effects: {parts}.")
+    return (f"{verdict} (test for subgroup differences: "
+            f"{formatting.chi2_test(analysis['QM'], analysis['QMdf'], analysis['QMp'])}). Pooled effects: {parts}.")
+
+
+SMALL_SUBGROUP_CRITICAL = 4.0  # a t critical value above this (k <= 3 at 95%) makes an interval worth explaining
+
+
+def small_subgroup_note(analyses: list[dict], *, test: str, level: float = DEFAULT_LEVEL) -> str:
+    """Why a subgroup of two or three trials has a very wide Hartung-Knapp interval: its t
+    distribution has k - 1 degrees of freedom (Hartung & Knapp 2001), so the critical value is
+    large; '' when no pooled subgroup is that small or the intervals are Wald intervals."""
+    if test != "knha":
+        return ""
+    ks = sorted({lv["k"] for a in analyses for lv in a.get("levels", []) if lv.get("pooled")})
+    crit = {k: dist.t_isf((1 - level) / 2, k - 1) for k in ks}
+    small = [k for k in ks if crit[k] > SMALL_SUBGROUP_CRITICAL]
+    if not small:
+        return ""
+    values = " and ".join(f"{fmt(crit[k])} for {k} trials" for k in small)
+    return (f"Subgroups of few trials have very wide intervals: the Hartung-Knapp method uses a t distribution with "
+            f"one degree of freedom fewer than the trials, whose {pct(level)} critical value is {values} "
+            f"(against {fmt(dist.norm_isf((1 - level) / 2))} for a normal distribution). Such an interval says how "
+            f"little so few trials can pin down, not that they disagree.")
 
 
 def regression_sentence(analysis: dict, *, unit: str | None = None, direction: str = "lower_is_better",
                         measure: str = "SMD", level: float = DEFAULT_LEVEL) -> str:
-    """One sentence per continuous moderator: the slope per ``unit`` of the moderator (review.yaml
-    moderators[].unit, e.g. 'week'; 'unit' when not given) and which way the benefit moves."""
+    """One sentence per continuous moderator: the slope per additional ``unit`` of the moderator
+    (review.yaml moderators[].unit, e.g. 'week', 'session a week'; 'unit' when not given) and
+    which way the benefit moves."""
     slope, (lo, hi) = analysis["slope"], analysis["slope_ci"]
     label = analysis["label"].lower()
     measure = f"log {measure}" if is_ratio(measure) else measure  # the slope is on the analysis scale
-    per = unit or "unit"
+    per = f"per additional {unit or 'unit'}"
+    stats = f"{pct(level)} CI {fmt_ci(lo, hi, 3)}, {fmt_p(analysis['pval'])}; {plural(analysis['k_used'], 'trial')}"
     if ci_excludes_null(lo, hi):
-        trend = "larger benefits" if benefit(slope, direction) > 0 else "smaller benefits"
-        return (f"{analysis['label']}: each additional {per} was associated with a change in the {measure} of {fmt(slope, 3)} "
-                f"({pct(level)} CI {fmt_ci(lo, hi, 3)}, {fmt_p(analysis['pval'])}), that is, {trend} "
-                f"(k = {analysis['k_used']}).")
-    return (f"There was no clear association between {label} and the effect (slope {fmt(slope, 3)} per {per}, "
-            f"{pct(level)} CI {fmt_ci(lo, hi, 3)}, {fmt_p(analysis['pval'])}; k = {analysis['k_used']}).")
-
-
-def headline(model: dict, *, direction: str, intervention: str, outcome: str, certainty: str, measure: str) -> str:
-    if not ci_excludes_null(model["ci_lower"], model["ci_upper"]):
-        return f"No clear evidence that {intervention} changes {outcome}"
-    if benefit(model["estimate"], direction) > 0:
-        size = size_words(model["estimate"], measure)
-        verb = "reduces" if direction == "lower_is_better" else "improves"
-        # GRADE informative statements (Santesso et al. 2020, J Clin Epidemiol 119:126): the verb carries the certainty
-        verb = {"moderate": "probably " + verb, "low": "may " + verb[:-1], "very low": "may " + verb[:-1]}.get(certainty, verb)
-        return (f"{intervention[0].upper() + intervention[1:]} {verb} {outcome}: a {size + ' ' if size else ''}benefit "
-                f"({certainty}-certainty evidence)")
-    return f"{intervention[0].upper() + intervention[1:]} may make {outcome} worse ({certainty}-certainty evidence)"
+        trend = "larger" if benefit(slope, direction) > 0 else "smaller"
+        return (f"{analysis['label']}: the {measure} changed by {fmt(slope, 3)} {per} ({stats}), that is, "
+                f"the benefit was {trend} where {label} was higher.")
+    return (f"There was no clear association between {label} and the effect: the {measure} changed by "
+            f"{fmt(slope, 3)} {per} ({stats}).")
 
 
 def changes_sentences(changes: dict, measure: str = "SMD", level: float = DEFAULT_LEVEL) -> list[str]:
@@ -218,7 +267,7 @@ def changes_sentences(changes: dict, measure: str = "SMD", level: float = DEFAUL
                 "were added, removed or corrected and how the result moved.", *surveillance]
     out = []
     parts = [(changes["added"], "added"), (changes["removed"], "removed"), (changes["corrected"], "corrected")]
-    listed = [f"{len(names)} trial{'s' if len(names) != 1 else ''} {verb} ({', '.join(names)})"
+    listed = [f"{plural(len(names), 'trial')} {verb} ({', '.join(names)})"
               for names, verb in parts if names]
     also = {"config": "the analysis settings changed", "code": "the software that computes the report changed"}
     listed += [also[part] for part in changes.get("inputs_changed", []) if part in also]
@@ -227,9 +276,9 @@ def changes_sentences(changes: dict, measure: str = "SMD", level: float = DEFAUL
     out += [f"{c['text']}." for c in changes.get("corrections", [])]
     prev, cur = changes.get("previous"), changes.get("current")
     if prev and cur:
-        before, after = (effect_numbers(measure, e["estimate"], e["ci_lower"], e["ci_upper"]) for e in (prev, cur))
-        out.append(f"The pooled {measure} moved from {before[0]} ({pct(level)} CI {before[1]}; "
-                   f"k = {prev['k']}) to {after[0]} ({pct(level)} CI {after[1]}; k = {cur['k']}).")
+        before, after = (f"{effect_text(measure, e['estimate'], e['ci_lower'], e['ci_upper'], level)} in "
+                         f"{plural(e['k'], 'trial')}" for e in (prev, cur))
+        out.append(f"The pooled result moved from {before} to {after}.")
         out.append(f"The conclusion changed, from {prev['conclusion']} to {cur['conclusion']}." if changes.get("conclusion_changed")
                    else f"The conclusion did not change ({cur['conclusion']}).")
     return out + surveillance
@@ -252,7 +301,7 @@ def external_evidence_sentence(external: dict, spec: dict) -> str:
     return (f"A separate meta-analysis of {external['trials']} randomised trials of {spec.get('subject', 'the same question')} "
             f"({external['participants']['total']:,} participants) found {spec.get('effect_words', 'an effect')} of "
             f"\u0394 = {fmt(external['delta'])} ({pct(ci_level)} CI {fmt_ci(*ci)}), with "
-            f"I\u00b2 = {fmt(external['i2_pct'], 0)}%. {spec.get('sign_note', '')} "
+            f"{formatting.i2(external['i2_pct'])}. {spec.get('sign_note', '')} "
             f"{external.get('note', '')} It is quoted, not pooled.").replace("  ", " ")
 
 
@@ -263,7 +312,7 @@ def small_study_sentence(small_study: dict, measure: str) -> str:
     tf = small_study["trim_and_fill"]
     text = (f"Egger's regression test {fmt_p(small_study['egger']['pval'])}; Begg's rank correlation "
             f"Kendall's \u03c4 = {fmt(small_study['begg']['tau'])}, {fmt_p(small_study['begg']['pval'])}. "
-            f"Trim-and-fill imputed {tf['k0']} trial(s) on the {tf['side']} side; the adjusted estimate is "
+            f"Trim-and-fill imputed {plural(tf['k0'], 'trial')} on the {tf['side']} side; the adjusted estimate is "
             f"{effect_text(measure, tf['estimate'], tf['ci_lower'], tf['ci_upper'], tf['level'])}.")
     if small_study["egger"]["pval"] < 0.10:
         text += (" Funnel-plot asymmetry suggests that small trials reported larger benefits, which can "
@@ -285,21 +334,33 @@ def leave_one_out_sentence(loo: dict, measure: str) -> str:
 TAKE_HOME_VARIED_I2 = 50  # % : the "substantial" band (Cochrane Handbook 10.10.2) and GRADE's inconsistency rule here
 
 
+def more_trials_needed(rated_down) -> str:
+    """Which trials would settle the question, from the GRADE domains rated down."""
+    size = "larger " if "imprecision" in rated_down else "more "
+    kind = " at low risk of bias" if "risk_of_bias" in rated_down else ""
+    return _capital(f"{size}trials{kind} are needed to pin it down.")
+
+
 def take_home(model: dict, *, direction: str, intervention: str, outcome: str, certainty: str, certainty_level: str,
-              measure: str) -> str:
-    """The closing sentence for readers (``certainty``: the GRADE summary as printed; its level one
-    of high, moderate, low, very low). It says the effect varied between trials only when it did
-    (I\u00b2 of 50% or more) and that more trials are needed only when the certainty is low or very low."""
-    if not ci_excludes_null(model["ci_lower"], model["ci_upper"]):
-        return f"The trials do not show a clear effect of {intervention} on {outcome}."
-    if benefit(model["estimate"], direction) <= 0:
-        return f"On average {outcome} was worse with {intervention}; the certainty of the evidence is {certainty}."
-    size = size_words(model["estimate"], measure)
-    change = "reduction in" if direction == "lower_is_better" else "improvement in"
-    varied = model.get("I2") is not None and model["I2"] >= TAKE_HOME_VARIED_I2
-    text = (f"{intervention[0].upper() + intervention[1:]} led to a {size + ' ' if size else ''}{change} {outcome} on average"
-            + (", but the effect varied between trials" if varied else "")
-            + f"; the certainty of the evidence is {certainty}")
+              measure: str, rated_down=()) -> str:
+    """The closing paragraph for readers: the certainty statement (``certainty_level``: high,
+    moderate, low or very low) with the size of the effect, and the certainty as printed
+    (``certainty``, the GRADE summary). It says the effect varied between trials only when it did
+    (I\u00b2 of 50% or more) and that more trials are needed only when the certainty is low or
+    very low (which trials, from the domains ``rated_down``)."""
+    statement = certainty_statement(model, direction=direction, intervention=intervention, outcome=outcome,
+                                    certainty=certainty_level, measure=measure)
+    clear = ci_excludes_null(model["ci_lower"], model["ci_upper"])
+    varied = clear and model.get("I2") is not None and model["I2"] >= TAKE_HOME_VARIED_I2
+    but = ", but the effect varied between trials" if varied else ""
+    if certainty_level not in CERTAINTY_HEDGES:  # very low: the statement says nothing of size
+        size = size_words(model["estimate"], measure)
+        gain = "benefit" if benefit(model["estimate"], direction) > 0 else "harm"
+        found = f"on average the trials found a {size + ' ' if size else ''}{gain}" if clear else \
+            "the trials do not show a clear effect"
+        text = f"{statement}: {found}{but}, and the certainty of the evidence is {certainty}."
+    else:
+        text = f"{statement}{but}; the certainty of the evidence is {certainty}."
     if certainty_level in ("low", "very low"):
-        text += "; larger, well-concealed and blinded trials are needed to pin it down"
-    return text + "."
+        text += " " + more_trials_needed(rated_down)
+    return text

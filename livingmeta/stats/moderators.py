@@ -64,11 +64,11 @@ def subgroup_analysis(yi, vi, groups, *, moderator: str = "group", method: str =
                      "ci_lower": float(r.ci_lower[0]), "ci_upper": float(r.ci_upper[0]), "pval": float(r.pval[0]),
                      "tau2": r.tau2, "I2": r.I2, "QE": r.QE, "pooled": True})
     if not rows:
-        raise ModelError(f"no trial reports moderator {moderator!r}")
+        raise ModelError("no trial reports this moderator")
     table = pd.DataFrame(rows)
     pooled = table[table["pooled"]]
     if len(pooled) < 2:
-        raise ModelError(f"moderator {moderator!r} has fewer than two levels with 2 or more studies")
+        raise ModelError("fewer than two subgroups have 2 or more trials")
     if tau2_model == "separate":
         w = 1 / pooled["se"].to_numpy() ** 2
         b = pooled["estimate"].to_numpy()

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from livingmeta.errors import LivingmetaError
+from livingmeta.formatting import p_value
 from livingmeta.surveillance import flow, ledger, screening
 from livingmeta.surveillance.ledger import LedgerError
 
@@ -142,7 +143,7 @@ def rank_queue(folder: Path, target: float = 0.95, confidence: float = 0.95) -> 
         out["stopping"] = {"method": "buscar (Callaghan & Mueller-Hansen 2020), hypergeometric",
                            "recall_target": target, "confidence": confidence, "p_value": round(p, 6),
                            "screened": len(seen), "reached": bool(p < 1 - confidence),
-                           "statement": (f"p = {p:.3g} for the hypothesis that recall is below {target:.0%} "
+                           "statement": (f"{p_value(p)} for the hypothesis that recall is below {target:.0%} "
                                          f"after {len(seen):,} records screened in ranked order; "
                                          + (f"below {1 - confidence:.2g}: with {confidence:.0%} confidence the "
                                             f"target was reached, if screening followed the ranking"

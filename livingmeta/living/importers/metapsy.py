@@ -580,7 +580,7 @@ def plan_import(db: MetapsyRelease, previous: dict | None = None) -> ImportPlan:
             if tp not in timepoints:
                 timepoints.append(tp)
             out = {"timepoint": tp, "effect_id": effect_id,
-                   "source": "Metapsy data.csv (row and .id: provenance/metapsy-rows.csv)",
+                   "source": "the Metapsy database's data row of this comparison",  # the same in every release
                    "measure": t.get("instrument"),
                    "rating": t.get("rating"), "comparison": _comparison(t), **block}
             blocks.append(out)
@@ -700,7 +700,7 @@ def search_flow_entry(db: MetapsyRelease, studies_new: int | None = None) -> dic
         _fail(db.folder / "metadata" / "search_flow.json", "full.text.excluded.reasons",
               f"expected an object of reasons and counts; found {json.dumps(reasons)[:40]}")
     return {"label": f"Metapsy release {db.release}", "date": db.text.get("last_search") or None,
-            "source": f"metadata/search_flow.json of the Metapsy database, release {db.release}",
+            "source": f"the search flow published with the Metapsy database, release {db.release}",
             "identified": {"databases": count("database.hits"), "registers": None, "other": count("additional.records")},
             "duplicates_removed": None, "records_screened": count("records.screened"), "records_excluded": None,
             "reports_sought": None, "reports_not_retrieved": None,
@@ -756,9 +756,10 @@ def review_definition(db: MetapsyRelease, mods, levels: dict, timepoints: list, 
         "comparison": f"{(words[1] if words else 'arm 2').capitalize()} conditions, as classified by the database (condition_arm2)",
         "authors": [a["name"] for a in db.authors if isinstance(a, dict) and a.get("name")] or ["Metapsy collaboration"],
         "search_date": db.text.get("last_search") or "not reported",
-        "data_source": (f"Metapsy database {short} ({comparison}), release {db.release}: data.csv and metadata/ as "
-                        f"published by the Metapsy collaboration (https://www.metapsy.org). Registration: "
-                        f"{db.text.get('registration', 'not stated')}. Imported with livingmeta import."),
+        "data_source": (f"Metapsy database {short} ({comparison}), release {db.release}: the comparison data and "
+                        f"metadata as published by the Metapsy collaboration (https://www.metapsy.org)."
+                        + (f" Registration: {db.text['registration']}." if db.text.get("registration") else "")
+                        + " Imported with livingmeta's Metapsy importer."),
         "licence": "Open Data Commons Attribution License (ODC-By) v1.0",
         "attribution": attribution(db),
         "primary_outcome": outcome_of(db)[0],
