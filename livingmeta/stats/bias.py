@@ -101,13 +101,12 @@ def kendall_exact(x, y) -> tuple[float, float]:
     s = int(np.sum(np.triu(sx * sy, 1)))           # concordant minus discordant
     pairs = n * (n - 1) // 2
     discordant = (pairs - s) // 2
-    counts = np.zeros(pairs + 1)
-    counts[0] = 1.0
-    for m in range(2, n + 1):                        # add element m: 0..m-1 new inversions
-        c = np.cumsum(counts)
+    probs = np.zeros(pairs + 1)
+    probs[0] = 1.0
+    for m in range(2, n + 1):                        # add element m: 0..m-1 new inversions, equally likely
+        c = np.cumsum(probs)
         shifted = np.concatenate([np.zeros(m), c[:-m]])
-        counts = c - shifted
-    probs = counts / counts.sum()
+        probs = (c - shifted) / m                    # probabilities, not counts: 171! overflows a float
     cdf = np.cumsum(probs)
     # two-sided: twice the smaller tail, as R (discordant counts are symmetric about pairs / 2)
     lower = cdf[discordant]
