@@ -23,6 +23,7 @@ from livingmeta.pipeline.prisma import prisma_summary
 from livingmeta.pipeline.records import load_review
 from livingmeta.pipeline.settled import bayes_analysis, sequential_analysis
 from livingmeta.report.context import ATTACHMENTS, build_context, render_html
+from livingmeta.report.pdf import REVMAN_ATTACHMENT
 from livingmeta.report.grade import summary_of_findings
 from livingmeta.stats.dependent import dependent_rho, one_effect_per_trial
 from livingmeta.surveillance.flow import combined_flow
@@ -105,7 +106,7 @@ PROSE = {"p", "dd", "figcaption", "h1", "h2", "h3", "h4"}  # rows and list items
 # or a checksum table is not the report's wording; it is left out of the rules below.
 QUOTED_CLASSES = {"refs", "provenance", "rob-support", "software", "hash"}
 # The report's own attachments and downloads are files a reader opens, so their names are printed.
-OWN_FILES = {name for name, _, _ in ATTACHMENTS}
+OWN_FILES = {name for name, _, _ in (*ATTACHMENTS, REVMAN_ATTACHMENT)}
 
 RULES = [
     ("file or key name", re.compile(r"\breview\.ya?ml\b|\bconfig\.ya?ml\b|\bsearch_flow\b|\b\w+\.(?:json|yaml|csv|py)\b")),

@@ -79,7 +79,7 @@ def test_the_fleiss_report_headlines_revmans_own_mantel_haenszel_result(fleiss):
     assert (key["estimate"], key["ci"]) == w.effect_numbers("OR", math.log(stored["EFFECT_SIZE"]),
                                                             math.log(stored["CI_START"]), math.log(stored["CI_END"]))
     assert key["p"] == w.fmt_p(stored["P_Z"])
-    assert "OR 0.90, 95% CI 0.84 to 0.96" in ctx["result_text"] and "No clear evidence" not in ctx["headline"]
+    assert "OR 0.90 (95% CI 0.84 to 0.96)" in ctx["result_text"] and "No clear evidence" not in ctx["headline"]
     assert key["model"] == "Mantel-Haenszel, fixed effect, as declared by the review's RevMan 5 file"
     assert key["pi"] is None  # a fixed-effect model has no prediction interval
     # the pooled result to RevMan's stored precision: estimate, CI, Z, P, Q, I²
@@ -303,4 +303,5 @@ def test_who_benefits_most_leads_with_the_subgroups_the_review_defines(synthetic
     assert first["label"] == "Subgroups defined by the review"
     assert f"\u03c7\u00b2 = {w.fmt(test['chi2'])}, df = {test['df']}, {w.fmt_p(test['p'])}" in first["text"]
     for s in _reference("1.1")["subgroups"]:
-        assert f"{s['name']} {w.fmt(s['effect'])} ({w.fmt_ci(s['ci_lower'], s['ci_upper'])}; k = {s['k']})" in first["text"]
+        trials = w.plural(s["k"], "trial")
+        assert f"{s['name']}, OR {w.fmt(s['effect'])} (95% CI {w.fmt_ci(s['ci_lower'], s['ci_upper'])}) in {trials}" in first["text"]

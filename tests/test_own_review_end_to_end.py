@@ -1,11 +1,14 @@
-"""End to end, as a new user would (issue 21): start a review with `livingmeta new-review` and its
-flags, fill the sheet it wrote with 8 trials (risk of bias and citations included), import it,
-build that review's report with Snakemake, then import a corrected sheet with --update and find
-the hand edits made in between still there. No YAML is written by hand before the first report.
+"""End to end, as a new user would (issue 21): the README's five steps, from nothing to a published
+first edition of one's own review, with no YAML written by hand (the configuration is not touched
+either): `livingmeta new-review` with its flags, fill the sheet it wrote with 8 trials (risk of bias
+and citations included), `import`, `build REVIEW`, `update REVIEW`. Then a delivery setting changes
+and nothing is published; a corrected sheet is imported with --update, the hand edits made in
+between are still there, and the next edition names the corrected field.
 
 Every trial, number, judgement and citation here is SYNTHETIC."""
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -57,20 +60,22 @@ def fill_sheet(template, out, trials):
 
 
 @pytest.mark.slow
-def test_from_nothing_to_a_report_in_five_steps_and_a_corrected_sheet_keeps_hand_edits(tmp_path):
+def test_from_nothing_to_a_published_edition_in_five_commands_and_a_corrected_sheet_keeps_hand_edits(tmp_path):
     pypdf = pytest.importorskip("pypdf")
-    work = copy_project(tmp_path / "project", reviews=(REVIEW,))
-    made = livingmeta(work, "new-review", REVIEW, *FLAGS)
+    work = copy_project(tmp_path / "project")  # the project as cloned: config.yaml does not list the new review
+    config_before = (work / "config" / "config.yaml").read_bytes()
+    made = livingmeta(work, "new-review", REVIEW, *FLAGS)                       # 1
     assert made.returncode == 0, made.stderr
     root = work / "data" / "reviews" / REVIEW
     sheet = tmp_path / "extraction.csv"
-    fill_sheet(root / "sheet-template.csv", sheet, TRIALS)
-    imported = livingmeta(work, "import", REVIEW, str(sheet))
+    fill_sheet(root / "sheet-template.csv", sheet, TRIALS)                      # 2 (a spreadsheet, not YAML)
+    imported = livingmeta(work, "import", REVIEW, str(sheet))                   # 3
     assert imported.returncode == 0 and "8 added" in imported.stdout, imported.stderr
     assert imported.stderr == ""  # every column of the template was imported
-    build = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--directory", str(work),
-                            "--snakefile", str(work / "Snakefile")], capture_output=True, text=True, cwd=work)
+    build = livingmeta(work, "build", REVIEW)                                   # 4
     assert build.returncode == 0, build.stderr[-4000:]
+    assert f"results/{REVIEW}/report.pdf" in build.stdout + build.stderr
+    assert not (work / "results" / "exercise-depression").exists()  # only the named review was built
     pdf = work / "results" / REVIEW / "report.pdf"
     text = " ".join(" ".join(p.extract_text() for p in pypdf.PdfReader(pdf).pages).split())
     for label, year, *_ in TRIALS:
@@ -78,6 +83,21 @@ def test_from_nothing_to_a_report_in_five_steps_and_a_corrected_sheet_keeps_hand
     assert "Mindfulness for chronic pain (SYNTHETIC)" in text and "Favours mindfulness" in text
     assert "Group mindfulness for back pain (SYNTHETIC)" in text  # the citation reached the references
     assert "some concerns" in text.lower() and "RoB 2" in text    # and the risk of bias its section
+    update = livingmeta(work, "update", REVIEW)                                 # 5
+    assert update.returncode == 0, update.stderr[-4000:]
+    first = (work / "results" / REVIEW / "latest").resolve()
+    assert (first / "report.pdf").is_file() and (first / "report.html").is_file()
+    manifest = json.loads((first / "manifest.json").read_text())
+    assert manifest["review"] == REVIEW
+    assert (work / "config" / "config.yaml").read_bytes() == config_before  # no YAML edited by hand, not even here
+
+    # A delivery setting is not evidence: adding a publish folder publishes nothing new.
+    cfg = yaml.safe_load(config_before)
+    cfg["publish"] = {**(cfg.get("publish") or {}), "dir": str(tmp_path / "published")}
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    again_update = livingmeta(work, "update", REVIEW)
+    assert again_update.returncode == 0, again_update.stderr[-4000:]
+    assert (work / "results" / REVIEW / "latest").resolve() == first
 
     # A reviewer adds to a record by hand, then the team corrects the sheet and imports it again.
     path = root / "trials" / "beta-2016.yaml"
@@ -104,3 +124,11 @@ def test_from_nothing_to_a_report_in_five_steps_and_a_corrected_sheet_keeps_hand
     check = livingmeta(work, "check", REVIEW)
     assert check.returncode == 0 and "8 trial records, all valid" in check.stdout, check.stderr
     assert yaml.safe_load((root / "review.yaml").read_text())["id"] == REVIEW
+    # the next edition says what changed, field by field
+    next_update = livingmeta(work, "update", REVIEW)
+    assert next_update.returncode == 0, next_update.stderr[-4000:]
+    second = (work / "results" / REVIEW / "latest").resolve()
+    assert second != first
+    changes = json.loads((second / "changes.json").read_text())
+    fields = [f for c in changes["corrections"] for f in c["fields"]]
+    assert any(f["old"] == 3.9 and f["new"] == 3.6 for f in fields), changes["corrections"]

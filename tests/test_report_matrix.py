@@ -43,11 +43,11 @@ def roundtrip(df: pd.DataFrame, tmp_path: Path, name: str) -> pd.DataFrame:
 
 def report_context(review_dir: Path, tmp_path: Path) -> dict:
     """The report context of a review, each stage computed by the function its rule calls."""
-    from livingmeta.living.editions import compare_editions, record_hashes
+    from livingmeta.report.changes import compare_editions, read_records
     from livingmeta.pipeline import analysis, tables
     from livingmeta.pipeline.appraisal import risk_of_bias_review
     from livingmeta.pipeline.prisma import prisma_summary
-    from livingmeta.pipeline.records import load_review
+    from livingmeta.pipeline.records import load_review, record_paths
     from livingmeta.pipeline.settled import bayes_analysis, sequential_analysis
     from livingmeta.report.context import build_context
     from livingmeta.report.grade import summary_of_findings
@@ -77,7 +77,7 @@ def report_context(review_dir: Path, tmp_path: Path) -> dict:
         moderators=analysis.moderator_analyses(effects, trials, d, CONFIG["pooling"], CONFIG["moderators"]),
         small_study=small_study, config=CONFIG, external=None,
         edition={"id": "2025-01-01-test", "date": "2025-01-01", "fingerprint": {"data": "d", "config": "c", "code": "x"}},
-        changes=compare_editions(None, record_hashes(review_dir / "trials"), pooled, d), figures=figures,
+        changes=compare_editions(None, read_records(record_paths(review_dir / "trials")), pooled, d), figures=figures,
         settled=settled, appraisal={"rob": rob, "sof": summary_of_findings(d, pooled, effects, rob, CONFIG),
                                     "prisma": prisma})
 

@@ -19,10 +19,16 @@ from livingmeta.stats import bias, dependent, diagnostics, dist, effects, modera
 RATIO_MEASURES = effects.RATIO_MEASURES
 
 
+def text_column(values: pd.Series) -> pd.Series:
+    """A column of text with '' for missing: a column read from CSV with every cell empty is float
+    NaN, which ``fillna('')`` would have to turn into text (pandas refuses that in future versions)."""
+    return values.astype(object).where(values.notna(), "").astype(str)
+
+
 def _wide(arms: pd.DataFrame, review_def: dict) -> pd.DataFrame:
     """One row per trial x outcome x timepoint x subgroup with the intervention and control arms side by side."""
     key = ["trial_id", "label", "year", "outcome", "outcome_type", "timepoint", "effect_id", "subgroup"]
-    arms = arms.assign(**{col: arms[col].fillna("") if col in arms else "" for col in ("effect_id", "subgroup")})
+    arms = arms.assign(**{col: text_column(arms[col]) if col in arms else "" for col in ("effect_id", "subgroup")})
     i_arm, c_arm = review_def["arms"]["intervention"], review_def["arms"]["control"]
     a = arms[arms["arm"] == i_arm].set_index(key)
     c = arms[arms["arm"] == c_arm].set_index(key)
@@ -133,7 +139,7 @@ def effect_size_table(arms: pd.DataFrame, review_def: dict, cfg: dict, level: fl
 
 def estimable(rows: pd.DataFrame) -> pd.DataFrame:
     """The rows of an effect table that have an effect (``not_estimable`` empty, yi present)."""
-    reason = rows["not_estimable"].fillna("") if "not_estimable" in rows else pd.Series("", index=rows.index)
+    reason = text_column(rows["not_estimable"]) if "not_estimable" in rows else pd.Series("", index=rows.index)
     return rows[(reason == "") & rows["yi"].notna()]
 
 
@@ -143,8 +149,8 @@ def analysis_rows(effect_table: pd.DataFrame, outcome: str, timepoint: str, *, a
     rows = effect_table[(effect_table.outcome == outcome) & (effect_table.timepoint == timepoint)]
     rows = rows if all_rows else estimable(rows)
     rows = rows.reset_index(drop=True)
-    rows["subgroup"] = rows["subgroup"].fillna("").astype(str) if "subgroup" in rows else ""
-    rows["not_estimable"] = rows["not_estimable"].fillna("").astype(str) if "not_estimable" in rows else ""
+    rows["subgroup"] = text_column(rows["subgroup"]) if "subgroup" in rows else ""
+    rows["not_estimable"] = text_column(rows["not_estimable"]) if "not_estimable" in rows else ""
     return rows
 
 

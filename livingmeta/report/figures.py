@@ -19,6 +19,7 @@ from matplotlib.collections import LineCollection  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from livingmeta.pipeline.analysis import text_column  # noqa: E402
 from livingmeta.pipeline.appraisal import NOT_ASSESSED  # noqa: E402
 from livingmeta.pipeline.labels import check_svg  # noqa: E402
 from livingmeta import formatting as fmt  # noqa: E402
@@ -430,7 +431,7 @@ def analysis_forest_lines(rows, entry: dict, *, level: float) -> tuple[str, list
     ``entry``: its pooled.json analysis."""
     ratio = entry.get("ratio", False)
     rows = rows.reset_index(drop=True).copy()
-    rows["subgroup"] = rows["subgroup"].fillna("").astype(str) if "subgroup" in rows else ""
+    rows["subgroup"] = text_column(rows["subgroup"]) if "subgroup" in rows else ""
     fitted = {(t["trial_id"], t.get("subgroup", "")): t for t in entry.get("trials", [])}
     for sg in entry.get("subgroups", []):
         fitted.update({(t["trial_id"], t.get("subgroup", "")): t for t in sg.get("trials", []) if entry.get("totals") != "overall"})

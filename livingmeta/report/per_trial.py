@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from livingmeta.pipeline.analysis import RATIO_MEASURES, analysis_rows, primary_analysis
+from livingmeta.pipeline.analysis import RATIO_MEASURES, analysis_rows, primary_analysis, text_column
 from livingmeta.pipeline.config_check import section
 
 CSV_NAME = "per_trial_results.csv"
@@ -59,7 +59,7 @@ def per_trial_results(trials: pd.DataFrame, effects: pd.DataFrame, pooled: dict,
         out[cols["log"]] = value("yi")
     out[cols["se"]] = np.sqrt(value("vi"))
     out[cols["value"]], out[cols["lower"]], out[cols["upper"]] = back(value("yi")), back(value("ci_lower")), back(value("ci_upper"))
-    out["not_estimable"] = rows.not_estimable.fillna("")
+    out["not_estimable"] = text_column(rows.not_estimable)
     out["weight_pct"] = value("weight_pct")
     out["source"] = rows.source
     moderators = [m["name"] for m in review_def.get("moderators", []) if m["name"] in trials and m["name"] != "year"]
