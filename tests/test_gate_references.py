@@ -130,3 +130,39 @@ def test_each_record_is_written_once_and_many_references_to_one_trial_change_not
     assert "2000 references match trial klein-1985" in err and "left as it was" in err
     assert (review_copy / "trials" / "klein-1985.yaml").read_bytes() == klein
     assert len(writes) == 1 and sorted(p.name for p in writes[0]) == ["dunn-2005.yaml", "orth-1979.yaml"]
+
+
+@pytest.mark.slow
+def test_killed_at_any_moment_references_loses_no_record_and_leaves_nothing_behind(review_copy, tmp_path):
+    """Issue 23's kill loop: `references` on every trial of the default review, killed with SIGKILL
+    at 20 moments spread over its run; after each kill every record is whole (its old or its new
+    version, and the review passes `check`), no scratch file is left, and no process lives on.
+    The references are SYNTHETIC."""
+    import random
+    import shutil
+    import time
+    trials = sorted(p.stem for p in (review_copy / "trials").glob("*.yaml"))
+    ref = tmp_path / "refs.ris"
+    ref.write_text(ris(*({"ID": t, "TI": f"SYNTHETIC title of {t} " + "words " * 2000, "JO": "J Synth"} for t in trials)))
+    before = {p.name: p.read_bytes() for p in (review_copy / "trials").glob("*.yaml")}
+    done = tmp_path / "done"
+    shutil.copytree(review_copy, done)
+    started = time.monotonic()
+    assert run_references(done, ref).returncode == 0
+    duration = time.monotonic() - started
+    after = {p.name: p.read_bytes() for p in (done / "trials").glob("*.yaml")}
+    assert after != before
+    rng = random.Random(23)
+    for run in range(20):
+        target = tmp_path / f"run{run}"
+        shutil.copytree(review_copy, target)
+        proc = subprocess.Popen([*CLI, "references", str(target), str(ref)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.2, 1.1) * duration)
+        proc.kill()
+        proc.wait(timeout=30)
+        for p in (target / "trials").iterdir():
+            assert not p.name.startswith("."), f"run {run}: scratch file {p.name} left behind"
+            assert p.read_bytes() in (before[p.name], after[p.name]), f"run {run}: {p.name} is neither old nor new"
+        load_review(target)  # every record passes the checks: nothing was lost or cut
+        shutil.rmtree(target)
