@@ -395,3 +395,11 @@ def test_ris_references_of_the_data_package():
     (ref,) = _ris(text)["ISIS-2"]
     assert ref["authors"] == "ISIS-2 Collaborative Group" and ref["journal"] == "Lancet" and ref["year"] == "1988"
     assert ref["identifiers"] == ["DOI: 10.1016/S0140-6736(88)92833-4"] and ref["detail"] == "2, 349-60"
+
+
+def test_a_data_package_is_named_after_its_comparison_not_its_file_name(tmp_path):
+    """A RevMan Web data package carries no review title outside its article PDF (which is not
+    parsed): a package of one comparison is named after it, with a warning saying how to set one."""
+    imported = revman_web.read(zip_file())
+    assert imported.definition["title"] == "Examples from Fleiss (1993)"
+    assert any("carries no review title" in w for w in imported.warnings)

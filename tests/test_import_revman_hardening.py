@@ -213,5 +213,6 @@ def test_an_unknown_data_package_column_is_one_warning_line(tmp_path):
 
 
 def test_both_formats_of_the_synthetic_review_import_without_warnings(tmp_path):
-    assert rm5.read(RM5).warnings == [] and revman_web.read(ZIP).warnings == []
+    # the data package's one note: it has no title of its own (two comparisons: named after the file)
+    assert rm5.read(RM5).warnings == [] and [w for w in revman_web.read(ZIP).warnings if "no review title" not in w] == []
     shutil.rmtree(tmp_path)

@@ -307,11 +307,19 @@ def parse(data: bytes, source: str) -> RevManReview:
                                published=_printed(r, {"effect": "Mean", "ci_lower": "CI start", "ci_upper": "CI end",
                                                       "weight": "Weight"}) or {},
                                where=f"analysis {num}, {rows_name.rsplit('/', 1)[-1]} row {i + 2}"))
-    # The data package carries no review title; the file name stands in (review.yaml can be edited).
-    rev = RevManReview(title=Path(source.split("!")[0]).stem, source=Path(source.split("!")[0]).name,
+    # The data package carries its review's title only in the article PDF, which is not parsed (untrusted
+    # input, and no PDF reader among the dependencies): a package of one comparison is named after it,
+    # else after the file; review.yaml's title, once set by hand, is kept by --sync.
+    file_name = Path(source.split("!")[0])
+    comparisons = list(dict.fromkeys(a.comparison for a in analyses if a.rows and a.comparison))
+    title = comparisons[0] if len(comparisons) == 1 else file_name.stem
+    rev = RevManReview(title=title, source=file_name.name,
                        fmt="RevMan Web data package", studies=studies, analyses=[a for a in analyses if a.rows],
                        printed_decimals=PRINTED_DECIMALS, rob_source=f"RevMan Web data package, {rob_name.rsplit('/', 1)[-1]}" if rob_name else None)
     rev.skipped = skipped + [f"analysis {a.number} ({a.name}): no data rows" for a in analyses if not a.rows]
+    rev.skipped.append(f"the data package carries no review title outside its article PDF: the review is named "
+                       f"{title!r} (after its {'comparison' if len(comparisons) == 1 else 'file'}); set title in "
+                       "review.yaml, which --sync keeps")
     rev.skipped += [note for rows_, key, name in ((overall, "overall", overall_name), (rows, "rows", rows_name),
                                                   (subs, "subgroups", subs_name), (info, "studies", info_name))
                     for note in unknown_columns(rows_, key, name)]
