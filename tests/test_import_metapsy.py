@@ -1,7 +1,7 @@
 """Importing a Metapsy database (the real depression-psyctr database, releases 22.0.2 and 24.0.2,
 ODC-By, read in place from ../shared/data/metapsy-depression-psyctr, attribution in its README): every
 data row accounted for, effects that agree with the database's own g, risk of bias and PRISMA
-mapped per CONTRACTS.md, hostile or malformed input refused with file, location and reason, and
+mapped per workflow/schemas/trial.schema.yaml, hostile or malformed input refused with file, location and reason, and
 a sync between releases listing what was added, removed and corrected."""
 
 import csv

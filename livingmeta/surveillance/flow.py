@@ -2,7 +2,7 @@
 source, the update trigger, and retraction or erratum notices on included trials.
 
 **Counts.** Each search date (the ``until`` of the runs) is one entry of the flow, in the shape
-of review.yaml's ``search_flow`` (CONTRACTS.md), counted from the files, never typed:
+of review.yaml's ``search_flow`` (workflow/schemas/review.schema.yaml), counted from the files, never typed:
 
 - identified: the records each source returned (databases: PubMed, Europe PMC; registers:
   ClinicalTrials.gov), also per source (``by_source``, PRISMA-LSR);

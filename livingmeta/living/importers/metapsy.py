@@ -681,7 +681,7 @@ def attribution(db: MetapsyRelease) -> str:
 
 
 def search_flow_entry(db: MetapsyRelease, studies_new: int | None = None) -> dict | None:
-    """metadata/search_flow.json as one PRISMA 2020 entry (CONTRACTS.md). Counts are copied, never
+    """metadata/search_flow.json as one PRISMA 2020 entry (workflow/schemas/review.schema.yaml). Counts are copied, never
     derived: 'database.hits.duplicates.removed' is the number of records left after removing
     duplicates (it equals records.screened), so duplicates_removed stays null (not reported)."""
     sf = db.search_flow

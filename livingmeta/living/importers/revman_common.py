@@ -15,7 +15,7 @@ maps it to review.yaml + one record per included study:
 - record sources name the format and the location in it, not the file name (review.yaml has it),
   so a renamed source file does not make every trial "changed" under ``--sync``;
 - per study: year, references with identifiers, characteristics of included studies, and the
-  risk-of-bias judgements in the shape of CONTRACTS.md.
+  risk-of-bias judgements in the shape of workflow/schemas/trial.schema.yaml.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ class RevManReview:
     rob_source: str | None = None
 
 
-# --- risk of bias: RevMan item names -> CONTRACTS.md RoB 1 keys ---------------------------------
+# --- risk of bias: RevMan item names -> RoB 1 keys of trial.schema.yaml ---------------------------------
 ROB1_ITEMS = [  # (pattern on the lower-cased item name, domain keys); first match wins
     (r"sequence generation", ["sequence_generation"]),
     (r"allocation concealment", ["allocation_concealment"]),
@@ -120,7 +120,7 @@ JUDGEMENTS = {"yes": "low", "low risk": "low", "low": "low", "no": "high", "high
 
 
 def rob1_domains(item_name: str) -> list[str]:
-    """CONTRACTS.md RoB 1 domain keys for a RevMan risk-of-bias item name ([] = no standard domain)."""
+    """trial.schema.yaml RoB 1 domain keys for a RevMan risk-of-bias item name ([] = no standard domain)."""
     name = item_name.strip().lower()
     for pattern, keys in ROB1_ITEMS:
         if re.search(pattern, name):
