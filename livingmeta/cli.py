@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from livingmeta.errors import ImportFormatError, LivingmetaError
+from livingmeta.formatting import plural
 
 from livingmeta.stats import pooling, revman
 
@@ -81,8 +82,8 @@ def _numeric_columns(path: str, df, columns) -> dict:
         num = pd.to_numeric(df[c], errors="coerce")
         bad = df.index[~np.isfinite(num.to_numpy(dtype=float))].tolist()
         if bad:
-            raise InputError(f"{path}: column {c} has non-numeric, empty or infinite cells in data row(s) "
-                             f"{', '.join(str(i + 1) for i in bad[:5])}")
+            raise InputError(f"{path}: column {c} has non-numeric, empty or infinite cells in data "
+                             f"{'row' if len(bad) == 1 else 'rows'} {', '.join(str(i + 1) for i in bad[:5])}")
         data[c] = num.to_numpy(dtype=float)
     return data
 
@@ -128,7 +129,7 @@ def _read_effects(path: str, moderators: list[str], measure: str | None = None):
     df = _read_csv(path)
     missing = [c for c in ([] if measure else ["yi", "vi"]) + moderators if c not in df.columns]
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
+        raise InputError(f"{path}: missing {plural(len(missing), 'column')}: {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
     if measure:
         es = _effects_from_measure(path, df, measure)
         df = df.assign(yi=es.yi, vi=es.vi)
@@ -345,7 +346,7 @@ def cmd_import(args) -> int:
         for line in report.lines():
             print(line)
         print(f"{target}: {len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
-              f"{report.unchanged} unchanged; {len(report.refused)} data row(s) refused (listed above)")
+              f"{report.unchanged} unchanged; {plural(len(report.refused), 'data row')} refused (listed above)")
         return 0
     if detect_format(args.sheet) != "sheet":
         return _import_whole_review(args)
@@ -412,7 +413,7 @@ def _import_whole_review(args) -> int:
         print("\n".join(console_table(table)))
         bad = disagreements(table)
         if bad:
-            print("\n" + "!" * 78 + f"\nWARNING: {len(bad)} RevMan total(s) NOT reproduced beyond rounding:", file=sys.stderr)
+            print("\n" + "!" * 78 + f"\nWARNING: {plural(len(bad), 'RevMan total')} NOT reproduced beyond rounding:", file=sys.stderr)
             for line in bad:
                 print(f"  {line}", file=sys.stderr)
             print("!" * 78, file=sys.stderr)

@@ -45,7 +45,7 @@ def test_analyze_with_moderators_names_coefficients_like_metafor(bcg_csv):
 
 
 @pytest.mark.parametrize("content,words", [
-    ("yi\n0.1\n0.2\n", "missing column(s) vi"),
+    ("yi\n0.1\n0.2\n", "missing 1 column: vi"),
     ("yi,vi\n0.1,0.01\n0.2,-0.02\n", "vi must be positive"),
     ("yi,vi\n0.1,0.01\nabc,0.02\n", "non-numeric"),
     ("yi,vi\n0.1,0.01\n", "at least 2 rows"),

@@ -223,7 +223,7 @@ def test_cli_import_prints_reproduction_and_warns_loudly(tmp_path, capsys):
     bad.write_bytes(rm5_file().read_bytes().replace(b'EFFECT_SIZE="0.8968655609130709"', b'EFFECT_SIZE="0.9"', 1))
     assert cli.main(["import", str(tmp_path / "r2"), str(bad)]) == 0
     err = capsys.readouterr().err
-    assert "WARNING: 1 RevMan total(s) NOT reproduced" in err and "pooled estimate" in err
+    assert "WARNING: 1 RevMan total NOT reproduced" in err and "pooled estimate" in err
 
 
 def test_detect_format(tmp_path):
@@ -353,7 +353,7 @@ def test_data_package_with_missing_columns_refused(tmp_path):
     members[name] = "\ufeffAnalysis group,Mean\n1,0.5\n".encode("utf-8")
     p = tmp_path / "cols.zip"
     p.write_bytes(_zip(members))
-    with pytest.raises(ImportFormatError, match=r"subgroup-estimates\.csv: missing column\(s\) Analysis number, Subgroup"):
+    with pytest.raises(ImportFormatError, match=r"subgroup-estimates\.csv: missing 2 columns: Analysis number, Subgroup"):
         revman_web.read(p)
     members = _inner_members()
     name = next(n for n in members if n.endswith("data-rows.csv"))

@@ -475,7 +475,7 @@ def test_the_command_line_searches_counts_and_fails_in_one_line(api, review, cap
     assert main(["surveil", "counts", str(review)]) == 0
     out = capsys.readouterr().out
     assert "Search to 2024-01-31: identified 9 (ClinicalTrials.gov 3, Europe PMC 3, PubMed 3), duplicates removed 2" in out
-    assert "1 draft record(s) awaiting confirmation: nct09000001" in out
+    assert "1 draft record awaiting confirmation: nct09000001" in out
     api.fail["einfo.fcgi"] = [404]
     before = snapshot(review)
     assert main(["surveil", "search", str(review), "--until", "2024-02-29"]) == 2

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from livingmeta.errors import ImportFormatError
+from livingmeta.formatting import plural
 from livingmeta.files import is_formula_like
 from livingmeta.pipeline.record_writer import (FieldChange, change_lines, check_records, field_changes, merge_record,
                                                normalise_doi, record_header, write_files, write_records)
@@ -329,7 +330,7 @@ def import_sheet(review_dir: Path, sheet: Path, *, update: bool = False, dry_run
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in SHEET_COLUMNS["required"] if c not in df.columns]
     if missing:
-        raise RecordError([Problem(src, "(columns)", f"missing column(s) {', '.join(missing)}; expected at "
+        raise RecordError([Problem(src, "(columns)", f"missing {plural(len(missing), 'column')}: {', '.join(missing)}; expected at "
                                                     f"least {', '.join(SHEET_COLUMNS['required'])}")])
     outcomes = {o["id"]: o for o in definition["outcomes"]}
     mods = [m for m in definition["moderators"] if m["name"] != "year"]
@@ -480,7 +481,7 @@ def _sheet_notes(cells: _Sheet, known: set, blank: list, review_yaml: Path) -> l
                      f"declare a moderator named {col!r} in {review_yaml} and import again")
     if any(blank):
         rows = [f"row {i + 2}" for i in range(cells.n_rows) if blank[i]]
-        notes.append(f"{src}: {len(rows)} blank row(s) skipped: {', '.join(rows[:10])}{' ...' if len(rows) > 10 else ''}")
+        notes.append(f"{src}: {plural(len(rows), 'blank row')} skipped: {', '.join(rows[:10])}{' ...' if len(rows) > 10 else ''}")
     for col in (c for c in cells.cells if c not in cells.numbers):
         for i, v in enumerate(cells.cells[col]):
             if is_formula_like(v):

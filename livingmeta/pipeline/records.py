@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 from livingmeta.errors import LivingmetaError
+from livingmeta.formatting import plural
 from livingmeta.pipeline.labels import control_character_problem, label_length_problem
 
 from livingmeta.paths import SCHEMA_DIR
@@ -45,7 +46,7 @@ class RecordError(LivingmetaError):
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
-        lines = [f"{len(problems)} problem(s) in the review's records; nothing was built:"]
+        lines = [f"{plural(len(problems), 'problem')} in the review's records; nothing was built:"]
         lines += [f"  - {p}" for p in problems]
         super().__init__("\n".join(lines))
 

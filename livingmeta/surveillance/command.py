@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from livingmeta.errors import LivingmetaError
-from livingmeta.formatting import p_value
+from livingmeta.formatting import p_value, plural
 from livingmeta.surveillance import flow, ledger, screening
 from livingmeta.surveillance.ledger import LedgerError
 
@@ -342,7 +342,7 @@ def counts(args, folder: Path) -> int:
         print(f"warning: included trial {w['label']}: " + "; ".join(w["notices"]) + f" (record {w['record']})")
     drafts = sorted((ledger.folder(folder) / "drafts").glob("*.yaml"))
     if drafts:
-        print(f"{len(drafts)} draft record(s) awaiting confirmation: " + ", ".join(p.stem for p in drafts))
+        print(f"{plural(len(drafts), 'draft record')} awaiting confirmation: " + ", ".join(p.stem for p in drafts))
     return 0
 
 

@@ -25,6 +25,7 @@ from datetime import date
 from pathlib import Path
 
 from livingmeta.errors import LivingmetaError
+from livingmeta.formatting import plural
 from livingmeta.files import atomic_write_bytes, is_formula_like
 from livingmeta.surveillance.candidates import COLUMNS as CANDIDATE_COLUMNS
 
@@ -146,7 +147,7 @@ def read_csv(path: Path, columns: list[str]) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in columns if c not in (reader.fieldnames or [])]
     if missing:
-        raise LedgerError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+        raise LedgerError(f"{path}: missing {plural(len(missing), 'column')}: {', '.join(missing)}; expected {', '.join(columns)}")
     return [{c: (row.get(c) or "") for c in columns} for row in reader]
 
 

@@ -53,6 +53,7 @@ from pathlib import Path
 import yaml
 
 from livingmeta.errors import ImportFormatError
+from livingmeta.formatting import plural
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -90,7 +91,7 @@ class SyncChanges:
     def describe(self) -> list[str]:
         """Console lines, one per trial touched (the issue asks each to be listed)."""
         if self.created:
-            return self.recovered + [f"created review {self.review_dir} with {len(self.added)} trial record(s)"] + \
+            return self.recovered + [f"created review {self.review_dir} with {plural(len(self.added), 'trial record')}"] + \
                    [f"  added    {t}" for t in self.added]
         lines = self.recovered + [f"synced review {self.review_dir}: {len(self.added)} added, {len(self.changed)} changed, "
                  f"{len(self.removed)} removed, {len(self.unchanged)} unchanged"

@@ -22,6 +22,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from livingmeta.errors import ImportFormatError
+from livingmeta.formatting import plural
 
 from livingmeta.living.importers.revman_common import (Analysis, RevManReview, Study, StudyRow, add_rob, ci_level, number,
                                                         read_revman_file, study_key)
@@ -131,7 +132,7 @@ def _need(rows: list[dict], cols: list[str], where: str) -> None:
     have = set(rows[0]) if rows else set()
     missing = [c for c in cols if c not in have]
     if rows and missing:
-        raise ImportFormatError(f"{where}: missing column(s) {', '.join(missing)}")
+        raise ImportFormatError(f"{where}: missing {plural(len(missing), 'column')}: {', '.join(missing)}")
 
 
 def _printed(row: dict, mapping: dict) -> dict | None:
