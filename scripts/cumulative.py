@@ -7,6 +7,7 @@ import pandas as pd
 
 from livingmeta.pipeline.analysis import cumulative_by_year
 from livingmeta.pipeline.contracts import write_stage_json
+from livingmeta.formatting import plural
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -14,4 +15,4 @@ ctx = rule_context(sm)
 review_def = ctx.review_def
 result = cumulative_by_year(pd.read_csv(sm.input.effects), review_def, dict(sm.params.pooling))
 write_stage_json(sm.output[0], result, "cumulative")
-ctx.line(f"{len(result['rows'])} cumulative steps -> {sm.output[0]}")
+ctx.line(f"{plural(len(result['rows']), 'cumulative step')} -> {sm.output[0]}")

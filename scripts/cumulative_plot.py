@@ -6,6 +6,7 @@ hand_off()  # in the workflow's warm process when one runs, where these imports 
 from livingmeta.report.figures import cumulative_plot, save_figure
 from livingmeta.files import read_json
 from livingmeta.report.review_words import figure_style
+from livingmeta.formatting import plural
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -17,4 +18,4 @@ save_figure(cumulative_plot(cum["rows"], measure=outcome["effect_measure"],
                             favours=figure_style(review_def, outcome["direction"])["favours"],
                             level=cum["settings"]["level"]),
             sm.output.svg[: -len(".svg")])
-ctx.line(f"{len(cum['rows'])} steps -> {sm.output.svg}")
+ctx.line(f"{plural(len(cum['rows']), 'step')} -> {sm.output.svg}")

@@ -9,6 +9,7 @@ from livingmeta.pipeline.analysis import effect_size_table
 from livingmeta.stats.dependent import dependent_rho, one_effect_per_trial
 from livingmeta.pipeline.config_check import section
 from livingmeta.pipeline.contracts import write_stage_csv
+from livingmeta.formatting import plural
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -22,5 +23,5 @@ table = pd.concat([one_effect_per_trial(every[has_effect], rho=dependent_rho(rev
                    every[~has_effect]], ignore_index=True)
 table = table.sort_values(["outcome", "timepoint", "label", "effect_id"], ignore_index=True)[every.columns]
 write_stage_csv(sm.output[0], table, "effects_table")
-ctx.line(f"{len(every)} effect sizes, {len(table)} after aggregating within trials ({', '.join(sorted(table.measure.unique()))}; "
+ctx.line(f"{plural(len(every), 'effect size')}, {len(table)} after aggregating within trials ({', '.join(sorted(table.measure.unique()))}; "
          f"SMD variance {section('effect_size', sm.params.effect_size)['variance']}) -> {sm.output[0]}")

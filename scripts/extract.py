@@ -6,6 +6,7 @@ hand_off()  # in the workflow's warm process when one runs, where these imports 
 from livingmeta.pipeline.records import load_review
 from livingmeta.pipeline.tables import arm_table, published_table, trial_table
 from livingmeta.pipeline.contracts import write_stage_csv
+from livingmeta.formatting import plural
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
@@ -17,4 +18,4 @@ arms = arm_table(review)
 write_stage_csv(sm.output.arms, arms, "arms_table")
 write_stage_csv(sm.output.trials, trial_table(review), "trials_table")
 write_stage_csv(sm.output.published, published_table(review), "published_table")
-ctx.line(f"{len(review.trials)} trial records valid; {len(arms)} arm rows -> {sm.output.arms}")
+ctx.line(f"{plural(len(review.trials), 'trial record')} valid; {plural(len(arms), 'arm row')} -> {sm.output.arms}")

@@ -6,6 +6,7 @@ hand_off()  # in the workflow's warm process when one runs, where these imports 
 from livingmeta.report.figures import funnel_plot, plt, save_figure
 from livingmeta.files import read_json
 from livingmeta.report.review_words import figure_style
+from livingmeta.formatting import plural
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -20,4 +21,4 @@ else:
     fig = funnel_plot(sse["funnel"], measure=outcome["effect_measure"], filled=sse.get("trim_and_fill"),
                       contrast=figure_style(review_def, outcome["direction"])["contrast"])
     save_figure(fig, sm.output.svg[: -len(".svg")])
-    ctx.line(f"{len(sse['funnel']['yi'])} trials -> {sm.output.svg}")
+    ctx.line(f"{plural(len(sse['funnel']['yi']), 'trial')} -> {sm.output.svg}")

@@ -15,6 +15,7 @@ from livingmeta.report.context import TEMPLATE_DIR, attachments_of, build_contex
 from livingmeta.report.web import data_downloads, inline_figures
 from livingmeta.report.settled import settled_inputs
 from livingmeta.pipeline.contracts import write_stage_json
+from livingmeta.formatting import plural
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -64,4 +65,4 @@ downloads = data_downloads([(path, name, media, desc) for path, (name, media, de
                                    attachments_of(context))])
 atomic_write_bytes(sm.output.html, render_html(context, web=True, inline_svgs=inline_figures(figures, out_dir),
                                                downloads=downloads).encode("utf-8"))
-ctx.line(f"{len(context['trial_rows'])} trials, {len(figures)} figures, edition {edition['id']} -> {sm.output.html}")
+ctx.line(f"{plural(len(context['trial_rows']), 'trial')}, {plural(len(figures), 'figure')}, edition {edition['id']} -> {sm.output.html}")

@@ -8,6 +8,7 @@ import pandas as pd
 
 from livingmeta.pipeline import revman_reproduction as rr
 from livingmeta.pipeline.contracts import write_stage_csv, write_stage_json
+from livingmeta.formatting import plural
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -22,5 +23,5 @@ if section is None:
     ctx.line(f"no RevMan totals in this review; nothing to reproduce -> {sm.output.json}")
 else:
     s = section["summary"]
-    ctx.line(f"{s['analyses']} analyses: {s['reproduced']} reproduced, {s['not_estimable_in_both']} not estimable in "
+    ctx.line(f"{plural(s['analyses'], 'analysis', 'analyses')}: {s['reproduced']} reproduced, {s['not_estimable_in_both']} not estimable in "
              f"both, {s['differing']} differing, {s['not_stored']} without stored totals -> {sm.output.csv}")

@@ -9,6 +9,7 @@ from livingmeta.pipeline.appraisal import risk_of_bias_review
 from livingmeta.files import read_json
 from livingmeta.pipeline.records import load_review
 from livingmeta.pipeline.contracts import write_stage_json
+from livingmeta.formatting import plural
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -19,5 +20,5 @@ rob = risk_of_bias_review(review.definition, review.trials, pd.read_csv(sm.input
 write_stage_json(sm.output[0], rob, "rob")
 first = rob["analyses"][0] if rob["analyses"] else None
 ctx.line((f"{rob['k_with_assessment']} of {rob['k_records']} records assessed; "
-         + (f"{first['outcome']}/{first['timepoint']}: {first['low_risk']['k']} trials at low risk"
+         + (f"{first['outcome']}/{first['timepoint']}: {plural(first['low_risk']['k'], 'trial')} at low risk"
          if first else "no pooled analysis")) + f" -> {sm.output[0]}")

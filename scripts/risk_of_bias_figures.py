@@ -16,6 +16,7 @@ from livingmeta.report.review_words import figure_style
 from livingmeta.report.rob_figures import forest_rob_columns, summary_plot, traffic_light_pages
 from livingmeta.report.review_words import figure_style
 from livingmeta.pipeline.config_check import section
+from livingmeta.formatting import plural
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -48,4 +49,4 @@ if a is not None:
     if "levels" in a["moderator"]:
         made += save_figure(subgroup_forest(a["moderator"], entry["model"], measure=entry["measure"],
                                             favours=words["favours"]), out / "subgroups")
-ctx.line(f"{len(made)} figures -> {out}")
+ctx.line(f"{plural(len(made), 'figure')} -> {out}")

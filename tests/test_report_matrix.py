@@ -197,6 +197,11 @@ def test_the_matrix_builds_into_pdfs(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-4000:]
     assert "refused" not in res.stderr
+    # one line per stage that reads as English for any count: "1 trial", never "1 trials" or "()"
+    stage_lines = [line for line in res.stderr.splitlines() if line.startswith("[livingmeta:")]
+    disagreeing = re.compile(r"(?<![\d,.])1 (?:[a-z]+ )?(?:trials|figures|steps|attachments|analyses|sizes|rows|records|looks|pages)\b"
+                             r"|\(\)")
+    assert [line for line in stage_lines if disagreeing.search(line)] == []
     for name in [*REVIEWS, LARGE, "ptsd"]:
         results = work / "results" / name
         assert (results / "report.pdf").read_bytes()[:5] == b"%PDF-", name

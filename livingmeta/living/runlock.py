@@ -151,7 +151,7 @@ def run_build(project_root, argv=(), *, log=print) -> int:
     if rc == 0 and not DRY_RUN.intersection(options):
         built = [p for p in reviews if (project_root / p).is_file()]
         if built:
-            log(f"Report{'s' if len(built) != 1 else ''}: {', '.join(built)} (web edition: report.html beside each)")
+            log(f"Report{'s' if len(built) != 1 else ''}: {', '.join(built)} (web edition: report.html beside {'each' if len(built) != 1 else 'it'})")
     return rc
 
 
