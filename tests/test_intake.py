@@ -70,6 +70,8 @@ def test_import_refuses_rows_it_cannot_map_and_writes_nothing(review_copy, tmp_p
     assert "row 3, outcome: must be one of" in text
     assert "row 4" in text and "trial_id" in text
     assert not (review_copy / "trials" / "doe-2025.yaml").exists()
+    # an import writes; it builds nothing, so it must not say "nothing was built" (a new user read it so)
+    assert text.startswith("3 problems found before writing; nothing was written:") and "built" not in text
 
 
 def test_import_refuses_values_the_review_would_reject(review_copy, tmp_path):

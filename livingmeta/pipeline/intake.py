@@ -16,7 +16,7 @@ from livingmeta.formatting import plural
 from livingmeta.files import is_formula_like
 from livingmeta.pipeline.record_writer import (FieldChange, change_lines, check_records, field_changes, merge_record,
                                                normalise_doi, record_header, write_files, write_records)
-from livingmeta.pipeline.records import (Problem, RecordError, load_schema, load_yaml, record_paths,
+from livingmeta.pipeline.records import (Problem, RecordWriteError, load_schema, load_yaml, record_paths,
                                          record_problems, schema_problems)
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -62,11 +62,11 @@ _MISSING_KEY = re.compile(r"^'([^']+)' is missing")
 
 def load_definition(review_dir: Path) -> dict:
     """review.yaml, checked against the review schema: a definition without ``arms`` (or with any
-    other problem) is a RecordError naming the file, the field and the fix, never a KeyError."""
+    other problem) is a RecordWriteError naming the file, the field and the fix, never a KeyError."""
     path = Path(review_dir) / "review.yaml"
     definition, prob = load_yaml(path)
     if prob:
-        raise RecordError([prob])
+        raise RecordWriteError([prob])
     problems = []
     for p in schema_problems(definition, "review", path):
         m = _MISSING_KEY.match(p.message) if p.field == "(top level)" else None
@@ -74,18 +74,18 @@ def load_definition(review_dir: Path) -> dict:
         problems.append(Problem(p.file, key, f"is missing; {DEFINITION_FIXES.get(key, 'add it (see the README)')}")
                         if key else p)
     if problems:
-        raise RecordError(problems)
+        raise RecordWriteError(problems)
     return definition
 
 
 def new_trial_template(review_dir: Path, trial_id: str, *, label: str | None = None, year: int | None = None) -> Path:
     """Write trials/<trial_id>.yaml with every field of the review, commented; refuse to overwrite."""
     if not ID_PATTERN.match(trial_id):
-        raise RecordError([Problem(trial_id, "id", "use lower-case letters, digits and hyphens, e.g. smith-2024")])
+        raise RecordWriteError([Problem(trial_id, "id", "use lower-case letters, digits and hyphens, e.g. smith-2024")])
     definition = load_definition(review_dir)
     path = review_dir / "trials" / f"{trial_id}.yaml"
     if path.exists() or path.with_suffix(".yml").exists():
-        raise RecordError([Problem(str(path), "(file)", "a record with this id exists; edit it instead")])
+        raise RecordWriteError([Problem(str(path), "(file)", "a record with this id exists; edit it instead")])
     mods = "\n".join(
         f"  {m['name']}: null              # "
         + (f"one of: {', '.join(repr(str(x)).replace(chr(39), chr(34)) for x in m['levels'])} (keep the quotes)" if m["type"] == "categorical" else "a number")
@@ -112,7 +112,7 @@ def new_trial_template(review_dir: Path, trial_id: str, *, label: str | None = N
         # the template is meant to fail `check` until filled in; it must still read as this trial's record
         rec, prob = load_yaml(written[path])
         if prob or not isinstance(rec, dict) or rec.get("id") != trial_id:
-            raise RecordError([prob or Problem(str(path), "id", "the template did not read back as this trial's "
+            raise RecordWriteError([prob or Problem(str(path), "id", "the template did not read back as this trial's "
                                                                 "record; a bug in livingmeta", trial_id)])
     write_files({path: text.encode("utf-8")}, check=is_a_template_of_this_trial)
     return path
@@ -330,7 +330,7 @@ def import_sheet(review_dir: Path, sheet: Path, *, update: bool = False, dry_run
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in SHEET_COLUMNS["required"] if c not in df.columns]
     if missing:
-        raise RecordError([Problem(src, "(columns)", f"missing {plural(len(missing), 'column')}: {', '.join(missing)}; expected at "
+        raise RecordWriteError([Problem(src, "(columns)", f"missing {plural(len(missing), 'column')}: {', '.join(missing)}; expected at "
                                                     f"least {', '.join(SHEET_COLUMNS['required'])}")])
     outcomes = {o["id"]: o for o in definition["outcomes"]}
     mods = [m for m in definition["moderators"] if m["name"] != "year"]
@@ -351,7 +351,7 @@ def import_sheet(review_dir: Path, sheet: Path, *, update: bool = False, dry_run
                   *rob_cols["rob1"], *rob_cols["rob2"], *(m["name"] for m in mods)]
     trial_cols = [c for c in trial_cols if c in cells.cells]
     if all(blank):
-        raise RecordError([Problem(src, "(rows)", "no data rows below the header: fill one row per trial and "
+        raise RecordWriteError([Problem(src, "(rows)", "no data rows below the header: fill one row per trial and "
                                                   "outcome (see the README, 'Import sheet columns')")])
     rows_of, blocks_of, year_of, origin = _rows_by_trial(cells, blank, outcomes, arms)
     carried: dict[str, dict] = {}
@@ -372,7 +372,7 @@ def import_sheet(review_dir: Path, sheet: Path, *, update: bool = False, dry_run
         problems.append(Problem(src, "trial_id", f"records already exist for {', '.join(clash)}; use --update to "
                                                 f"merge the sheet into them (fields the sheet does not carry are kept)"))
     if problems:
-        raise RecordError(problems)
+        raise RecordWriteError(problems)
 
     result = SheetImport(dry_run=dry_run)
     records, headers, old_records = {}, {}, {}
@@ -405,7 +405,7 @@ def import_sheet(review_dir: Path, sheet: Path, *, update: bool = False, dry_run
             headers[path] = f"# Imported from {sheet.name} by livingmeta import; check and complete by hand.\n"
             result.added.append(tid)
     if problems:
-        raise RecordError(problems)
+        raise RecordWriteError(problems)
 
     def explain(record_problems_found: list[Problem]) -> None:
         """The record checks' problems, pointed at the sheet row and column the value came from
@@ -421,7 +421,7 @@ def import_sheet(review_dir: Path, sheet: Path, *, update: bool = False, dry_run
                 continue
             row, col = _sheet_cell(p.field, tid, first_row[tid], origin, arms)
             out.append(Problem(src, f"row {row}, {col}", f"trial {tid}: {p.message}", p.value))
-        raise RecordError(out)
+        raise RecordWriteError(out)
 
     if dry_run:
         check_records(records, definition, explain=explain)

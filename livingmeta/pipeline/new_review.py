@@ -22,7 +22,7 @@ from livingmeta.errors import LivingmetaError
 from livingmeta.pipeline.intake import ID_PATTERN, sheet_template_columns
 from livingmeta.pipeline.labels import control_character_problem
 from livingmeta.pipeline.record_writer import write_files
-from livingmeta.pipeline.records import Problem, RecordError, load_yaml, schema_problems
+from livingmeta.pipeline.records import Problem, RecordWriteError, load_yaml, schema_problems
 
 OUTCOME_TYPE = {"SMD": "continuous", "MD": "continuous", "RR": "binary", "OR": "binary", "RD": "binary"}
 MEASURE_WORDS = {"SMD": "standardised mean difference", "MD": "mean difference", "RR": "risk ratio",
@@ -188,7 +188,7 @@ def new_review(root: Path, *, outcome: str, measure: str, direction: str, title:
                              or (back.get("labels") or {}) != labels):
             problems = [Problem(str(path), "(file)", "did not read back as written; a bug in livingmeta")]
         if problems:
-            raise RecordError(problems)
+            raise RecordWriteError(problems)
 
     (root / "trials").mkdir(parents=True, exist_ok=True)
     write_files({root / "review.yaml": text.encode("utf-8"), root / "sheet-template.csv": sheet.getvalue().encode("utf-8")},

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livingmeta.files import atomic_write_many
-from livingmeta.pipeline.records import RecordError, dump_yaml, record_problems
+from livingmeta.pipeline.records import RecordWriteError, dump_yaml, record_problems
 
 
 def record_header(path: Path) -> str:
@@ -44,14 +44,14 @@ def write_files(contents: dict[Path, bytes], check=None) -> None:
 
 
 def check_records(records: dict[Path, dict], definition: dict, explain=None) -> None:
-    """Raise RecordError listing every problem the record checks find in ``records`` (path ->
+    """Raise RecordWriteError listing every problem the record checks find in ``records`` (path ->
     record). ``explain(problems)`` may instead raise an error that points at where the values
     came from (a sheet's rows)."""
     problems = [p for path, rec in records.items() for p in record_problems(rec, Path(path), definition)]
     if problems:
         if explain is not None:
             explain(problems)
-        raise RecordError(problems)
+        raise RecordWriteError(problems)
 
 
 def write_records(records: dict[Path, dict], definition: dict, headers: dict[Path, str] | None = None,

@@ -44,11 +44,18 @@ class Problem:
 class RecordError(LivingmetaError):
     """One or more trial records or the review definition are invalid."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], *, consequence: str = "in the review's records; nothing was built"):
         self.problems = problems
-        lines = [f"{plural(len(problems), 'problem')} in the review's records; nothing was built:"]
+        lines = [f"{plural(len(problems), 'problem')} {consequence}:"]
         lines += [f"  - {p}" for p in problems]
         super().__init__("\n".join(lines))
+
+
+class RecordWriteError(RecordError):
+    """Problems found before writing records (an import, a new review, a draft): nothing was written."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__(problems, consequence="found before writing; nothing was written")
 
 
 # YAML 1.1 (PyYAML) reads 6.9e0 and 1e-12 as text; YAML 1.2 and every reviewer read a number.

@@ -252,7 +252,7 @@ def decisions(args, folder: Path) -> int:
 
 
 def confirm(args, folder: Path) -> int:
-    from livingmeta.pipeline.records import RecordError, load_review, load_yaml, record_problems
+    from livingmeta.pipeline.records import RecordError, RecordWriteError, load_review, load_yaml, record_problems
     draft = ledger.folder(folder) / "drafts" / f"{args.draft}.yaml"
     if not draft.is_file():
         raise LedgerError(f"{draft}: no such draft; the drafts are listed by: livingmeta surveil counts {folder.name}")
@@ -262,7 +262,7 @@ def confirm(args, folder: Path) -> int:
     review = load_review(folder)
     problems = record_problems(rec, draft, review.definition)
     if problems:
-        raise RecordError(problems)
+        raise RecordWriteError(problems)
     target = folder / "trials" / f"{rec['id']}.yaml"
     if target.exists():
         raise LedgerError(f"{target}: a trial record with this id exists; merge the draft's numbers into it by hand")

@@ -132,10 +132,10 @@ def _dump(data: dict, header: str) -> bytes:
 
 def _read_existing(review_dir: Path) -> tuple[dict, dict[str, dict], dict[str, Path]]:
     """review.yaml, the records by id and their files (``*.yaml`` and ``*.yml``, as records.record_paths)."""
-    from livingmeta.pipeline.records import RecordError, load_yaml, record_paths
+    from livingmeta.pipeline.records import RecordWriteError, load_yaml, record_paths
     definition, prob = load_yaml(review_dir / "review.yaml")
     if prob:
-        raise RecordError([prob])
+        raise RecordWriteError([prob])
     records, files = {}, {}
     for path in record_paths(review_dir / "trials"):
         rec, prob = load_yaml(path)
