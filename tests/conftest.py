@@ -30,13 +30,33 @@ def copy_project(dst: Path, reviews=TEST_REVIEWS) -> Path:
     dst.mkdir(parents=True, exist_ok=True)
     for part in PROJECT_PARTS:
         src = ROOT / part
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst / part)
+        if part == "data":
+            copy_repository_files(src, dst / part)
+        else:
+            (shutil.copytree if src.is_dir() else shutil.copy)(src, dst / part)
     if reviews is not None:
         cfg_path = dst / "config" / "config.yaml"
         cfg = yaml.safe_load(cfg_path.read_text())
         cfg["reviews"] = list(reviews)
         cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return dst
+
+
+def copy_repository_files(src: Path, dst: Path) -> None:
+    """The files below ``src`` that the repository holds or would hold (tracked, or new and not
+    ignored), as they are on disk: what .gitignore keeps out (a developer's imported third-party
+    records, say, after `make metapsy`) stays out of a test's project, as on a clean clone."""
+    import subprocess
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
+                             cwd=src, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout (an unpacked release): all of it
+        shutil.copytree(src, dst)
+        return
+    for name in out.decode("utf-8", "surrogateescape").split("\0"):
+        if name and (src / name).is_file():
+            (dst / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src / name, dst / name)
 
 
 @contextlib.contextmanager
