@@ -12,6 +12,7 @@ The conventions (one each):
   never a negative zero ("0.00", not "−0.00"); a missing value reads "not available";
 - counts: thousands separated by a comma ("1,353"); a noun agrees with its count
   ("1 trial", "0 trials"), never "trial(s)";
+- probabilities (Bayesian): whole percent, one decimal near 0 or 100 ("99.2%");
 - p-values: lower-case p (as APA style writes it; RevMan's capital P is not used), three
   decimals, "p < 0.001" below 0.001 and "p > 0.999" above 0.999, never "p = 0.000";
 - confidence (and credible, prediction) intervals: "−0.84 to −0.41", the level named once
@@ -54,6 +55,20 @@ def ci(lo, hi, nd: int = 2) -> str:
 def percent(level) -> str:
     """A level or a share as a percentage: 0.9 -> '90%', 0.995 -> '99.5%'."""
     return f"{100 * float(level):.10g}%"
+
+
+def probability(p) -> str:
+    """A probability as readers see it: '87%'; one decimal where the whole percent would read 1 or
+    99 or beyond ('99.2%', '1.5%'), so close values near certainty are told apart; 'more than
+    99.9%' and 'less than 0.1%' at the ends."""
+    if _missing(p):
+        return MISSING
+    if p > 0.999:
+        return "more than 99.9%"
+    if p < 0.001:
+        return "less than 0.1%"
+    whole = f"{100 * p:.0f}"
+    return f"{whole}%" if 2 <= int(whole) <= 98 else f"{100 * p:.1f}%"
 
 
 def p_value(p) -> str:

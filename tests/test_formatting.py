@@ -120,3 +120,15 @@ def test_no_p_value_is_formatted_outside_the_formatting_module():
         hits += [f"{rel}:{i}: {line.strip()}" for i, line in enumerate(path.read_text().splitlines(), 1)
                  if NO_P_FORMAT_OUTSIDE.search(line)]
     assert not hits, "format p-values with livingmeta.formatting.p_value:\n" + "\n".join(hits)
+
+
+def test_probabilities_read_the_same_on_both_sides_of_a_comparison():
+    """An e-mail read 'Probability of benefit: 99% in the previous edition, 99.2% now': 0.9896 was
+    printed whole and 0.992 with a decimal. A probability whose whole percent would read 99 (or 1)
+    or beyond keeps one decimal, so two close values are told apart and never look rounded alike."""
+    from livingmeta import formatting as f
+    assert f.probability(0.5) == "50%" and f.probability(0.98) == "98%" and f.probability(0.02) == "2%"
+    assert f.probability(0.9896) == "99.0%" and f.probability(0.992) == "99.2%"
+    assert f.probability(0.0104) == "1.0%" and f.probability(0.0149) == "1.5%"
+    assert f.probability(0.9995) == "more than 99.9%" and f.probability(0.0004) == "less than 0.1%"
+    assert f.probability(None) == "not available"

@@ -6,6 +6,7 @@ review-specific word (intervention, control, outcome) comes from review.yaml's l
 from __future__ import annotations
 
 
+from livingmeta.formatting import probability
 from livingmeta.report import wording as w
 from livingmeta.report.review_words import review_words
 
@@ -15,16 +16,6 @@ HANDBOOK_NOTE = ("These are aids to interpretation shown beside the main analysi
                  "certain than the certainty of the evidence rated above.")
 DOMAIN_WORDS = {"risk_of_bias": "risk of bias", "inconsistency": "inconsistency", "indirectness": "indirectness",
                 "imprecision": "imprecision", "publication_bias": "publication bias"}
-
-
-def _pct(p: float) -> str:
-    if p is None:
-        return "not available"
-    if p > 0.999:
-        return "more than 99.9%"
-    if p < 0.001:
-        return "less than 0.1%"
-    return f"{100 * p:.0f}%" if 0.01 <= p <= 0.99 else f"{100 * p:.1f}%"
 
 
 def _listed(items) -> str:
@@ -77,13 +68,13 @@ def _bayes_text(b: dict, names: dict, certainty: dict | None = None) -> dict:
            f"{w.fmt_effect(m['pred_ci_upper'], measure)} with {level} probability; the between-trial standard deviation "
            f"\u03c4 is {w.fmt(m['tau_median'])} ({level} credible interval {w.fmt_ci(m['tau_ci_lower'], m['tau_ci_upper'])}).")
     probs = (f"Under the priors stated below, the probability that {names['intervention']} is better than "
-             f"{names['control']} for {names['outcome']} is {_pct(p['benefit'])}")
+             f"{names['control']} for {names['outcome']} is {probability(p['benefit'])}")
     cid = b.get("important_difference")
     if cid:
         size = f"{measure} {w.fmt(cid['value'])}"
         probs += (f"; the probability that it is better by at least the smallest difference that matters "
-                  f"({size}) is {_pct(p['important_benefit'])}")
-    probs += f"; the probability that it is worse is {_pct(p['harm'])}."
+                  f"({size}) is {probability(p['important_benefit'])}")
+    probs += f"; the probability that it is worse is {probability(p['harm'])}."
     relation = _bayes_and_grade(certainty)
     if relation:
         probs += " " + relation
@@ -91,17 +82,17 @@ def _bayes_text(b: dict, names: dict, certainty: dict | None = None) -> dict:
              f"for the average effect, so the probabilities come from the trials alone, not from prior belief about the effect."
              if m["mu_prior"].startswith("uniform") else
              f"Prior: {m['tau_prior']} for \u03c4 (the between-trial standard deviation) and {m['mu_prior']} for the average effect.")
-    sens = [{"prior": r["tau_prior"], "benefit": _pct(r["benefit"]),
-             "important_benefit": _pct(r["important_benefit"]) if "important_benefit" in r else None,
+    sens = [{"prior": r["tau_prior"], "benefit": probability(r["benefit"]),
+             "important_benefit": probability(r["important_benefit"]) if "important_benefit" in r else None,
              "median": w.fmt_effect(r["mu_median"], measure)} for r in b.get("prior_sensitivity", [])]
     return {"available": True, "probabilities": probs, "estimates": est, "prior": prior, "sensitivity": sens,
             "main_prior": m["tau_prior"], "main_median": w.fmt_effect(m["mu_median"], measure), "measure": measure,
             "cid_source": (cid.get("source") or None) if cid else None,
             "predictive": (m["level"], m["pred_ci_lower"], m["pred_ci_upper"]),
-            "rows": [{"label": f"P({names['intervention']} better)", "value": _pct(p["benefit"])}]
-            + ([{"label": f"P(better by at least {measure} {w.fmt(cid['value'])})", "value": _pct(p["important_benefit"])}]
+            "rows": [{"label": f"P({names['intervention']} better)", "value": probability(p["benefit"])}]
+            + ([{"label": f"P(better by at least {measure} {w.fmt(cid['value'])})", "value": probability(p["important_benefit"])}]
                if cid else [])
-            + [{"label": f"P({names['intervention']} worse)", "value": _pct(p["harm"])}]}
+            + [{"label": f"P({names['intervention']} worse)", "value": probability(p["harm"])}]}
 
 
 def _information_sizes(ris: int, certainty: dict | None) -> str:
@@ -172,9 +163,9 @@ def _changes(bayes, seq, prev_bayes, prev_seq, prev_label) -> list[str]:
     out = []
     if prev_bayes and "probabilities" in prev_bayes and "probabilities" in bayes:
         a, b = prev_bayes["probabilities"], bayes["probabilities"]
-        s = f"Probability of benefit: {_pct(a['benefit'])} in the previous edition ({prev_label}), {_pct(b['benefit'])} now"
+        s = f"Probability of benefit: {probability(a['benefit'])} in the previous edition ({prev_label}), {probability(b['benefit'])} now"
         if "important_benefit" in a and "important_benefit" in b:
-            s += f"; of an important benefit: {_pct(a['important_benefit'])} then, {_pct(b['important_benefit'])} now"
+            s += f"; of an important benefit: {probability(a['important_benefit'])} then, {probability(b['important_benefit'])} now"
         out.append(s + ".")
     if prev_seq and "percent_of_ris" in prev_seq and "percent_of_ris" in seq:
         out.append(f"Information: {prev_seq['percent_of_ris']:.0f}% of the required information size in the previous "
