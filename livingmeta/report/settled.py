@@ -5,7 +5,6 @@ review-specific word (intervention, control, outcome) comes from review.yaml's l
 
 from __future__ import annotations
 
-
 from livingmeta.formatting import probability
 from livingmeta.report import wording as w
 from livingmeta.report.review_words import review_words
