@@ -216,3 +216,12 @@ def test_the_matrix_builds_into_pdfs(tmp_path):
     rob = json.loads((work / "results" / "ptsd" / "report_context.json").read_text())["risk_of_bias"]
     assert rob["text"].startswith("Risk of bias was recorded for 12 of the 12 trials") and "not assessed" not in rob["text"]
     assert rob["weight_text"].endswith("0% not assessed.")
+
+
+def test_a_rob2_legend_names_each_domain_once(rendered):
+    """A new user's RoB 2 report read 'D1: D1 Bias arising from the randomisation process': the
+    domain names carried RoB 2's numbers and the legend numbered them again."""
+    ctx, page, _ = rendered(LARGE)
+    legend = ctx["risk_of_bias"]["grid_legend"]["rob2"]
+    assert legend.startswith("D1: Bias arising from the randomisation process"), legend
+    assert not re.search(r"\bD\d\b[^;]*\bD\d\b", legend) and not re.search(r"\bD\d D\d\b|D\d: D\d", page)

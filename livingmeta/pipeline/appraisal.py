@@ -34,11 +34,11 @@ DOMAINS = {
         "other_bias": "Other bias",
     },
     "rob2": {
-        "randomisation": "D1 Bias arising from the randomisation process",
-        "deviations": "D2 Bias due to deviations from intended interventions",
-        "missing_data": "D3 Bias due to missing outcome data",
-        "measurement": "D4 Bias in measurement of the outcome",
-        "selection": "D5 Bias in selection of the reported result",
+        "randomisation": "Bias arising from the randomisation process",
+        "deviations": "Bias due to deviations from intended interventions",
+        "missing_data": "Bias due to missing outcome data",
+        "measurement": "Bias in measurement of the outcome",
+        "selection": "Bias in selection of the reported result",
         "overall": "Overall risk of bias",
     },
 }
