@@ -57,6 +57,23 @@ def test_fixture_imports_and_reproduces_stored_totals(tmp_path, source):
     assert table[1]["stored"] is False and table[1]["rows"] == []
 
 
+@pytest.mark.parametrize("source", [RM5, ZIP], ids=["rm5", "revman-web"])
+def test_an_outcome_named_after_the_intervention_gets_a_warning_with_the_fix(source):
+    """Fleiss 1993 names analysis 1.1's outcome 'Aspirin for Preventing Death after Myocardial
+    Infarction', and its group 1 'Aspirin': the report cannot say 'Aspirin reduces <outcome>'. Its
+    data package names no groups at all."""
+    if source == ZIP:  # the data package names no groups: a warning says so, and how to name them
+        warnings = revman_web.read(shared_path(source)).warnings
+        assert any(w.startswith("the source names neither group") for w in warnings)
+        assert not any("names the intervention" in w for w in warnings)
+        return
+    warnings = [w for w in rm5.read(shared_path(source)).warnings if "names the intervention" in w]
+    # 1.1 'Aspirin for ...' with group 1 'Aspirin'; 1.2 'Mental Health Treatment versus Control' with
+    # group 1 'Mental health treatment'
+    assert [w.split(":")[0] for w in warnings] == ["analysis 1.1", "analysis 1.2"]
+    assert "set that outcome's label in review.yaml" in warnings[0] and "--sync keeps it" in warnings[0]
+
+
 def test_rm5_records_keep_source_subgroupless_timepoint_and_risk_of_bias(tmp_path):
     _import(tmp_path, rm5_file())
     rec = yaml.safe_load((tmp_path / "fleiss-1993" / "trials" / "isis-2.yaml").read_text())

@@ -152,6 +152,9 @@ def test_a_ratio_result_gets_no_smd_words_and_the_methods_name_the_measures_used
     assert "Size in words" not in html and w.SIZE_CONVENTION not in html
     assert "large, small, or absent" not in ctx["pi_text"]
     assert not re.search(r"\ba a\b", ctx["headline"] + ctx["take_home"])
+    # the file's outcome name names the intervention: quoted, never "Aspirin probably reduces aspirin for ..."
+    assert "reduces aspirin" not in ctx["headline"].lower() and "\u2018Aspirin for Preventing Death" in ctx["headline"]
+    assert "Aspirin for aspirin" not in html
     methods = ctx["methods"]["effect_size"]
     assert "odds ratio" in methods and "Aspirin for Preventing Death" in methods
     assert "Hedges' g" in methods and "Mental Health Treatment" in methods  # the review's SMD outcome

@@ -66,3 +66,30 @@ def test_take_home_says_the_effect_varied_only_when_it_did_and_asks_for_trials_o
     assert w.take_home(_model(-0.1, -0.3, 0.1, 0.0), certainty="low", certainty_level="low", rated_down=["imprecision"],
                        **kw) == ("The intervention may result in little to no difference in symptoms; the certainty of "
                                  "the evidence is low. Larger trials are needed to pin it down.")
+
+
+@pytest.mark.parametrize("label,inside", [
+    ("Depressive symptoms", "depressive symptoms"),
+    ("Death After Myocardial Infarction", "death after myocardial infarction"),
+    ("PHQ-9 score", "PHQ-9 score"),  # an acronym keeps its capitals
+    ("HbA1c", "HbA1c"),  # so does a word with capitals inside it
+    ("Quality of life (SF-36)", "quality of life (SF-36)"),
+    ("Vitamin D levels", "vitamin D levels"),
+    ("Self-Reported Anxiety", "self-reported anxiety"),
+])
+def test_a_label_inside_a_sentence_loses_only_its_title_capitals(label, inside):
+    """Outcome labels were lowered whole ('phq-9 score', 'hba1c', 'quality of life (sf-36)')."""
+    assert w.in_sentence(label) == inside
+
+
+def test_an_outcome_named_after_the_intervention_is_quoted_not_made_into_a_sentence():
+    """R meta's Fleiss 1993 file names its outcome 'Aspirin for Preventing Death after Myocardial
+    Infarction'; its report read 'Aspirin probably reduces aspirin for preventing death after
+    myocardial infarction'."""
+    outcome = w.outcome_in_sentence("Aspirin for Preventing Death after Myocardial Infarction", "Aspirin")
+    assert outcome == "the outcome \u2018Aspirin for Preventing Death after Myocardial Infarction\u2019"
+    s = w.certainty_statement({"estimate": -0.11, "ci_lower": -0.17, "ci_upper": -0.04}, direction="lower_is_better",
+                              intervention="Aspirin", outcome=outcome, certainty="moderate", measure="OR")
+    assert s.startswith("Aspirin probably reduces the outcome \u2018Aspirin for Preventing Death")
+    assert w.outcome_in_sentence("Depressive Symptoms", "exercise") == "depressive symptoms"
+    assert w.outcome_in_sentence("Exercise capacity", "exercise") == "the outcome \u2018Exercise capacity\u2019"

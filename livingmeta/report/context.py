@@ -143,7 +143,7 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level,
     result in GRADE's informative statement for the certainty of the evidence (wording.certainty_statement)."""
     m, direction, measure = main["model"], outcome["direction"], main["measure"]
     intervention, comparator = words["intervention"], words["comparator"]
-    outcome_words = outcome["label"].lower()
+    outcome_words = w.outcome_in_sentence(outcome["label"], intervention)
     cer = section("report", config.get("report"))["nnt_control_response_rate"]
     nnt = w.nnt_from_smd(w.benefit(m["estimate"], direction), cer) if measure == "SMD" else None
     estimate, ci = w.effect_numbers(measure, m["estimate"], m["ci_lower"], m["ci_upper"])
@@ -178,7 +178,7 @@ def _main_result(review_def, outcome, tp, main, certainty, config, words, level,
                                  certainty=certainty["summary"], certainty_level=certainty["level"], measure=measure,
                                  rated_down=certainty.get("rated_down", ())),
         "heterogeneity_text": _heterogeneity_text(m, level),
-        "primary_label": analysis_name(review_def, main)[:1].lower() + analysis_name(review_def, main)[1:],
+        "primary_label": w.in_sentence(analysis_name(review_def, main)),
         "favours_note": f"Left of the line of no effect: {favours[0][0].lower() + favours[0][1:]}; right: {favours[1][0].lower() + favours[1][1:]}.",
         "model_line": {"method": m["method"], "test": m["test"], "label": model_label(main), "estimate": estimate, "ci": ci,
                        "tau2": w.fmt(m["tau2"]), "single_trial": m["k"] == 1,
@@ -237,7 +237,7 @@ def _outcome_row(review_def, a, words, level) -> dict:
     words = review_words(review_def, o)
     row["text"] = (w.result_sentence(am["estimate"], am["ci_lower"], am["ci_upper"], direction=o["direction"],
                                      intervention=words["intervention"], control=words["comparator"],
-                                     outcome=o["label"].lower(), measure=a["measure"], level=am["level"])
+                                     outcome=w.outcome_in_sentence(o["label"], words["intervention"]), measure=a["measure"], level=am["level"])
                    + f" {w.plural(a['k'], 'trial')}, {w.plural(a['participants'], 'participant')}"
                    + ("" if am["I2"] is None else f"; {formatting.i2(am['I2'])}") + f"; {model_label(a)}.")
     row["I2"] = "" if am["I2"] is None else row["I2"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from livingmeta.report.figures import ACCENT, INK, MUTED, plt
+from livingmeta.report.wording import in_sentence
 
 
 def sequential_plot(seq: dict, *, favours=("Favours intervention", "Favours comparator")):
@@ -43,6 +44,6 @@ def sequential_plot(seq: dict, *, favours=("Favours intervention", "Favours comp
     ax.set_ylim(-8, 8)
     ax.set_xlim(0, max(max(px), ris) * 1.08)
     ax.set_xlabel("Cumulative number of participants")
-    ax.set_ylabel(f"Cumulative z   (below 0: {favours[1].lower()};  above 0: {favours[0].lower()})", fontsize=6.5)
+    ax.set_ylabel(f"Cumulative z   (below 0: {in_sentence(favours[1])};  above 0: {in_sentence(favours[0])})", fontsize=6.5)
     ax.legend(loc="lower right", fontsize=6.5, frameon=False)
     return fig

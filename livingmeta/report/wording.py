@@ -5,6 +5,7 @@ result is built here, so the rules can be tested; the template only places the t
 from __future__ import annotations
 
 import math
+import re
 
 from livingmeta import formatting
 from livingmeta.stats import dist
@@ -54,6 +55,25 @@ def effect_text(measure, estimate, lo, hi, level: float) -> str:
     """'OR 0.87 (95% CI 0.74 to 1.02)': an effect with its confidence interval in a sentence."""
     est, ci = effect_numbers(measure, estimate, lo, hi)
     return f"{measure} {est} ({pct(level)} CI {ci})"
+
+
+def in_sentence(label: str) -> str:
+    """A label as it reads inside a sentence: a word capitalised only as a title is
+    ('Depressive Symptoms', 'Self-Reported') is lowered; an acronym or a word with capitals inside
+    ('PHQ-9', 'HbA1c', 'SF-36', the 'D' of 'Vitamin D') keeps them."""
+    def part(p: str) -> str:
+        title = len(p) > 1 and p[0].isupper() and not any(c.isupper() for c in p[1:])
+        return p[0].lower() + p[1:] if title else p
+    return " ".join("-".join(part(p) for p in word.split("-")) for word in label.split(" "))
+
+
+def outcome_in_sentence(label: str, intervention: str) -> str:
+    """The outcome as the result sentences name it ('X probably reduces Y'). A label that names the
+    intervention itself (R meta's Fleiss 1993 file calls its outcome 'Aspirin for Preventing Death
+    after Myocardial Infarction') cannot be Y: it is quoted as the source wrote it."""
+    if intervention and re.search(rf"(?<!\w){re.escape(intervention)}(?!\w)", label, flags=re.IGNORECASE):
+        return f"the outcome \u2018{label}\u2019"
+    return in_sentence(label)
 
 
 def count_words(n: int, noun: str) -> str:
@@ -246,7 +266,7 @@ def regression_sentence(analysis: dict, *, unit: str | None = None, direction: s
     (review.yaml moderators[].unit, e.g. 'week', 'session a week'; 'unit' when not given) and
     which way the benefit moves."""
     slope, (lo, hi) = analysis["slope"], analysis["slope_ci"]
-    label = analysis["label"].lower()
+    label = in_sentence(analysis["label"])
     measure = f"log {measure}" if is_ratio(measure) else measure  # the slope is on the analysis scale
     per = f"per additional {unit or 'unit'}"
     stats = f"{pct(level)} CI {fmt_ci(lo, hi, 3)}, {fmt_p(analysis['pval'])}; {plural(analysis['k_used'], 'trial')}"

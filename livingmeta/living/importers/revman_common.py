@@ -389,7 +389,25 @@ def to_imported(rev: RevManReview) -> ImportedReview:
               "replaces its data from the source and keeps what was written here by hand (title, labels, an "
               "outcome's label, clinically_important_difference, ...).")
     return ImportedReview(definition=definition, records=records, source=rev.source, header=header,
-                          source_keys=SOURCE_KEYS, source_outcome_keys=SOURCE_OUTCOME_KEYS)
+                          source_keys=SOURCE_KEYS, source_outcome_keys=SOURCE_OUTCOME_KEYS,
+                          warnings=[w for a in rev.analyses if (w := _outcome_name_warning(a))]
+                          + ([] if "labels" in definition else [NO_GROUP_LABELS]))
+
+
+NO_GROUP_LABELS = ("the source names neither group of any analysis, so the report calls them 'the intervention' "
+                   "and 'the comparator'; set labels (intervention, comparator) in review.yaml, which --sync keeps")
+
+
+def _outcome_name_warning(a: Analysis) -> str | None:
+    """An outcome named after the intervention ('Aspirin for Preventing Death after Myocardial
+    Infarction', in R meta's Fleiss 1993 file) cannot be the Y of 'X reduces Y': the report quotes
+    it, and this says how to give the outcome a name of what was measured."""
+    g1 = a.group_labels[0]
+    if not g1 or not re.search(rf"(?<!\w){re.escape(g1)}(?!\w)", a.name, flags=re.IGNORECASE):
+        return None
+    return (f"analysis {a.number}: its outcome name {a.name!r} names the intervention ({g1!r}), so the report "
+            f"quotes it ('{g1} reduces the outcome \u2018{a.name}\u2019'); to have it read as what was measured, "
+            f"set that outcome's label in review.yaml (outcomes, id {outcome_id(a)}); --sync keeps it")
 
 
 # What a RevMan file owns in review.yaml (a sync replaces these); every other key keeps a hand edit.
