@@ -2,13 +2,13 @@
 
 Other people's data (Metapsy releases, R meta's RevMan files, SYNERGY) lives in ../shared/data and
 is read there; users import it. These guards fail when a copy of one of those files, or trial
-records converted from one, enter the repository: tracked files as git holds them (the index, what
-the next commit ships), and new files not yet added (so a copy is caught before it is committed).
-A tracked file changed only in the working tree is read as git holds it: `make metapsy` imports the
-psychotherapy review into its tracked review.yaml on a developer's machine, which is the documented
-way to get that review, not a copy shipped (committing it is caught here and on CI). The default
-review's own source, ../shared/data/exercise-depression (our extraction from the published
-Cochrane review), ships by design.
+records converted from one, enter the repository: every file git tracks, as git's index holds it
+(what the next commit ships; CI runs them on a clean clone, so whatever is committed is checked).
+A working tree is read no further: after `make metapsy` the psychotherapy review's tracked
+review.yaml is rewritten on that machine, and a user's own imported reviews sit untracked beside
+the default one; both are the documented use, not a copy shipped, until they are staged. The
+default review's own source, ../shared/data/exercise-depression (our extraction from the
+published Cochrane review), ships by design.
 """
 
 from __future__ import annotations
@@ -34,8 +34,7 @@ def _git(*args: str, stdin: bytes | None = None) -> bytes:
 
 
 def repository_files() -> Iterator[tuple[str, bytes]]:
-    """(path, content) of every file the repository holds or is about to: each tracked file as the
-    index holds it, each new file not yet added that .gitignore does not exclude as it is on disk."""
+    """(path, content) of every file git tracks, as the index holds it."""
     staged = [line.split(b"\t", 1) for line in _git("ls-files", "-z", "--stage").split(b"\0") if line]
     blobs = [(meta.split()[1], name.decode("utf-8", "surrogateescape")) for meta, name in staged
              if not meta.startswith((b"120000", b"160000"))]  # symlinks and submodules hold no data
@@ -46,10 +45,6 @@ def repository_files() -> Iterator[tuple[str, bytes]]:
         size = int(batch[at:header_end].split()[2])
         yield name, batch[header_end + 1:header_end + 1 + size]
         at = header_end + 1 + size + 1  # content, then a newline
-    for name in _git("ls-files", "-z", "--others", "--exclude-standard").split(b"\0"):
-        path = ROOT / name.decode("utf-8", "surrogateescape")
-        if name and path.is_file() and not path.is_symlink():
-            yield str(path.relative_to(ROOT)), path.read_bytes()
 
 
 def sha256_of_file(path: Path) -> str:
