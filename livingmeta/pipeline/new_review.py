@@ -96,7 +96,7 @@ moderators: []
 
 
 def slug_id(label: str, fallback: str) -> str:
-    """An id made from a label: 'Depressive symptoms (HAM-D)' -> 'depressive_symptoms_ham_d'."""
+    """An id made from a label: 'Pain intensity (VAS)' -> 'pain_intensity_vas'."""
     return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_") or fallback
 
 

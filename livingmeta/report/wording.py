@@ -59,7 +59,7 @@ def effect_text(measure, estimate, lo, hi, level: float) -> str:
 
 def in_sentence(label: str) -> str:
     """A label as it reads inside a sentence: a word capitalised only as a title is
-    ('Depressive Symptoms', 'Self-Reported') is lowered; an acronym or a word with capitals inside
+    ('Pain Intensity', 'Self-Reported') is lowered; an acronym or a word with capitals inside
     ('PHQ-9', 'HbA1c', 'SF-36', the 'D' of 'Vitamin D') keeps them."""
     def part(p: str) -> str:
         title = len(p) > 1 and p[0].isupper() and not any(c.isupper() for c in p[1:])
