@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from livingmeta.errors import ImportFormatError, LivingmetaError
-from livingmeta.formatting import plural
+from livingmeta.formatting import noun_for, plural
 
 from livingmeta.stats import pooling, revman
 
@@ -83,7 +83,7 @@ def _numeric_columns(path: str, df, columns) -> dict:
         bad = df.index[~np.isfinite(num.to_numpy(dtype=float))].tolist()
         if bad:
             raise InputError(f"{path}: column {c} has non-numeric, empty or infinite cells in data "
-                             f"{'row' if len(bad) == 1 else 'rows'} {', '.join(str(i + 1) for i in bad[:5])}")
+                             f"{noun_for(len(bad), 'row')} {', '.join(str(i + 1) for i in bad[:5])}")
         data[c] = num.to_numpy(dtype=float)
     return data
 
@@ -129,7 +129,8 @@ def _read_effects(path: str, moderators: list[str], measure: str | None = None):
     df = _read_csv(path)
     missing = [c for c in ([] if measure else ["yi", "vi"]) + moderators if c not in df.columns]
     if missing:
-        raise InputError(f"{path}: missing {plural(len(missing), 'column')}: {', '.join(missing)}; found {', '.join(map(str, df.columns))}")
+        raise InputError(f"{path}: missing {plural(len(missing), 'column')}: {', '.join(missing)}; "
+                         f"found {', '.join(map(str, df.columns))}")
     if measure:
         es = _effects_from_measure(path, df, measure)
         df = df.assign(yi=es.yi, vi=es.vi)
@@ -413,7 +414,8 @@ def _import_whole_review(args) -> int:
         print("\n".join(console_table(table)))
         bad = disagreements(table)
         if bad:
-            print("\n" + "!" * 78 + f"\nWARNING: {plural(len(bad), 'RevMan total')} NOT reproduced beyond rounding:", file=sys.stderr)
+            print("\n" + "!" * 78 + f"\nWARNING: {plural(len(bad), 'RevMan total')} NOT reproduced beyond rounding:",
+                  file=sys.stderr)
             for line in bad:
                 print(f"  {line}", file=sys.stderr)
             print("!" * 78, file=sys.stderr)

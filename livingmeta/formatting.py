@@ -123,9 +123,20 @@ def count(n) -> str:
     return f"{int(n):,}"
 
 
+def noun_for(n, noun: str, plural_noun: str | None = None) -> str:
+    """The noun that agrees with a count of ``n``: 'row' for 1, 'rows' otherwise."""
+    return noun if int(n) == 1 else plural_noun or noun + "s"
+
+
 def plural(n, noun: str, plural_noun: str | None = None) -> str:
     """'1 trial', '0 trials', '1,353 participants': the noun agrees with the count."""
-    return f"{count(n)} {noun if int(n) == 1 else plural_noun or noun + 's'}"
+    return f"{count(n)} {noun_for(n, noun, plural_noun)}"
+
+
+def plural_named(names, noun: str, plural_noun: str | None = None) -> str:
+    """A count with what it counts: '2 figures (weeks, year)', '1 figure (year)', '0 figures'."""
+    names = list(names)
+    return plural(len(names), noun, plural_noun) + (f" ({', '.join(names)})" if names else "")
 
 
 def figure_text(text: str) -> str:

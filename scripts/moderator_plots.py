@@ -8,7 +8,7 @@ from pathlib import Path
 from livingmeta.report.figures import bubble_plot, save_figure, subgroup_forest
 from livingmeta.files import read_json
 from livingmeta.report.review_words import figure_style
-from livingmeta.formatting import plural
+from livingmeta.formatting import plural_named
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -29,4 +29,4 @@ for a in mods["analyses"]:
            if a["type"] == "categorical" else bubble_plot(a, measure=overall["measure"], contrast=style["contrast"]))
     save_figure(fig, out / a["name"])
     made.append(a["name"])
-ctx.line(f"{plural(len(made), 'figure')}{' (' + ', '.join(made) + ')' if made else ''} -> {out}")
+ctx.line(f"{plural_named(made, 'figure')} -> {out}")

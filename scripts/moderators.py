@@ -7,7 +7,7 @@ import pandas as pd
 
 from livingmeta.pipeline.analysis import moderator_analyses
 from livingmeta.pipeline.contracts import write_stage_json
-from livingmeta.formatting import plural
+from livingmeta.formatting import plural_named
 from livingmeta.pipeline.rule import rule_context
 
 sm = snakemake  # noqa: F821
@@ -17,4 +17,4 @@ result = moderator_analyses(pd.read_csv(sm.input.effects), pd.read_csv(sm.input.
                             dict(sm.params.pooling), dict(sm.params.moderators))
 write_stage_json(sm.output[0], result, "moderators")
 done = [a["name"] for a in result["analyses"] if "not_analysed_reason" not in a]
-ctx.line(f"{plural(len(done), 'moderator analysis', 'moderator analyses')}{' (' + ', '.join(done) + ')' if done else ''} -> {sm.output[0]}")
+ctx.line(f"{plural_named(done, 'moderator analysis', 'moderator analyses')} -> {sm.output[0]}")

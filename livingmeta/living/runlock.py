@@ -34,6 +34,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from livingmeta.formatting import noun_for
+
 LOCK_NAME = ".livingmeta.lock"
 GRACE_SECONDS = 10.0
 PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -151,7 +153,8 @@ def run_build(project_root, argv=(), *, log=print) -> int:
     if rc == 0 and not DRY_RUN.intersection(options):
         built = [p for p in reviews if (project_root / p).is_file()]
         if built:
-            log(f"Report{'s' if len(built) != 1 else ''}: {', '.join(built)} (web edition: report.html beside {'each' if len(built) != 1 else 'it'})")
+            log(f"{noun_for(len(built), 'Report')}: {', '.join(built)} "
+                f"(web edition: report.html beside {noun_for(len(built), 'it', 'each')})")
     return rc
 
 

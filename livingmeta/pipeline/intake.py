@@ -113,7 +113,7 @@ def new_trial_template(review_dir: Path, trial_id: str, *, label: str | None = N
         rec, prob = load_yaml(written[path])
         if prob or not isinstance(rec, dict) or rec.get("id") != trial_id:
             raise RecordWriteError([prob or Problem(str(path), "id", "the template did not read back as this trial's "
-                                                                "record; a bug in livingmeta", trial_id)])
+                                                                     "record; a bug in livingmeta", trial_id)])
     write_files({path: text.encode("utf-8")}, check=is_a_template_of_this_trial)
     return path
 
@@ -330,8 +330,9 @@ def import_sheet(review_dir: Path, sheet: Path, *, update: bool = False, dry_run
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in SHEET_COLUMNS["required"] if c not in df.columns]
     if missing:
-        raise RecordWriteError([Problem(src, "(columns)", f"missing {plural(len(missing), 'column')}: {', '.join(missing)}; expected at "
-                                                    f"least {', '.join(SHEET_COLUMNS['required'])}")])
+        raise RecordWriteError([Problem(src, "(columns)", f"missing {plural(len(missing), 'column')}: "
+                                                         f"{', '.join(missing)}; expected at least "
+                                                         f"{', '.join(SHEET_COLUMNS['required'])}")])
     outcomes = {o["id"]: o for o in definition["outcomes"]}
     mods = [m for m in definition["moderators"] if m["name"] != "year"]
     arms = definition["arms"]
@@ -352,7 +353,7 @@ def import_sheet(review_dir: Path, sheet: Path, *, update: bool = False, dry_run
     trial_cols = [c for c in trial_cols if c in cells.cells]
     if all(blank):
         raise RecordWriteError([Problem(src, "(rows)", "no data rows below the header: fill one row per trial and "
-                                                  "outcome (see the README, 'Import sheet columns')")])
+                                                       "outcome (see the README, 'Import sheet columns')")])
     rows_of, blocks_of, year_of, origin = _rows_by_trial(cells, blank, outcomes, arms)
     carried: dict[str, dict] = {}
     first_row = {tid: rows[0] + 2 for tid, rows in rows_of.items()}

@@ -68,6 +68,13 @@ def label_length_problem(text: str) -> str | None:
             "(e.g. 'Smith 2024'): put the full title in citation.title")
 
 
+def names_word(label: str, word: str) -> bool:
+    """Whether ``label`` contains ``word`` as a whole word, in any case: an outcome label that names
+    the intervention ('Aspirin for Preventing Death ...' with 'Aspirin') cannot be the Y of 'X
+    reduces Y' (the report quotes it; the RevMan importers warn)."""
+    return bool(word) and re.search(rf"(?<!\w){re.escape(word)}(?!\w)", label, flags=re.IGNORECASE) is not None
+
+
 def check_svg(path) -> None:
     """Raise FigureError unless ``path`` is well-formed XML. Parsed with expat with every entity
     declaration refused: the SVG matplotlib writes declares none, and nothing here may reach an

@@ -16,7 +16,7 @@ drawn in the new-review form and not added to the previous edition.
 from __future__ import annotations
 
 from livingmeta.errors import LivingmetaError
-from livingmeta.formatting import plural
+from livingmeta.formatting import noun_for, plural
 
 
 class FlowError(LivingmetaError):
@@ -154,7 +154,8 @@ def held_problems(entries: list[dict], records_held: int, where: str | None = "r
 def validate_flow(entries: list[dict], where: str = "review.yaml") -> None:
     problems = flow_problems(entries, where)
     if problems:
-        raise FlowError(f"{plural(len(problems), 'PRISMA count')} {'does' if len(problems) == 1 else 'do'} not add up:\n" + "\n".join(f"  - {p}" for p in problems))
+        raise FlowError(f"{plural(len(problems), 'PRISMA count')} {noun_for(len(problems), 'does', 'do')} not add up:\n"
+                        + "\n".join(f"  - {p}" for p in problems))
 
 
 def is_cumulative(entry: dict, index: int) -> bool:

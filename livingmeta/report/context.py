@@ -237,7 +237,8 @@ def _outcome_row(review_def, a, words, level) -> dict:
     words = review_words(review_def, o)
     row["text"] = (w.result_sentence(am["estimate"], am["ci_lower"], am["ci_upper"], direction=o["direction"],
                                      intervention=words["intervention"], control=words["comparator"],
-                                     outcome=w.outcome_in_sentence(o["label"], words["intervention"]), measure=a["measure"], level=am["level"])
+                                     outcome=w.outcome_in_sentence(o["label"], words["intervention"]),
+                                     measure=a["measure"], level=am["level"])
                    + f" {w.plural(a['k'], 'trial')}, {w.plural(a['participants'], 'participant')}"
                    + ("" if am["I2"] is None else f"; {formatting.i2(am['I2'])}") + f"; {model_label(a)}.")
     row["I2"] = "" if am["I2"] is None else row["I2"]

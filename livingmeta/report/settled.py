@@ -181,7 +181,8 @@ def settled_context(*, bayes: dict, sequential: dict, review_def: dict, figure: 
     (grade.primary_certainty), which each analysis is set beside in one sentence."""
     outcome = next(o for o in review_def["outcomes"] if o["id"] == review_def["primary_outcome"])
     words = review_words(review_def, outcome)  # the review's words, never its arm keys ("experimental")
-    names = {"intervention": words["intervention"], "control": words["comparator"], "outcome": w.outcome_in_sentence(outcome["label"], words["intervention"])}
+    names = {"intervention": words["intervention"], "control": words["comparator"],
+             "outcome": w.outcome_in_sentence(outcome["label"], words["intervention"])}
     return {"note": HANDBOOK_NOTE, "bayes": _bayes_text(bayes, names, certainty),
             "sequential": _sequential_text(sequential, names, certainty),
             "figure": figure, "changes": _changes(bayes, sequential, previous_bayes, previous_sequential, previous_label)}

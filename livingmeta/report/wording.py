@@ -5,9 +5,9 @@ result is built here, so the rules can be tested; the template only places the t
 from __future__ import annotations
 
 import math
-import re
 
 from livingmeta import formatting
+from livingmeta.pipeline.labels import names_word
 from livingmeta.stats import dist
 from livingmeta.stats.effects import RATIO_MEASURES
 
@@ -71,7 +71,7 @@ def outcome_in_sentence(label: str, intervention: str) -> str:
     """The outcome as the result sentences name it ('X probably reduces Y'). A label that names the
     intervention itself (R meta's Fleiss 1993 file calls its outcome 'Aspirin for Preventing Death
     after Myocardial Infarction') cannot be Y: it is quoted as the source wrote it."""
-    if intervention and re.search(rf"(?<!\w){re.escape(intervention)}(?!\w)", label, flags=re.IGNORECASE):
+    if names_word(label, intervention):
         return f"the outcome \u2018{label}\u2019"
     return in_sentence(label)
 

@@ -147,7 +147,8 @@ def read_csv(path: Path, columns: list[str]) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in columns if c not in (reader.fieldnames or [])]
     if missing:
-        raise LedgerError(f"{path}: missing {plural(len(missing), 'column')}: {', '.join(missing)}; expected {', '.join(columns)}")
+        raise LedgerError(f"{path}: missing {plural(len(missing), 'column')}: {', '.join(missing)}; "
+                          f"expected {', '.join(columns)}")
     return [{c: (row.get(c) or "") for c in columns} for row in reader]
 
 

@@ -29,6 +29,7 @@ from livingmeta.errors import ImportFormatError
 
 from livingmeta.living.importers.review_writer import ImportedReview, trial_id_for
 from livingmeta.pipeline.declared_analysis import REVMAN_ZERO_CELL_ADD, method_words
+from livingmeta.pipeline.labels import names_word
 
 ARMS = {"intervention": "experimental", "control": "control"}
 # review.schema effect_measure for each RevMan measure; anything else (generic inverse variance
@@ -403,7 +404,7 @@ def _outcome_name_warning(a: Analysis) -> str | None:
     Infarction', in R meta's Fleiss 1993 file) cannot be the Y of 'X reduces Y': the report quotes
     it, and this says how to give the outcome a name of what was measured."""
     g1 = a.group_labels[0]
-    if not g1 or not re.search(rf"(?<!\w){re.escape(g1)}(?!\w)", a.name, flags=re.IGNORECASE):
+    if not names_word(a.name, g1):
         return None
     return (f"analysis {a.number}: its outcome name {a.name!r} names the intervention ({g1!r}), so the report "
             f"quotes it ('{g1} reduces the outcome \u2018{a.name}\u2019'); to have it read as what was measured, "
