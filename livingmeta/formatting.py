@@ -134,7 +134,7 @@ def plural(n, noun: str, plural_noun: str | None = None) -> str:
 
 
 def plural_named(names, noun: str, plural_noun: str | None = None) -> str:
-    """A count with what it counts: '2 figures (weeks, year)', '1 figure (year)', '0 figures'."""
+    """A count with what it counts: '2 figures (forest, funnel)', '1 figure (funnel)', '0 figures'."""
     names = list(names)
     return plural(len(names), noun, plural_noun) + (f" ({', '.join(names)})" if names else "")
 
