@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -71,6 +74,29 @@ def atomic_write_many(contents: dict, mode: int | None = None, check=None) -> No
         for tmp, _ in written:
             Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# The temporary file atomic_write_many writes beside ``name``: ".name." + mkstemp's 8 characters + ".tmp".
+ATOMIC_SCRATCH = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+@contextlib.contextmanager
+def writers_take_turns(folder: Path):
+    """Hold an exclusive ``flock`` on ``folder`` for the block, then remove what a writer killed
+    before its renames (SIGKILL runs no cleanup) left there: while the lock is held, every
+    temporary file of atomic_write_many in the folder belongs to a dead writer. The kernel
+    releases the lock when the process ends, however it ends."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        for scratch in folder.iterdir():
+            if ATOMIC_SCRATCH.match(scratch.name) and scratch.is_file() and not scratch.is_symlink():
+                scratch.unlink(missing_ok=True)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def write_json(path, obj, check=None) -> None:

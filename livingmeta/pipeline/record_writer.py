@@ -5,7 +5,9 @@ A record is written only after it passes the checks of ``livingmeta check``
 quotes all text, so a title "1e5" stays text), keeping the comment lines at the top of the
 file. All the records of one command are written to temporary files first and renamed into
 place only when every one is written (``files.atomic_write_many``): a full disk or a read-only
-folder changes no record, and the error says so.
+folder changes no record, and the error says so. Writers of one folder take turns, and the next
+write removes the temporary files of a writer that was killed before its renames
+(``files.writers_take_turns``).
 
 Updating a record merges: ``merge_record`` sets the fields a source carries and keeps every other
 field, and ``field_changes`` lists what changed as ``field: old -> new``.
@@ -13,13 +15,14 @@ field, and ``field_changes`` lists what changed as ``field: old -> new``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from livingmeta.files import atomic_write_many
+from livingmeta.files import atomic_write_many, writers_take_turns
 from livingmeta.pipeline.records import RecordWriteError, dump_yaml, record_problems
 
 
@@ -37,7 +40,10 @@ def write_files(contents: dict[Path, bytes], check=None) -> None:
     OSError naming the file and saying that no record was changed. ``check(temporary files)``
     sees what was written before anything is renamed into place and may raise to stop it."""
     try:
-        atomic_write_many(contents, check=check)
+        with contextlib.ExitStack() as turns:  # record writers of one folder take turns (and tidy up)
+            for folder in sorted({Path(path).parent for path in contents}):
+                turns.enter_context(writers_take_turns(folder))
+            atomic_write_many(contents, check=check)
     except OSError as e:
         what = "the record is" if len(contents) == 1 else f"none of the {len(contents)} records was written; all are"
         raise OSError(e.errno, f"{e.strerror}; {what} as before this command", e.filename) from None
